@@ -1,0 +1,142 @@
+"""lockorder: lock-order (lockdep-style) deadlock detection for Python threads.
+
+Checked drop-ins for threading's primitives record which locks each thread
+holds while it acquires another; a cycle in that lock-order graph is a
+potential deadlock, found even when the run never hangs.
+
+PYTEST_DONT_REWRITE
+"""
+
+from __future__ import annotations
+
+import threading as _threading
+from typing import Any
+
+from lockorder import _config, _tracker
+from lockorder._findings import KINDS as KINDS
+from lockorder._findings import EdgeReport as EdgeReport
+from lockorder._findings import Finding as Finding
+from lockorder._findings import LockRef as LockRef
+from lockorder._install import install as install
+from lockorder._install import installed as installed
+from lockorder._install import uninstall as uninstall
+from lockorder._ordered import acquire as acquire
+from lockorder._primitives import BoundedSemaphore as BoundedSemaphore
+from lockorder._primitives import Condition as Condition
+from lockorder._primitives import Lock as Lock
+from lockorder._primitives import RLock as RLock
+from lockorder._primitives import Semaphore as Semaphore
+from lockorder._primitives import is_checked as is_checked
+from lockorder._primitives import wrap as wrap
+from lockorder.errors import ConfigurationError as ConfigurationError
+from lockorder.errors import LockOrderError as LockOrderError
+from lockorder.errors import LockOrderViolation as LockOrderViolation
+from lockorder.errors import LockOrderWarning as LockOrderWarning
+from lockorder.errors import PotentialDeadlockError as PotentialDeadlockError
+from lockorder.errors import SelfDeadlockError as SelfDeadlockError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "KINDS",
+    "BoundedSemaphore",
+    "Condition",
+    "ConfigurationError",
+    "EdgeReport",
+    "Finding",
+    "Lock",
+    "LockOrderError",
+    "LockOrderViolation",
+    "LockOrderWarning",
+    "LockRef",
+    "PotentialDeadlockError",
+    "RLock",
+    "Semaphore",
+    "SelfDeadlockError",
+    "Settings",
+    "acquire",
+    "configure",
+    "findings",
+    "graph",
+    "install",
+    "installed",
+    "is_checked",
+    "reset",
+    "settings",
+    "uninstall",
+    "wrap",
+]
+
+Settings = _config.Settings
+
+
+def configure(
+    *,
+    mode: str | None = None,
+    single_thread: str | None = None,
+    enabled: bool | None = None,
+    self_deadlock_wait: float | None = None,
+) -> Settings:
+    """Change the settings; arguments left ``None`` keep their value.
+
+    Args:
+        mode: ``"raise"`` (a full finding raises from the acquire that makes it,
+            before it blocks), ``"warn"`` (one :class:`LockOrderWarning` per
+            distinct finding, also logged to the ``lockorder`` logger) or
+            ``"record"`` (stored only, see :func:`findings`).
+        single_thread: cycles whose edges one thread made alone: ``"report"``
+            (a warning-level finding), ``"strict"`` (a full finding) or
+            ``"ignore"``.
+        enabled: ``False`` makes the factories return plain ``threading``
+            objects from now on.
+        self_deadlock_wait: seconds a re-acquire of a held ``Lock`` waits for
+            another thread's release before it is a self-deadlock.
+
+    Returns:
+        The new settings.
+
+    Raises:
+        ConfigurationError: a value is invalid (the message names it).
+    """
+    return _tracker.configure(
+        mode=mode,
+        single_thread=single_thread,
+        enabled=enabled,
+        self_deadlock_wait=self_deadlock_wait,
+    )
+
+
+def settings() -> Settings:
+    """The settings in effect."""
+    return _tracker.settings
+
+
+def findings() -> list[Finding]:
+    """Every finding recorded so far, oldest first."""
+    return _tracker.findings()
+
+
+def reset() -> None:
+    """Forget every recorded edge and finding (lock classes and held locks stay)."""
+    _tracker.reset()
+
+
+def graph() -> Any:
+    """The lock-order graph as a ``networkx.DiGraph``: nodes are lock class keys
+    with ``site``, ``name``, ``kind`` attributes; edges carry their evidence
+    (``thread``, ``threads``, ``stack``, ``held``, ``test``, ``tests``). A
+    snapshot: later edges are not added to it."""
+    from lockorder._view import to_networkx
+
+    with _tracker._mu:
+        wire = _tracker.graph.to_wire()
+    return to_networkx(wire)
+
+
+# LOCKORDER=0 at import: the factories are the stdlib's own, no cost at all.
+if not _tracker.settings.enabled:
+    Lock = _threading.Lock  # type: ignore[misc,assignment]
+    RLock = _threading.RLock  # type: ignore[misc,assignment]
+    Condition = _threading.Condition  # type: ignore[misc,assignment]
+    Semaphore = _threading.Semaphore  # type: ignore[misc,assignment]
+    BoundedSemaphore = _threading.BoundedSemaphore  # type: ignore[misc,assignment]

@@ -1,0 +1,102 @@
+"""Settings: the mode, the single-thread policy, the waits; read from the environment.
+
+Each setting is validated by one function that names the setting, the value and
+where it came from (:class:`~lockorder.errors.ConfigurationError`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from typing import Any
+
+from lockorder.errors import ConfigurationError
+
+__all__ = ["MODES", "SINGLE_THREAD_POLICIES", "Settings", "settings_from_env"]
+
+MODES = ("raise", "warn", "record")
+SINGLE_THREAD_POLICIES = ("report", "strict", "ignore")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective settings of the checker (see docs/concepts.md)."""
+
+    enabled: bool = True
+    #: what a finding does: raise an exception, warn, or only record it
+    mode: str = "raise"
+    #: cycles made by one thread only: "report" (warning level), "strict" (full), "ignore"
+    single_thread: str = "report"
+    #: seconds a blocking re-acquire of a held Lock waits for another thread's
+    #: release before it is called a self-deadlock (when other threads exist)
+    self_deadlock_wait: float = 1.0
+
+
+def validate_mode(value: Any, source: str) -> str:
+    if not isinstance(value, str) or value.strip().lower() not in MODES:
+        raise ConfigurationError("mode", value, "one of " + ", ".join(MODES), source)
+    return value.strip().lower()
+
+
+def validate_single_thread(value: Any, source: str) -> str:
+    if not isinstance(value, str) or value.strip().lower() not in SINGLE_THREAD_POLICIES:
+        raise ConfigurationError(
+            "single_thread", value, "one of " + ", ".join(SINGLE_THREAD_POLICIES), source
+        )
+    return value.strip().lower()
+
+
+def validate_bool(name: str, value: Any, source: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ConfigurationError(name, value, "a boolean (1/0, true/false, yes/no, on/off)", source)
+
+
+def validate_seconds(name: str, value: Any, source: str) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(name, value, "a number of seconds", source) from None
+    if not seconds >= 0 or seconds == float("inf"):
+        raise ConfigurationError(name, value, "a finite number of seconds >= 0", source)
+    return seconds
+
+
+def apply(settings: Settings, source: str, **changes: Any) -> Settings:
+    """Return ``settings`` with ``changes`` validated and applied."""
+    validated: dict[str, Any] = {}
+    for key, value in changes.items():
+        if value is None:
+            continue
+        if key == "mode":
+            validated[key] = validate_mode(value, source)
+        elif key == "single_thread":
+            validated[key] = validate_single_thread(value, source)
+        elif key == "enabled":
+            validated[key] = validate_bool("enabled", value, source)
+        elif key == "self_deadlock_wait":
+            validated[key] = validate_seconds(key, value, source)
+        else:
+            raise TypeError(f"lockorder.configure() got an unexpected keyword argument {key!r}")
+    return replace(settings, **validated)
+
+
+def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) -> Settings:
+    """Read ``LOCKORDER``, ``LOCKORDER_MODE``, ``LOCKORDER_SINGLE_THREAD`` and
+    ``LOCKORDER_SELF_DEADLOCK_WAIT``."""
+    env = os.environ if environ is None else environ
+    settings = Settings()
+    for var, key in (
+        ("LOCKORDER", "enabled"),
+        ("LOCKORDER_MODE", "mode"),
+        ("LOCKORDER_SINGLE_THREAD", "single_thread"),
+        ("LOCKORDER_SELF_DEADLOCK_WAIT", "self_deadlock_wait"),
+    ):
+        if env.get(var, "") != "":
+            settings = apply(settings, f"the {var} environment variable", **{key: env[var]})
+    return settings

@@ -1,0 +1,234 @@
+"""Findings: frozen records of what lockorder found, and their text form.
+
+A finding holds builtin data only (strings, numbers, tuples), so it can be
+printed, compared, pickled and written to JSON long after the locks it names
+are gone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lockorder._sites import Frame, relpath
+
+__all__ = ["KINDS", "EdgeReport", "Finding", "LockRef"]
+
+#: every ``kind`` a finding can have, with its meaning (docs/report-schema.md)
+KINDS = {
+    "potential-deadlock": "a cycle in the lock-order graph: some interleaving can deadlock",
+    "self-deadlock": "a blocking re-acquire of a non-reentrant Lock by the thread holding it",
+    "release-not-held": "a Lock released by a thread that did not acquire it",
+    "held-at-exit": "a thread ended while holding checked locks",
+    "order-violation": "lockorder.acquire() asked for a lock sorting before one it holds",
+}
+
+
+@dataclass(frozen=True)
+class LockRef:
+    """A lock class as a finding names it."""
+
+    key: str
+    site: str
+    name: str | None
+    kind: str
+    function: str = ""
+    #: for instance-level findings (two locks of one class): "#<serial>"
+    instance: str = ""
+
+    @property
+    def label(self) -> str:
+        base = f"{self.name} ({self.site})" if self.name else f"{self.kind} {self.site}"
+        return f"{base} {self.instance}" if self.instance else base
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "site": self.site,
+            "name": self.name,
+            "kind": self.kind,
+            "function": self.function,
+            "instance": self.instance,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LockRef:
+        return cls(
+            key=data["key"],
+            site=data["site"],
+            name=data.get("name"),
+            kind=data.get("kind", "Lock"),
+            function=data.get("function", ""),
+            instance=data.get("instance", ""),
+        )
+
+
+@dataclass(frozen=True)
+class EdgeReport:
+    """One edge of a cycle: ``src`` held while ``dst`` was acquired."""
+
+    src: LockRef
+    dst: LockRef
+    thread: str
+    threads: tuple[str, ...]
+    stack: tuple[Frame, ...]
+    held: tuple[str, ...]
+    test: str | None = None
+    tests: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "from": self.src.to_dict(),
+            "to": self.dst.to_dict(),
+            "thread": self.thread,
+            "threads": list(self.threads),
+            "stack": [list(frame) for frame in self.stack],
+            "held": list(self.held),
+            "test": self.test,
+            "tests": list(self.tests),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EdgeReport:
+        return cls(
+            src=LockRef.from_dict(data["from"]),
+            dst=LockRef.from_dict(data["to"]),
+            thread=data["thread"],
+            threads=tuple(data.get("threads", ())),
+            stack=tuple(Frame(str(f), int(n), str(fn)) for f, n, fn in data.get("stack", ())),
+            held=tuple(data.get("held", ())),
+            test=data.get("test"),
+            tests=tuple(data.get("tests", ())),
+        )
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something lockorder found.
+
+    Attributes:
+        kind: one of :data:`KINDS`.
+        severity: ``"error"`` (a full finding) or ``"warning"``.
+        message: one line saying what was found.
+        locks: the lock classes involved.
+        thread: the thread in which it was found.
+        stack: where it was found (innermost last).
+        cycle: for a potential deadlock, each edge of the shortest cycle.
+        reason: why it counts (or why it is only a warning).
+        single_thread: every edge of the cycle was made by one thread.
+        test: the test running when it was found (under the pytest plugin).
+        signature: identity used to report each distinct finding once.
+    """
+
+    kind: str
+    severity: str
+    message: str
+    locks: tuple[LockRef, ...]
+    thread: str
+    stack: tuple[Frame, ...] = ()
+    cycle: tuple[EdgeReport, ...] = ()
+    reason: str = ""
+    single_thread: bool = False
+    test: str | None = None
+    signature: str = ""
+    details: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "severity": self.severity,
+            "message": self.message,
+            "locks": [lock.to_dict() for lock in self.locks],
+            "thread": self.thread,
+            "stack": [list(frame) for frame in self.stack],
+            "cycle": [edge.to_dict() for edge in self.cycle],
+            "reason": self.reason,
+            "single_thread": self.single_thread,
+            "test": self.test,
+            "signature": self.signature,
+            "details": list(self.details),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Finding:
+        return cls(
+            kind=data["kind"],
+            severity=data["severity"],
+            message=data["message"],
+            locks=tuple(LockRef.from_dict(lock) for lock in data.get("locks", ())),
+            thread=data.get("thread", ""),
+            stack=tuple(Frame(str(f), int(n), str(fn)) for f, n, fn in data.get("stack", ())),
+            cycle=tuple(EdgeReport.from_dict(edge) for edge in data.get("cycle", ())),
+            reason=data.get("reason", ""),
+            single_thread=bool(data.get("single_thread", False)),
+            test=data.get("test"),
+            signature=data.get("signature", ""),
+            details=tuple(data.get("details", ())),
+        )
+
+    def format(self) -> str:
+        """The finding as a person reads it (lockdep-like)."""
+        return "\n".join(format_lines(self))
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+def _stack_lines(stack: tuple[Frame, ...], indent: str) -> list[str]:
+    lines = [f"{indent}stack (most recent call last):"]
+    for filename, lineno, function in stack:
+        lines.append(f'{indent}  File "{relpath(filename)}", line {lineno}, in {function}')
+    return lines
+
+
+def format_lines(finding: Finding) -> list[str]:
+    level = "WARNING" if finding.severity == "warning" else "ERROR"
+    lines = [f"lockorder {level}: {finding.kind}: {finding.message}"]
+    if finding.test:
+        lines.append(f"  test: {finding.test}")
+    if finding.cycle:
+        chain = " -> ".join(edge.src.label for edge in finding.cycle)
+        lines.append(f"  cycle: {chain} -> {finding.cycle[0].src.label}")
+    if finding.reason:
+        lines.append(f"  why: {finding.reason}")
+    for detail in finding.details:
+        lines.append(f"  {detail}")
+    for number, edge in enumerate(finding.cycle, 1):
+        lines.append("")
+        lines.append(f"  edge {number}: {edge.src.label} -> {edge.dst.label}")
+        others = [t for t in edge.threads if t != edge.thread]
+        made = f"    first made by thread {edge.thread!r}"
+        if others:
+            made += f" (also by {', '.join(repr(t) for t in others)})"
+        if edge.test:
+            made += f" in test {edge.test}"
+        lines.append(made)
+        extra_tests = [t for t in edge.tests if t != edge.test]
+        if extra_tests:
+            lines.append(f"    also made in: {', '.join(extra_tests)}")
+        if edge.held:
+            lines.append(f"    locks held: {', '.join(edge.held)}")
+        lines.extend(_stack_lines(edge.stack, "    "))
+    if finding.cycle:
+        lines.append("")
+        lines.extend(scenario_lines(finding))
+    elif finding.stack:
+        lines.append(f"  thread: {finding.thread!r}")
+        lines.extend(_stack_lines(finding.stack, "  "))
+    return lines
+
+
+def scenario_lines(finding: Finding) -> list[str]:
+    """A readable n-thread interleaving that would deadlock."""
+    edges = finding.cycle
+    names = [f"thread {i + 1}" for i in range(len(edges))]
+    width = max(28, *(len(e.src.label) + 8 for e in edges), *(len(e.dst.label) + 17 for e in edges))
+    lines = ["  possible scenario:"]
+    lines.append("    " + "".join(name.ljust(width) for name in names))
+    lines.append("    " + "".join(("-" * len(name)).ljust(width) for name in names))
+    for i, edge in enumerate(edges):
+        lines.append("    " + " " * (width * i) + f"lock({edge.src.label})")
+    for i, edge in enumerate(edges):
+        lines.append("    " + " " * (width * i) + f"lock({edge.dst.label})  <- waits")
+    lines.append("    *** DEADLOCK ***")
+    return lines

@@ -1,0 +1,338 @@
+"""The lock-order graph: lock classes, edges with their evidence, the cycle check.
+
+Pure data structure: the caller (the tracker) holds its internal mutex around
+every call. No networkx here: the live check runs inside ``acquire()`` and must
+not import a large package or allocate much; :func:`to_networkx` builds the
+networkx view for analysis and export.
+
+The cycle question ("does a path lead back from the new lock to the held one?")
+is answered by an incremental topological order (Pearce and Kelly, "A dynamic
+topological sort algorithm for directed acyclic graphs", 2006), as Abseil's
+GraphCycles does: an edge that agrees with the current order costs O(1); only
+an edge against it searches, and only the region between its two ends. Edges
+that close a cycle are kept outside that order ("back edges"); once there is
+one, a new edge also gets a breadth-first search, which gives the shortest
+cycle.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from lockorder._sites import Frame, relpath
+
+__all__ = ["Edge", "Evidence", "LockClass", "LockGraph", "Verdict"]
+
+#: distinct threads and tests remembered per edge
+EVIDENCE_LIMIT = 16
+
+
+class LockClass:
+    """All locks created at one site, or sharing one ``name``."""
+
+    __slots__ = ("cid", "filename", "function", "key", "kind", "lineno", "name", "signal")
+
+    def __init__(
+        self,
+        cid: int,
+        key: str,
+        filename: str,
+        lineno: int,
+        function: str,
+        name: str | None,
+        kind: str,
+    ) -> None:
+        self.cid = cid
+        self.key = key
+        self.filename = filename
+        self.lineno = lineno
+        self.function = function
+        self.name = name
+        self.kind = kind
+        #: learned or declared: a lock of this class is used as a signal (released
+        #: by a thread other than the one that acquired it)
+        self.signal = False
+
+    @property
+    def site(self) -> str:
+        return f"{relpath(self.filename)}:{self.lineno}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.site})" if self.name else f"{self.kind} {self.site}"
+
+    def __repr__(self) -> str:
+        return f"<LockClass {self.label}>"
+
+
+class Evidence(NamedTuple):
+    """Who made an edge first, and how."""
+
+    thread: str
+    thread_serial: int
+    stack: tuple[Frame, ...]
+    #: labels of the locks held when the edge was made, outermost first
+    held: tuple[str, ...]
+    test: str | None
+
+
+@dataclass
+class Edge:
+    """``src`` was held while ``dst`` was acquired (blocking)."""
+
+    src: int
+    dst: int
+    first: Evidence
+    #: thread serial -> name, for the first EVIDENCE_LIMIT threads that made it
+    threads: dict[int, str] = field(default_factory=dict)
+    nthreads: int = 0
+    #: lock instances held (below src) every time this edge was made: a common
+    #: "gate" around every edge of a cycle makes the cycle safe
+    gates: frozenset[int] = frozenset()
+    #: tests during which the edge was made (first EVIDENCE_LIMIT)
+    tests: dict[str, None] = field(default_factory=dict)
+    #: for instance-level edges (two locks of one class): the instances' serials
+    instances: tuple[int, int] | None = None
+
+    def add_thread(self, serial: int, name: str) -> bool:
+        """Record that thread ``serial`` made this edge; True if it is new."""
+        if serial in self.threads:
+            return False
+        self.nthreads += 1
+        if len(self.threads) < EVIDENCE_LIMIT:
+            self.threads[serial] = name
+        return True
+
+    def add_test(self, test: str | None) -> None:
+        if test is not None and test not in self.tests and len(self.tests) < EVIDENCE_LIMIT:
+            self.tests[test] = None
+
+
+class Verdict(NamedTuple):
+    """How a cycle counts."""
+
+    #: "full", "single-thread" or "gated"
+    level: str
+    threads: tuple[str, ...]
+    gates: frozenset[int]
+
+
+def judge(cycle: list[Edge]) -> Verdict:
+    """Classify a cycle: gated (a common lock held around every edge),
+    single-thread (every edge made by one and the same thread), or full."""
+    gates = cycle[0].gates
+    for edge in cycle[1:]:
+        gates = gates & edge.gates
+    threads: dict[int, str] = {}
+    for edge in cycle:
+        threads.update(edge.threads)
+    names = tuple(threads.values())
+    if gates:
+        return Verdict("gated", names, gates)
+    many = len(threads) >= 2 or any(edge.nthreads > len(edge.threads) for edge in cycle)
+    return Verdict("full" if many else "single-thread", names, gates)
+
+
+class LockGraph:
+    """Lock classes and the edges between them, plus instance-level edges
+    between locks of one class."""
+
+    def __init__(self) -> None:
+        self.classes: list[LockClass] = []
+        self.by_key: dict[str, LockClass] = {}
+        self.succ: dict[int, dict[int, Edge]] = {}
+        # Pearce-Kelly state over the acyclic part
+        self._ord: list[int] = []
+        self._dag_succ: list[set[int]] = []
+        self._dag_pred: list[set[int]] = []
+        self.back_edges: set[tuple[int, int]] = set()
+        # instance level: lock serial -> serial -> edge
+        self.isucc: dict[int, dict[int, Edge]] = {}
+        self.edge_count = 0
+
+    def clear(self) -> None:
+        """Forget every edge; keep the classes (their ids stay valid)."""
+        self.succ = {cls.cid: {} for cls in self.classes}
+        self._ord = [cls.cid for cls in self.classes]
+        self._dag_succ = [set() for _ in self.classes]
+        self._dag_pred = [set() for _ in self.classes]
+        self.back_edges = set()
+        self.isucc = {}
+        self.edge_count = 0
+        for cls in self.classes:
+            cls.signal = False
+
+    # -- classes ---------------------------------------------------------
+
+    def lock_class(
+        self, key: str, filename: str, lineno: int, function: str, name: str | None, kind: str
+    ) -> LockClass:
+        cls = self.by_key.get(key)
+        if cls is None:
+            cls = LockClass(len(self.classes), key, filename, lineno, function, name, kind)
+            self.classes.append(cls)
+            self.by_key[key] = cls
+            self.succ[cls.cid] = {}
+            self._ord.append(cls.cid)
+            self._dag_succ.append(set())
+            self._dag_pred.append(set())
+        return cls
+
+    # -- class edges -----------------------------------------------------
+
+    def edge(self, src: int, dst: int) -> Edge | None:
+        return self.succ[src].get(dst)
+
+    def add_edge(self, edge: Edge) -> list[Edge] | None:
+        """Add a new class edge; return the shortest cycle it closes, if any."""
+        x, y = edge.src, edge.dst
+        self.succ[x][y] = edge
+        self.edge_count += 1
+        fits = self._pk_insert(x, y)
+        if fits and not self.back_edges:
+            return None
+        if not fits:
+            self.back_edges.add((x, y))
+        path = self.shortest_path(self.succ, y, x)
+        if path is None:
+            return None
+        return [edge, *path]
+
+    def _pk_insert(self, x: int, y: int) -> bool:
+        """Insert x->y into the ordered acyclic part; False if it would close a cycle."""
+        order = self._ord
+        lower, upper = order[y], order[x]
+        if lower > upper:
+            self._dag_succ[x].add(y)
+            self._dag_pred[y].add(x)
+            return True
+        # forward search from y among nodes ordered at most `upper`
+        forward: list[int] = []
+        seen = {y}
+        stack = [y]
+        while stack:
+            node = stack.pop()
+            forward.append(node)
+            for nxt in self._dag_succ[node]:
+                rank = order[nxt]
+                if rank == upper:
+                    return False
+                if rank < upper and nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        # backward search from x among nodes ordered above `lower`
+        backward: list[int] = []
+        seen = {x}
+        stack = [x]
+        while stack:
+            node = stack.pop()
+            backward.append(node)
+            for prv in self._dag_pred[node]:
+                if order[prv] > lower and prv not in seen:
+                    seen.add(prv)
+                    stack.append(prv)
+        # the backward region goes before the forward region, each keeping its order
+        backward.sort(key=order.__getitem__)
+        forward.sort(key=order.__getitem__)
+        nodes = backward + forward
+        slots = sorted(order[n] for n in nodes)
+        for node, slot in zip(nodes, slots):
+            order[node] = slot
+        self._dag_succ[x].add(y)
+        self._dag_pred[y].add(x)
+        return True
+
+    @staticmethod
+    def shortest_path(succ: dict[int, dict[int, Edge]], start: int, goal: int) -> list[Edge] | None:
+        """The shortest chain of edges from ``start`` to ``goal`` (breadth first)."""
+        if start == goal:
+            return []
+        parent: dict[int, Edge] = {}
+        queue = deque([start])
+        seen = {start}
+        while queue:
+            node = queue.popleft()
+            for nxt, edge in succ.get(node, {}).items():
+                if nxt in seen:
+                    continue
+                parent[nxt] = edge
+                if nxt == goal:
+                    path = [edge]
+                    while edge.src != start:
+                        edge = parent[edge.src]
+                        path.append(edge)
+                    path.reverse()
+                    return path
+                seen.add(nxt)
+                queue.append(nxt)
+        return None
+
+    def cycles_through(self, edge: Edge) -> list[Edge] | None:
+        """The shortest cycle through an existing edge, if any."""
+        succ = self.isucc if edge.instances else self.succ
+        a, b = edge.instances if edge.instances else (edge.src, edge.dst)
+        path = self.shortest_path(succ, b, a)
+        return None if path is None else [edge, *path]
+
+    # -- instance edges (two locks of one class) ---------------------------
+
+    def add_instance_edge(self, edge: Edge) -> list[Edge] | None:
+        assert edge.instances is not None
+        a, b = edge.instances
+        self.isucc.setdefault(a, {})[b] = edge
+        self.isucc.setdefault(b, {})
+        path = self.shortest_path(self.isucc, b, a)
+        return None if path is None else [edge, *path]
+
+    def instance_edge(self, a: int, b: int) -> Edge | None:
+        return self.isucc.get(a, {}).get(b)
+
+    def forget_instance(self, serial: int) -> None:
+        """A lock of the instance graph died: drop it and its edges."""
+        targets = self.isucc.pop(serial, None)
+        if targets is None:
+            return
+        for other in self.isucc.values():
+            other.pop(serial, None)
+
+    # -- export ------------------------------------------------------------
+
+    def to_wire(self) -> dict[str, Any]:
+        """Classes and edges as builtin types only."""
+        return {
+            "classes": [class_to_dict(cls) for cls in self.classes],
+            "edges": [
+                edge_to_dict(edge, self.classes)
+                for targets in self.succ.values()
+                for edge in targets.values()
+            ],
+        }
+
+
+def class_to_dict(cls: LockClass) -> dict[str, Any]:
+    return {
+        "key": cls.key,
+        "site": cls.site,
+        "file": cls.filename,
+        "line": cls.lineno,
+        "function": cls.function,
+        "name": cls.name,
+        "kind": cls.kind,
+    }
+
+
+def edge_to_dict(edge: Edge, classes: list[LockClass]) -> dict[str, Any]:
+    return {
+        "from": classes[edge.src].key,
+        "to": classes[edge.dst].key,
+        "thread": edge.first.thread,
+        "threads": list(edge.threads.values()),
+        "thread_count": edge.nthreads,
+        "held": list(edge.first.held),
+        "stack": [list(frame) for frame in edge.first.stack],
+        "test": edge.first.test,
+        "tests": list(edge.tests),
+        "gated": bool(edge.gates),
+    }

@@ -1,0 +1,103 @@
+"""install() / uninstall(): patch threading's factories so code that never
+imports lockorder (queue, concurrent.futures, the user's modules) makes checked
+locks.
+
+Patched: ``threading.Lock``, ``RLock``, ``Condition``, ``Semaphore`` and
+``BoundedSemaphore``, each with a wrapt ``FunctionWrapper`` around the original,
+so the patched names stay usable as the originals are (subclassing a class,
+``isinstance`` where the original is a class). Not patched: ``_thread``'s
+functions and names bound before install (``from threading import Lock``); the
+per-thread internals of ``threading.Thread`` stay plain (docs/limitations.md).
+Nested install()/uninstall() pairs are counted; the last uninstall restores the
+originals, but only those still ours.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from typing import Any
+
+import wrapt
+
+from lockorder import _primitives, _sites, _tracker, _unpatched
+from lockorder.errors import LockOrderWarning
+
+__all__ = ["install", "installed", "uninstall"]
+
+_mu = _unpatched.allocate_lock()
+_depth = 0
+_saved: dict[str, Any] = {}
+
+#: threading functions whose own locks stay plain: one Event per Thread object
+#: is bookkeeping of threading's, not a lock of the program
+_THREAD_INTERNALS = frozenset({"Thread.__init__"})
+
+_CHECKED: dict[str, Any] = {
+    "Lock": _primitives.Lock,
+    "RLock": _primitives.RLock,
+    "Condition": _primitives.Condition,
+    "Semaphore": _primitives.Semaphore,
+    "BoundedSemaphore": _primitives.BoundedSemaphore,
+}
+TARGETS = tuple(_CHECKED)
+
+
+class _Factory(wrapt.FunctionWrapper):  # type: ignore[misc]
+    """A patched threading factory (recognised by its type)."""
+
+
+def _make_wrapper(name: str) -> Any:
+    checked = _CHECKED[name]
+
+    def factory(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        if not _tracker.settings.enabled or _sites.made_by(_THREAD_INTERNALS, 2):
+            return wrapped(*args, **kwargs)
+        return checked(*args, **kwargs)
+
+    return factory
+
+
+def install() -> None:
+    """Patch ``threading``'s lock factories (idempotent; nestable with uninstall())."""
+    global _depth
+    with _mu:
+        _depth += 1
+        if _depth > 1:
+            return
+        for name in TARGETS:
+            current = getattr(threading, name)
+            if isinstance(current, _Factory):
+                continue
+            _saved[name] = current
+            setattr(threading, name, _Factory(current, _make_wrapper(name)))
+
+
+def uninstall() -> None:
+    """Undo one install(); the last one restores the originals that are still ours."""
+    global _depth
+    with _mu:
+        if _depth == 0:
+            return
+        _depth -= 1
+        if _depth > 0:
+            return
+        for name, original in list(_saved.items()):
+            current = getattr(threading, name)
+            if isinstance(current, _Factory):
+                setattr(threading, name, original)
+            else:
+                warnings.warn(
+                    LockOrderWarning(
+                        f"lockorder.uninstall(): threading.{name} was replaced by "
+                        f"{current!r} after install(); left in place"
+                    ),
+                    stacklevel=2,
+                )
+            del _saved[name]
+
+
+def installed() -> bool:
+    """Whether install() is in effect."""
+    with _mu:
+        return _depth > 0

@@ -1,0 +1,154 @@
+"""Ordered acquisition: ``lockorder.acquire(a, b, ...)`` takes locks in one stable order.
+
+The order is the locks' ``rank`` (lower first; locks without a rank after all
+ranked ones), then creation order. Creation order is a counter of lockorder's,
+the same from run to run for the same program, unlike ``id()``. Plain stdlib
+locks have no creation serial: they get one the first time ``acquire()`` sees
+them.
+"""
+
+from __future__ import annotations
+
+import weakref
+from types import TracebackType
+from typing import Any
+
+from lockorder import _sites, _tracker, _unpatched
+from lockorder._findings import Finding, LockRef
+from lockorder._primitives import Condition, _Proxy, is_checked
+from lockorder.errors import LockOrderViolation
+
+__all__ = ["acquire"]
+
+_foreign_mu = _unpatched.allocate_lock()
+_foreign: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+_LOCKLIKE = (
+    _unpatched.LockType,
+    _unpatched.RLockType,
+    _unpatched.PyRLock,
+    _unpatched.Condition,
+    _unpatched.Semaphore,
+)
+
+
+def _state(lock: Any) -> Any:
+    if isinstance(lock, _Proxy):
+        return lock._self_state
+    if isinstance(lock, Condition):
+        return _state(lock._lock)  # type: ignore[attr-defined]
+    return lock
+
+
+def sort_key(lock: Any) -> tuple[bool, int, int]:
+    """(unranked, rank, creation serial): the order acquire() takes locks in."""
+    if is_checked(lock):
+        state = _state(lock)
+        if hasattr(state, "_lo_serial"):
+            rank = state._lo_rank
+            return (rank is None, rank or 0, state._lo_serial)
+    with _foreign_mu:
+        serial = _foreign.get(lock)
+        if serial is None:
+            serial = _foreign[lock] = _tracker.next_serial()
+    return (True, 0, serial)
+
+
+def _describe(lock: Any) -> str:
+    state = _state(lock)
+    cls = getattr(state, "_lo_cls", None)
+    return cls.label if cls is not None else repr(lock)
+
+
+class acquire:  # noqa: N801 - used like a function: ``with lockorder.acquire(a, b):``
+    """Take ``locks`` in one stable global order; release them in reverse.
+
+    Within ``acquire()``, a thread may nest further ``acquire()`` calls only for
+    locks that sort after every lock it already holds through ``acquire()``.
+
+    Args:
+        *locks: checked primitives, ``wrap()`` proxies or plain ``threading``
+            locks, conditions and semaphores; no duplicates.
+
+    Raises:
+        TypeError: no locks, or something that is not a lock.
+        ValueError: the same lock twice.
+        LockOrderViolation: a nested call asks for a lock that sorts before one
+            the thread already holds through ``acquire()``.
+    """
+
+    __slots__ = ("_keys", "_locks", "_ts")
+
+    def __init__(self, *locks: Any) -> None:
+        if not locks:
+            raise TypeError("lockorder.acquire() needs at least one lock")
+        seen: set[int] = set()
+        for lock in locks:
+            if not (is_checked(lock) or isinstance(lock, _LOCKLIKE)):
+                raise TypeError(
+                    "lockorder.acquire() takes locks, conditions and semaphores, got "
+                    f"{type(lock).__module__}.{type(lock).__qualname__} object"
+                )
+            if id(lock) in seen:
+                raise ValueError(f"lockorder.acquire() got the same lock twice: {lock!r}")
+            seen.add(id(lock))
+        pairs = sorted(((sort_key(lock), lock) for lock in locks), key=lambda pair: pair[0])
+        self._keys = [key for key, _ in pairs]
+        self._locks = [lock for _, lock in pairs]
+
+    def __enter__(self) -> tuple[Any, ...]:
+        ts = _tracker.current()
+        ordered = ts.ordered
+        if ordered:
+            top_key, top = max(ordered, key=lambda pair: pair[0])
+            if top_key >= self._keys[0]:
+                self._violation(ts, top, self._locks[0])
+        ordered.extend(zip(self._keys, self._locks))
+        taken: list[Any] = []
+        try:
+            for lock in self._locks:
+                lock.acquire()
+                taken.append(lock)
+        except BaseException:
+            for lock in reversed(taken):
+                lock.release()
+            del ordered[-len(self._locks):]
+            raise
+        self._ts = ts
+        return tuple(self._locks)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            for lock in reversed(self._locks):
+                lock.release()
+        finally:
+            del self._ts.ordered[-len(self._locks):]
+
+    def _violation(self, ts: Any, held: Any, wanted: Any) -> None:
+        refs = tuple(
+            LockRef(key=_describe(lock), site="", name=None, kind=type(lock).__name__)
+            if getattr(_state(lock), "_lo_cls", None) is None
+            else _tracker._ref(_state(lock))
+            for lock in (held, wanted)
+        )
+        finding = Finding(
+            kind="order-violation",
+            severity="error",
+            message=(
+                f"lockorder.acquire() asked for {_describe(wanted)} while holding "
+                f"{_describe(held)}, which sorts after it"
+            ),
+            locks=refs,
+            thread=ts.name,
+            stack=_sites.capture_stack(3),
+            reason="acquire() takes locks in one global order (rank, then creation "
+            "order); a nested acquire() may only add locks that sort after those held",
+            test=_tracker.current_test,
+            signature=f"order-violation:{refs[0].key}>{refs[1].key}",
+        )
+        _tracker.add_finding(finding)
+        raise LockOrderViolation(finding.format(), finding)

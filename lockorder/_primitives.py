@@ -1,0 +1,681 @@
+"""Checked primitives: Lock, RLock, Condition, Semaphore, BoundedSemaphore, and wrap().
+
+Our own primitives are lean classes with ``__slots__`` (a wrapt proxy costs
+several times a raw lock before any tracking, see docs/performance.md);
+:func:`wrap` returns a wrapt proxy around the existing object whose lock
+operations go through the same code, on a "shadow" checked lock that shares the
+wrapped object's underlying lock.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, NoReturn
+
+import wrapt
+
+from lockorder import _sites, _tracker, _unpatched
+from lockorder._tracker import _drain, _record, current, pop, push, record, steal
+
+__all__ = [
+    "BoundedSemaphore",
+    "Condition",
+    "Lock",
+    "RLock",
+    "Semaphore",
+    "is_checked",
+    "wrap",
+]
+
+_tls = _tracker._tls
+_new_ts = current
+
+
+def _validate_name(name: Any) -> str | None:
+    if name is None or isinstance(name, str):
+        return name
+    raise TypeError(f"name must be a str or None, not {type(name).__name__!r}")
+
+
+def _validate_rank(rank: Any) -> int | None:
+    if rank is None or (isinstance(rank, int) and not isinstance(rank, bool)):
+        return rank
+    raise TypeError(f"rank must be an int or None, not {type(rank).__name__!r}")
+
+
+def _setup(
+    obj: Any, kind: str, name: Any, rank: Any, signal: bool, site: _sites.Site | None
+) -> None:
+    name = _validate_name(name)
+    obj._lo_rank = _validate_rank(rank)
+    if site is None:
+        site = _sites.find_site(3)
+    obj._lo_cls = _tracker.lock_class(site, name, kind)
+    obj._lo_serial = _tracker.next_serial()
+    obj._lo_owner = None
+    obj._lo_signal = bool(signal)
+    obj._lo_leaked = False
+    obj._lo_watched = False
+
+
+def _cannot_pickle(raw_type: type) -> NoReturn:
+    raise TypeError(f"cannot pickle '{raw_type.__module__}.{raw_type.__qualname__}' object")
+
+
+def _extra_repr(obj: Any) -> str:
+    cls = obj._lo_cls
+    name = f"name={cls.name!r} " if cls.name else ""
+    return f"{name}site={cls.site} "
+
+
+class _Checked:
+    """State shared by Lock and RLock (the tracker's LockState)."""
+
+    __slots__ = (
+        "__weakref__",
+        "_lo_acquire",
+        "_lo_cls",
+        "_lo_leaked",
+        "_lo_owner",
+        "_lo_rank",
+        "_lo_raw",
+        "_lo_release",
+        "_lo_serial",
+        "_lo_signal",
+        "_lo_watched",
+    )
+    _lo_sema = False
+    _raw_factory: Any = None
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if not _tracker.settings.enabled:
+            return cls._raw_factory()
+        return object.__new__(cls)
+
+    def _lo_init(self, raw: Any, kind: str, name: Any, rank: Any, signal: bool,
+                 site: _sites.Site | None = None) -> None:
+        self._lo_raw = raw
+        self._lo_acquire = raw.acquire
+        self._lo_release = raw.release
+        _setup(self, kind, name, rank, signal, site)
+
+    def _lo_restore(self, reacquire: Any = None) -> None:
+        """Blocking re-acquire after Condition.wait(): a finding is raised only
+        once the lock is held again, so the caller's ``with`` stays balanced."""
+        try:
+            ts = _tls.ts
+        except AttributeError:
+            ts = _new_ts()
+        if ts.stolen:
+            _drain(ts)
+        error = None
+        chains = ts.chains
+        cid = self._lo_cls.cid
+        key = hash((chains[-1], cid)) if chains else cid
+        if chains and key not in ts.known:
+            error = _record(ts, self, key)
+        (reacquire or self._lo_acquire)()
+        chains.append(key)
+        ts.held.append(self)
+        self._lo_owner = ts
+        if error is not None:
+            raise error
+
+    def __reduce_ex__(self, protocol: Any) -> NoReturn:
+        _cannot_pickle(type(self._lo_raw))
+
+    def __copy__(self) -> NoReturn:
+        _cannot_pickle(type(self._lo_raw))
+
+    def __deepcopy__(self, memo: Any) -> NoReturn:
+        _cannot_pickle(type(self._lo_raw))
+
+
+class Lock(_Checked):
+    """A checked ``threading.Lock``.
+
+    Args:
+        name: the lock's class name in reports; locks sharing a name share a
+            class. Default: the creation site ``path:line``.
+        rank: position in :func:`lockorder.acquire`'s order (lower first).
+        signal: the lock is used as a signal (released by another thread than
+            the one that acquired it): a re-acquire by its holder waits for that
+            release instead of being reported as a self-deadlock.
+
+    With checking disabled, returns a plain ``threading.Lock``.
+    """
+
+    __slots__ = ()
+    _raw_factory = _unpatched.allocate_lock
+
+    def __init__(self, *, name: str | None = None, rank: int | None = None,
+                 signal: bool = False) -> None:
+        self._lo_init(_unpatched.allocate_lock(), "Lock", name, rank, signal)
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # what isinstance(lock, type(threading.Lock())) checks
+        return _unpatched.LockType
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        """Acquire the lock, as ``threading.Lock.acquire``; records lock-order edges."""
+        try:
+            ts = _tls.ts
+        except AttributeError:
+            ts = _new_ts()
+        if ts.stolen:
+            _drain(ts)
+        if blocking and timeout == -1:
+            if self._lo_owner is ts:
+                return _reacquire(self, ts)
+            chains = ts.chains
+            if chains:
+                key = hash((chains[-1], self._lo_cls.cid))
+                if key not in ts.known:
+                    record(ts, self, key)
+                self._lo_acquire()
+                chains.append(key)
+            else:
+                self._lo_acquire()
+                chains.append(self._lo_cls.cid)
+            ts.held.append(self)
+            self._lo_owner = ts
+            return True
+        if self._lo_acquire(blocking, timeout):
+            push(ts, self)
+            self._lo_owner = ts
+            return True
+        return False
+
+    __enter__ = acquire
+
+    def release(self) -> None:
+        """Release the lock, as ``threading.Lock.release``."""
+        try:
+            ts = _tls.ts
+        except AttributeError:
+            ts = _new_ts()
+        if self._lo_owner is ts:
+            self._lo_owner = None
+            held = ts.held
+            if held and held[-1] is self:
+                held.pop()
+                ts.chains.pop()
+            else:
+                pop(ts, self)
+            self._lo_release()
+        else:
+            _release_other(self, ts)
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def locked(self) -> bool:
+        return self._lo_raw.locked()  # type: ignore[no-any-return]
+
+    acquire_lock = acquire
+    release_lock = release
+    locked_lock = locked
+
+    def _at_fork_reinit(self) -> None:
+        self._lo_raw._at_fork_reinit()
+        self._lo_owner = None
+
+    def __repr__(self) -> str:
+        state = "locked" if self._lo_raw.locked() else "unlocked"
+        return f"<{state} lockorder.Lock object {_extra_repr(self)}at {id(self):#x}>"
+
+
+def _reacquire(st: Any, ts: Any) -> bool:
+    """A blocking acquire of a Lock by the thread that holds it (see docs/concepts.md)."""
+    cls = st._lo_cls
+    if not (st._lo_signal or cls.signal):
+        if not _tracker.other_threads_alive(ts):
+            error = _tracker.self_deadlock(st, ts, None)
+        else:
+            wait = _tracker.settings.self_deadlock_wait
+            if st._lo_acquire(True, wait):
+                # another thread released it: the lock is used as a signal
+                return _reacquired(st, ts)
+            error = _tracker.self_deadlock(st, ts, wait)
+        if error is not None:
+            raise error
+    st._lo_acquire()
+    return _reacquired(st, ts)
+
+
+def _reacquired(st: Any, ts: Any) -> bool:
+    _drain(ts)
+    push(ts, st)
+    st._lo_owner = ts
+    return True
+
+
+def _release_other(st: Any, ts: Any) -> None:
+    """``ts`` releases a lock it does not hold (legal for a Lock)."""
+    owner = st._lo_owner
+    st._lo_owner = None
+    try:
+        st._lo_release()
+    except BaseException:
+        st._lo_owner = owner
+        raise
+    if owner is not None:
+        steal(owner, st)
+        _tracker.release_not_held(st, ts, owner)
+
+
+_RLOCK_REPR = re.compile(r"^<(\w+) \S+ object (.*)at 0x[0-9a-f]+>$")
+
+
+class RLock(_Checked):
+    """A checked ``threading.RLock`` (same arguments as :class:`Lock`, but no ``signal``).
+
+    With checking disabled, returns a plain ``threading.RLock``.
+    """
+
+    __slots__ = ("_lo_count",)
+    _raw_factory = _unpatched.RLock
+
+    def __init__(self, *, name: str | None = None, rank: int | None = None) -> None:
+        self._lo_count = 0
+        self._lo_init(_unpatched.CRLock(), "RLock", name, rank, False)
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        return type(self._lo_raw)
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        """Acquire the lock, as ``threading.RLock.acquire``; re-entry makes no edge."""
+        try:
+            ts = _tls.ts
+        except AttributeError:
+            ts = _new_ts()
+        if self._lo_owner is ts:
+            rc = self._lo_acquire(blocking, timeout)
+            if rc:
+                self._lo_count += 1
+            return rc  # type: ignore[no-any-return]
+        if ts.stolen:
+            _drain(ts)
+        if blocking and timeout == -1:
+            chains = ts.chains
+            if chains:
+                key = hash((chains[-1], self._lo_cls.cid))
+                if key not in ts.known:
+                    record(ts, self, key)
+                self._lo_acquire()
+                chains.append(key)
+            else:
+                self._lo_acquire()
+                chains.append(self._lo_cls.cid)
+            ts.held.append(self)
+        elif self._lo_acquire(blocking, timeout):
+            push(ts, self)
+        else:
+            return False
+        self._lo_owner = ts
+        self._lo_count = 1
+        return True
+
+    __enter__ = acquire
+
+    def release(self) -> None:
+        """Release the lock, as ``threading.RLock.release``."""
+        try:
+            ts = _tls.ts
+        except AttributeError:
+            ts = _new_ts()
+        if self._lo_owner is ts:
+            if self._lo_count > 1:
+                self._lo_count -= 1
+            else:
+                self._lo_owner = None
+                self._lo_count = 0
+                pop(ts, self)
+        self._lo_release()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def _is_owned(self) -> bool:
+        return self._lo_raw._is_owned()  # type: ignore[no-any-return]
+
+    def _release_save(self) -> Any:
+        state = self._lo_raw._release_save()
+        try:
+            ts = _tls.ts
+        except AttributeError:
+            ts = _new_ts()
+        if self._lo_owner is ts:
+            self._lo_owner = None
+            self._lo_count = 0
+            pop(ts, self)
+        return state
+
+    def _acquire_restore(self, state: Any) -> None:
+        raw = self._lo_raw
+        count = state[0] if isinstance(state, tuple) else 1
+
+        def reacquire() -> None:
+            raw._acquire_restore(state)
+            self._lo_count = count
+
+        self._lo_restore(reacquire)
+
+    if hasattr(_unpatched.CRLock, "_recursion_count"):
+
+        def _recursion_count(self) -> int:
+            return self._lo_raw._recursion_count()  # type: ignore[no-any-return]
+
+    if hasattr(_unpatched.CRLock, "locked"):  # Python 3.14
+
+        def locked(self) -> bool:
+            return self._lo_raw.locked()  # type: ignore[no-any-return]
+
+    def _at_fork_reinit(self) -> None:
+        self._lo_raw._at_fork_reinit()
+        self._lo_owner = None
+        self._lo_count = 0
+
+    def __repr__(self) -> str:
+        raw = repr(self._lo_raw)
+        match = _RLOCK_REPR.match(raw)
+        if match is None:  # pragma: no cover - an RLock repr we do not know
+            return f"<lockorder.RLock object {_extra_repr(self)}at {id(self):#x}>"
+        state, rest = match.groups()
+        return f"<{state} lockorder.RLock object {rest}{_extra_repr(self)}at {id(self):#x}>"
+
+
+class Condition(_unpatched.Condition):
+    """A ``threading.Condition`` over a checked lock.
+
+    Args:
+        lock: the lock to use; default a new checked :class:`RLock`. A plain
+            ``threading`` lock is wrapped (:func:`wrap`) so it is checked.
+        name: the name of the default lock's class (ignored when ``lock`` is given).
+
+    ``wait()`` releases the lock and re-acquires it: the re-acquire records the
+    same edges as any blocking acquire, and a finding it closes is raised only
+    once the lock is held again.
+    """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if not _tracker.settings.enabled:
+            kwargs.pop("name", None)
+            return _unpatched.Condition(*args, **kwargs)
+        return object.__new__(cls)
+
+    def __init__(self, lock: Any = None, *, name: str | None = None) -> None:
+        if lock is None:
+            lock = RLock(name=name)
+        elif not is_checked(lock):
+            lock = wrap(lock)
+        super().__init__(lock)
+
+    def _acquire_restore(self, x: Any) -> None:
+        # Reached for a non-reentrant lock only (an RLock brings its own).
+        restore = getattr(self._lock, "_lo_restore", None)
+        if restore is not None:
+            restore()
+        else:  # pragma: no cover - a foreign lock type
+            self._lock.acquire()
+
+
+class _SemaphoreMixin:
+    """Tracking for semaphores: each unit a thread acquires is a hold of that
+    thread until the same thread releases it. A release by a thread that holds
+    no unit marks the semaphore's class as a signal: its units are no longer
+    holds (see docs/concepts.md)."""
+
+    _lo_sema = True
+    _lo_raw_acquire: Any
+    _lo_raw_release: Any
+    _lo_holders: list[Any]
+    _lo_cls: Any
+
+    def _lo_sem_init(self, name: Any, rank: Any, site: _sites.Site | None, kind: str) -> None:
+        self._lo_holders = []
+        _setup(self, kind, name, rank, False, site)
+
+    def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
+        """Acquire one unit, as ``threading.Semaphore.acquire``."""
+        try:
+            ts = _tls.ts
+        except AttributeError:
+            ts = _new_ts()
+        if ts.stolen:
+            _drain(ts)
+        if blocking and timeout is None and ts.chains:
+            key = hash((ts.chains[-1], self._lo_cls.cid))
+            if key not in ts.known:
+                record(ts, self, key)
+        rc = self._lo_raw_acquire(blocking, timeout)
+        if rc and not self._lo_cls.signal:
+            push(ts, self)
+            self._lo_holders.append(ts)
+        return rc  # type: ignore[no-any-return]
+
+    __enter__ = acquire
+
+    def release(self, n: int = 1) -> None:
+        """Release ``n`` units, as ``threading.Semaphore.release``."""
+        self._lo_raw_release(n)
+        try:
+            ts = _tls.ts
+        except AttributeError:
+            ts = _new_ts()
+        holders = self._lo_holders
+        for _ in range(n):
+            try:
+                holders.remove(ts)
+            except ValueError:
+                # released by a thread that holds no unit: used as a signal
+                self._lo_cls.signal = True
+                for other in holders[:]:
+                    steal(other, self)
+                holders.clear()
+                break
+            pop(ts, self)
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _semaphore_state(obj: Any, value: int) -> None:
+    if value < 0:
+        raise ValueError("semaphore initial value must be >= 0")
+    obj._cond = _unpatched.Condition(_unpatched.allocate_lock())
+    obj._value = value
+
+
+class Semaphore(_SemaphoreMixin, _unpatched.Semaphore):
+    """A checked ``threading.Semaphore`` (plus keywords ``name`` and ``rank``)."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if not _tracker.settings.enabled:
+            kwargs.pop("name", None)
+            kwargs.pop("rank", None)
+            return _unpatched.Semaphore(*args, **kwargs)
+        return object.__new__(cls)
+
+    def __init__(self, value: int = 1, *, name: str | None = None,
+                 rank: int | None = None) -> None:
+        _semaphore_state(self, value)
+        self._lo_raw_acquire = super(_SemaphoreMixin, self).acquire
+        self._lo_raw_release = super(_SemaphoreMixin, self).release
+        self._lo_sem_init(name, rank, None, "Semaphore")
+
+
+class BoundedSemaphore(_SemaphoreMixin, _unpatched.BoundedSemaphore):
+    """A checked ``threading.BoundedSemaphore`` (plus keywords ``name`` and ``rank``)."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if not _tracker.settings.enabled:
+            kwargs.pop("name", None)
+            kwargs.pop("rank", None)
+            return _unpatched.BoundedSemaphore(*args, **kwargs)
+        return object.__new__(cls)
+
+    def __init__(self, value: int = 1, *, name: str | None = None,
+                 rank: int | None = None) -> None:
+        _semaphore_state(self, value)
+        self._initial_value = value
+        self._lo_raw_acquire = super(_SemaphoreMixin, self).acquire
+        self._lo_raw_release = super(_SemaphoreMixin, self).release
+        self._lo_sem_init(name, rank, None, "BoundedSemaphore")
+
+
+for _cls in (Lock, RLock, Condition, Semaphore, BoundedSemaphore):
+    _cls.__module__ = "lockorder"
+
+
+# -- wrap() ----------------------------------------------------------------------
+
+
+class _SemaphoreShadow(_SemaphoreMixin):
+    """Tracking state for a wrapped stdlib semaphore (calls its own methods)."""
+
+    def __init__(self, sem: Any, name: Any, site: _sites.Site) -> None:
+        self._lo_raw_acquire = sem.acquire
+        self._lo_raw_release = sem.release
+        self._lo_sem_init(name, None, site, type(sem).__name__)
+
+
+def _shadow_lock(raw: Any, name: Any, site: _sites.Site) -> Any:
+    if isinstance(raw, _unpatched.LockType):
+        lock: Any = object.__new__(Lock)
+        lock._lo_init(raw, "Lock", name, None, False, site)
+    else:
+        lock = object.__new__(RLock)
+        lock._lo_count = 0
+        lock._lo_init(raw, "RLock", name, None, False, site)
+    return lock
+
+
+class _Proxy(wrapt.BaseObjectProxy):  # type: ignore[misc]
+    """A checked proxy: lock operations go to ``_self_checked``, the rest to the
+    wrapped object."""
+
+    def __init__(self, wrapped: Any, checked: Any) -> None:
+        super().__init__(wrapped)
+        self._self_checked = checked
+
+    def acquire(self, *args: Any, **kwargs: Any) -> Any:
+        return self._self_checked.acquire(*args, **kwargs)
+
+    def release(self, *args: Any, **kwargs: Any) -> Any:
+        return self._self_checked.release(*args, **kwargs)
+
+    def __enter__(self) -> Any:
+        return self._self_checked.__enter__()
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self._self_checked.__exit__(*exc)
+
+    def __reduce_ex__(self, protocol: Any) -> NoReturn:
+        _cannot_pickle(type(self.__wrapped__))
+
+    def __copy__(self) -> NoReturn:
+        _cannot_pickle(type(self.__wrapped__))
+
+    def __deepcopy__(self, memo: Any) -> NoReturn:
+        _cannot_pickle(type(self.__wrapped__))
+
+    def __repr__(self) -> str:
+        return f"<lockorder.wrap({self.__wrapped__!r}) {_extra_repr(self._self_state).strip()}>"
+
+    @property
+    def _self_state(self) -> Any:
+        checked = self._self_checked
+        return checked._lock if isinstance(checked, Condition) else checked
+
+
+class _LockProxy(_Proxy):
+    def locked(self) -> bool:
+        return self._self_checked.locked()  # type: ignore[no-any-return]
+
+    def _lo_restore(self) -> None:
+        self._self_checked._lo_restore()
+
+
+class _RLockProxy(_Proxy):
+    def _is_owned(self) -> bool:
+        return self._self_checked._is_owned()  # type: ignore[no-any-return]
+
+    def _release_save(self) -> Any:
+        return self._self_checked._release_save()
+
+    def _acquire_restore(self, state: Any) -> None:
+        self._self_checked._acquire_restore(state)
+
+
+class _ConditionProxy(_Proxy):
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._self_checked.wait(timeout)  # type: ignore[no-any-return]
+
+    def wait_for(self, predicate: Any, timeout: float | None = None) -> Any:
+        return self._self_checked.wait_for(predicate, timeout)
+
+    def notify(self, n: int = 1) -> None:
+        self._self_checked.notify(n)
+
+    def notify_all(self) -> None:
+        self._self_checked.notify_all()
+
+    notifyAll = notify_all  # noqa: N815 - the stdlib's deprecated alias
+
+    def _is_owned(self) -> bool:
+        return self._self_checked._is_owned()  # type: ignore[no-any-return]
+
+
+class _SemaphoreProxy(_Proxy):
+    pass
+
+
+_CHECKED_TYPES = (Lock, RLock, Condition, Semaphore, BoundedSemaphore, _Proxy)
+
+
+def is_checked(obj: Any) -> bool:
+    """Whether ``obj`` is one of lockorder's checked primitives or proxies."""
+    return isinstance(type(obj), type) and issubclass(type(obj), _CHECKED_TYPES)
+
+
+def wrap(obj: Any, name: str | None = None) -> Any:
+    """Return a checked proxy around an existing lock, RLock, Condition or semaphore.
+
+    The proxy forwards every attribute to ``obj``; its lock operations are
+    tracked. ``obj`` itself stays unchecked: code that still uses it directly is
+    not seen. Wrapping a checked object returns it unchanged.
+
+    Args:
+        obj: a ``threading.Lock``, ``RLock``, ``Condition``, ``Semaphore`` or
+            ``BoundedSemaphore`` (or ``_thread``'s lock types).
+        name: the lock class name in reports (default: the site of this call).
+
+    Raises:
+        TypeError: ``obj`` is not one of those.
+    """
+    if is_checked(obj):
+        return obj
+    name = _validate_name(name)
+    if not _tracker.settings.enabled:
+        return obj
+    site = _sites.find_site(2)
+    kind = type(obj)
+    if isinstance(obj, _unpatched.LockType):
+        return _LockProxy(obj, _shadow_lock(obj, name, site))
+    if isinstance(obj, (_unpatched.RLockType, _unpatched.PyRLock)):
+        return _RLockProxy(obj, _shadow_lock(obj, name, site))
+    if isinstance(obj, _unpatched.Condition):
+        inner = obj._lock  # type: ignore[attr-defined]
+        lock = inner if is_checked(inner) else _shadow_lock(inner, name, site)
+        shadow = object.__new__(Condition)
+        _unpatched.Condition.__init__(shadow, lock)
+        shadow._waiters = obj._waiters  # type: ignore[attr-defined]  # notify reaches both
+        return _ConditionProxy(obj, shadow)
+    if isinstance(obj, _unpatched.Semaphore):
+        return _SemaphoreProxy(obj, _SemaphoreShadow(obj, name, site))
+    raise TypeError(
+        "lockorder.wrap() expects a Lock, RLock, Condition, Semaphore or "
+        f"BoundedSemaphore, got {kind.__module__}.{kind.__qualname__} object"
+    )

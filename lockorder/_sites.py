@@ -1,0 +1,142 @@
+"""Creation sites and stacks: the first frame outside lockorder and the
+standard library's lock-building machinery.
+
+The rule (documented in docs/concepts.md): walk outwards from the frame that
+called the factory and skip every frame whose module (``__name__`` in the
+frame's globals) is one of :data:`SKIPPED_MODULES` or a submodule of one. The
+first frame left is the creation site. So the mutex of a ``queue.Queue()``
+belongs to the line that made the queue, and an ``Event``'s Condition to the
+line that made the event.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from types import FrameType
+from typing import Callable, NamedTuple
+
+__all__ = ["SKIPPED_MODULES", "Frame", "Site", "capture_stack", "find_site", "relpath"]
+
+#: modules whose frames are never a creation site
+SKIPPED_MODULES: tuple[str, ...] = (
+    "lockorder",
+    "wrapt",
+    "threading",
+    "_threading_local",
+    "queue",
+    "concurrent.futures",
+    "multiprocessing",
+    "logging",
+    "asyncio",
+    "socketserver",
+    "sched",
+    "functools",
+    "importlib",
+)
+
+_skip_exact = frozenset(SKIPPED_MODULES)
+_skip_prefixes = tuple(name + "." for name in SKIPPED_MODULES)
+
+
+def is_skipped(module: str) -> bool:
+    return module in _skip_exact or module.startswith(_skip_prefixes)
+
+
+class Frame(NamedTuple):
+    """One stack entry, as builtin types only (a tuple of str, int, str)."""
+
+    filename: str
+    lineno: int
+    function: str
+
+
+class Site(NamedTuple):
+    """Where a lock was created."""
+
+    filename: str
+    lineno: int
+    function: str
+    #: the first frame outside lockorder whose module is in SKIPPED_MODULES'
+    #: ``threading`` family, if any: e.g. ``threading.Thread.__init__``
+    via: str
+
+
+_getframe: Callable[[int], FrameType] = sys._getframe
+
+
+def _qualname(frame: FrameType) -> str:
+    code = frame.f_code
+    return getattr(code, "co_qualname", code.co_name)
+
+
+def find_site(depth: int = 2) -> Site:
+    """Return the creation site of a lock whose factory is ``depth`` frames up."""
+    try:
+        frame: FrameType | None = _getframe(depth)
+    except ValueError:
+        return Site("<unknown>", 0, "<unknown>", "")
+    via = ""
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if not isinstance(module, str) or not is_skipped(module):
+            return Site(frame.f_code.co_filename, frame.f_lineno, _qualname(frame), via)
+        if not module.startswith("lockorder") and not module.startswith("wrapt") and not via:
+            via = f"{module}.{_qualname(frame)}"
+        frame = frame.f_back
+    return Site("<unknown>", 0, "<unknown>", via)
+
+
+def made_by(qualnames: frozenset[str], depth: int = 2) -> bool:
+    """Whether a frame of module ``threading`` with one of ``qualnames`` is on the
+    stack between the factory and the creation site."""
+    try:
+        frame: FrameType | None = _getframe(depth)
+    except ValueError:
+        return False
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if not isinstance(module, str) or not is_skipped(module):
+            return False
+        if module == "threading" and _qualname(frame) in qualnames:
+            return True
+        frame = frame.f_back
+    return False
+
+
+_THREADING_FILE = getattr(sys.modules.get("threading"), "__file__", "")
+_STACK_SKIP = ("lockorder.", "wrapt", "runpy")
+
+#: frames kept per stack
+STACK_LIMIT = 40
+
+
+def capture_stack(depth: int = 2, limit: int = STACK_LIMIT) -> tuple[Frame, ...]:
+    """The current stack, innermost last, without lockorder's and wrapt's frames."""
+    try:
+        frame: FrameType | None = _getframe(depth)
+    except ValueError:
+        return ()
+    frames: list[Frame] = []
+    while frame is not None and len(frames) < limit:
+        module = frame.f_globals.get("__name__", "")
+        if module == "lockorder":
+            module = "lockorder."
+        if not (isinstance(module, str) and module.startswith(_STACK_SKIP)):
+            frames.append(Frame(frame.f_code.co_filename, frame.f_lineno, _qualname(frame)))
+        frame = frame.f_back
+    frames.reverse()
+    # drop the thread bootstrap (threading.Thread._bootstrap and run)
+    start = 0
+    while start < len(frames) - 1 and frames[start].filename == _THREADING_FILE:
+        start += 1
+    return tuple(frames[start:])
+
+
+def relpath(filename: str) -> str:
+    """``filename`` relative to the current directory when it lies below it."""
+    try:
+        rel = os.path.relpath(filename)
+    except ValueError:
+        return filename
+    return filename if rel.startswith("..") else rel

@@ -1,0 +1,726 @@
+"""The tracker: each thread's held locks, the fast path, and the slow path that
+records edges, checks cycles and makes findings.
+
+Fast path (an acquire whose held-lock chain this thread has already validated):
+one thread-local lookup, one hash, one set lookup, two list appends. No global
+lock, no stack capture.
+
+Slow path (a chain this thread has not validated yet): under the internal
+mutex ``_mu`` (a raw lock from :mod:`lockorder._unpatched`), record each edge
+"held -> acquired" with its evidence, check it for a cycle, and turn cycles and
+discipline errors into findings. Findings are emitted (warning, log, exception)
+after ``_mu`` is released.
+
+Every piece of shared state is guarded by ``_mu``; per-thread state is touched
+only by its own thread, except the ``stolen`` list (guarded by the thread's own
+``mu``), so nothing relies on the GIL.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import warnings
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+from lockorder import _config, _sites, _unpatched
+from lockorder._findings import EdgeReport, Finding, LockRef
+from lockorder._graph import Edge, Evidence, LockClass, LockGraph, judge
+from lockorder.errors import (
+    LockOrderWarning,
+    PotentialDeadlockError,
+    SelfDeadlockError,
+)
+
+__all__ = ["LockState", "ThreadState", "current"]
+
+_mu = _unpatched.allocate_lock()
+_tls = threading.local()
+_logger = logging.getLogger("lockorder")
+
+
+class LockState(Protocol):
+    """What the tracker needs of a checked lock (our primitives, or a proxy's state)."""
+
+    _lo_cls: LockClass
+    _lo_serial: int
+    _lo_owner: ThreadState | None
+    _lo_signal: bool
+    _lo_leaked: bool
+    _lo_sema: bool
+    _lo_watched: bool
+
+
+class ThreadState:
+    """One thread's view: the held stack and the chains it has validated."""
+
+    __slots__ = (
+        "__weakref__",
+        "busy",
+        "chains",
+        "deferred",
+        "held",
+        "ident",
+        "known",
+        "mu",
+        "name",
+        "ordered",
+        "serial",
+        "stolen",
+        "suppress",
+    )
+
+    def __init__(self, serial: int, ident: int, name: str) -> None:
+        #: held locks, outermost first (semaphores: one entry per unit)
+        self.held: list[Any] = []
+        #: chains[i]: hash of the classes of held[: i + 1]
+        self.chains: list[int] = []
+        #: chain hashes whose edges this thread has already recorded
+        self.known: set[int] = set()
+        #: never reused, unlike thread idents
+        self.serial = serial
+        self.ident = ident
+        self.name = name
+        #: locks another thread released for us (guarded by mu)
+        self.stolen: list[Any] = []
+        self.mu = _unpatched.allocate_lock()
+        #: inside the slow path (re-entry from GC or a signal handler defers)
+        self.busy = False
+        self.deferred: list[tuple[list[Any], Any, int, tuple[_sites.Frame, ...]]] = []
+        #: > 0 while lockorder itself runs user-visible code (logging): no edges
+        self.suppress = 0
+        #: locks taken through lockorder.acquire(), in order
+        self.ordered: list[Any] = []
+
+    def __repr__(self) -> str:
+        return f"<ThreadState {self.name!r} serial={self.serial} held={len(self.held)}>"
+
+
+# -- global state (guarded by _mu) -------------------------------------------
+
+settings = _config.settings_from_env()
+graph = LockGraph()
+_findings: list[Finding] = []
+_signatures: set[str] = set()
+#: cycles that are not (yet) full findings: signature -> edges
+_pending: dict[str, list[Edge]] = {}
+_pending_by_edge: dict[int, set[str]] = {}
+_threads: dict[int, ThreadState] = {}
+_exit_refs: dict[Any, ThreadState] = {}
+_dead_instances: list[int] = []
+_serial = 0
+_thread_serial = 0
+#: the test running now (set by the pytest plugin), for attribution
+current_test: str | None = None
+
+
+def next_serial() -> int:
+    global _serial
+    with _mu:
+        _serial += 1
+        return _serial
+
+
+def lock_class(
+    site: _sites.Site, name: str | None, kind: str
+) -> LockClass:
+    key = name if name is not None else f"{site.filename}:{site.lineno}"
+    with _mu:
+        return graph.lock_class(key, site.filename, site.lineno, site.function, name, kind)
+
+
+# -- thread states -------------------------------------------------------------
+
+
+class _ExitToken:
+    """Lives in the thread-local storage only: it dies when its thread ends."""
+
+    __slots__ = ("__weakref__",)
+
+
+def _thread_name(ident: int) -> str:
+    thread = threading._active.get(ident)  # type: ignore[attr-defined]
+    return thread.name if thread is not None else f"thread-{ident}"
+
+
+def _new_thread_state() -> ThreadState:
+    global _thread_serial
+    ident = _unpatched.get_ident()
+    with _mu:
+        _thread_serial += 1
+        ts = ThreadState(_thread_serial, ident, _thread_name(ident))
+        _threads[ts.serial] = ts
+        token = _ExitToken()
+        _exit_refs[weakref.ref(token, _thread_exited)] = ts
+    _tls.ts = ts
+    _tls.token = token
+    return ts
+
+
+def current() -> ThreadState:
+    """This thread's state, created on first use."""
+    try:
+        return _tls.ts  # type: ignore[no-any-return]
+    except AttributeError:
+        return _new_thread_state()
+
+
+def _thread_exited(ref: Any) -> None:
+    # Runs as the thread's local storage is torn down: never raise, never block long.
+    try:
+        with _mu:
+            ts = _exit_refs.pop(ref, None)
+            if ts is None:
+                return
+            _threads.pop(ts.serial, None)
+            leaked = [st for st in ts.held if not st._lo_sema and st._lo_owner is ts]
+            if not leaked:
+                return
+            for st in leaked:
+                st._lo_leaked = True
+            refs = tuple(_ref(st) for st in leaked)
+            finding = Finding(
+                kind="held-at-exit",
+                severity="warning",
+                message=(
+                    f"thread {ts.name!r} ended while holding "
+                    + ", ".join(ref.label for ref in refs)
+                ),
+                locks=refs,
+                thread=ts.name,
+                test=current_test,
+                signature="held-at-exit:" + "|".join(ref.key for ref in refs),
+            )
+            _add_finding(finding)
+    except Exception:  # pragma: no cover - teardown must not fail
+        pass
+
+
+def _drain(ts: ThreadState) -> None:
+    """Forget the locks other threads released for this thread."""
+    with ts.mu:
+        stolen, ts.stolen = ts.stolen, []
+    held = ts.held
+    for st in stolen:
+        for index, entry in enumerate(held):
+            if entry is st:
+                _remove_at(ts, index)
+                break
+
+
+def _remove_at(ts: ThreadState, index: int) -> None:
+    held, chains = ts.held, ts.chains
+    del held[index]
+    del chains[index:]
+    top = chains[-1] if chains else None
+    for entry in held[index:]:
+        cid = entry._lo_cls.cid
+        top = cid if top is None else hash((top, cid))
+        chains.append(top)
+
+
+def push(ts: ThreadState, st: Any) -> None:
+    """Record that this thread now holds ``st`` (after a try or timed acquire)."""
+    chains = ts.chains
+    cid = st._lo_cls.cid
+    chains.append(hash((chains[-1], cid)) if chains else cid)
+    ts.held.append(st)
+
+
+def pop(ts: ThreadState, st: Any) -> None:
+    """Record that this thread no longer holds ``st`` (its most recent entry)."""
+    held = ts.held
+    if held and held[-1] is st:
+        held.pop()
+        ts.chains.pop()
+        return
+    for index in range(len(held) - 1, -1, -1):
+        if held[index] is st:
+            _remove_at(ts, index)
+            return
+
+
+def steal(owner: ThreadState, st: Any) -> None:
+    """Another thread released ``st``, which ``owner`` held."""
+    with owner.mu:
+        owner.stolen.append(st)
+
+
+# -- the slow path ---------------------------------------------------------------
+
+
+def _ref(st: Any, instance: bool = False) -> LockRef:
+    cls: LockClass = st._lo_cls
+    return LockRef(
+        key=cls.key,
+        site=cls.site,
+        name=cls.name,
+        kind=cls.kind,
+        function=cls.function,
+        instance=f"#{st._lo_serial}" if instance else "",
+    )
+
+
+def _class_ref(cls: LockClass, instance: str = "") -> LockRef:
+    return LockRef(cls.key, cls.site, cls.name, cls.kind, cls.function, instance)
+
+
+def record(ts: ThreadState, st: Any, key: int | None) -> None:
+    """Record the edges held -> ``st`` of a blocking acquire (the slow path).
+
+    Adds ``key`` to the thread's validated chains unless the chain involves two
+    locks of one class (those are checked per instance, every time). Raises
+    :class:`PotentialDeadlockError` in raise mode when a full cycle closes.
+    """
+    error = _record(ts, st, key)
+    if error is not None:
+        raise error
+
+
+def _record(ts: ThreadState, st: Any, key: int | None) -> LockOrderWarning | Exception | None:
+    if ts.suppress:
+        return None
+    if ts.busy:
+        # Re-entered (a __del__ or weakref callback during our own slow path):
+        # remember the acquire, the outer call records it when it is done.
+        ts.deferred.append((list(ts.held), st, 0, _sites.capture_stack(3)))
+        return None
+    ts.busy = True
+    new: list[Finding] = []
+    try:
+        with _mu:
+            _process_dead()
+            _record_locked(ts, ts.held, st, key, None, new)
+            while ts.deferred:
+                held, dst, _, stack = ts.deferred.pop(0)
+                _record_locked(ts, held, dst, None, stack, new)
+    except Exception as exc:  # bookkeeping must never break the user's program
+        _internal_error(exc)
+    finally:
+        ts.busy = False
+    return emit(new, ts)
+
+
+def _record_locked(
+    ts: ThreadState,
+    held: list[Any],
+    st: Any,
+    key: int | None,
+    stack: tuple[_sites.Frame, ...] | None,
+    new: list[Finding],
+) -> None:
+    dst_cls: LockClass = st._lo_cls
+    cacheable = True
+    test = current_test
+    labels: tuple[str, ...] | None = None
+    for index, entry in enumerate(held):
+        if entry is st or entry._lo_leaked:
+            continue
+        src_cls: LockClass = entry._lo_cls
+        if entry._lo_sema and src_cls.signal:
+            continue
+        gates = frozenset(
+            below._lo_serial for below in held[:index] if not below._lo_sema and not below._lo_leaked
+        )
+        if src_cls is dst_cls:
+            cacheable = False
+            edge = graph.instance_edge(entry._lo_serial, st._lo_serial)
+            if edge is None:
+                if stack is None:
+                    stack = _sites.capture_stack(4)
+                if labels is None:
+                    labels = tuple(_label(e) for e in held)
+                edge = Edge(
+                    src_cls.cid,
+                    dst_cls.cid,
+                    Evidence(ts.name, ts.serial, stack, labels, test),
+                    gates=gates,
+                    instances=(entry._lo_serial, st._lo_serial),
+                )
+                _watch_instance(entry)
+                _watch_instance(st)
+                edge.add_thread(ts.serial, ts.name)
+                edge.add_test(test)
+                cycle = graph.add_instance_edge(edge)
+                if cycle:
+                    _on_cycle(cycle, ts, new)
+            else:
+                _update_edge(edge, ts, gates, test, new)
+            continue
+        edge = graph.edge(src_cls.cid, dst_cls.cid)
+        if edge is None:
+            if stack is None:
+                stack = _sites.capture_stack(4)
+            if labels is None:
+                labels = tuple(_label(e) for e in held)
+            edge = Edge(
+                src_cls.cid,
+                dst_cls.cid,
+                Evidence(ts.name, ts.serial, stack, labels, test),
+                gates=gates,
+            )
+            edge.add_thread(ts.serial, ts.name)
+            edge.add_test(test)
+            cycle = graph.add_edge(edge)
+            if cycle:
+                _on_cycle(cycle, ts, new)
+        else:
+            _update_edge(edge, ts, gates, test, new)
+    if cacheable and key is not None:
+        ts.known.add(key)
+
+
+def _label(st: Any) -> str:
+    cls: LockClass = st._lo_cls
+    return cls.label
+
+
+def _update_edge(
+    edge: Edge, ts: ThreadState, gates: frozenset[int], test: str | None, new: list[Finding]
+) -> None:
+    changed = edge.add_thread(ts.serial, ts.name)
+    narrowed = edge.gates & gates
+    if narrowed != edge.gates:
+        edge.gates = narrowed
+        changed = True
+    edge.add_test(test)
+    if changed:
+        for signature in list(_pending_by_edge.get(id(edge), ())):
+            cycle = _pending.get(signature)
+            if cycle is not None:
+                _on_cycle(cycle, ts, new)
+
+
+def _watch_instance(st: Any) -> None:
+    if st._lo_watched:
+        return
+    st._lo_watched = True
+    serial = st._lo_serial
+    try:
+        weakref.finalize(st, _dead_instances.append, serial)
+    except TypeError:  # pragma: no cover - every checked lock supports weak references
+        pass
+
+
+def _process_dead() -> None:
+    while _dead_instances:
+        graph.forget_instance(_dead_instances.pop())
+
+
+def _signature(cycle: list[Edge]) -> str:
+    keys = [graph.classes[edge.src].key for edge in cycle]
+    if cycle[0].instances:
+        return "potential-deadlock:same-class:" + keys[0]
+    start = keys.index(min(keys))
+    return "potential-deadlock:" + "|".join(keys[start:] + keys[:start])
+
+
+def _on_cycle(cycle: list[Edge], ts: ThreadState, new: list[Finding]) -> None:
+    signature = _signature(cycle)
+    verdict = judge(cycle)
+    level = verdict.level
+    if level == "single-thread" and settings.single_thread == "strict":
+        level = "full"
+    if level == "full":
+        _unpend(signature)
+        full = signature + ":full"
+        if full not in _signatures:
+            finding = _cycle_finding(cycle, ts, verdict.threads, full, single=verdict.level != "full")
+            _add_finding(finding)
+            new.append(finding)
+        return
+    # not (yet) a full finding: watch its edges, it may become one
+    if signature not in _pending:
+        _pending[signature] = cycle
+        for edge in cycle:
+            _pending_by_edge.setdefault(id(edge), set()).add(signature)
+    if level == "single-thread" and settings.single_thread == "report":
+        weak = signature + ":single-thread"
+        if weak not in _signatures:
+            finding = _cycle_finding(cycle, ts, verdict.threads, weak, single=True)
+            _add_finding(finding)
+            new.append(finding)
+
+
+def _unpend(signature: str) -> None:
+    cycle = _pending.pop(signature, None)
+    if cycle:
+        for edge in cycle:
+            signatures = _pending_by_edge.get(id(edge))
+            if signatures is not None:
+                signatures.discard(signature)
+                if not signatures:
+                    del _pending_by_edge[id(edge)]
+
+
+def _cycle_finding(
+    cycle: list[Edge], ts: ThreadState, threads: tuple[str, ...], signature: str, single: bool
+) -> Finding:
+    edges = []
+    for edge in cycle:
+        if edge.instances:
+            src = _class_ref(graph.classes[edge.src], f"#{edge.instances[0]}")
+            dst = _class_ref(graph.classes[edge.dst], f"#{edge.instances[1]}")
+        else:
+            src = _class_ref(graph.classes[edge.src])
+            dst = _class_ref(graph.classes[edge.dst])
+        edges.append(
+            EdgeReport(
+                src=src,
+                dst=dst,
+                thread=edge.first.thread,
+                threads=tuple(edge.threads.values()),
+                stack=edge.first.stack,
+                held=edge.first.held,
+                test=edge.first.test,
+                tests=tuple(edge.tests),
+            )
+        )
+    locks = tuple(e.src for e in edges)
+    same_class = bool(cycle[0].instances)
+    what = "two locks of one class taken in both orders" if same_class else "lock-order inversion"
+    if single and settings.single_thread != "strict":
+        severity = "warning"
+        reason = (
+            f"every edge was made by thread {threads[0]!r} alone (seen in one thread only): "
+            "a real deadlock if two threads can run these paths, a false alarm if the locks "
+            "are private to one thread; it becomes a full finding once a second thread "
+            "makes one of its edges"
+        )
+    else:
+        severity = "error"
+        if single:
+            reason = (
+                f"every edge was made by thread {threads[0]!r} alone; counted in full "
+                "because single_thread='strict'"
+            )
+        else:
+            reason = (
+                "the edges were made by "
+                + ", ".join(repr(t) for t in threads)
+                + " and no common lock was held around all of them"
+            )
+    return Finding(
+        kind="potential-deadlock",
+        severity=severity,
+        message=f"{what}: "
+        + " -> ".join(lock.label for lock in locks)
+        + f" -> {locks[0].label}",
+        locks=locks,
+        thread=ts.name,
+        stack=edges[0].stack,
+        cycle=tuple(edges),
+        reason=reason,
+        single_thread=single,
+        test=current_test,
+        signature=signature,
+    )
+
+
+def _add_finding(finding: Finding) -> None:
+    _signatures.add(finding.signature)
+    _findings.append(finding)
+
+
+def add_finding(finding: Finding) -> bool:
+    """Record a finding made outside the slow path; False if it is a duplicate."""
+    with _mu:
+        if finding.signature in _signatures:
+            return False
+        _add_finding(finding)
+        return True
+
+
+# -- emitting ----------------------------------------------------------------------
+
+
+def _stacklevel() -> int:
+    """The warnings stacklevel that points at the first frame outside lockorder."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if not (isinstance(module, str) and (module == "lockorder" or module.startswith(
+            ("lockorder.", "wrapt", "threading")
+        ))):
+            return level
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
+
+
+def emit(new: list[Finding], ts: ThreadState | None = None) -> Exception | None:
+    """Report new findings as the mode says; return the exception to raise, if any."""
+    if not new:
+        return None
+    mode = settings.mode
+    error: Exception | None = None
+    if ts is None:
+        ts = current()
+    ts.suppress += 1
+    try:
+        for finding in new:
+            if finding.severity == "error" and mode == "raise":
+                if error is None:
+                    error = exception_for(finding)
+                continue
+            if mode == "record":
+                continue
+            text = finding.format()
+            warnings.warn(LockOrderWarning(text, finding), stacklevel=_stacklevel())
+            if mode == "warn":
+                _logger.warning("%s", text)
+    finally:
+        ts.suppress -= 1
+    return error
+
+
+def exception_for(finding: Finding) -> Exception:
+    text = finding.format()
+    if finding.kind == "self-deadlock":
+        return SelfDeadlockError(text, finding)
+    return PotentialDeadlockError(text, finding)
+
+
+def _internal_error(exc: Exception) -> None:
+    try:
+        warnings.warn(
+            LockOrderWarning(
+                f"lockorder internal error, the acquire goes on unchecked: {exc!r}"
+            ),
+            stacklevel=_stacklevel(),
+        )
+    except Exception:  # pragma: no cover - even the warning failed
+        pass
+
+
+# -- discipline errors -------------------------------------------------------------
+
+
+def other_threads_alive(ts: ThreadState) -> bool:
+    """Whether any thread but this one could release a lock."""
+    if threading.active_count() > 1:
+        return True
+    with _mu:
+        return any(other is not ts for other in _threads.values())
+
+
+def self_deadlock(st: Any, ts: ThreadState, waited: float | None) -> Exception | None:
+    """Record a self-deadlock finding; return the exception to raise (raise/warn modes)."""
+    cls: LockClass = st._lo_cls
+    ref = _ref(st)
+    if waited is None:
+        why = "no other thread exists that could release it"
+    else:
+        why = (
+            f"no other thread released it within {waited:g} s "
+            "(self_deadlock_wait); a Lock used as a signal can be declared with "
+            "lockorder.Lock(signal=True)"
+        )
+    finding = Finding(
+        kind="self-deadlock",
+        severity="error",
+        message=f"thread {ts.name!r} acquires {ref.label}, which it already holds: "
+        "a non-reentrant Lock would wait forever",
+        locks=(ref,),
+        thread=ts.name,
+        stack=_sites.capture_stack(3),
+        reason=why,
+        test=current_test,
+        signature=f"self-deadlock:{cls.key}",
+    )
+    add_finding(finding)
+    if settings.mode == "record":
+        return None
+    return SelfDeadlockError(finding.format(), finding)
+
+
+def release_not_held(st: Any, ts: ThreadState, owner: ThreadState) -> None:
+    """``ts`` released ``st``, which ``owner`` had acquired."""
+    cls: LockClass = st._lo_cls
+    first = not cls.signal
+    cls.signal = True
+    if st._lo_signal or not first:
+        return
+    ref = _ref(st)
+    finding = Finding(
+        kind="release-not-held",
+        severity="warning",
+        message=f"thread {ts.name!r} released {ref.label}, which thread {owner.name!r} "
+        "had acquired",
+        locks=(ref,),
+        thread=ts.name,
+        stack=_sites.capture_stack(3),
+        reason="legal for a Lock, and a bug unless the lock is used as a signal; "
+        "from now on a re-acquire of this class by its holder waits for the release",
+        test=current_test,
+        signature=f"release-not-held:{cls.key}",
+    )
+    if add_finding(finding):
+        emit([finding], ts)
+
+
+# -- public helpers -------------------------------------------------------------------
+
+
+def findings() -> list[Finding]:
+    with _mu:
+        return list(_findings)
+
+
+def reset() -> None:
+    """Forget every edge and finding; lock classes stay (they are code sites),
+    and threads keep their held locks."""
+    with _mu:
+        graph.clear()
+        _findings.clear()
+        _signatures.clear()
+        _pending.clear()
+        _pending_by_edge.clear()
+        _dead_instances.clear()
+        for ts in _threads.values():
+            ts.known.clear()
+
+
+def configure(**changes: Any) -> _config.Settings:
+    global settings
+    with _mu:
+        settings = _config.apply(settings, "lockorder.configure()", **changes)
+        return settings
+
+
+@contextmanager
+def test_context(name: str | None) -> Iterator[None]:
+    """Attribute what happens inside to ``name`` (used by the pytest plugin)."""
+    global current_test
+    previous = current_test
+    current_test = name
+    try:
+        yield
+    finally:
+        current_test = previous
+
+
+def threads() -> list[ThreadState]:
+    with _mu:
+        return list(_threads.values())
+
+
+def _after_fork_in_child() -> None:
+    global _mu
+    _mu = _unpatched.allocate_lock()
+    me = _tls.__dict__.get("ts")
+    _threads.clear()
+    _exit_refs.clear()
+    if me is not None:
+        _threads[me.serial] = me
+        me.mu = _unpatched.allocate_lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

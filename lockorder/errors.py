@@ -1,0 +1,75 @@
+"""Public exceptions and warnings of lockorder.
+
+They live in their own module, with no import of the rest of the package, so
+that any module may raise them without an import loop.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lockorder._findings import Finding
+
+__all__ = [
+    "ConfigurationError",
+    "LockOrderError",
+    "LockOrderViolation",
+    "LockOrderWarning",
+    "PotentialDeadlockError",
+    "SelfDeadlockError",
+]
+
+
+class LockOrderError(Exception):
+    """Root of lockorder's exceptions that report a finding.
+
+    Attributes:
+        finding: the :class:`~lockorder.Finding` that caused the exception,
+            or ``None`` for errors that are not findings.
+    """
+
+    finding: Finding | None
+
+    def __init__(self, message: str, finding: Finding | None = None) -> None:
+        super().__init__(message)
+        self.finding = finding
+
+
+class PotentialDeadlockError(LockOrderError, RuntimeError):
+    """An acquire would close a cycle in the lock-order graph.
+
+    Raised in ``raise`` mode by the acquire that closes the cycle, before it
+    blocks: the lock is not taken.
+    """
+
+
+class SelfDeadlockError(LockOrderError, RuntimeError):
+    """A thread made a blocking acquire of a non-reentrant lock it already holds."""
+
+
+class LockOrderViolation(LockOrderError, RuntimeError):  # noqa: N818 - the seed recipe's name
+    """``lockorder.acquire()`` was asked for a lock that sorts before one it holds."""
+
+
+class ConfigurationError(ValueError):
+    """An invalid setting: names the setting, the value and where it came from."""
+
+    def __init__(self, setting: str, value: Any, expected: str, source: str) -> None:
+        super().__init__(f"{setting} must be {expected} (got {value!r} from {source})")
+        self.setting = setting
+        self.value = value
+        self.source = source
+
+
+class LockOrderWarning(UserWarning):
+    """A finding reported as a warning (``warn`` mode, or a warning-level finding).
+
+    Attributes:
+        finding: the :class:`~lockorder.Finding`, or ``None`` for warnings about
+            lockorder itself (an internal error caught so the program goes on).
+    """
+
+    def __init__(self, message: str, finding: Finding | None = None) -> None:
+        super().__init__(message)
+        self.finding = finding
