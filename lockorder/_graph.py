@@ -249,7 +249,7 @@ class LockGraph:
         """The shortest chain of edges from ``start`` to ``goal`` (breadth first)."""
         if start == goal:
             return []
-        parent: dict[int, Edge] = {}
+        parent: dict[int, tuple[int, Edge]] = {}
         queue = deque([start])
         seen = {start}
         while queue:
@@ -257,11 +257,11 @@ class LockGraph:
             for nxt, edge in succ.get(node, {}).items():
                 if nxt in seen:
                     continue
-                parent[nxt] = edge
+                parent[nxt] = (node, edge)
                 if nxt == goal:
-                    path = [edge]
-                    while edge.src != start:
-                        edge = parent[edge.src]
+                    path = []
+                    while nxt != start:
+                        nxt, edge = parent[nxt]
                         path.append(edge)
                     path.reverse()
                     return path

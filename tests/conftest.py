@@ -1,0 +1,59 @@
+"""Shared fixtures: every test starts from a clean checker and leaves threading as it found it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+import lockorder
+from lockorder import _tracker, _unpatched
+
+pytest_plugins = ["pytester"]
+
+_ORIGINALS = {
+    "Lock": _unpatched.Lock,
+    "RLock": _unpatched.RLock,
+    "Condition": _unpatched.Condition,
+    "Semaphore": _unpatched.Semaphore,
+    "BoundedSemaphore": _unpatched.BoundedSemaphore,
+}
+
+#: every wait in a thread test is bounded by this, so a bug fails instead of hanging
+TIMEOUT = 10.0
+
+
+@pytest.fixture(autouse=True)
+def clean_checker() -> Iterator[None]:
+    """Each test starts with no edges or findings and the default settings."""
+    saved = _tracker.settings
+    lockorder.reset()
+    lockorder.configure(mode="raise", single_thread="report", enabled=True, self_deadlock_wait=1.0)
+    yield
+    _tracker.settings = saved
+    lockorder.reset()
+
+
+@pytest.fixture(autouse=True)
+def threading_not_left_patched() -> Iterator[None]:
+    """After each test, threading's factories are the originals again."""
+    yield
+    left = {name for name, original in _ORIGINALS.items() if getattr(threading, name) is not original}
+    for name in left:
+        setattr(threading, name, _ORIGINALS[name])
+    assert not left, f"threading left patched: {sorted(left)}"
+
+
+@pytest.fixture
+def record_mode() -> None:
+    lockorder.configure(mode="record")
+
+
+def run_threads(*targets: object) -> None:
+    """Run each target in its own thread, one after the other, each joined with a timeout."""
+    for target in targets:
+        thread = threading.Thread(target=target)  # type: ignore[arg-type]
+        thread.start()
+        thread.join(TIMEOUT)
+        assert not thread.is_alive(), f"{target!r} did not finish within {TIMEOUT} s"

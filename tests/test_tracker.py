@@ -1,0 +1,422 @@
+"""Tracking, the lock-order graph and potential-deadlock findings."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+
+import pytest
+
+import lockorder
+from lockorder import _sites, _tracker
+from tests.conftest import TIMEOUT, run_threads
+
+
+def _nest(outer: object, inner: object) -> None:
+    with outer:  # type: ignore[attr-defined]
+        with inner:  # type: ignore[attr-defined]
+            pass
+
+
+def potential(kind_filter: str = "potential-deadlock") -> list[lockorder.Finding]:
+    return [f for f in lockorder.findings() if f.kind == kind_filter]
+
+
+def test_inversion_across_two_threads_is_found_without_blocking() -> None:
+    """Thread 1 takes A then B and ends before thread 2 takes B then A: a finding."""
+    a = lockorder.Lock(name="A")
+    b = lockorder.Lock(name="B")
+    errors: list[BaseException] = []
+
+    def second() -> None:
+        try:
+            _nest(b, a)
+        except lockorder.PotentialDeadlockError as exc:
+            errors.append(exc)
+
+    run_threads(lambda: _nest(a, b), second)
+    assert len(errors) == 1
+    finding = errors[0].finding  # type: ignore[attr-defined]
+    assert finding.kind == "potential-deadlock"
+    assert finding.severity == "error"
+    assert not finding.single_thread
+    assert {lock.name for lock in finding.locks} == {"A", "B"}
+    assert [(e.src.name, e.dst.name) for e in finding.cycle] == [("B", "A"), ("A", "B")]
+    assert len({e.thread for e in finding.cycle}) == 2
+    assert all(e.stack and e.stack[-1].function == "_nest" for e in finding.cycle)
+    assert "possible scenario" in finding.format()
+    # raised before blocking: neither lock is held afterwards
+    assert not a.locked() and not b.locked()
+    assert lockorder.findings() == [finding]
+
+
+def test_finding_names_creation_sites() -> None:
+    """Unnamed locks are named by the path:line that created them."""
+    a = lockorder.Lock()
+    line = _line_of_previous_statement()
+    b = lockorder.Lock()
+    lockorder.configure(mode="record")
+    run_threads(lambda: _nest(a, b), lambda: _nest(b, a))
+    (finding,) = potential()
+    sites = {lock.site for lock in finding.locks}
+    assert sites == {f"tests/test_tracker.py:{line}", f"tests/test_tracker.py:{line + 2}"}
+    assert all(lock.function.endswith("test_finding_names_creation_sites") for lock in finding.locks)
+
+
+def _line_of_previous_statement() -> int:
+    frame = _sites._getframe(1)
+    return frame.f_lineno - 1
+
+
+def test_three_thread_cycle_reports_the_shortest_cycle() -> None:
+    """A->B, B->C, C->A across three threads is one finding with three edges."""
+    a, b, c = (lockorder.Lock(name=n) for n in "ABC")
+    lockorder.configure(mode="record")
+    run_threads(lambda: _nest(a, b), lambda: _nest(b, c), lambda: _nest(c, a))
+    (finding,) = potential()
+    assert len(finding.cycle) == 3
+    assert finding.format().count("lock(") == 6
+
+
+def test_single_thread_cycle_is_a_warning_by_default() -> None:
+    """Edges made by one thread only: reported as a warning, not raised."""
+    a = lockorder.Lock(name="A")
+    b = lockorder.Lock(name="B")
+    _nest(a, b)
+    with pytest.warns(lockorder.LockOrderWarning, match="seen in one thread only"):
+        _nest(b, a)
+    (finding,) = potential()
+    assert finding.severity == "warning" and finding.single_thread
+
+
+def test_single_thread_cycle_becomes_full_when_a_second_thread_makes_an_edge() -> None:
+    a = lockorder.Lock(name="A")
+    b = lockorder.Lock(name="B")
+    lockorder.configure(mode="record")
+    _nest(a, b)
+    _nest(b, a)
+    assert [f.severity for f in potential()] == ["warning"]
+    run_threads(lambda: _nest(a, b))
+    assert [f.severity for f in potential()] == ["warning", "error"]
+    assert not potential()[1].single_thread
+
+
+def test_single_thread_strict_raises() -> None:
+    lockorder.configure(single_thread="strict")
+    a = lockorder.Lock()
+    b = lockorder.Lock()
+    _nest(a, b)
+    with pytest.raises(lockorder.PotentialDeadlockError, match="single_thread='strict'"):
+        _nest(b, a)
+
+
+def test_single_thread_ignore_is_silent_until_a_second_thread() -> None:
+    lockorder.configure(single_thread="ignore", mode="record")
+    a = lockorder.Lock()
+    b = lockorder.Lock()
+    _nest(a, b)
+    _nest(b, a)
+    assert potential() == []
+    run_threads(lambda: _nest(b, a))
+    assert [f.severity for f in potential()] == ["error"]
+
+
+def test_rlock_reentry_is_not_a_finding() -> None:
+    r = lockorder.RLock()
+    x = lockorder.Lock()
+    with r, x, r:
+        pass
+    run_threads(lambda: _nest(r, x))
+    assert lockorder.findings() == []
+
+
+def test_condition_wait_is_not_a_finding() -> None:
+    """wait() releases and re-acquires its own lock: no edge, no finding."""
+    cond = lockorder.Condition()
+    ready = threading.Event()
+    done: list[bool] = []
+
+    def waiter() -> None:
+        with cond:
+            ready.set()
+            done.append(cond.wait_for(lambda: bool(done) or False, timeout=TIMEOUT) or True)
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    assert ready.wait(TIMEOUT)
+    with cond:
+        done.append(True)
+        cond.notify_all()
+    thread.join(TIMEOUT)
+    assert lockorder.findings() == []
+
+
+def test_consistent_order_through_different_paths_is_clean() -> None:
+    a, b, c = lockorder.Lock(), lockorder.Lock(), lockorder.Lock()
+
+    def path1() -> None:
+        with a, b, c:
+            pass
+
+    def path2() -> None:
+        with a, c:
+            pass
+
+    def path3() -> None:
+        with b, c:
+            pass
+
+    run_threads(path1, path2, path3, path1)
+    assert lockorder.findings() == []
+
+
+@pytest.mark.parametrize("try_kwargs", [{"blocking": False}, {"timeout": 0.5}])
+def test_try_acquire_in_reverse_order_is_not_a_finding(try_kwargs: dict[str, object]) -> None:
+    a = lockorder.Lock()
+    b = lockorder.Lock()
+
+    def reverse() -> None:
+        with b:
+            assert a.acquire(**try_kwargs)  # type: ignore[arg-type]
+            a.release()
+
+    run_threads(lambda: _nest(a, b), reverse)
+    assert lockorder.findings() == []
+
+
+def test_gate_lock_around_every_edge_makes_the_cycle_safe() -> None:
+    gate = lockorder.Lock(name="gate")
+    a = lockorder.Lock(name="A")
+    b = lockorder.Lock(name="B")
+
+    def ab() -> None:
+        with gate:
+            _nest(a, b)
+
+    def ba() -> None:
+        with gate:
+            _nest(b, a)
+
+    run_threads(ab, ba)
+    assert lockorder.findings() == []
+    # the same inversion once without the gate is a finding
+    lockorder.configure(mode="record")
+    run_threads(lambda: _nest(b, a))
+    (finding,) = potential()
+    assert "no common lock" in finding.reason
+
+
+def test_lock_taken_between_the_pair_is_no_gate() -> None:
+    """T1: A, G, B and T2: B, G, A can deadlock: G is acquired after the first lock."""
+    gate = lockorder.Lock(name="G")
+    a = lockorder.Lock(name="A")
+    b = lockorder.Lock(name="B")
+    lockorder.configure(mode="record")
+
+    def one() -> None:
+        with a, gate, b:
+            pass
+
+    def two() -> None:
+        with b, gate, a:
+            pass
+
+    run_threads(one, two)
+    assert potential()
+
+
+def _account_locks(n: int) -> list[lockorder.Lock]:
+    return [lockorder.Lock() for _ in range(n)]  # one creation site: one class
+
+
+def test_same_class_nesting_is_checked_per_instance() -> None:
+    """transfer(a, b) and transfer(b, a) on two locks of one class is a finding."""
+    a, b, c, d = _account_locks(4)
+    lockorder.configure(mode="record")
+    run_threads(lambda: _nest(a, b), lambda: _nest(c, d), lambda: _nest(a, b))
+    assert lockorder.findings() == []
+    run_threads(lambda: _nest(d, c))
+    (finding,) = potential()
+    assert finding.locks[0].key == finding.locks[1].key
+    assert finding.locks[0].instance != finding.locks[1].instance
+    assert "two locks of one class" in finding.message
+
+
+def test_semaphores_make_edges_both_ways() -> None:
+    lock = lockorder.Lock(name="L")
+    sem = lockorder.Semaphore(2, name="S")
+    lockorder.configure(mode="record")
+    run_threads(lambda: _nest(lock, sem), lambda: _nest(sem, lock))
+    (finding,) = potential()
+    assert {ref.name for ref in finding.locks} == {"L", "S"}
+
+
+def test_semaphore_used_as_a_signal_makes_no_holds() -> None:
+    """A semaphore released by a thread that holds none of it is a signal."""
+    sem = lockorder.Semaphore(0, name="S")
+    lock = lockorder.Lock(name="L")
+    got = threading.Event()
+
+    def consumer() -> None:
+        assert sem.acquire(timeout=TIMEOUT)
+        with lock:
+            pass
+        got.set()
+
+    thread = threading.Thread(target=consumer)
+    thread.start()
+    sem.release()
+    assert got.wait(TIMEOUT)
+    thread.join(TIMEOUT)
+    sem.release()
+    assert sem.acquire(timeout=TIMEOUT)
+    with lock:  # a unit of a signal semaphore is no hold: no edge S -> L
+        pass
+    assert lockorder.findings() == []
+    assert list(lockorder.graph().edges) == []
+    assert not any(st is sem for ts in _tracker.threads() for st in ts.held)
+
+
+def test_release_by_another_thread_ends_the_hold() -> None:
+    """A Lock released by another thread no longer counts as held by its acquirer."""
+    handoff = lockorder.Lock(name="handoff")
+    other = lockorder.Lock(name="other")
+    lockorder.configure(mode="record")
+    handoff.acquire()
+    run_threads(handoff.release)
+    with other:  # must not make the edge handoff -> other
+        pass
+    kinds = [f.kind for f in lockorder.findings()]
+    assert kinds == ["release-not-held"]
+    (finding,) = lockorder.findings()
+    assert finding.severity == "warning"
+    assert "MainThread" in finding.message
+    assert list(lockorder.graph().edges) == []
+    assert all(st is not handoff for st in _tracker.current().held)
+
+
+def test_release_not_held_warns_in_raise_mode() -> None:
+    lock = lockorder.Lock()
+    lock.acquire()
+    with pytest.warns(lockorder.LockOrderWarning, match="release-not-held"):
+        run_threads(lock.release)
+
+
+def test_thread_ending_with_locks_held_is_recorded() -> None:
+    lockorder.configure(mode="record")
+    lock = lockorder.Lock(name="leaked")
+    run_threads(lock.acquire)
+    gc.collect()
+    (finding,) = [f for f in lockorder.findings() if f.kind == "held-at-exit"]
+    assert finding.locks[0].name == "leaked"
+    lock.release()
+
+
+def test_warn_mode_warns_once_per_finding_and_logs(caplog: pytest.LogCaptureFixture) -> None:
+    lockorder.configure(mode="warn")
+    a = lockorder.Lock()
+    b = lockorder.Lock()
+    run_threads(lambda: _nest(a, b))
+    with pytest.warns(lockorder.LockOrderWarning) as caught, caplog.at_level(
+        logging.WARNING, logger="lockorder"
+    ):
+        run_threads(lambda: _nest(b, a), lambda: _nest(b, a))
+    assert len(caught) == 1
+    assert caught[0].message.finding.kind == "potential-deadlock"  # type: ignore[union-attr]
+    assert [r.name for r in caplog.records] == ["lockorder"]
+
+
+def test_record_mode_only_stores() -> None:
+    lockorder.configure(mode="record")
+    a = lockorder.Lock()
+    b = lockorder.Lock()
+    run_threads(lambda: _nest(a, b), lambda: _nest(b, a))
+    assert len(potential()) == 1
+
+
+def test_known_chain_takes_no_global_lock_and_captures_no_stack(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The steady state: a chain this thread validated costs no _mu and no stack."""
+    a = lockorder.Lock()
+    b = lockorder.Lock()
+    done = threading.Event()
+    release = threading.Event()
+
+    def worker() -> None:
+        _nest(a, b)  # validates the chain
+        release.wait(TIMEOUT)
+        for _ in range(100):
+            _nest(a, b)
+        done.set()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+
+    def no_stack(*args: object, **kwargs: object) -> None:
+        raise AssertionError("stack captured on the fast path")
+
+    with _tracker._mu:
+        monkeypatch.setattr(_sites, "capture_stack", no_stack)
+        release.set()
+        assert done.wait(TIMEOUT), "the fast path waited for the global lock"
+    thread.join(TIMEOUT)
+
+
+def test_reentry_from_gc_during_the_slow_path_defers_the_edge(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A callback that takes checked locks inside our slow path neither deadlocks nor loses edges."""
+    a, b, x, y = (lockorder.Lock(name=n) for n in ("a", "b", "x", "y"))
+    real = _sites.capture_stack
+    calls = []
+
+    def reentering(*args: object, **kwargs: object) -> object:
+        if not calls:
+            calls.append(1)
+            _nest(x, y)  # as a __del__ or weakref callback would
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_sites, "capture_stack", reentering)
+    _nest(a, b)
+    edges = set(lockorder.graph().edges)
+    assert ("a", "b") in edges and ("x", "y") in edges
+
+
+def test_internal_error_warns_and_the_acquire_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    a = lockorder.Lock()
+    b = lockorder.Lock()
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("boom")
+
+    monkeypatch.setattr(_sites, "capture_stack", broken)
+    with pytest.warns(lockorder.LockOrderWarning, match="internal error"):
+        with a, b:
+            assert b.locked()
+    assert not a.locked() and not b.locked()
+
+
+def test_graph_view_carries_evidence() -> None:
+    a = lockorder.Lock(name="A")
+    b = lockorder.Lock(name="B")
+    run_threads(lambda: _nest(a, b))
+    graph = lockorder.graph()
+    assert list(graph.edges) == [("A", "B")]
+    data = graph.edges["A", "B"]
+    assert data["thread"].startswith("Thread-")
+    assert data["stack"][-1][2] == "_nest"
+    assert graph.nodes["A"]["kind"] == "Lock"
+
+
+def test_reset_forgets_edges_and_findings() -> None:
+    lockorder.configure(mode="record")
+    a = lockorder.Lock()
+    b = lockorder.Lock()
+    run_threads(lambda: _nest(a, b), lambda: _nest(b, a))
+    assert lockorder.findings()
+    lockorder.reset()
+    assert lockorder.findings() == [] and list(lockorder.graph().edges) == []
+    run_threads(lambda: _nest(b, a))
+    assert lockorder.findings() == []
