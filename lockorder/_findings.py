@@ -221,11 +221,13 @@ def format_lines(finding: Finding) -> list[str]:
 def scenario_lines(finding: Finding) -> list[str]:
     """A readable n-thread interleaving that would deadlock."""
     edges = finding.cycle
-    names = [f"thread {i + 1}" for i in range(len(edges))]
-    width = max(28, *(len(e.src.label) + 8 for e in edges), *(len(e.dst.label) + 17 for e in edges))
+    names = [edge.thread for edge in edges]
+    if len(set(names)) != len(names):
+        names = [f"thread {i + 1}" for i in range(len(edges))]
+    width = 4 + max(24, *(len(name) for name in names), *(len(e.dst.label) + 15 for e in edges))
     lines = ["  possible scenario:"]
-    lines.append("    " + "".join(name.ljust(width) for name in names))
-    lines.append("    " + "".join(("-" * len(name)).ljust(width) for name in names))
+    lines.append(("    " + "".join(name.ljust(width) for name in names)).rstrip())
+    lines.append(("    " + "".join(("-" * len(name)).ljust(width) for name in names)).rstrip())
     for i, edge in enumerate(edges):
         lines.append("    " + " " * (width * i) + f"lock({edge.src.label})")
     for i, edge in enumerate(edges):

@@ -238,7 +238,7 @@ class LockGraph:
         forward.sort(key=order.__getitem__)
         nodes = backward + forward
         slots = sorted(order[n] for n in nodes)
-        for node, slot in zip(nodes, slots):
+        for node, slot in zip(nodes, slots, strict=True):
             order[node] = slot
         self._dag_succ[x].add(y)
         self._dag_pred[y].add(x)
@@ -301,14 +301,18 @@ class LockGraph:
 
     def to_wire(self) -> dict[str, Any]:
         """Classes and edges as builtin types only."""
-        return {
-            "classes": [class_to_dict(cls) for cls in self.classes],
-            "edges": [
-                edge_to_dict(edge, self.classes)
-                for targets in self.succ.values()
-                for edge in targets.values()
-            ],
-        }
+        edges = [
+            edge_to_dict(edge, self.classes)
+            for targets in self.succ.values()
+            for edge in targets.values()
+        ]
+        # two locks of one class nested: one self-loop per class
+        loops: dict[int, Edge] = {}
+        for targets in self.isucc.values():
+            for edge in targets.values():
+                loops.setdefault(edge.src, edge)
+        edges.extend(edge_to_dict(edge, self.classes) for edge in loops.values())
+        return {"classes": [class_to_dict(cls) for cls in self.classes], "edges": edges}
 
 
 def class_to_dict(cls: LockClass) -> dict[str, Any]:

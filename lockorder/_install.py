@@ -43,7 +43,7 @@ _CHECKED: dict[str, Any] = {
 TARGETS = tuple(_CHECKED)
 
 
-class _Factory(wrapt.FunctionWrapper):  # type: ignore[misc]
+class _Factory(wrapt.FunctionWrapper):  # type: ignore[type-arg,unused-ignore]
     """A patched threading factory (recognised by its type)."""
 
 

@@ -59,7 +59,7 @@ def _describe(lock: Any) -> str:
     return cls.label if cls is not None else repr(lock)
 
 
-class acquire:  # noqa: N801 - used like a function: ``with lockorder.acquire(a, b):``
+class acquire:
     """Take ``locks`` in one stable global order; release them in reverse.
 
     Within ``acquire()``, a thread may nest further ``acquire()`` calls only for
@@ -102,7 +102,7 @@ class acquire:  # noqa: N801 - used like a function: ``with lockorder.acquire(a,
             top_key, top = max(ordered, key=lambda pair: pair[0])
             if top_key >= self._keys[0]:
                 self._violation(ts, top, self._locks[0])
-        ordered.extend(zip(self._keys, self._locks))
+        ordered.extend(zip(self._keys, self._locks, strict=True))
         taken: list[Any] = []
         try:
             for lock in self._locks:
@@ -111,7 +111,7 @@ class acquire:  # noqa: N801 - used like a function: ``with lockorder.acquire(a,
         except BaseException:
             for lock in reversed(taken):
                 lock.release()
-            del ordered[-len(self._locks):]
+            del ordered[-len(self._locks) :]
             raise
         self._ts = ts
         return tuple(self._locks)
@@ -126,7 +126,7 @@ class acquire:  # noqa: N801 - used like a function: ``with lockorder.acquire(a,
             for lock in reversed(self._locks):
                 lock.release()
         finally:
-            del self._ts.ordered[-len(self._locks):]
+            del self._ts.ordered[-len(self._locks) :]
 
     def _violation(self, ts: Any, held: Any, wanted: Any) -> None:
         refs = tuple(

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 import wrapt
 
 from lockorder import _sites, _tracker, _unpatched
+from lockorder._graph import LockClass
 from lockorder._tracker import _drain, _record, current, pop, push, record, steal
 
 __all__ = [
@@ -86,14 +87,31 @@ class _Checked:
     )
     _lo_sema = False
     _raw_factory: Any = None
+    _lo_acquire: Any
+    _lo_release: Any
+    _lo_raw: Any
+    _lo_cls: LockClass
+    _lo_serial: int
+    _lo_owner: Any
+    _lo_rank: int | None
+    _lo_signal: bool
+    _lo_leaked: bool
+    _lo_watched: bool
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         if not _tracker.settings.enabled:
             return cls._raw_factory()
         return object.__new__(cls)
 
-    def _lo_init(self, raw: Any, kind: str, name: Any, rank: Any, signal: bool,
-                 site: _sites.Site | None = None) -> None:
+    def _lo_init(
+        self,
+        raw: Any,
+        kind: str,
+        name: Any,
+        rank: Any,
+        signal: bool,
+        site: _sites.Site | None = None,
+    ) -> None:
         self._lo_raw = raw
         self._lo_acquire = raw.acquire
         self._lo_release = raw.release
@@ -148,8 +166,9 @@ class Lock(_Checked):
     __slots__ = ()
     _raw_factory = _unpatched.allocate_lock
 
-    def __init__(self, *, name: str | None = None, rank: int | None = None,
-                 signal: bool = False) -> None:
+    def __init__(
+        self, *, name: str | None = None, rank: int | None = None, signal: bool = False
+    ) -> None:
         self._lo_init(_unpatched.allocate_lock(), "Lock", name, rank, signal)
 
     @property  # type: ignore[misc]
@@ -414,11 +433,12 @@ class Condition(_unpatched.Condition):
 
     def _acquire_restore(self, x: Any) -> None:
         # Reached for a non-reentrant lock only (an RLock brings its own).
-        restore = getattr(self._lock, "_lo_restore", None)
+        lock = self._lock  # type: ignore[attr-defined]
+        restore = getattr(lock, "_lo_restore", None)
         if restore is not None:
             restore()
         else:  # pragma: no cover - a foreign lock type
-            self._lock.acquire()
+            lock.acquire()
 
 
 class _SemaphoreMixin:
@@ -498,8 +518,7 @@ class Semaphore(_SemaphoreMixin, _unpatched.Semaphore):
             return _unpatched.Semaphore(*args, **kwargs)
         return object.__new__(cls)
 
-    def __init__(self, value: int = 1, *, name: str | None = None,
-                 rank: int | None = None) -> None:
+    def __init__(self, value: int = 1, *, name: str | None = None, rank: int | None = None) -> None:
         _semaphore_state(self, value)
         self._lo_raw_acquire = super(_SemaphoreMixin, self).acquire
         self._lo_raw_release = super(_SemaphoreMixin, self).release
@@ -516,8 +535,7 @@ class BoundedSemaphore(_SemaphoreMixin, _unpatched.BoundedSemaphore):
             return _unpatched.BoundedSemaphore(*args, **kwargs)
         return object.__new__(cls)
 
-    def __init__(self, value: int = 1, *, name: str | None = None,
-                 rank: int | None = None) -> None:
+    def __init__(self, value: int = 1, *, name: str | None = None, rank: int | None = None) -> None:
         _semaphore_state(self, value)
         self._initial_value = value
         self._lo_raw_acquire = super(_SemaphoreMixin, self).acquire
@@ -552,7 +570,7 @@ def _shadow_lock(raw: Any, name: Any, site: _sites.Site) -> Any:
     return lock
 
 
-class _Proxy(wrapt.BaseObjectProxy):  # type: ignore[misc]
+class _Proxy(wrapt.BaseObjectProxy):  # type: ignore[type-arg,unused-ignore]
     """A checked proxy: lock operations go to ``_self_checked``, the rest to the
     wrapped object."""
 
@@ -587,7 +605,7 @@ class _Proxy(wrapt.BaseObjectProxy):  # type: ignore[misc]
     @property
     def _self_state(self) -> Any:
         checked = self._self_checked
-        return checked._lock if isinstance(checked, Condition) else checked
+        return checked._lock if isinstance(checked, Condition) else checked  # type: ignore[attr-defined]
 
 
 class _LockProxy(_Proxy):
@@ -622,7 +640,7 @@ class _ConditionProxy(_Proxy):
     def notify_all(self) -> None:
         self._self_checked.notify_all()
 
-    notifyAll = notify_all  # noqa: N815 - the stdlib's deprecated alias
+    notifyAll = notify_all
 
     def _is_owned(self) -> bool:
         return self._self_checked._is_owned()  # type: ignore[no-any-return]

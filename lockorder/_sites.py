@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from types import FrameType
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 __all__ = ["SKIPPED_MODULES", "Frame", "Site", "capture_stack", "find_site", "relpath"]
 

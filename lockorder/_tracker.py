@@ -26,6 +26,7 @@ import warnings
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import FrameType
 from typing import Any, Protocol
 
 from lockorder import _config, _sites, _unpatched
@@ -126,9 +127,7 @@ def next_serial() -> int:
         return _serial
 
 
-def lock_class(
-    site: _sites.Site, name: str | None, kind: str
-) -> LockClass:
+def lock_class(site: _sites.Site, name: str | None, kind: str) -> LockClass:
     key = name if name is not None else f"{site.filename}:{site.lineno}"
     with _mu:
         return graph.lock_class(key, site.filename, site.lineno, site.function, name, kind)
@@ -325,7 +324,9 @@ def _record_locked(
         if entry._lo_sema and src_cls.signal:
             continue
         gates = frozenset(
-            below._lo_serial for below in held[:index] if not below._lo_sema and not below._lo_leaked
+            below._lo_serial
+            for below in held[:index]
+            if not below._lo_sema and not below._lo_leaked
         )
         if src_cls is dst_cls:
             cacheable = False
@@ -430,7 +431,9 @@ def _on_cycle(cycle: list[Edge], ts: ThreadState, new: list[Finding]) -> None:
         _unpend(signature)
         full = signature + ":full"
         if full not in _signatures:
-            finding = _cycle_finding(cycle, ts, verdict.threads, full, single=verdict.level != "full")
+            finding = _cycle_finding(
+                cycle, ts, verdict.threads, full, single=verdict.level != "full"
+            )
             _add_finding(finding)
             new.append(finding)
         return
@@ -461,11 +464,18 @@ def _unpend(signature: str) -> None:
 def _cycle_finding(
     cycle: list[Edge], ts: ThreadState, threads: tuple[str, ...], signature: str, single: bool
 ) -> Finding:
+    # present the edges in the order they were made: the closing edge last
+    cycle = cycle[1:] + cycle[:1]
+    numbers: dict[int, str] = {}
+    for edge in cycle:
+        if edge.instances:
+            numbers.setdefault(edge.instances[0], f"(instance {len(numbers) + 1})")
+    threads = tuple(dict.fromkeys(name for edge in cycle for name in edge.threads.values()))
     edges = []
     for edge in cycle:
         if edge.instances:
-            src = _class_ref(graph.classes[edge.src], f"#{edge.instances[0]}")
-            dst = _class_ref(graph.classes[edge.dst], f"#{edge.instances[1]}")
+            src = _class_ref(graph.classes[edge.src], numbers[edge.instances[0]])
+            dst = _class_ref(graph.classes[edge.dst], numbers[edge.instances[1]])
         else:
             src = _class_ref(graph.classes[edge.src])
             dst = _class_ref(graph.classes[edge.dst])
@@ -508,12 +518,10 @@ def _cycle_finding(
     return Finding(
         kind="potential-deadlock",
         severity=severity,
-        message=f"{what}: "
-        + " -> ".join(lock.label for lock in locks)
-        + f" -> {locks[0].label}",
+        message=f"{what}: " + " -> ".join(lock.label for lock in locks) + f" -> {locks[0].label}",
         locks=locks,
         thread=ts.name,
-        stack=edges[0].stack,
+        stack=edges[-1].stack,
         cycle=tuple(edges),
         reason=reason,
         single_thread=single,
@@ -541,15 +549,16 @@ def add_finding(finding: Finding) -> bool:
 
 def _stacklevel() -> int:
     """The warnings stacklevel that points at the first frame outside lockorder."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     level = 1
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
-        if not (isinstance(module, str) and (module == "lockorder" or module.startswith(
-            ("lockorder.", "wrapt", "threading")
-        ))):
+        if not (
+            isinstance(module, str)
+            and (module == "lockorder" or module.startswith(("lockorder.", "wrapt", "threading")))
+        ):
             return level
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
         level += 1
     return level
 
@@ -590,9 +599,7 @@ def exception_for(finding: Finding) -> Exception:
 def _internal_error(exc: Exception) -> None:
     try:
         warnings.warn(
-            LockOrderWarning(
-                f"lockorder internal error, the acquire goes on unchecked: {exc!r}"
-            ),
+            LockOrderWarning(f"lockorder internal error, the acquire goes on unchecked: {exc!r}"),
             stacklevel=_stacklevel(),
         )
     except Exception:  # pragma: no cover - even the warning failed
@@ -685,6 +692,25 @@ def reset() -> None:
         _dead_instances.clear()
         for ts in _threads.values():
             ts.known.clear()
+
+
+def abandon_held() -> list[tuple[str, list[Any]]]:
+    """Make every lock held by any thread make no more edges (a test ended with
+    them held): each thread forgets them at its next acquire. The locks stay
+    locked and owned. Returns (thread name, locks) for each thread that held some."""
+    me = current()
+    with _mu:
+        states = list(_threads.values())
+    abandoned = []
+    for ts in states:
+        held = list(ts.held)
+        if not held:
+            continue
+        abandoned.append((ts.name, held))
+        with ts.mu:
+            ts.stolen.extend(held)
+    _drain(me)
+    return abandoned
 
 
 def configure(**changes: Any) -> _config.Settings:

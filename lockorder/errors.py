@@ -48,7 +48,7 @@ class SelfDeadlockError(LockOrderError, RuntimeError):
     """A thread made a blocking acquire of a non-reentrant lock it already holds."""
 
 
-class LockOrderViolation(LockOrderError, RuntimeError):  # noqa: N818 - the seed recipe's name
+class LockOrderViolation(LockOrderError, RuntimeError):
     """``lockorder.acquire()`` was asked for a lock that sorts before one it holds."""
 
 

@@ -31,6 +31,7 @@ def clean_checker() -> Iterator[None]:
     lockorder.reset()
     lockorder.configure(mode="raise", single_thread="report", enabled=True, self_deadlock_wait=1.0)
     yield
+    _tracker.abandon_held()  # a lock a test left held must not gate later tests' cycles
     _tracker.settings = saved
     lockorder.reset()
 
@@ -39,7 +40,9 @@ def clean_checker() -> Iterator[None]:
 def threading_not_left_patched() -> Iterator[None]:
     """After each test, threading's factories are the originals again."""
     yield
-    left = {name for name, original in _ORIGINALS.items() if getattr(threading, name) is not original}
+    left = {
+        name for name, original in _ORIGINALS.items() if getattr(threading, name) is not original
+    }
     for name in left:
         setattr(threading, name, _ORIGINALS[name])
     assert not left, f"threading left patched: {sorted(left)}"

@@ -34,8 +34,12 @@ def test_with_returns_true_and_releases(make_lock: Any) -> None:
     lock.release()
 
 
-RAW = {"Lock": threading.Lock, "RLock": threading.RLock,
-       "wrap(Lock)": threading.Lock, "wrap(RLock)": threading.RLock}
+RAW = {
+    "Lock": threading.Lock,
+    "RLock": threading.RLock,
+    "wrap(Lock)": threading.Lock,
+    "wrap(RLock)": threading.RLock,
+}
 
 
 def _outcome(call: Any) -> tuple[str, str]:
@@ -55,7 +59,12 @@ def test_acquire_arguments_behave_like_the_stdlib(
     """Same return values and the same exceptions and messages as the raw lock."""
     kind = request.node.callspec.params["make_lock"]
     raw, checked = RAW[kind](), make_lock()
-    assert _outcome(lambda: checked.acquire(*args)) == _outcome(lambda: raw.acquire(*args))
+    outcome = _outcome(lambda: checked.acquire(*args))
+    assert outcome == _outcome(lambda: raw.acquire(*args))
+    if outcome == ("returned", "True"):
+        checked.release()
+        assert not lockorder.is_checked(checked) or checked.acquire(blocking=False)
+        checked.release()
     assert lockorder.findings() == []
 
 
@@ -208,7 +217,7 @@ def test_reacquire_waits_then_raises_when_no_other_thread_releases() -> None:
         lock = lockorder.Lock()
         lock.acquire()
         started = time.monotonic()
-        with pytest.raises(lockorder.SelfDeadlockError, match="within 0.2 s"):
+        with pytest.raises(lockorder.SelfDeadlockError, match=r"within 0\.2 s"):
             lock.acquire()
         assert time.monotonic() - started >= 0.15
         lock.release()
@@ -320,6 +329,8 @@ def test_bad_environment_value_is_a_clear_error(
     result = pytester.run("python", "-c", "import lockorder")
     assert result.ret != 0
     result.stderr.fnmatch_lines(
-        ["*ConfigurationError: mode must be one of raise, warn, record "
-         "(got 'loud' from the LOCKORDER_MODE environment variable)"]
+        [
+            "*ConfigurationError: mode must be one of raise, warn, record "
+            "(got 'loud' from the LOCKORDER_MODE environment variable)"
+        ]
     )

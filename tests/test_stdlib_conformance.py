@@ -17,16 +17,18 @@ import pytest
 import lockorder
 from lockorder import _tracker
 
-lock_tests = pytest.importorskip("test.lock_tests", reason="CPython's test package is not installed")
+lock_tests = pytest.importorskip(
+    "test.lock_tests", reason="CPython's test package is not installed"
+)
 
 _saved = _tracker.settings
 
 
-def setUpModule() -> None:  # noqa: N802 - unittest's name
+def setUpModule() -> None:
     lockorder.configure(mode="record")
 
 
-def tearDownModule() -> None:  # noqa: N802 - unittest's name
+def tearDownModule() -> None:
     _tracker.settings = _saved
 
 
@@ -102,6 +104,4 @@ class InstalledEventTests(_Installed, lock_tests.EventTests):
 
 
 class InstalledBarrierTests(_Installed, lock_tests.BarrierTests):
-    barriertype = staticmethod(
-        lambda *args, **kwargs: threading.Barrier(*args, **kwargs)
-    )
+    barriertype = staticmethod(lambda *args, **kwargs: threading.Barrier(*args, **kwargs))

@@ -42,7 +42,7 @@ def test_inversion_across_two_threads_is_found_without_blocking() -> None:
     assert finding.severity == "error"
     assert not finding.single_thread
     assert {lock.name for lock in finding.locks} == {"A", "B"}
-    assert [(e.src.name, e.dst.name) for e in finding.cycle] == [("B", "A"), ("A", "B")]
+    assert [(e.src.name, e.dst.name) for e in finding.cycle] == [("A", "B"), ("B", "A")]
     assert len({e.thread for e in finding.cycle}) == 2
     assert all(e.stack and e.stack[-1].function == "_nest" for e in finding.cycle)
     assert "possible scenario" in finding.format()
@@ -61,7 +61,9 @@ def test_finding_names_creation_sites() -> None:
     (finding,) = potential()
     sites = {lock.site for lock in finding.locks}
     assert sites == {f"tests/test_tracker.py:{line}", f"tests/test_tracker.py:{line + 2}"}
-    assert all(lock.function.endswith("test_finding_names_creation_sites") for lock in finding.locks)
+    assert all(
+        lock.function.endswith("test_finding_names_creation_sites") for lock in finding.locks
+    )
 
 
 def _line_of_previous_statement() -> int:
@@ -318,8 +320,9 @@ def test_warn_mode_warns_once_per_finding_and_logs(caplog: pytest.LogCaptureFixt
     a = lockorder.Lock()
     b = lockorder.Lock()
     run_threads(lambda: _nest(a, b))
-    with pytest.warns(lockorder.LockOrderWarning) as caught, caplog.at_level(
-        logging.WARNING, logger="lockorder"
+    with (
+        pytest.warns(lockorder.LockOrderWarning) as caught,
+        caplog.at_level(logging.WARNING, logger="lockorder"),
     ):
         run_threads(lambda: _nest(b, a), lambda: _nest(b, a))
     assert len(caught) == 1
@@ -367,7 +370,7 @@ def test_known_chain_takes_no_global_lock_and_captures_no_stack(
 def test_reentry_from_gc_during_the_slow_path_defers_the_edge(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A callback that takes checked locks inside our slow path neither deadlocks nor loses edges."""
+    """A callback taking checked locks inside our slow path neither deadlocks nor loses edges."""
     a, b, x, y = (lockorder.Lock(name=n) for n in ("a", "b", "x", "y"))
     real = _sites.capture_stack
     calls = []

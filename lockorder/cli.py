@@ -1,0 +1,234 @@
+"""The ``lockorder`` command (also ``python -m lockorder``).
+
+``lockorder run [options] SCRIPT [ARGS...]`` or ``lockorder run [options] -m
+MODULE [ARGS...]`` runs a program as ``python SCRIPT`` would, with threading's
+factories patched, then prints the findings to stderr and writes the JSON report.
+
+Exit status of ``run`` (docs/runner.md):
+  * the program's own status when it is not 0;
+  * otherwise ``--finding-status`` (default 3) when a finding at or above
+    ``--fail-on`` was recorded;
+  * otherwise 0.
+Usage errors exit with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import runpy
+import sys
+import threading
+import traceback
+from typing import Any
+
+__all__ = ["main"]
+
+FINDING_STATUS = 3
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    from lockorder import __version__
+    from lockorder._config import MODES, SINGLE_THREAD_POLICIES
+
+    parser = argparse.ArgumentParser(
+        prog="lockorder",
+        description="Lock-order (lockdep-style) deadlock detection for Python threads.",
+    )
+    parser.add_argument("--version", action="version", version=f"lockorder {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+    run = commands.add_parser(
+        "run",
+        help="Run a Python program with lock-order checking",
+        description=(
+            "Run SCRIPT (or -m MODULE) as 'python SCRIPT' would, with threading's lock "
+            "factories checked. Findings are printed to stderr at the end and written to "
+            "the JSON report."
+        ),
+        epilog=(
+            "Exit status: the program's own status when it is not 0; otherwise "
+            "--finding-status when a finding at or above --fail-on was recorded; "
+            "otherwise 0."
+        ),
+    )
+    run.add_argument(
+        "--json",
+        metavar="PATH",
+        default=None,
+        help="Write the JSON report to PATH (default: lockorder-report.json; '' for none)",
+    )
+    run.add_argument(
+        "--mode",
+        choices=MODES,
+        default=None,
+        help="What a finding does while the program runs: raise an exception at the "
+        "acquire, warn, or only record it (default: record, or LOCKORDER_MODE)",
+    )
+    run.add_argument(
+        "--single-thread",
+        choices=SINGLE_THREAD_POLICIES,
+        default=None,
+        help="Cycles whose edges one thread made alone: report as warnings, count "
+        "in full (strict), or ignore (default: report)",
+    )
+    run.add_argument(
+        "--fail-on",
+        choices=("error", "warning", "never"),
+        default="error",
+        help="Lowest finding severity that makes the exit status non-zero (default: error)",
+    )
+    run.add_argument(
+        "--finding-status",
+        type=_status,
+        default=FINDING_STATUS,
+        metavar="N",
+        help=f"Exit status when the program exits 0 but findings fail the run "
+        f"(default: {FINDING_STATUS})",
+    )
+    run.add_argument("-q", "--quiet", action="store_true", help="Print only the summary line")
+    run.add_argument("-m", dest="module", metavar="MODULE", help="Run a library module as a script")
+    run.add_argument("target", nargs=argparse.REMAINDER, metavar="SCRIPT [ARGS...]")
+    return parser
+
+
+def _status(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid exit status {text!r} (an integer 0-255)"
+        ) from None
+    if not 0 <= value <= 255:
+        raise argparse.ArgumentTypeError(f"invalid exit status {text!r} (an integer 0-255)")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``lockorder`` command; returns the exit status."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        if args.module is None and not args.target:
+            print("lockorder run: error: give a SCRIPT or -m MODULE to run", file=sys.stderr)
+            return 2
+        return _run(args)
+    return 2  # pragma: no cover - argparse requires a command
+
+
+def _join_non_daemon_threads() -> None:
+    """Wait for the program's non-daemon threads, as the interpreter does at exit."""
+    main_thread = threading.main_thread()
+    while True:
+        pending = [
+            t
+            for t in threading.enumerate()
+            if t is not main_thread
+            and not t.daemon
+            and t.is_alive()
+            and t is not threading.current_thread()
+        ]
+        if not pending:
+            return
+        for thread in pending:
+            thread.join()
+
+
+def _execute(args: argparse.Namespace) -> int:
+    """Run the target; return its exit status as ``python`` would."""
+    try:
+        if args.module is not None:
+            sys.argv = [args.module, *args.target]
+            sys.path[0] = os.getcwd()
+            runpy.run_module(args.module, run_name="__main__", alter_sys=True)
+        else:
+            script, *rest = args.target
+            sys.argv = [script, *rest]
+            sys.path[0] = os.path.dirname(os.path.abspath(script))
+            runpy.run_path(script, run_name="__main__")
+        _join_non_daemon_threads()
+        return 0
+    except SystemExit as exc:
+        _join_non_daemon_threads()
+        code = exc.code
+        if code is None:
+            return 0
+        if isinstance(code, int):
+            return code
+        print(code, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        traceback.print_exc()
+        return 130
+    except BaseException:  # the program's own exception: print it as python would
+        traceback.print_exc()
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    from lockorder import _tracker, report
+    from lockorder._install import install, uninstall
+
+    if args.module is None:
+        script = args.target[0]
+        if not os.path.exists(script):
+            print(
+                f"lockorder run: can't open file {os.path.abspath(script)!r}: "
+                "No such file or directory",
+                file=sys.stderr,
+            )
+            return 2
+    elif not args.module:
+        print("lockorder run: error: -m needs a module name", file=sys.stderr)
+        return 2
+    mode = args.mode or os.environ.get("LOCKORDER_MODE") or "record"
+    _tracker.configure(mode=mode, single_thread=args.single_thread, enabled=True)
+    command = (["-m", args.module] if args.module else []) + list(args.target)
+    saved_argv, saved_path0 = list(sys.argv), sys.path[0]
+    install()
+    try:
+        status = _execute(args)
+    finally:
+        uninstall()
+        sys.argv = saved_argv
+        sys.path[0] = saved_path0
+    findings = _tracker.findings()
+    with _tracker._mu:
+        wire = _tracker.graph.to_wire()
+    settings = _tracker.settings
+    data = report.build(
+        findings,
+        wire,
+        {"mode": settings.mode, "single_thread": settings.single_thread},
+        {"command": command, "exit_status": status},
+    )
+    _print_findings(data, args.quiet)
+    json_path = "lockorder-report.json" if args.json is None else args.json
+    if json_path:
+        try:
+            report.write_json(json_path, data)
+        except OSError as exc:
+            print(f"lockorder: cannot write the report {json_path!r}: {exc}", file=sys.stderr)
+            return status or 2
+        print(f"lockorder: report written to {json_path}", file=sys.stderr)
+    if status:
+        return status
+    if _fails(findings, args.fail_on):
+        return int(args.finding_status)
+    return 0
+
+
+def _fails(findings: list[Any], fail_on: str) -> bool:
+    if fail_on == "never":
+        return False
+    levels = ("error",) if fail_on == "error" else ("error", "warning")
+    return any(f.severity in levels for f in findings)
+
+
+def _print_findings(data: dict[str, Any], quiet: bool) -> None:
+    from lockorder import report
+
+    text = report.format_text(data)
+    if quiet:
+        text = text.split("\n", 1)[0]
+    print(text, file=sys.stderr)

@@ -1,0 +1,141 @@
+"""The JSON report: build, write, load (with clear errors), and its text form.
+
+The schema is documented in docs/report-schema.md; ``version`` changes when a
+field changes meaning or disappears (fields may be added within a version).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+from collections import Counter
+from typing import Any
+
+from lockorder._findings import KINDS, Finding
+
+__all__ = [
+    "FORMAT",
+    "SCHEMA_VERSION",
+    "ReportError",
+    "build",
+    "findings_of",
+    "format_text",
+    "load",
+    "write_json",
+]
+
+#: the value of the report's "format" key
+FORMAT = "lockorder-report"
+SCHEMA_VERSION = 1
+
+
+class ReportError(Exception):
+    """A report file that cannot be used: names the file and what is wrong.
+
+    Attributes:
+        path: the file.
+        problem: ``"unreadable"``, ``"corrupt"``, ``"not-a-report"`` or ``"version"``.
+    """
+
+    def __init__(self, path: str, problem: str, detail: str) -> None:
+        super().__init__(f"{path}: {detail}")
+        self.path = path
+        self.problem = problem
+
+
+def build(
+    findings: list[Finding],
+    graph: dict[str, Any],
+    settings: dict[str, Any],
+    run: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The report as builtin types (what write_json writes)."""
+    from lockorder import __version__
+
+    by_kind = Counter(f.kind for f in findings)
+    return {
+        "format": FORMAT,
+        "version": SCHEMA_VERSION,
+        "tool": {"name": "lockorder", "version": __version__},
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "settings": settings,
+        "run": run or {},
+        "summary": {
+            "findings": len(findings),
+            "errors": sum(1 for f in findings if f.severity == "error"),
+            "warnings": sum(1 for f in findings if f.severity == "warning"),
+            "by_kind": {kind: by_kind[kind] for kind in KINDS if by_kind[kind]},
+            "classes": len(graph.get("classes", ())),
+            "edges": len(graph.get("edges", ())),
+        },
+        "findings": [f.to_dict() for f in findings],
+        "graph": graph,
+    }
+
+
+def write_json(path: str, report: dict[str, Any]) -> None:
+    """Write ``report`` to ``path`` atomically (a reader never sees half a file)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(report, handle, indent=1, sort_keys=False)
+        handle.write("\n")
+    os.replace(tmp, path)
+
+
+def load(path: str) -> dict[str, Any]:
+    """Read and validate a report; :class:`ReportError` says what is wrong."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise ReportError(path, "unreadable", f"cannot read the report: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ReportError(path, "corrupt", "not a lockorder report (not UTF-8 text)") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        what = "truncated" if exc.pos >= len(text.rstrip()) else "corrupt"
+        raise ReportError(
+            path, "corrupt", f"{what} JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ReportError(path, "not-a-report", "valid JSON but not a lockorder report")
+    version = data.get("version")
+    if version != SCHEMA_VERSION:
+        raise ReportError(
+            path,
+            "version",
+            f"report schema version {version!r}; this lockorder reads version {SCHEMA_VERSION}",
+        )
+    try:
+        findings_of(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ReportError(path, "corrupt", f"malformed finding: {exc!r}") from None
+    return data
+
+
+def findings_of(report: dict[str, Any]) -> list[Finding]:
+    return [Finding.from_dict(item) for item in report.get("findings", ())]
+
+
+def format_text(report: dict[str, Any]) -> str:
+    """The whole report as a person reads it: a summary line, then each finding."""
+    findings = findings_of(report)
+    summary = report.get("summary", {})
+    head = (
+        f"lockorder: {summary.get('findings', len(findings))} finding(s) "
+        f"({summary.get('errors', 0)} error(s), {summary.get('warnings', 0)} warning(s)) "
+        f"over {summary.get('classes', 0)} lock classes and {summary.get('edges', 0)} edges"
+    )
+    settings = report.get("settings", {})
+    if settings:
+        head += "\nlockorder settings: " + ", ".join(f"{k}={v}" for k, v in settings.items())
+    blocks = [head]
+    for finding in findings:
+        blocks.append(finding.format())
+    return "\n\n".join(blocks)

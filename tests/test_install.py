@@ -1,0 +1,113 @@
+"""install()/uninstall(): threading's factories patched, idempotently and reversibly."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+import lockorder
+from lockorder import _unpatched
+from tests.conftest import TIMEOUT, run_threads
+
+
+@pytest.fixture
+def installed() -> Iterator[None]:
+    lockorder.install()
+    try:
+        yield
+    finally:
+        lockorder.uninstall()
+
+
+def test_install_is_idempotent_nestable_and_reversible() -> None:
+    lockorder.install()
+    patched = threading.Lock
+    lockorder.install()
+    assert threading.Lock is patched
+    lockorder.uninstall()
+    assert threading.Lock is patched and lockorder.installed()
+    lockorder.uninstall()
+    assert threading.Lock is _unpatched.Lock
+    assert threading.Condition is _unpatched.Condition
+    assert not lockorder.installed()
+    lockorder.uninstall()  # one too many: harmless
+    assert threading.RLock is _unpatched.RLock
+
+
+def test_uninstall_leaves_a_later_replacement_in_place() -> None:
+    lockorder.install()
+    foreign = object()
+    threading.Semaphore = foreign  # type: ignore[misc,assignment]
+    try:
+        with pytest.warns(lockorder.LockOrderWarning, match="threading.Semaphore was replaced"):
+            lockorder.uninstall()
+        assert threading.Semaphore is foreign
+    finally:
+        threading.Semaphore = _unpatched.Semaphore  # type: ignore[misc]
+
+
+def test_factories_make_checked_objects(installed: None) -> None:
+    assert lockorder.is_checked(threading.Lock())
+    assert lockorder.is_checked(threading.RLock())
+    assert lockorder.is_checked(threading.Condition())
+    assert lockorder.is_checked(threading.Semaphore(2))
+    assert lockorder.is_checked(threading.BoundedSemaphore())
+
+
+def test_patched_names_stay_usable_as_types(installed: None) -> None:
+    class MyCondition(threading.Condition):
+        pass
+
+    cond = MyCondition()
+    assert isinstance(cond, _unpatched.Condition)
+    assert lockorder.is_checked(cond._lock)  # type: ignore[attr-defined]
+    assert isinstance(threading.Condition(), threading.Condition)
+    assert isinstance(threading.Semaphore(), threading.Semaphore)
+
+
+def test_queue_mutex_belongs_to_the_line_that_made_the_queue(installed: None) -> None:
+    q: queue.Queue[int] = queue.Queue()
+    line = _this_line() - 1
+    event = threading.Event()
+    event_line = _this_line() - 1
+    assert q.mutex._lo_cls.site == f"tests/test_install.py:{line}"  # type: ignore[attr-defined]
+    cond_lock = event._cond._lock  # type: ignore[attr-defined]
+    assert cond_lock._lo_cls.site == f"tests/test_install.py:{event_line}"
+
+
+def _this_line() -> int:
+    from lockorder._sites import _getframe
+
+    return _getframe(1).f_lineno
+
+
+def test_thread_internals_stay_plain(installed: None) -> None:
+    thread = threading.Thread(target=lambda: None)
+    assert not lockorder.is_checked(thread._started._cond._lock)  # type: ignore[attr-defined]
+
+
+def test_inversion_through_queue_and_user_lock_is_found(installed: None) -> None:
+    """Code that never imports lockorder is checked once installed."""
+    lockorder.configure(mode="record")
+    jobs: queue.Queue[int] = queue.Queue(maxsize=1)
+    lock = threading.Lock()
+
+    def producer() -> None:
+        with lock:
+            jobs.put(1, timeout=TIMEOUT)
+
+    def consumer() -> None:
+        with jobs.mutex, lock:  # reaching into the queue's mutex, as bad code does
+            pass
+
+    run_threads(producer, consumer)
+    kinds = [f.kind for f in lockorder.findings()]
+    assert kinds == ["potential-deadlock"]
+
+
+def test_disabled_install_makes_plain_objects(installed: None) -> None:
+    lockorder.configure(enabled=False)
+    assert type(threading.Lock()) is _unpatched.LockType
