@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import threading
@@ -84,16 +83,20 @@ def best_pair(
     return best_raw / number * 1e9, best_chk / number * 1e9
 
 
-def ping_pong(cond: Any, rounds: int) -> float:
+def ping_pong(cond: Any, rounds: int, cpus: tuple[int, int] | None = None) -> float:
     """ns per round trip: two threads hand a turn flag back and forth under ``cond``
-    (one round trip = two wait/notify hand-offs). Bounded: every wait has a timeout
-    and the joins too; no sleeps."""
+    (one round trip = two wait/notify hand-offs), each thread pinned to its CPU in
+    ``cpus`` if given. Bounded: every wait has a timeout and the joins too; no sleeps."""
     turn = [0]
     errors: list[BaseException] = []
+    ready = [threading.Event(), threading.Event()]
     go = threading.Event()
 
     def player(me: int, other: int) -> None:
         try:
+            if cpus is not None:
+                os.sched_setaffinity(0, {cpus[me]})  # this thread only (Linux)
+            ready[me].set()
             go.wait(WAIT_TIMEOUT)
             for _ in range(rounds):
                 with cond:
@@ -104,6 +107,7 @@ def ping_pong(cond: Any, rounds: int) -> float:
                     cond.notify()
         except BaseException as exc:
             errors.append(exc)
+            ready[me].set()
 
     players = [
         threading.Thread(target=player, args=(0, 1), name="ping", daemon=True),
@@ -111,6 +115,8 @@ def ping_pong(cond: Any, rounds: int) -> float:
     ]
     for thread in players:
         thread.start()
+    for event in ready:
+        event.wait(WAIT_TIMEOUT)
     start = time.perf_counter()
     go.set()
     for thread in players:
@@ -124,17 +130,34 @@ def ping_pong(cond: Any, rounds: int) -> float:
 
 
 def best_ping_pong(
-    make_raw: Callable[[], Any], make_checked: Callable[[], Any], rounds: int, repeat: int
-) -> tuple[float, float, float, float]:
-    """(best raw, best checked, median raw, median checked), ns per round trip."""
-    ping_pong(make_raw(), max(rounds // 10, 10))
-    ping_pong(make_checked(), max(rounds // 10, 10))
-    raw: list[float] = []
-    chk: list[float] = []
+    make_raw: Callable[[], Any],
+    make_checked: Callable[[], Any],
+    rounds: int,
+    repeat: int,
+    cpus: tuple[int, int] | None,
+) -> tuple[float, float]:
+    """Best ns per round trip, raw and checked, measured alternately."""
+    ping_pong(make_raw(), max(rounds // 10, 10), cpus)
+    ping_pong(make_checked(), max(rounds // 10, 10), cpus)
+    best_raw = best_chk = float("inf")
     for _ in range(repeat):
-        raw.append(ping_pong(make_raw(), rounds))
-        chk.append(ping_pong(make_checked(), rounds))
-    return min(raw), min(chk), statistics.median(raw), statistics.median(chk)
+        best_raw = min(best_raw, ping_pong(make_raw(), rounds, cpus))
+        best_chk = min(best_chk, ping_pong(make_checked(), rounds, cpus))
+    return best_raw, best_chk
+
+
+def cpu_placements() -> list[tuple[str, tuple[int, int] | None]]:
+    """Where the two ping-pong threads run. A hand-off between threads on one CPU
+    and one between two CPUs differ about threefold on a small VM, and unpinned
+    threads land on either, so both are pinned when the OS allows it."""
+    try:
+        usable = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return [("unpinned", None)]
+    placements: list[tuple[str, tuple[int, int] | None]] = [("1 CPU", (usable[0], usable[0]))]
+    if len(usable) >= 2:
+        placements.append(("2 CPUs", (usable[0], usable[1])))
+    return placements
 
 
 # -- the child run with LOCKORDER=0 ----------------------------------------------------
@@ -251,7 +274,8 @@ def print_machine(args: argparse.Namespace) -> None:
     print(f"lockorder : {lockorder.__version__}, settings {lockorder.settings()}")
     print(
         f"method    : best of {args.repeat} repeats x {args.number:,} ops (timeit, raw and "
-        f"checked interleaved); ping-pong best of {args.pp_repeat} x {args.rounds:,} round trips"
+        f"checked interleaved); ping-pong best of {args.pp_repeat} x {args.rounds:,} round trips, "
+        "its two threads pinned to one CPU, then to two"
     )
 
 
@@ -266,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     args.number = args.number or (50_000 if args.quick else 200_000)
     args.repeat = args.repeat or (3 if args.quick else 5)
     args.rounds = args.rounds or (500 if args.quick else 1_000)
-    args.pp_repeat = 4 * args.repeat
+    args.pp_repeat = 2 * args.repeat
 
     if args.child_off:
         child_off(args.number, args.repeat)
@@ -313,11 +337,9 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     # 3. Condition wait/notify round trip between two threads
-    # Thread hand-off latency is bimodal on a small VM (about 12 us or about 35-45 us
-    # a round trip, depending on how the two threads meet the GIL and the CPUs): the
-    # table shows the best of many repeats, the medians are printed below it. The
-    # single-thread wait(0) rows measure the same lock work without any hand-off.
-    medians: list[str] = []
+    # Thread hand-off latency depends on where the two threads run (see
+    # cpu_placements); the single-thread wait(0) rows measure the same lock work
+    # without any hand-off.
     conditions = (
         (
             "Condition()",
@@ -330,15 +352,12 @@ def main(argv: list[str] | None = None) -> int:
             lambda: lockorder.Condition(lockorder.Lock(name="bench.cond-lock")),
         ),
     )
-    for label, make_raw, make_checked in conditions:
-        raw_best, chk_best, raw_med, chk_med = best_ping_pong(
-            make_raw, make_checked, args.rounds, args.pp_repeat
-        )
-        rows.append(Row(f"{label} ping-pong round trip, 2 threads", raw_best, chk_best))
-        medians.append(
-            f"  {label} ping-pong: raw {fmt_time(raw_med)}, lockorder {fmt_time(chk_med)} "
-            f"({chk_med / raw_med:.2f}x)"
-        )
+    for where, cpus in cpu_placements():
+        for label, make_raw, make_checked in conditions:
+            raw_ns, chk_ns = best_ping_pong(
+                make_raw, make_checked, args.rounds, args.pp_repeat, cpus
+            )
+            rows.append(Row(f"{label} ping-pong round trip, {where}", raw_ns, chk_ns))
     for label, make_raw, make_checked in conditions:
         raw_ns, chk_ns = best_pair(
             (COND_WAIT0, {"cond": make_raw()}), (COND_WAIT0, {"cond": make_checked()}), n // 10, r
@@ -439,8 +458,6 @@ def main(argv: list[str] | None = None) -> int:
         f"LOCKORDER=0 child: lockorder.Lock is threading.Lock: {child['same_objects']} "
         f"(object type {child['lock_type']}); configure(enabled=False) returns {plain_type}."
     )
-    print(f"ping-pong medians of {args.pp_repeat} repeats (hand-off latency is bimodal here):")
-    print("\n".join(medians))
     findings = lockorder.findings()
     print(f"findings recorded during the run: {len(findings)} (expected 0)")
 

@@ -1,0 +1,172 @@
+"""``lockorder run``: runs a program as python would, prints findings, writes the report."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+INVERSION = """
+import threading
+
+a = threading.Lock()
+b = threading.Lock()
+
+def one():
+    with a:
+        with b:
+            pass
+
+def two():
+    with b:
+        with a:
+            pass
+
+for target in (one, two):
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+print("done")
+"""
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.run(sys.executable, "-m", "lockorder", "run", *args, timeout=60)
+
+
+def test_inversion_is_reported_and_the_report_written(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(prog=INVERSION)
+    result = run(pytester, "--json", "out.json", "prog.py")
+    assert result.ret == 3
+    result.stdout.fnmatch_lines(["done"])
+    result.stderr.fnmatch_lines(
+        [
+            "lockorder: 1 finding(s) (1 error(s), 0 warning(s)) over 2 lock classes and 2 edges",
+            "lockorder ERROR: potential-deadlock: lock-order inversion: *",
+            "  cycle: Lock prog.py:3 -> Lock prog.py:4 -> Lock prog.py:3",
+            "*possible scenario:*",
+            "lockorder: report written to out.json",
+        ]
+    )
+    data = json.loads(Path(pytester.path, "out.json").read_text())
+    assert data["format"] == "lockorder-report" and data["version"] == 1
+    assert data["run"] == {"command": ["prog.py"], "exit_status": 0}
+    (finding,) = data["findings"]
+    assert finding["kind"] == "potential-deadlock"
+    assert {lock["site"] for lock in finding["locks"]} == {"prog.py:3", "prog.py:4"}
+    assert len(data["graph"]["edges"]) == 2
+
+
+def test_runs_like_python_argv_main_and_exit_status(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        prog="""
+        import sys
+        print(__name__, sys.argv)
+        sys.exit(7)
+        """
+    )
+    result = run(pytester, "--json", "", "prog.py", "--flag", "x")
+    assert result.ret == 7
+    result.stdout.fnmatch_lines(["__main__ ['prog.py', '--flag', 'x']"])
+
+
+def test_program_exception_prints_traceback_and_exits_1(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(prog="raise ValueError('boom')")
+    result = run(pytester, "--json", "", "prog.py")
+    assert result.ret == 1
+    result.stderr.fnmatch_lines(["Traceback (most recent call last):", "*ValueError: boom"])
+
+
+def test_clean_program_exits_0(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        prog="""
+        import threading
+        lock = threading.Lock()
+        with lock:
+            pass
+        """
+    )
+    result = run(pytester, "prog.py")
+    assert result.ret == 0
+    result.stderr.fnmatch_lines(["lockorder: 0 finding(s)*"])
+    assert Path(pytester.path, "lockorder-report.json").exists()
+
+
+def test_module_mode(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(mymod=INVERSION)
+    result = run(pytester, "--json", "", "-m", "mymod")
+    assert result.ret == 3
+    result.stdout.fnmatch_lines(["done"])
+
+
+def test_missing_script_is_a_clear_error(pytester: pytest.Pytester) -> None:
+    result = run(pytester, "nope.py")
+    assert result.ret == 2
+    result.stderr.fnmatch_lines(["lockorder run: can't open file '*nope.py': No such file*"])
+
+
+def test_nothing_to_run_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    result = run(pytester)
+    assert result.ret == 2
+    result.stderr.fnmatch_lines(["*give a SCRIPT or -m MODULE*"])
+
+
+def test_invalid_mode_names_the_value(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(prog="")
+    result = run(pytester, "--mode", "loud", "prog.py")
+    assert result.ret == 2
+    result.stderr.fnmatch_lines(["*argument --mode: invalid choice: 'loud'*"])
+
+
+def test_raise_mode_raises_in_the_program(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(prog=INVERSION)
+    result = run(pytester, "--json", "", "--mode", "raise", "prog.py")
+    assert result.ret == 3  # the exception was raised in a thread; main finished
+    result.stderr.fnmatch_lines(["*lockorder.errors.PotentialDeadlockError*"])
+
+
+def test_single_thread_cycle_fails_only_with_fail_on_warning(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        prog="""
+        import threading
+        a, b = threading.Lock(), threading.Lock()
+        with a, b:
+            pass
+        with b, a:
+            pass
+        """
+    )
+    assert run(pytester, "--json", "", "prog.py").ret == 0
+    assert run(pytester, "--json", "", "--fail-on", "warning", "prog.py").ret == 3
+    assert run(pytester, "--json", "", "--single-thread", "strict", "prog.py").ret == 3
+
+
+def test_waits_for_non_daemon_threads_before_reporting(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        prog="""
+        import threading
+        a, b = threading.Lock(), threading.Lock()
+        go = threading.Event()
+
+        def late():
+            go.wait(10)
+            with b, a:
+                pass
+
+        with a, b:
+            pass
+        threading.Thread(target=late).start()
+        go.set()
+        """
+    )
+    result = run(pytester, "--json", "", "prog.py")
+    assert result.ret == 3
+
+
+def test_version_and_help(pytester: pytest.Pytester) -> None:
+    result = pytester.run(sys.executable, "-m", "lockorder", "--version")
+    result.stdout.fnmatch_lines(["lockorder *"])
+    result = pytester.run(sys.executable, "-m", "lockorder", "run", "--help")
+    result.stdout.fnmatch_lines(["*Exit status*"])

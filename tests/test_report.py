@@ -1,0 +1,84 @@
+"""The JSON report: round trip and clear errors on bad files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import lockorder
+from lockorder import _tracker, report
+from tests.conftest import run_threads
+
+
+def _report_with_a_finding() -> dict[str, object]:
+    lockorder.configure(mode="record")
+    a = lockorder.Lock(name="A")
+    b = lockorder.Lock(name="B")
+
+    def ab() -> None:
+        with a, b:
+            pass
+
+    def ba() -> None:
+        with b, a:
+            pass
+
+    run_threads(ab, ba)
+    return report.build(
+        lockorder.findings(), _tracker.graph.to_wire(), {"mode": "record"}, {"command": ["x"]}
+    )
+
+
+def test_round_trip_keeps_every_finding(tmp_path: Path) -> None:
+    data = _report_with_a_finding()
+    path = str(tmp_path / "r.json")
+    report.write_json(path, data)
+    loaded = report.load(path)
+    assert report.findings_of(loaded) == lockorder.findings()
+    assert loaded["summary"]["by_kind"] == {"potential-deadlock": 1}
+    text = report.format_text(loaded)
+    assert text.startswith("lockorder: 1 finding(s) (1 error(s), 0 warning(s))")
+    assert "possible scenario" in text
+
+
+@pytest.mark.parametrize(
+    ("content", "problem", "message"),
+    [
+        ('{"format": "lockorder-report", "version": 1, "findings": [', "corrupt", "truncated JSON"),
+        ("{not json}", "corrupt", "corrupt JSON at line 1"),
+        ('{"some": "thing"}', "not-a-report", "valid JSON but not a lockorder report"),
+        ("[1, 2]", "not-a-report", "not a lockorder report"),
+        ('{"format": "lockorder-report", "version": 99}', "version", "schema version 99"),
+        (
+            '{"format": "lockorder-report", "version": 1, "findings": [{"kind": 1}]}',
+            "corrupt",
+            "malformed finding",
+        ),
+    ],
+)
+def test_bad_files_get_one_clear_error(
+    tmp_path: Path, content: str, problem: str, message: str
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(report.ReportError) as info:
+        report.load(str(path))
+    assert info.value.problem == problem
+    assert str(info.value).startswith(f"{path}: ")
+    assert message in str(info.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(report.ReportError, match="cannot read the report"):
+        report.load(str(tmp_path / "missing.json"))
+
+
+def test_written_report_is_plain_json(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "r.json"
+    report.write_json(str(path), _report_with_a_finding())
+    data = json.loads(path.read_text())
+    edge = data["findings"][0]["cycle"][0]
+    assert set(edge) == {"from", "to", "thread", "threads", "stack", "held", "test", "tests"}
+    assert not list(path.parent.glob("*.tmp-*"))
