@@ -30,6 +30,7 @@ import gc
 import os
 import platform
 import random
+import subprocess
 import sys
 import time
 from collections import deque
@@ -161,6 +162,21 @@ def linear_fit(xs: list[float], ys: list[float]) -> tuple[float, float]:
 
 def fmt_s(seconds: float) -> str:
     return f"{seconds:,.0f} s" if seconds >= 100 else f"{seconds:.3g} s"
+
+
+def import_ms(module: str) -> float:
+    """Milliseconds to import ``module`` in a fresh interpreter (best of 3)."""
+    code = (
+        f"import time; t = time.perf_counter(); import {module}; "
+        "print((time.perf_counter() - t) * 1e3)"
+    )
+    best = float("inf")
+    for _ in range(3):
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+        )
+        best = min(best, float(out.stdout))
+    return best
 
 
 def max_rss_mb() -> float | None:
@@ -346,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         f"(edges {done - nx_sizes[-1]:,}-{done:,}; lockorder there: {pk_same:.2f} us)"
     )
     print(f"  cycles reported: {nx_cycles} (expected 0)")
-    nx_label = f"{nx_total:.2f} s"
+    nx_label = fmt_s(nx_total)
     if done < len(pairs):
         rest = len(pairs) - done
         flat = nx_total + rest * nx_last / 1e6
@@ -378,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         last = mean_us(nx_blocks, nx_sizes, nx_done_blocks - per, nx_done_blocks)
         nx_last_chunk = f"{last:.2f} us (edges {done - chunk:,}-{done:,} only)"
     rows = [
-        (f"total, {len(pairs):,} edges", f"{total:.2f} s", nx_label),
+        (f"total, {len(pairs):,} edges", fmt_s(total), nx_label),
         (f"mean per edge, first {chunk:,}", f"{first_us:.2f} us", nx_first_chunk),
         (f"mean per edge, last {chunk:,}", f"{last_us:.2f} us", nx_last_chunk),
         (
@@ -394,10 +410,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"summary ({args.classes:,} classes, {len(pairs):,} edges, seed {args.seed})")
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len("lockorder (PK)"), *(len(r[1]) for r in rows))
-    print(f"  {'':<{w0}}  {'lockorder (PK)':>{w1}}  networkx has_path per edge")
+    print(f"  {'':<{w0}}  {'lockorder (PK)':>{w1}}  networkx (has_path per edge)")
     for label, pk, nx_cell in rows:
         print(f"  {label:<{w0}}  {pk:>{w1}}  {nx_cell}")
 
+    print(
+        f"\nimport cost in a fresh interpreter: networkx {import_ms('networkx'):.0f} ms, "
+        f"lockorder {import_ms('lockorder'):.0f} ms (lockorder imports networkx only for "
+        "graph() and reports)"
+    )
     rss = max_rss_mb()
     if rss is not None:
         print(f"\npeak RSS {rss:,.0f} MB; total run time {time.perf_counter() - started:.1f} s")

@@ -10,7 +10,15 @@ Every case is measured in this one run, raw and checked interleaved repeat by
 repeat, and the best (lowest) repeat of each is kept. Ratios are checked / raw
 from the same run. Only the standard library's ``timeit`` and
 ``time.perf_counter`` are used. The checker runs in ``mode="record"`` so nothing
-raises. See docs/performance.md for what the figures mean.
+raises.
+
+The Condition ping-pong pins its two threads (Linux): first both to one CPU,
+then to two CPUs, because an unpinned hand-off lands in either regime and the
+two differ about threefold. "Checking off" is measured twice: in a child process
+started with ``LOCKORDER=0`` and in this process after
+``configure(enabled=False)``. The slow-path row (a new edge each time) is a
+single pass, it cannot be repeated. See docs/performance.md for what the figures
+mean.
 """
 
 from __future__ import annotations
@@ -455,7 +463,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"timeit's own loop costs {empty:.1f} ns/op and is included in every figure above.")
     print(
-        f"LOCKORDER=0 child: lockorder.Lock is threading.Lock: {child['same_objects']} "
+        f"LOCKORDER=0 child: settings().enabled={child['enabled']}, "
+        f"lockorder.Lock is threading.Lock: {child['same_objects']} "
         f"(object type {child['lock_type']}); configure(enabled=False) returns {plain_type}."
     )
     findings = lockorder.findings()
