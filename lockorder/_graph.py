@@ -150,6 +150,7 @@ class LockGraph:
         self.back_edges: set[tuple[int, int]] = set()
         # instance level: lock serial -> serial -> edge
         self.isucc: dict[int, dict[int, Edge]] = {}
+        self.ipred: dict[int, set[int]] = {}
         self.edge_count = 0
 
     def clear(self) -> None:
@@ -160,6 +161,7 @@ class LockGraph:
         self._dag_pred = [set() for _ in self.classes]
         self.back_edges = set()
         self.isucc = {}
+        self.ipred = {}
         self.edge_count = 0
         for cls in self.classes:
             cls.signal = False
@@ -283,6 +285,8 @@ class LockGraph:
         a, b = edge.instances
         self.isucc.setdefault(a, {})[b] = edge
         self.isucc.setdefault(b, {})
+        self.ipred.setdefault(b, set()).add(a)
+        self.ipred.setdefault(a, set())
         path = self.shortest_path(self.isucc, b, a)
         return None if path is None else [edge, *path]
 
@@ -294,8 +298,10 @@ class LockGraph:
         targets = self.isucc.pop(serial, None)
         if targets is None:
             return
-        for other in self.isucc.values():
-            other.pop(serial, None)
+        for target in targets:
+            self.ipred.get(target, set()).discard(serial)
+        for source in self.ipred.pop(serial, ()):
+            self.isucc.get(source, {}).pop(serial, None)
 
     # -- export ------------------------------------------------------------
 

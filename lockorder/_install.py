@@ -14,6 +14,7 @@ originals, but only those still ours.
 
 from __future__ import annotations
 
+import os
 import threading
 import warnings
 from typing import Any
@@ -101,3 +102,13 @@ def installed() -> bool:
     """Whether install() is in effect."""
     with _mu:
         return _depth > 0
+
+
+def _after_fork_in_child() -> None:
+    # another thread may have held it at fork time
+    global _mu
+    _mu = _unpatched.allocate_lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

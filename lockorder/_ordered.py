@@ -9,6 +9,7 @@ them.
 
 from __future__ import annotations
 
+import os
 import weakref
 from types import TracebackType
 from typing import Any
@@ -152,3 +153,13 @@ class acquire:
         )
         _tracker.add_finding(finding)
         raise LockOrderViolation(finding.format(), finding)
+
+
+def _after_fork_in_child() -> None:
+    # another thread may have held it at fork time
+    global _foreign_mu
+    _foreign_mu = _unpatched.allocate_lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+import warnings
 
 import pytest
 
@@ -423,3 +424,89 @@ def test_reset_forgets_edges_and_findings() -> None:
     assert lockorder.findings() == [] and list(lockorder.graph().edges) == []
     run_threads(lambda: _nest(b, a))
     assert lockorder.findings() == []
+
+
+def test_dropped_locks_leave_memory_flat() -> None:
+    """Creating and dropping many locks does not grow lockorder's state."""
+    import tracemalloc
+
+    def churn(count: int) -> None:
+        for _ in range(count):
+            lock = lockorder.Lock()
+            with lock:
+                pass
+
+    churn(2000)
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    churn(50_000)
+    gc.collect()
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    assert grown < 200_000, f"{grown} bytes kept after 50,000 locks"
+
+
+def test_ended_threads_are_forgotten() -> None:
+    lock = lockorder.Lock()
+    before = len(_tracker.threads())
+
+    def work() -> None:
+        with lock:
+            pass
+
+    for _ in range(50):
+        run_threads(work)
+    gc.collect()
+    assert len(_tracker.threads()) <= before + 1
+
+
+def test_instance_graph_forgets_dead_locks() -> None:
+    lockorder.configure(mode="record")
+    for _ in range(100):
+        a, b = _account_locks(2)
+        _nest(a, b)
+        del a, b
+    gc.collect()
+    _nest(*_account_locks(2))  # processes the dead instances
+    assert len(_tracker.graph.isucc) <= 4
+
+
+def test_fork_child_keeps_only_the_forking_thread() -> None:
+    import os
+
+    if not hasattr(os, "fork"):
+        pytest.skip("no os.fork on this platform")
+    lock = lockorder.Lock()
+    other = lockorder.Lock()
+    holding = threading.Event()
+    done = threading.Event()
+
+    def holder() -> None:
+        with other:
+            holding.set()
+            done.wait(TIMEOUT)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    assert holding.wait(TIMEOUT)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads, 3.12+
+            pid = os.fork()
+        if pid == 0:  # child
+            code = 0
+            try:
+                with lock:
+                    pass
+                if len(_tracker.threads()) != 1:
+                    code = 3
+            except BaseException:
+                code = 4
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        done.set()
+        thread.join(TIMEOUT)

@@ -1,0 +1,79 @@
+"""The lock-order graph: incremental order check against networkx on random graphs."""
+
+from __future__ import annotations
+
+import random
+
+import networkx as nx
+import pytest
+
+from lockorder._graph import Edge, Evidence, LockGraph, judge
+
+EVIDENCE = Evidence("t", 1, (), (), None)
+
+
+def _graph(n: int) -> LockGraph:
+    graph = LockGraph()
+    for i in range(n):
+        graph.lock_class(f"c{i}", "f.py", i, "f", None, "Lock")
+    return graph
+
+
+def _edge(src: int, dst: int, thread: int = 1) -> Edge:
+    edge = Edge(src, dst, EVIDENCE)
+    edge.add_thread(thread, f"t{thread}")
+    return edge
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_cycle_answers_match_networkx(seed: int) -> None:
+    """Every edge's answer (closes a cycle or not, and the shortest length) matches networkx."""
+    rng = random.Random(seed)
+    n = rng.randint(3, 25)
+    graph = _graph(n)
+    reference = nx.DiGraph()
+    reference.add_nodes_from(range(n))
+    for _ in range(rng.randint(5, 80)):
+        x, y = rng.sample(range(n), 2)
+        if reference.has_edge(x, y):
+            continue
+        expected = nx.has_path(reference, y, x)
+        cycle = graph.add_edge(_edge(x, y))
+        assert (cycle is not None) == expected
+        if cycle is not None:
+            assert len(cycle) == nx.shortest_path_length(reference, y, x) + 1
+            assert cycle[0].src == x and cycle[0].dst == y and cycle[-1].dst == x
+            for first, second in zip(cycle, cycle[1:], strict=False):
+                assert first.dst == second.src
+        reference.add_edge(x, y)
+
+
+def test_order_agreeing_edges_need_no_search() -> None:
+    graph = _graph(1000)
+    for i in range(999):
+        assert graph.add_edge(_edge(i, i + 1)) is None
+    cycle = graph.add_edge(_edge(999, 0))
+    assert cycle is not None and len(cycle) == 1000
+
+
+def test_judge_levels() -> None:
+    graph = _graph(2)
+    one = _edge(0, 1, thread=1)
+    two = _edge(1, 0, thread=1)
+    assert judge([one, two]).level == "single-thread"
+    two.add_thread(2, "t2")
+    assert judge([one, two]).level == "full"
+    one.gates = frozenset({7})
+    two.gates = frozenset({7, 8})
+    assert judge([one, two]).level == "gated"
+    assert graph.edge_count == 0
+
+
+def test_instance_edges_are_forgotten_with_their_locks() -> None:
+    graph = _graph(1)
+    edge = Edge(0, 0, EVIDENCE, instances=(10, 11))
+    assert graph.add_instance_edge(edge) is None
+    graph.forget_instance(11)
+    assert graph.isucc == {10: {}} and graph.ipred == {10: set()}
+    back = Edge(0, 0, EVIDENCE, instances=(11, 10))
+    assert graph.add_instance_edge(back) is None
