@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import networkx as nx
@@ -43,7 +44,7 @@ def test_cycle_answers_match_networkx(seed: int) -> None:
         if cycle is not None:
             assert len(cycle) == nx.shortest_path_length(reference, y, x) + 1
             assert cycle[0].src == x and cycle[0].dst == y and cycle[-1].dst == x
-            for first, second in zip(cycle, cycle[1:], strict=False):
+            for first, second in itertools.pairwise(cycle):
                 assert first.dst == second.src
         reference.add_edge(x, y)
 
