@@ -16,7 +16,7 @@ import wrapt
 
 from lockorder import _sites, _tracker, _unpatched
 from lockorder._graph import LockClass
-from lockorder._tracker import _drain, _record, current, pop, push, record, steal
+from lockorder._tracker import _drain, _record, current, pop, push, record, slow_acquire, steal
 
 __all__ = [
     "BoundedSemaphore",
@@ -52,6 +52,7 @@ def _setup(
     if site is None:
         site = _sites.find_site(3)
     obj._lo_cls = _tracker.lock_class(site, name, kind)
+    obj._lo_cid = obj._lo_cls.cid
     obj._lo_serial = _tracker.next_serial()
     obj._lo_owner = None
     obj._lo_signal = bool(signal)
@@ -75,6 +76,7 @@ class _Checked:
     __slots__ = (
         "__weakref__",
         "_lo_acquire",
+        "_lo_cid",
         "_lo_cls",
         "_lo_leaked",
         "_lo_owner",
@@ -91,6 +93,7 @@ class _Checked:
     _lo_release: Any
     _lo_raw: Any
     _lo_cls: LockClass
+    _lo_cid: int
     _lo_serial: int
     _lo_owner: Any
     _lo_rank: int | None
@@ -177,35 +180,39 @@ class Lock(_Checked):
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         """Acquire the lock, as ``threading.Lock.acquire``; records lock-order edges."""
+        if blocking and timeout == -1:
+            return self.__enter__()
         try:
             ts = _tls.ts
         except AttributeError:
             ts = _new_ts()
-        if ts.stolen:
-            _drain(ts)
-        if blocking and timeout == -1:
-            if self._lo_owner is ts:
-                return _reacquire(self, ts)
-            chains = ts.chains
-            if chains:
-                key = hash((chains[-1], self._lo_cls.cid))
-                if key not in ts.known:
-                    record(ts, self, key)
-                self._lo_acquire()
-                chains.append(key)
-            else:
-                self._lo_acquire()
-                chains.append(self._lo_cls.cid)
-            ts.held.append(self)
-            self._lo_owner = ts
-            return True
         if self._lo_acquire(blocking, timeout):
             push(ts, self)
             self._lo_owner = ts
             return True
         return False
 
-    __enter__ = acquire
+    # __enter__/__exit__ repeat acquire()/release() rather than call them: on the
+    # hot path, one Python call more costs as much as the whole raw lock operation.
+    def __enter__(self) -> bool:
+        try:
+            ts = _tls.ts
+        except AttributeError:
+            ts = _new_ts()
+        if self._lo_owner is ts:
+            return _reacquire(self, ts)
+        chains = ts.chains
+        if chains:
+            key = hash((chains[-1], self._lo_cid))
+            if key not in ts.known:
+                key = slow_acquire(ts, self, key)
+        else:
+            key = self._lo_cid
+        self._lo_acquire()
+        chains.append(key)
+        ts.held.append(self)
+        self._lo_owner = ts
+        return True
 
     def release(self) -> None:
         """Release the lock, as ``threading.Lock.release``."""
@@ -226,7 +233,21 @@ class Lock(_Checked):
             _release_other(self, ts)
 
     def __exit__(self, *exc: object) -> None:
-        self.release()
+        try:
+            ts = _tls.ts
+        except AttributeError:
+            ts = _new_ts()
+        if self._lo_owner is ts:
+            self._lo_owner = None
+            held = ts.held
+            if held and held[-1] is self:
+                held.pop()
+                ts.chains.pop()
+            else:
+                pop(ts, self)
+            self._lo_release()
+        else:
+            _release_other(self, ts)
 
     def locked(self) -> bool:
         return self._lo_raw.locked()  # type: ignore[no-any-return]
@@ -305,6 +326,8 @@ class RLock(_Checked):
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         """Acquire the lock, as ``threading.RLock.acquire``; re-entry makes no edge."""
+        if blocking and timeout == -1:
+            return self.__enter__()
         try:
             ts = _tls.ts
         except AttributeError:
@@ -314,29 +337,36 @@ class RLock(_Checked):
             if rc:
                 self._lo_count += 1
             return rc  # type: ignore[no-any-return]
-        if ts.stolen:
-            _drain(ts)
-        if blocking and timeout == -1:
-            chains = ts.chains
-            if chains:
-                key = hash((chains[-1], self._lo_cls.cid))
-                if key not in ts.known:
-                    record(ts, self, key)
-                self._lo_acquire()
-                chains.append(key)
-            else:
-                self._lo_acquire()
-                chains.append(self._lo_cls.cid)
-            ts.held.append(self)
-        elif self._lo_acquire(blocking, timeout):
-            push(ts, self)
-        else:
+        if not self._lo_acquire(blocking, timeout):
             return False
+        push(ts, self)
         self._lo_owner = ts
         self._lo_count = 1
         return True
 
-    __enter__ = acquire
+    # See Lock: the bodies are repeated for speed.
+    def __enter__(self) -> bool:
+        try:
+            ts = _tls.ts
+        except AttributeError:
+            ts = _new_ts()
+        if self._lo_owner is ts:
+            self._lo_acquire()
+            self._lo_count += 1
+            return True
+        chains = ts.chains
+        if chains:
+            key = hash((chains[-1], self._lo_cid))
+            if key not in ts.known:
+                key = slow_acquire(ts, self, key)
+        else:
+            key = self._lo_cid
+        self._lo_acquire()
+        chains.append(key)
+        ts.held.append(self)
+        self._lo_owner = ts
+        self._lo_count = 1
+        return True
 
     def release(self) -> None:
         """Release the lock, as ``threading.RLock.release``."""
@@ -350,11 +380,32 @@ class RLock(_Checked):
             else:
                 self._lo_owner = None
                 self._lo_count = 0
-                pop(ts, self)
+                held = ts.held
+                if held and held[-1] is self:
+                    held.pop()
+                    ts.chains.pop()
+                else:
+                    pop(ts, self)
         self._lo_release()
 
     def __exit__(self, *exc: object) -> None:
-        self.release()
+        try:
+            ts = _tls.ts
+        except AttributeError:
+            ts = _new_ts()
+        if self._lo_owner is ts:
+            if self._lo_count > 1:
+                self._lo_count -= 1
+            else:
+                self._lo_owner = None
+                self._lo_count = 0
+                held = ts.held
+                if held and held[-1] is self:
+                    held.pop()
+                    ts.chains.pop()
+                else:
+                    pop(ts, self)
+        self._lo_release()
 
     def _is_owned(self) -> bool:
         return self._lo_raw._is_owned()  # type: ignore[no-any-return]

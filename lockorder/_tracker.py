@@ -55,6 +55,7 @@ class LockState(Protocol):
     _lo_leaked: bool
     _lo_sema: bool
     _lo_watched: bool
+    _lo_cid: int
 
 
 class ThreadState:
@@ -279,6 +280,21 @@ def record(ts: ThreadState, st: Any, key: int | None) -> None:
     error = _record(ts, st, key)
     if error is not None:
         raise error
+
+
+def slow_acquire(ts: ThreadState, st: Any, key: int) -> int:
+    """The slow path of a blocking acquire whose chain this thread has not
+    validated: forget locks other threads released for us, then record.
+    Returns the chain key to push (it changes if the held stack did)."""
+    if ts.stolen:
+        _drain(ts)
+        chains = ts.chains
+        cid = st._lo_cid
+        key = hash((chains[-1], cid)) if chains else cid
+        if not chains or key in ts.known:
+            return key
+    record(ts, st, key)
+    return key
 
 
 def _record(ts: ThreadState, st: Any, key: int | None) -> LockOrderWarning | Exception | None:
