@@ -25,6 +25,8 @@ from lockorder._sites import Frame, relpath
 
 __all__ = ["Edge", "Evidence", "LockClass", "LockGraph", "Verdict"]
 
+_NO_EDGES: dict[int, Edge] = {}
+
 #: distinct threads and tests remembered per edge
 EVIDENCE_LIMIT = 16
 
@@ -32,7 +34,17 @@ EVIDENCE_LIMIT = 16
 class LockClass:
     """All locks created at one site, or sharing one ``name``."""
 
-    __slots__ = ("cid", "filename", "function", "key", "kind", "lineno", "name", "signal")
+    __slots__ = (
+        "cid",
+        "created",
+        "filename",
+        "function",
+        "key",
+        "kind",
+        "lineno",
+        "name",
+        "signal",
+    )
 
     def __init__(
         self,
@@ -54,6 +66,9 @@ class LockClass:
         #: learned or declared: a lock of this class is used as a signal (released
         #: by a thread other than the one that acquired it)
         self.signal = False
+        #: locks made in this class so far; a class made once is a single lock,
+        #: the only kind of gate lockorder credits
+        self.created = 0
 
     @property
     def site(self) -> str:
@@ -88,8 +103,8 @@ class Edge:
     #: thread serial -> name, for the first EVIDENCE_LIMIT threads that made it
     threads: dict[int, str] = field(default_factory=dict)
     nthreads: int = 0
-    #: lock instances held (below src) every time this edge was made: a common
-    #: "gate" around every edge of a cycle makes the cycle safe
+    #: classes of single locks held (below src) every time this edge was made:
+    #: a common "gate" around every edge of a cycle makes the cycle safe
     gates: frozenset[int] = frozenset()
     #: tests during which the edge was made (first EVIDENCE_LIMIT)
     tests: dict[str, None] = field(default_factory=dict)
@@ -119,12 +134,14 @@ class Verdict(NamedTuple):
     gates: frozenset[int]
 
 
-def judge(cycle: list[Edge]) -> Verdict:
-    """Classify a cycle: gated (a common lock held around every edge),
+def judge(cycle: list[Edge], classes: list[LockClass]) -> Verdict:
+    """Classify a cycle: gated (a common single lock held around every edge),
     single-thread (every edge made by one and the same thread), or full."""
     gates = cycle[0].gates
     for edge in cycle[1:]:
         gates = gates & edge.gates
+    # a gate class that has since got a second lock no longer names one lock
+    gates = frozenset(cid for cid in gates if classes[cid].created == 1)
     threads: dict[int, str] = {}
     for edge in cycle:
         threads.update(edge.threads)
@@ -256,7 +273,7 @@ class LockGraph:
         seen = {start}
         while queue:
             node = queue.popleft()
-            for nxt, edge in succ.get(node, {}).items():
+            for nxt, edge in succ.get(node, _NO_EDGES).items():
                 if nxt in seen:
                     continue
                 parent[nxt] = (node, edge)

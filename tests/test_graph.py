@@ -58,16 +58,19 @@ def test_order_agreeing_edges_need_no_search() -> None:
 
 
 def test_judge_levels() -> None:
-    graph = _graph(2)
+    graph = _graph(4)
+    classes = graph.classes
     one = _edge(0, 1, thread=1)
     two = _edge(1, 0, thread=1)
-    assert judge([one, two]).level == "single-thread"
+    assert judge([one, two], classes).level == "single-thread"
     two.add_thread(2, "t2")
-    assert judge([one, two]).level == "full"
-    one.gates = frozenset({7})
-    two.gates = frozenset({7, 8})
-    assert judge([one, two]).level == "gated"
-    assert graph.edge_count == 0
+    assert judge([one, two], classes).level == "full"
+    one.gates = frozenset({2})
+    two.gates = frozenset({2, 3})
+    classes[2].created = 1
+    assert judge([one, two], classes).level == "gated"
+    classes[2].created = 2  # the gate's class got a second lock: no longer one lock
+    assert judge([one, two], classes).level == "full"
 
 
 def test_instance_edges_are_forgotten_with_their_locks() -> None:

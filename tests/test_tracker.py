@@ -229,6 +229,28 @@ def test_lock_taken_between_the_pair_is_no_gate() -> None:
     assert potential()
 
 
+def test_gate_of_a_class_with_several_locks_is_not_credited() -> None:
+    """T1: G1, A, B then G2, A, B (one class G); T2: G1, B, A deadlocks with T1's G2 path."""
+    g1, g2 = _account_locks(2)
+    a = lockorder.Lock(name="A")
+    b = lockorder.Lock(name="B")
+    lockorder.configure(mode="record")
+
+    def one() -> None:
+        with g1, a, b:
+            pass
+        with g2, a, b:
+            pass
+
+    def two() -> None:
+        with g1, b, a:
+            pass
+
+    run_threads(one, two)
+    (finding,) = potential()
+    assert {ref.name for ref in finding.locks} == {"A", "B"}
+
+
 def _account_locks(n: int) -> list[lockorder.Lock]:
     return [lockorder.Lock() for _ in range(n)]  # one creation site: one class
 
