@@ -532,3 +532,20 @@ def test_fork_child_keeps_only_the_forking_thread() -> None:
     finally:
         done.set()
         thread.join(TIMEOUT)
+
+
+@pytest.mark.parametrize("lock_kind", ["RLock", "Lock"])
+def test_cycle_closed_by_condition_wait_raises_with_locks_balanced(lock_kind: str) -> None:
+    """wait() re-acquires its lock while X is held: X -> L closes L -> X; raised once re-held."""
+    inner = lockorder.RLock(name="L") if lock_kind == "RLock" else lockorder.Lock(name="L")
+    cond = lockorder.Condition(inner)
+    x = lockorder.Lock(name="X")
+    run_threads(lambda: _nest(cond, x))  # L -> X by another thread
+    with pytest.raises(lockorder.PotentialDeadlockError) as info:
+        with cond, x:
+            cond.wait(0.01)
+    assert {ref.name for ref in info.value.finding.locks} == {"L", "X"}  # type: ignore[union-attr]
+    assert not x.locked()
+    assert inner.acquire(blocking=False)
+    inner.release()
+    assert _tracker.current().held == []
