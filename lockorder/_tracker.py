@@ -30,7 +30,8 @@ from types import FrameType
 from typing import Any, Protocol
 
 from lockorder import _config, _sites, _unpatched
-from lockorder._findings import EdgeReport, Finding, LockRef
+from lockorder._analysis import cycle_finding, cycle_signature
+from lockorder._findings import Finding, LockRef
 from lockorder._graph import Edge, Evidence, LockClass, LockGraph, judge
 from lockorder.errors import (
     LockOrderWarning,
@@ -420,16 +421,8 @@ def _process_dead() -> None:
         graph.forget_instance(_dead_instances.pop())
 
 
-def _signature(cycle: list[Edge]) -> str:
-    keys = [graph.classes[edge.src].key for edge in cycle]
-    if cycle[0].instances:
-        return "potential-deadlock:same-class:" + keys[0]
-    start = keys.index(min(keys))
-    return "potential-deadlock:" + "|".join(keys[start:] + keys[:start])
-
-
 def _on_cycle(cycle: list[Edge], ts: ThreadState, new: list[Finding]) -> None:
-    signature = _signature(cycle)
+    signature = cycle_signature(cycle, graph.classes)
     verdict = judge(cycle, graph.classes)
     level = verdict.level
     if level == "single-thread" and settings.single_thread == "strict":
@@ -471,67 +464,12 @@ def _unpend(signature: str) -> None:
 def _cycle_finding(
     cycle: list[Edge], ts: ThreadState, threads: tuple[str, ...], signature: str, single: bool
 ) -> Finding:
-    # present the edges in the order they were made: the closing edge last
-    cycle = cycle[1:] + cycle[:1]
-    numbers: dict[int, str] = {}
-    for edge in cycle:
-        if edge.instances:
-            numbers.setdefault(edge.instances[0], f"(instance {len(numbers) + 1})")
-    threads = tuple(dict.fromkeys(name for edge in cycle for name in edge.threads.values()))
-    edges = []
-    for edge in cycle:
-        if edge.instances:
-            src = _class_ref(graph.classes[edge.src], numbers[edge.instances[0]])
-            dst = _class_ref(graph.classes[edge.dst], numbers[edge.instances[1]])
-        else:
-            src = _class_ref(graph.classes[edge.src])
-            dst = _class_ref(graph.classes[edge.dst])
-        edges.append(
-            EdgeReport(
-                src=src,
-                dst=dst,
-                thread=edge.first.thread,
-                threads=tuple(edge.threads.values()),
-                stack=edge.first.stack,
-                held=edge.first.held,
-                test=edge.first.test,
-                tests=tuple(edge.tests),
-            )
-        )
-    locks = tuple(e.src for e in edges)
-    same_class = bool(cycle[0].instances)
-    what = "two locks of one class taken in both orders" if same_class else "lock-order inversion"
-    if single and settings.single_thread != "strict":
-        severity = "warning"
-        reason = (
-            f"every edge was made by thread {threads[0]!r} alone (seen in one thread only): "
-            "a real deadlock if two threads can run these paths, a false alarm if the locks "
-            "are private to one thread; it becomes a full finding once a second thread "
-            "makes one of its edges"
-        )
-    else:
-        severity = "error"
-        if single:
-            reason = (
-                f"every edge was made by thread {threads[0]!r} alone; counted in full "
-                "because single_thread='strict'"
-            )
-        else:
-            reason = (
-                "the edges were made by "
-                + ", ".join(repr(t) for t in threads)
-                + " and no common lock was held around all of them"
-            )
-    return Finding(
-        kind="potential-deadlock",
-        severity=severity,
-        message=f"{what}: " + " -> ".join(lock.label for lock in locks) + f" -> {locks[0].label}",
-        locks=locks,
-        thread=ts.name,
-        stack=edges[-1].stack,
-        cycle=tuple(edges),
-        reason=reason,
-        single_thread=single,
+    return cycle_finding(
+        cycle,
+        graph.classes,
+        found_in=ts.name,
+        single=single,
+        policy=settings.single_thread,
         test=current_test,
         signature=signature,
     )

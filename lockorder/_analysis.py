@@ -1,0 +1,100 @@
+"""Turning a cycle of the lock-order graph into a finding: its signature and its
+report. Shared by the live tracker and the merge of several runs' graphs."""
+
+from __future__ import annotations
+
+from lockorder._findings import EdgeReport, Finding, LockRef
+from lockorder._graph import Edge, LockClass
+
+__all__ = ["class_ref", "cycle_finding", "cycle_signature"]
+
+
+def class_ref(cls: LockClass, instance: str = "") -> LockRef:
+    return LockRef(cls.key, cls.site, cls.name, cls.kind, cls.function, instance)
+
+
+def cycle_signature(cycle: list[Edge], classes: list[LockClass]) -> str:
+    """The cycle's identity: its class keys in a canonical rotation (one per class
+    for two locks of one class)."""
+    keys = [classes[edge.src].key for edge in cycle]
+    if cycle[0].instances:
+        return "potential-deadlock:same-class:" + keys[0]
+    start = keys.index(min(keys))
+    return "potential-deadlock:" + "|".join(keys[start:] + keys[:start])
+
+
+def cycle_finding(
+    cycle: list[Edge],
+    classes: list[LockClass],
+    *,
+    found_in: str,
+    single: bool,
+    policy: str,
+    test: str | None,
+    signature: str,
+) -> Finding:
+    """The potential-deadlock finding of ``cycle`` (its closing edge first)."""
+    # present the edges in the order they were made: the closing edge last
+    cycle = cycle[1:] + cycle[:1]
+    numbers: dict[int, str] = {}
+    for edge in cycle:
+        if edge.instances:
+            numbers.setdefault(edge.instances[0], f"(instance {len(numbers) + 1})")
+    threads = tuple(dict.fromkeys(name for edge in cycle for name in edge.threads.values()))
+    edges = []
+    for edge in cycle:
+        if edge.instances:
+            src = class_ref(classes[edge.src], numbers[edge.instances[0]])
+            dst = class_ref(classes[edge.dst], numbers[edge.instances[1]])
+        else:
+            src = class_ref(classes[edge.src])
+            dst = class_ref(classes[edge.dst])
+        edges.append(
+            EdgeReport(
+                src=src,
+                dst=dst,
+                thread=edge.first.thread,
+                threads=tuple(edge.threads.values()),
+                stack=edge.first.stack,
+                held=edge.first.held,
+                test=edge.first.test,
+                tests=tuple(edge.tests),
+            )
+        )
+    locks = tuple(e.src for e in edges)
+    same_class = bool(cycle[0].instances)
+    what = "two locks of one class taken in both orders" if same_class else "lock-order inversion"
+    if single and policy != "strict":
+        severity = "warning"
+        reason = (
+            f"every edge was made by thread {threads[0]!r} alone (seen in one thread only): "
+            "a real deadlock if two threads can run these paths, a false alarm if the locks "
+            "are private to one thread; it becomes a full finding once a second thread "
+            "makes one of its edges"
+        )
+    else:
+        severity = "error"
+        if single:
+            reason = (
+                f"every edge was made by thread {threads[0]!r} alone; counted in full "
+                "because single_thread='strict'"
+            )
+        else:
+            reason = (
+                "the edges were made by "
+                + ", ".join(repr(t) for t in threads)
+                + " and no common lock was held around all of them"
+            )
+    return Finding(
+        kind="potential-deadlock",
+        severity=severity,
+        message=f"{what}: " + " -> ".join(lock.label for lock in locks) + f" -> {locks[0].label}",
+        locks=locks,
+        thread=found_in,
+        stack=edges[-1].stack,
+        cycle=tuple(edges),
+        reason=reason,
+        single_thread=single,
+        test=test,
+        signature=signature,
+    )
