@@ -17,6 +17,7 @@ cycle.
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -100,8 +101,9 @@ class Edge:
     src: int
     dst: int
     first: Evidence
-    #: thread serial -> name, for the first EVIDENCE_LIMIT threads that made it
-    threads: dict[int, str] = field(default_factory=dict)
+    #: thread serial (or, merged, a thread id string) -> name, for the first
+    #: EVIDENCE_LIMIT threads that made it
+    threads: dict[Any, str] = field(default_factory=dict)
     nthreads: int = 0
     #: classes of single locks held (below src) every time this edge was made:
     #: a common "gate" around every edge of a cycle makes the cycle safe
@@ -111,7 +113,7 @@ class Edge:
     #: for instance-level edges (two locks of one class): the instances' serials
     instances: tuple[int, int] | None = None
 
-    def add_thread(self, serial: int, name: str) -> bool:
+    def add_thread(self, serial: Any, name: str) -> bool:
         """Record that thread ``serial`` made this edge; True if it is new."""
         if serial in self.threads:
             return False
@@ -142,7 +144,7 @@ def judge(cycle: list[Edge], classes: list[LockClass]) -> Verdict:
         gates = gates & edge.gates
     # a gate class that has since got a second lock no longer names one lock
     gates = frozenset(cid for cid in gates if classes[cid].created == 1)
-    threads: dict[int, str] = {}
+    threads: dict[Any, str] = {}
     for edge in cycle:
         threads.update(edge.threads)
     names = tuple(threads.values())
@@ -347,6 +349,7 @@ def class_to_dict(cls: LockClass) -> dict[str, Any]:
         "function": cls.function,
         "name": cls.name,
         "kind": cls.kind,
+        "created": cls.created,
     }
 
 
@@ -356,10 +359,18 @@ def edge_to_dict(edge: Edge, classes: list[LockClass]) -> dict[str, Any]:
         "to": classes[edge.dst].key,
         "thread": edge.first.thread,
         "threads": list(edge.threads.values()),
+        # identities that stay distinct across processes (merging runs)
+        "thread_ids": [thread_id(serial) for serial in edge.threads],
         "thread_count": edge.nthreads,
         "held": list(edge.first.held),
         "stack": [list(frame) for frame in edge.first.stack],
         "test": edge.first.test,
         "tests": list(edge.tests),
+        "gates": sorted(classes[cid].key for cid in edge.gates),
         "gated": bool(edge.gates),
     }
+
+
+def thread_id(serial: Any) -> str:
+    """A thread's identity in a wire graph: process and serial (or as merged)."""
+    return serial if isinstance(serial, str) else f"{os.getpid()}-{serial}"

@@ -272,10 +272,6 @@ def _ref(st: Any, instance: bool = False) -> LockRef:
     )
 
 
-def _class_ref(cls: LockClass, instance: str = "") -> LockRef:
-    return LockRef(cls.key, cls.site, cls.name, cls.kind, cls.function, instance)
-
-
 def record(ts: ThreadState, st: Any, key: int | None) -> None:
     """Record the edges held -> ``st`` of a blocking acquire (the slow path).
 

@@ -1,0 +1,143 @@
+"""Merging the lock-order graphs of several runs: pytest-xdist workers, or report files.
+
+Lock classes are code sites (or names), which mean the same in every process, so
+the merge is a union of classes and edges by class key. Each edge keeps the union
+of its evidence: threads (kept distinct per process), tests, and the gate classes
+common to every run that made it. The cycle analysis then runs over the union, so
+"test A on one worker made A -> B, test B on another made B -> A" is a finding.
+
+Everything here takes and returns builtin types (the wire form of
+:meth:`LockGraph.to_wire` and the report's findings), plus :class:`Finding`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lockorder._analysis import cycle_finding, cycle_signature
+from lockorder._findings import Finding
+from lockorder._graph import Edge, Evidence, LockGraph, judge
+from lockorder._sites import Frame
+
+__all__ = ["Merged", "merge"]
+
+
+@dataclass
+class Merged:
+    """The union of several runs."""
+
+    graph: dict[str, Any]
+    findings: list[Finding] = field(default_factory=list)
+
+
+def _edge_from_wire(graph: LockGraph, origin: str, data: dict[str, Any]) -> Edge:
+    prefix = f"{origin}:" if origin else ""
+    names = list(data.get("threads", ())) or [data.get("thread", "?")]
+    ids = list(data.get("thread_ids", ())) or names
+    edge = Edge(
+        graph.by_key[data["from"]].cid,
+        graph.by_key[data["to"]].cid,
+        Evidence(
+            prefix + str(data.get("thread", "?")),
+            0,
+            tuple(Frame(str(f), int(n), str(fn)) for f, n, fn in data.get("stack", ())),
+            tuple(data.get("held", ())),
+            data.get("test"),
+        ),
+        gates=frozenset(
+            graph.by_key[key].cid for key in data.get("gates", ()) if key in graph.by_key
+        ),
+    )
+    for tid, name in zip(ids, names, strict=False):
+        edge.threads[f"{prefix}{tid}"] = prefix + name
+    edge.nthreads = max(int(data.get("thread_count", len(edge.threads))), len(edge.threads))
+    for test in data.get("tests", ()) or ([data["test"]] if data.get("test") else []):
+        edge.add_test(test)
+    return edge
+
+
+def _absorb(edge: Edge, other: Edge) -> None:
+    """Add another run's evidence of the same edge."""
+    for tid, name in other.threads.items():
+        if tid not in edge.threads and len(edge.threads) < 16:
+            edge.threads[tid] = name
+    edge.nthreads += other.nthreads
+    edge.gates &= other.gates
+    for test in other.tests:
+        edge.add_test(test)
+
+
+def merge(sources: list[tuple[str, dict[str, Any]]], single_thread: str = "report") -> Merged:
+    """Merge runs, each ``(origin, {"graph": wire graph, "findings": [finding dicts]})``.
+
+    ``origin`` (a worker id or a file name; may be empty) qualifies thread names so
+    threads of different runs stay distinct. Returns the merged wire graph and the
+    findings: every run's own (each signature once), plus the cycles that only the
+    union closes.
+    """
+    graph = LockGraph()
+    for _, data in sources:
+        for cls in data.get("graph", {}).get("classes", ()):
+            lock_class = graph.lock_class(
+                cls["key"], cls["file"], cls["line"], cls["function"], cls["name"], cls["kind"]
+            )
+            lock_class.created = max(lock_class.created, int(cls.get("created", 0)))
+    edges: dict[tuple[str, str], Edge] = {}
+    loops: list[dict[str, Any]] = []
+    for origin, data in sources:
+        for wire in data.get("graph", {}).get("edges", ()):
+            if wire["from"] == wire["to"]:
+                # two locks of one class: instances belong to one process
+                loops.append(wire)
+                continue
+            edge = _edge_from_wire(graph, origin, wire)
+            known = edges.get((wire["from"], wire["to"]))
+            if known is None:
+                edges[(wire["from"], wire["to"])] = edge
+            else:
+                _absorb(known, edge)
+
+    findings: list[Finding] = []
+    signatures: set[str] = set()
+    for _, data in sources:
+        for item in data.get("findings", ()):
+            finding = item if isinstance(item, Finding) else Finding.from_dict(item)
+            if finding.signature not in signatures:
+                signatures.add(finding.signature)
+                findings.append(finding)
+
+    for edge in edges.values():
+        cycle = graph.add_edge(edge)
+        if not cycle:
+            continue
+        signature = cycle_signature(cycle, graph.classes)
+        verdict = judge(cycle, graph.classes)
+        if verdict.level == "gated" or (
+            verdict.level == "single-thread" and single_thread == "ignore"
+        ):
+            continue
+        single = verdict.level == "single-thread"
+        level = "single-thread" if single and single_thread == "report" else "full"
+        key = f"{signature}:{level}"
+        if key in signatures or f"{signature}:full" in signatures:
+            continue
+        signatures.add(key)
+        findings.append(
+            cycle_finding(
+                cycle,
+                graph.classes,
+                found_in=edge.first.thread,
+                single=single,
+                policy=single_thread,
+                test=edge.first.test,
+                signature=key,
+            )
+        )
+    wire = graph.to_wire()
+    seen_loops = set()
+    for loop in loops:
+        if loop["from"] not in seen_loops:
+            seen_loops.add(loop["from"])
+            wire["edges"].append(loop)
+    return Merged(graph=wire, findings=findings)

@@ -1,0 +1,103 @@
+"""Merging graphs of several runs finds the cycles only their union closes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lockorder
+from lockorder import _tracker
+from lockorder._merge import merge
+from tests.conftest import run_threads
+
+
+def _run(test: str, first: Any, second: Any) -> dict[str, Any]:
+    """One 'run': make first -> second during ``test``; return its graph and findings."""
+    lockorder.reset()
+
+    def nest() -> None:
+        with first, second:
+            pass
+
+    with _tracker.test_context(test):
+        run_threads(nest)
+    return {
+        "graph": _tracker.graph.to_wire(),
+        "findings": [f.to_dict() for f in lockorder.findings()],
+    }
+
+
+def test_inversion_split_across_runs_is_found_and_names_both_tests() -> None:
+    a = lockorder.Lock(name="A")
+    b = lockorder.Lock(name="B")
+    one = _run("test_a.py::test_one", a, b)
+    two = _run("test_b.py::test_two", b, a)
+    assert one["findings"] == [] and two["findings"] == []
+    merged = merge([("gw0", one), ("gw1", two)])
+    (finding,) = merged.findings
+    assert finding.kind == "potential-deadlock" and finding.severity == "error"
+    assert {edge.test for edge in finding.cycle} == {"test_a.py::test_one", "test_b.py::test_two"}
+    assert {edge.thread.split(":")[0] for edge in finding.cycle} == {"gw0", "gw1"}
+    assert finding.test in {"test_a.py::test_one", "test_b.py::test_two"}
+    assert len(merged.graph["edges"]) == 2
+
+
+def test_same_thread_name_in_two_processes_is_two_threads() -> None:
+    """MainThread of worker 0 and MainThread of worker 1 are different threads."""
+    a = lockorder.Lock(name="A")
+    b = lockorder.Lock(name="B")
+    lockorder.configure(mode="record")
+    lockorder.reset()
+    with a, b:
+        pass
+    one = {"graph": _tracker.graph.to_wire(), "findings": []}
+    two = {"graph": _tracker.graph.to_wire(), "findings": []}
+    for edge in two["graph"]["edges"]:
+        edge["from"], edge["to"] = edge["to"], edge["from"]
+        edge["thread_ids"] = ["99999-1"]
+    (finding,) = merge([("gw0", one), ("gw1", two)]).findings
+    assert not finding.single_thread
+
+
+def test_common_single_gate_across_runs_makes_it_safe() -> None:
+    gate = lockorder.Lock(name="merge-gate")
+    a = lockorder.Lock(name="A")
+    b = lockorder.Lock(name="B")
+
+    class Gated:
+        def __init__(self, lock: Any) -> None:
+            self.lock = lock
+
+        def __enter__(self) -> None:
+            gate.acquire()
+            self.lock.acquire()
+
+        def __exit__(self, *exc: object) -> None:
+            self.lock.release()
+            gate.release()
+
+    one = _run("t1", Gated(a), b)
+    two = _run("t2", Gated(b), a)
+    assert merge([("gw0", one), ("gw1", two)]).findings == []
+
+
+def test_findings_of_each_run_are_kept_once() -> None:
+    lockorder.configure(mode="record")
+    a = lockorder.Lock(name="A")
+    b = lockorder.Lock(name="B")
+    lockorder.reset()
+
+    def ab() -> None:
+        with a, b:
+            pass
+
+    def ba() -> None:
+        with b, a:
+            pass
+
+    run_threads(ab, ba)
+    run = {
+        "graph": _tracker.graph.to_wire(),
+        "findings": [f.to_dict() for f in lockorder.findings()],
+    }
+    merged = merge([("r1", run), ("r2", run)])
+    assert len(merged.findings) == 1
