@@ -33,6 +33,9 @@ class Settings:
     #: seconds a blocking re-acquire of a held Lock waits for another thread's
     #: release before it is called a self-deadlock (when other threads exist)
     self_deadlock_wait: float = 1.0
+    #: whether a self-deadlock raises SelfDeadlockError; None: in raise and warn
+    #: modes (record mode then blocks as the stdlib would)
+    raise_self_deadlock: bool | None = None
 
 
 def validate_mode(value: Any, source: str) -> str:
@@ -81,6 +84,8 @@ def apply(settings: Settings, source: str, **changes: Any) -> Settings:
             validated[key] = validate_bool("enabled", value, source)
         elif key == "self_deadlock_wait":
             validated[key] = validate_seconds(key, value, source)
+        elif key == "raise_self_deadlock":
+            validated[key] = validate_bool(key, value, source)
         else:
             raise TypeError(f"lockorder.configure() got an unexpected keyword argument {key!r}")
     return replace(settings, **validated)

@@ -20,6 +20,7 @@ KINDS = {
     "self-deadlock": "a blocking re-acquire of a non-reentrant Lock by the thread holding it",
     "release-not-held": "a Lock released by a thread that did not acquire it",
     "held-at-exit": "a thread ended while holding checked locks",
+    "held-at-test-end": "a thread still held checked locks when a test ended (pytest plugin)",
     "order-violation": "lockorder.acquire() asked for a lock sorting before one it holds",
 }
 

@@ -105,33 +105,46 @@ def made_by(qualnames: frozenset[str], depth: int = 2) -> bool:
     return False
 
 
-_THREADING_FILE = getattr(sys.modules.get("threading"), "__file__", "")
 _STACK_SKIP = ("lockorder.", "wrapt", "runpy")
 
 #: frames kept per stack
 STACK_LIMIT = 40
 
 
+#: outermost frames of these modules are the test runner's or the thread
+#: bootstrap's, not the program's: a stack starts below them
+_RUNNER_MODULES = ("threading", "_pytest", "pluggy", "xdist", "execnet", "pytest", "runpy")
+
+
 def capture_stack(depth: int = 2, limit: int = STACK_LIMIT) -> tuple[Frame, ...]:
-    """The current stack, innermost last, without lockorder's and wrapt's frames."""
+    """The current stack, innermost last, without lockorder's and wrapt's frames
+    and without the outermost frames of the test runner or thread bootstrap."""
     try:
         frame: FrameType | None = _getframe(depth)
     except ValueError:
         return ()
-    frames: list[Frame] = []
+    frames: list[tuple[Frame, str]] = []
     while frame is not None and len(frames) < limit:
         module = frame.f_globals.get("__name__", "")
+        if not isinstance(module, str):
+            module = ""
         if module == "lockorder":
             module = "lockorder."
-        if not (isinstance(module, str) and module.startswith(_STACK_SKIP)):
-            frames.append(Frame(frame.f_code.co_filename, frame.f_lineno, _qualname(frame)))
+        if not module.startswith(_STACK_SKIP):
+            frame_info = Frame(frame.f_code.co_filename, frame.f_lineno, _qualname(frame))
+            frames.append((frame_info, module))
         frame = frame.f_back
     frames.reverse()
-    # drop the thread bootstrap (threading.Thread._bootstrap and run)
+    # keep what lies inside the innermost runner frame (pytest calling the test,
+    # threading calling the thread's target)
     start = 0
-    while start < len(frames) - 1 and frames[start].filename == _THREADING_FILE:
-        start += 1
-    return tuple(frames[start:])
+    for index, (_, module) in enumerate(frames[:-1]):
+        if module in _RUNNER_MODULES or module.startswith(_RUNNER_PREFIXES):
+            start = index + 1
+    return tuple(frame_info for frame_info, _ in frames[start:])
+
+
+_RUNNER_PREFIXES = tuple(name + "." for name in _RUNNER_MODULES)
 
 
 def relpath(filename: str) -> str:

@@ -120,6 +120,8 @@ _serial = 0
 _thread_serial = 0
 #: the test running now (set by the pytest plugin), for attribution
 current_test: str | None = None
+#: bumped (under _mu) whenever an edge or finding is added or an edge's evidence changes
+changes = 0
 
 
 def next_serial() -> int:
@@ -331,6 +333,7 @@ def _record_locked(
     stack: tuple[_sites.Frame, ...] | None,
     new: list[Finding],
 ) -> None:
+    global changes
     dst_cls: LockClass = st._lo_cls
     cacheable = True
     test = current_test
@@ -365,6 +368,7 @@ def _record_locked(
                 test,
             )
         edge = Edge(src_cls.cid, dst_cls.cid, evidence, gates=gates)
+        changes += 1
         edge.add_thread(ts.serial, ts.name)
         edge.add_test(test)
         if same_class:
@@ -388,13 +392,17 @@ def _label(st: Any) -> str:
 def _update_edge(
     edge: Edge, ts: ThreadState, gates: frozenset[int], test: str | None, new: list[Finding]
 ) -> None:
+    global changes
     changed = edge.add_thread(ts.serial, ts.name)
     narrowed = edge.gates & gates
     if narrowed != edge.gates:
         edge.gates = narrowed
         changed = True
-    edge.add_test(test)
+    if test is not None and test not in edge.tests:
+        edge.add_test(test)
+        changes += 1
     if changed:
+        changes += 1
         for signature in list(_pending_by_edge.get(id(edge), ())):
             cycle = _pending.get(signature)
             if cycle is not None:
@@ -472,6 +480,8 @@ def _cycle_finding(
 
 
 def _add_finding(finding: Finding) -> None:
+    global changes
+    changes += 1
     _signatures.add(finding.signature)
     _findings.append(finding)
 
@@ -583,7 +593,10 @@ def self_deadlock(st: Any, ts: ThreadState, waited: float | None) -> Exception |
         signature=f"self-deadlock:{cls.key}",
     )
     add_finding(finding)
-    if settings.mode == "record":
+    raising = settings.raise_self_deadlock
+    if raising is None:
+        raising = settings.mode != "record"
+    if not raising:
         return None
     return SelfDeadlockError(finding.format(), finding)
 

@@ -1,0 +1,711 @@
+"""The pytest plugin (entry point ``pytest11: lockorder``): ``pytest --lockorder``.
+
+Off unless asked: without ``--lockorder`` (or the ``lockorder`` ini setting, or
+``LOCKORDER=1``) this module registers its options and its marker, and nothing
+else happens: no patching, no plugin object, no cost. This module is imported
+in every pytest run of every project that has lockorder installed, so at module
+level it imports only pytest and lockorder's small configuration module.
+
+Settings come from, lowest precedence first: the ini file, the environment,
+the command line, the ``lockorder`` marker of a test. See docs/pytest.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import os
+import tempfile
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from lockorder._config import MODES, SINGLE_THREAD_POLICIES
+
+if TYPE_CHECKING:
+    from lockorder._findings import Finding
+
+__all__ = ["LockorderFindings"]
+
+ENABLE_HELP = "Check lock order and lock discipline in the tests (lockorder)"
+DISABLE_HELP = "Disable lockorder whatever the ini setting or LOCKORDER say (e.g. for debuggers)"
+MODE_HELP = (
+    "What a finding does: raise = the test fails with the report (default), "
+    "warn = a LockOrderWarning, record = only in the summary and reports"
+)
+SINGLE_THREAD_HELP = (
+    "Cycles whose edges one thread made alone: report = a warning (default), "
+    "strict = a full finding, ignore = nothing"
+)
+REPORT_HELP = (
+    "Write a report at the end of the session: json, dot or graphml, optionally "
+    "with :DEST (default lockorder.json, lockorder.dot, lockorder.graphml). "
+    "Repeatable; an empty value (or 'none') for no report files"
+)
+FAIL_ON_HELP = (
+    "Lowest finding severity that fails: error (default), warning or never. In raise "
+    "mode it fails the test; findings outside tests fail the run"
+)
+REPORT_TYPES = ("json", "dot", "graphml")
+FAIL_ON = ("error", "warning", "never")
+MARKER = (
+    "lockorder(mode=None, single_thread=None, allow=()): lockorder settings for this "
+    "test: mode (raise, warn, record) and single_thread (report, strict, ignore) "
+    "override the session's; allow lists patterns (fnmatch) of finding kinds, lock "
+    "names or lock sites whose findings this test does not fail on"
+)
+MARKER_KEYS = ("mode", "single_thread", "allow")
+SCHEMA = 1
+
+
+# -- settings ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Options:
+    """The effective plugin settings."""
+
+    enabled: bool = False
+    mode: str = "raise"
+    single_thread: str = "report"
+    fail_on: str = "error"
+    reports: tuple[tuple[str, str], ...] = ()
+    #: where each setting came from, for error messages and the header
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def header(self) -> str:
+        reports = ", ".join(f"{kind}:{dest}" for kind, dest in self.reports) or "none"
+        return (
+            f"lockorder: mode={self.mode}, single_thread={self.single_thread}, "
+            f"fail_on={self.fail_on}, reports={reports}"
+        )
+
+
+def _choice(setting: str, value: Any, choices: tuple[str, ...], where: str) -> str:
+    text = str(value).strip().lower()
+    if text not in choices:
+        raise pytest.UsageError(
+            f"invalid {setting} {value!r} from {where} (choose from: {', '.join(choices)})"
+        )
+    return text
+
+
+def _bool(setting: str, value: str, where: str) -> bool:
+    text = value.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise pytest.UsageError(
+        f"invalid {setting} {value!r} from {where} (use 1/0, true/false, yes/no or on/off)"
+    )
+
+
+def _reports(values: list[str], where: str) -> tuple[tuple[str, str], ...]:
+    reports: dict[str, str] = {}
+    for value in values:
+        if value.strip().lower() in ("", "none"):
+            reports.clear()
+            continue
+        kind, _, dest = value.partition(":")
+        kind = kind.strip().lower()
+        if kind not in REPORT_TYPES:
+            raise pytest.UsageError(
+                f"invalid lockorder report type {kind!r} in {value!r} from {where} "
+                f"(choose from: {', '.join(REPORT_TYPES)})"
+            )
+        reports[kind] = dest or f"lockorder.{kind}"
+    return tuple(reports.items())
+
+
+def _argtype(choices: tuple[str, ...]) -> Any:
+    def check(value: str) -> str:
+        if value.strip().lower() not in choices:
+            raise argparse.ArgumentTypeError(
+                f"invalid choice: {value!r} (choose from: {', '.join(choices)})"
+            )
+        return value.strip().lower()
+
+    return check
+
+
+def resolve(config: pytest.Config, namespace: Any = None) -> Options:
+    """The effective options: ini, then environment, then command line."""
+    ns = namespace if namespace is not None else config.option
+    sources: dict[str, str] = {}
+    enabled = bool(config.getini("lockorder"))
+    mode = "raise"
+    single = "report"
+    fail_on = "error"
+    ini_mode = str(config.getini("lockorder_mode") or "")
+    if ini_mode:
+        mode = _choice("lockorder_mode", ini_mode, MODES, "config file")
+        sources["mode"] = "config file"
+    ini_single = str(config.getini("lockorder_single_thread") or "")
+    if ini_single:
+        single = _choice(
+            "lockorder_single_thread", ini_single, SINGLE_THREAD_POLICIES, "config file"
+        )
+    ini_fail = str(config.getini("lockorder_fail_on") or "")
+    if ini_fail:
+        fail_on = _choice("lockorder_fail_on", ini_fail, FAIL_ON, "config file")
+    ini_reports = list(config.getini("lockorder_report") or [])
+    reports = _reports(ini_reports, "config file") if ini_reports else ()
+
+    env = os.environ
+    if env.get("LOCKORDER", "") != "":
+        enabled = _bool("LOCKORDER", env["LOCKORDER"], "the LOCKORDER environment variable")
+    if env.get("LOCKORDER_MODE", "") != "":
+        mode = _choice(
+            "LOCKORDER_MODE",
+            env["LOCKORDER_MODE"],
+            MODES,
+            "the LOCKORDER_MODE environment variable",
+        )
+    if env.get("LOCKORDER_SINGLE_THREAD", "") != "":
+        single = _choice(
+            "LOCKORDER_SINGLE_THREAD",
+            env["LOCKORDER_SINGLE_THREAD"],
+            SINGLE_THREAD_POLICIES,
+            "the LOCKORDER_SINGLE_THREAD environment variable",
+        )
+
+    if getattr(ns, "lockorder", None):
+        enabled = True
+    if getattr(ns, "no_lockorder", False):
+        enabled = False
+    mode = getattr(ns, "lockorder_mode", None) or mode
+    single = getattr(ns, "lockorder_single_thread", None) or single
+    fail_on = getattr(ns, "lockorder_fail_on", None) or fail_on
+    cli_reports = getattr(ns, "lockorder_report", None)
+    if cli_reports is not None:
+        reports = _reports(cli_reports, "--lockorder-report")
+    return Options(enabled, mode, single, fail_on, reports, sources)
+
+
+# -- hooks that always run ----------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("lockorder", "lock-order and deadlock checking")
+    group.addoption("--lockorder", action="store_true", default=None, help=ENABLE_HELP)
+    group.addoption(
+        "--no-lockorder",
+        action="store_true",
+        default=False,
+        dest="no_lockorder",
+        help=DISABLE_HELP,
+    )
+    group.addoption(
+        "--lockorder-mode",
+        dest="lockorder_mode",
+        metavar="MODE",
+        type=_argtype(MODES),
+        default=None,
+        help=MODE_HELP,
+    )
+    group.addoption(
+        "--lockorder-single-thread",
+        dest="lockorder_single_thread",
+        metavar="POLICY",
+        type=_argtype(SINGLE_THREAD_POLICIES),
+        default=None,
+        help=SINGLE_THREAD_HELP,
+    )
+    group.addoption(
+        "--lockorder-fail-on",
+        dest="lockorder_fail_on",
+        metavar="SEVERITY",
+        type=_argtype(FAIL_ON),
+        default=None,
+        help=FAIL_ON_HELP,
+    )
+    group.addoption(
+        "--lockorder-report",
+        dest="lockorder_report",
+        action="append",
+        metavar="TYPE[:DEST]",
+        default=None,
+        help=REPORT_HELP,
+    )
+    parser.addini("lockorder", ENABLE_HELP, type="bool", default=False)
+    parser.addini("lockorder_mode", MODE_HELP, type="string", default="")
+    parser.addini("lockorder_single_thread", SINGLE_THREAD_HELP, type="string", default="")
+    parser.addini("lockorder_fail_on", FAIL_ON_HELP, type="string", default="")
+    parser.addini("lockorder_report", REPORT_HELP, type="args", default=[])
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser, args: list[str]
+) -> None:
+    # The only point early enough to patch threading before conftests and test
+    # modules (and their module-level locks) are imported.
+    options = resolve(early_config, early_config.known_args_namespace)
+    if options.enabled and not early_config.pluginmanager.has_plugin(_PLUGIN_NAME):
+        early_config.pluginmanager.register(LockorderPlugin(early_config, options), _PLUGIN_NAME)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # registered even when checking is off, so --strict-markers suites keep working
+    config.addinivalue_line("markers", MARKER)
+    if config.pluginmanager.has_plugin(_PLUGIN_NAME):
+        return
+    options = resolve(config)
+    if options.enabled:  # loaded too late for the early install (e.g. with -p)
+        config.pluginmanager.register(LockorderPlugin(config, options), _PLUGIN_NAME)
+
+
+_PLUGIN_NAME = "lockorder-session"
+
+
+class LockorderFindings:
+    """What the ``lockorder_findings`` fixture gives a test: the findings recorded
+    during this test so far (a live view), plus the whole run's.
+
+    Iterating, ``len()`` and truth look at this test's findings, so
+    ``assert not lockorder_findings`` checks the test is clean.
+    """
+
+    def __init__(self, plugin: LockorderPlugin | None, start: int) -> None:
+        self._plugin = plugin
+        self._start = start
+
+    @property
+    def enabled(self) -> bool:
+        """Whether lockorder checks this run (``--lockorder``)."""
+        return self._plugin is not None
+
+    @property
+    def all(self) -> list[Finding]:
+        """Every finding of the run so far."""
+        if self._plugin is None:
+            return []
+        from lockorder import _tracker
+
+        return _tracker.findings()
+
+    def _mine(self) -> list[Finding]:
+        return self.all[self._start :]
+
+    def __iter__(self) -> Iterator[Finding]:
+        return iter(self._mine())
+
+    def __len__(self) -> int:
+        return len(self._mine())
+
+    def __bool__(self) -> bool:
+        return bool(self._mine())
+
+    def __getitem__(self, index: int) -> Finding:
+        return self._mine()[index]
+
+    def kinds(self) -> list[str]:
+        return [finding.kind for finding in self._mine()]
+
+    def __repr__(self) -> str:
+        return f"<lockorder findings of this test: {self._mine()!r}>"
+
+
+@pytest.fixture
+def lockorder_findings(request: pytest.FixtureRequest) -> LockorderFindings:
+    """The lockorder findings recorded during this test (empty when lockorder is off)."""
+    plugin = request.config.pluginmanager.get_plugin(_PLUGIN_NAME)
+    if plugin is None:
+        return LockorderFindings(None, 0)
+    from lockorder import _tracker
+
+    return LockorderFindings(
+        plugin, plugin.test_start.get(request.node.nodeid, len(_tracker.findings()))
+    )
+
+
+# -- the plugin object (registered only when enabled) ----------------------------------
+
+
+@dataclass
+class _TestSettings:
+    mode: str
+    single_thread: str
+    allow: tuple[str, ...]
+
+
+def _matches(finding: Finding, patterns: tuple[str, ...]) -> bool:
+    names = [finding.kind]
+    for lock in finding.locks:
+        names.extend(n for n in (lock.name, lock.site, lock.key) if n)
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns for name in names)
+
+
+class LockorderPlugin:
+    """The stateful part: installed patches, attribution, reports."""
+
+    def __init__(self, config: pytest.Config, options: Options) -> None:
+        from lockorder import _tracker
+        from lockorder._install import install
+
+        self.config = config
+        self.options = options
+        self.worker_id = os.environ.get("PYTEST_XDIST_WORKER")
+        self.test_start: dict[str, int] = {}
+        self.failed_tests: set[str] = set()
+        self.suppressed: list[tuple[str, Finding]] = []
+        #: signatures of findings a test report carried (decided by that test)
+        self.attached: set[str] = set()
+        self.unattached: list[Finding] = []
+        self.worker_data: dict[str, dict[str, Any]] = {}
+        self.crashed_workers: dict[str, str] = {}
+        self.final: list[Finding] = []
+        self.written: list[str] = []
+        self.journal_dir: str | None = None
+        self._journal_changes = -1
+        self._reported = 0
+        self._saved_settings = _tracker.settings
+        _tracker.configure(
+            enabled=True,
+            mode=self._core_mode(options.mode),
+            single_thread=options.single_thread,
+            raise_self_deadlock=True,
+        )
+        install()
+
+    @staticmethod
+    def _core_mode(mode: str) -> str:
+        # "raise" fails the test from its report, so the checker itself only
+        # records: raising inside the code under test (maybe in another thread)
+        # would change what it does. A self-deadlock still raises: a hang helps no one.
+        return "warn" if mode == "warn" else "record"
+
+    # -- header, configuration -----------------------------------------------------
+
+    def pytest_report_header(self, config: pytest.Config) -> str:
+        return self.options.header()
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        from lockorder import _tracker
+        from lockorder._install import uninstall
+
+        uninstall()
+        _tracker.settings = self._saved_settings
+
+    # -- per test ---------------------------------------------------------------------
+
+    def _test_settings(self, item: pytest.Item) -> _TestSettings:
+        settings = _TestSettings(self.options.mode, self.options.single_thread, ())
+        for marker in reversed(list(item.iter_markers("lockorder"))):
+            unknown = set(marker.kwargs) - set(MARKER_KEYS)
+            if marker.args or unknown:
+                what = (
+                    f"positional arguments {marker.args!r}"
+                    if marker.args
+                    else ("unknown keyword(s) " + ", ".join(sorted(unknown)))
+                )
+                raise _MarkerError(f"lockorder marker: {what}; expected {MARKER_KEYS}")
+            if "mode" in marker.kwargs:
+                settings.mode = _marker_choice("mode", marker.kwargs["mode"], MODES)
+            if "single_thread" in marker.kwargs:
+                settings.single_thread = _marker_choice(
+                    "single_thread", marker.kwargs["single_thread"], SINGLE_THREAD_POLICIES
+                )
+            if "allow" in marker.kwargs:
+                allow = marker.kwargs["allow"]
+                if isinstance(allow, str):
+                    allow = (allow,)
+                if not all(isinstance(pattern, str) for pattern in allow):
+                    raise _MarkerError(f"lockorder marker: allow must be strings, got {allow!r}")
+                settings.allow = settings.allow + tuple(allow)
+        return settings
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> Generator[None, object, object]:
+        from lockorder import _tracker
+
+        try:
+            settings: _TestSettings | None = self._test_settings(item)
+            item.stash[_MARKER_ERROR] = ""
+        except _MarkerError as exc:
+            settings = None
+            item.stash[_MARKER_ERROR] = str(exc)
+        effective = settings or _TestSettings(self.options.mode, self.options.single_thread, ())
+        item.stash[_SETTINGS] = effective
+        saved = _tracker.settings
+        _tracker.configure(
+            mode=self._core_mode(effective.mode), single_thread=effective.single_thread
+        )
+        self.test_start[item.nodeid] = len(_tracker.findings())
+        self._reported = len(_tracker.findings())
+        _tracker.current_test = item.nodeid
+        try:
+            return (yield)
+        finally:
+            _tracker.current_test = None
+            _tracker.settings = saved
+            self.test_start.pop(item.nodeid, None)
+            self._journal()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        error = item.stash.get(_MARKER_ERROR, "")
+        if error:
+            pytest.fail(error, pytrace=False)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # also sees the reports xdist replays from workers
+        for item in getattr(report, "lockorder_findings", ()):
+            self.attached.add(item["signature"])
+            if item.get("suppressed"):
+                from lockorder._findings import Finding
+
+                self.suppressed.append((report.nodeid, Finding.from_dict(item)))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        from lockorder import _tracker
+
+        report = yield
+        if call.when == "teardown":
+            self._held_at_test_end(item)
+        everything = _tracker.findings()
+        new = everything[self._reported :]
+        self._reported = len(everything)
+        if not new:
+            return report
+        settings: _TestSettings = item.stash.get(_SETTINGS, None) or _TestSettings(
+            self.options.mode, self.options.single_thread, ()
+        )
+        failing = []
+        attached = []
+        for finding in new:
+            data = finding.to_dict()
+            if settings.allow and _matches(finding, settings.allow):
+                data["suppressed"] = True
+            elif self._fails(finding):
+                failing.append(finding)
+            attached.append(data)
+        report.lockorder_findings = attached  # type: ignore[attr-defined]
+        if failing and settings.mode == "raise":
+            self.failed_tests.add(item.nodeid)
+            if report.passed:
+                report.outcome = "failed"
+                report.longrepr = "\n\n".join(f.format() for f in failing)
+                return report
+        text = "\n\n".join(f.format() for f in new)
+        report.sections.append((f"lockorder findings ({call.when})", text))
+        return report
+
+    def _fails(self, finding: Finding) -> bool:
+        if self.options.fail_on == "never":
+            return False
+        if self.options.fail_on == "warning":
+            return True
+        return finding.severity == "error"
+
+    def _held_at_test_end(self, item: pytest.Item) -> None:
+        from lockorder import _tracker
+        from lockorder._findings import Finding
+
+        for thread, locks in _tracker.abandon_held():
+            refs = tuple(_tracker._ref(st) for st in locks)
+            _tracker.add_finding(
+                Finding(
+                    kind="held-at-test-end",
+                    severity="warning",
+                    message=f"thread {thread!r} still held "
+                    + ", ".join(ref.label for ref in refs)
+                    + " when the test ended; these locks make no more edges",
+                    locks=refs,
+                    thread=thread,
+                    reason="a lock left held by one test would otherwise chain unrelated "
+                    "locks of later tests into cycles",
+                    test=item.nodeid,
+                    signature=f"held-at-test-end:{item.nodeid}:"
+                    + "|".join(ref.key for ref in refs),
+                )
+            )
+
+    # -- xdist: workers journal their graph, the controller merges --------------------------
+
+    def _wire(self) -> dict[str, Any]:
+        from lockorder import _tracker
+
+        with _tracker._mu:
+            graph = _tracker.graph.to_wire()
+        return {
+            "schema": SCHEMA,
+            "graph": graph,
+            "findings": [f.to_dict() for f in _tracker.findings()],
+        }
+
+    def _journal(self) -> None:
+        """On a worker, keep what it learned in a file after each test, so a
+        worker that crashes later does not take it along."""
+        directory = getattr(self.config, "workerinput", {}).get("lockorder_dir")
+        if not directory:
+            return
+        from lockorder import _tracker, report
+
+        if _tracker.changes == self._journal_changes:
+            return
+        self._journal_changes = _tracker.changes
+        report.write_json(os.path.join(directory, f"{self.worker_id}.json"), self._wire())
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        if self.journal_dir is None:
+            self.journal_dir = tempfile.mkdtemp(prefix="lockorder-")
+        node.workerinput["lockorder_dir"] = self.journal_dir
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        worker = node.workerinput.get("workerid", "?")
+        data = getattr(node, "workeroutput", {}).get("lockorder")
+        if data is not None:
+            if data.get("schema") != SCHEMA:
+                raise pytest.UsageError(
+                    f"lockorder on worker {worker} sent schema {data.get('schema')!r}, "
+                    f"expected {SCHEMA}: install the same lockorder everywhere"
+                )
+            self.worker_data[worker] = data
+            return
+        # crashed or killed: take what its journal had
+        why = f"{error}".strip() if error else "it sent no lockorder data"
+        self.crashed_workers[worker] = why
+        if self.journal_dir:
+            path = os.path.join(self.journal_dir, f"{worker}.json")
+            try:
+                import json
+
+                with open(path, encoding="utf-8") as handle:
+                    self.worker_data[worker] = json.load(handle)
+            except (OSError, ValueError):
+                pass
+
+    # -- the end of the run -----------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
+        result = yield
+        if hasattr(self.config, "workerinput"):
+            # a worker: hand the graph to the controller (builtin types only)
+            self.config.workeroutput["lockorder"] = self._wire()  # type: ignore[attr-defined]
+            return result
+        self.final = self._final_findings()
+        # Findings no test report stood for (made outside any test, or closed only
+        # by merging the workers' graphs) fail the run here: pytest_sessionfinish
+        # is too late to change session.testsfailed.
+        if self.options.mode == "raise":
+            self.unattached = [
+                f for f in self.final if self._fails(f) and f.signature not in self.attached
+            ]
+            session.testsfailed += len(self.unattached)
+        self._write_reports()
+        return result
+
+    def _final_findings(self) -> list[Finding]:
+        from lockorder import _tracker
+        from lockorder._merge import merge
+
+        own = self._wire()
+        if not self.worker_data:
+            self._merged_graph = own["graph"]
+            return _tracker.findings()
+        sources = [("", own), *sorted(self.worker_data.items())]
+        merged = merge(sources, single_thread=self.options.single_thread)
+        self._merged_graph = merged.graph
+        return merged.findings
+
+    def _write_reports(self) -> None:
+        from lockorder import report
+        from lockorder.report.graphs import write_dot, write_graphml
+
+        graph = getattr(self, "_merged_graph", {"classes": [], "edges": []})
+        for kind, dest in self.options.reports:
+            try:
+                if kind == "json":
+                    data = report.build(
+                        self.final,
+                        graph,
+                        {"mode": self.options.mode, "single_thread": self.options.single_thread},
+                        {
+                            "pytest": True,
+                            "workers": sorted(self.worker_data),
+                            "crashed_workers": dict(self.crashed_workers),
+                        },
+                    )
+                    report.write_json(dest, data)
+                elif kind == "dot":
+                    write_dot(dest, graph, self.final)
+                else:
+                    write_graphml(dest, graph, self.final)
+            except OSError as exc:
+                raise pytest.UsageError(
+                    f"lockorder cannot write the {kind} report to {dest!r}: {exc}"
+                ) from None
+            self.written.append(f"{kind}: {dest}")
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if hasattr(self.config, "workerinput"):
+            return
+        findings = self.final
+        tr = terminalreporter
+        tr.write_sep("=", "lockorder")
+        if self.crashed_workers:
+            for worker, why in sorted(self.crashed_workers.items()):
+                kept = (
+                    "its last journal was merged"
+                    if worker in self.worker_data
+                    else ("nothing of it could be recovered")
+                )
+                tr.write_line(f"worker {worker} crashed or was killed ({why}); {kept}")
+        suppressed = {s.signature for _, s in self.suppressed}
+        counted = [f for f in findings if f.signature not in suppressed]
+        if not counted:
+            tr.write_line("no findings")
+        by_kind: dict[str, list[Finding]] = {}
+        for finding in counted:
+            by_kind.setdefault(finding.kind, []).append(finding)
+        for kind, items in by_kind.items():
+            tr.write_line(f"{kind}: {len(items)}")
+            for finding in items:
+                level = "ERROR" if finding.severity == "error" else "warning"
+                if finding.signature not in self.attached and self.worker_data:
+                    where = " [found by merging the workers' graphs]"
+                elif finding.test:
+                    where = f" [{finding.test}]"
+                else:
+                    where = " [outside any test]"
+                tr.write_line(f"  {level}{where} {finding.message}")
+                if finding.kind == "potential-deadlock":
+                    tests = sorted({t for e in finding.cycle for t in (e.test, *e.tests) if t})
+                    if tests:
+                        tr.write_line(f"    edges made in: {', '.join(tests)}")
+        for finding in self.unattached:
+            tr.write_line(f"failing the run: {finding.kind}: {finding.message}")
+            for line in finding.format().splitlines()[1:]:
+                tr.write_line(line)
+        if self.suppressed:
+            tr.write_line(f"suppressed by lockorder markers: {len(self.suppressed)}")
+        for line in self.written:
+            tr.write_line(f"report {line}")
+
+
+class _MarkerError(Exception):
+    pass
+
+
+def _marker_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value.strip().lower() not in choices:
+        raise _MarkerError(
+            f"lockorder marker: invalid {name} {value!r} (choose from: {', '.join(choices)})"
+        )
+    return value.strip().lower()
+
+
+_SETTINGS = pytest.StashKey[Any]()
+_MARKER_ERROR = pytest.StashKey[str]()

@@ -1,0 +1,64 @@
+"""Graph exports of a report: DOT and GraphML.
+
+GraphML goes through networkx's writer. DOT is written here: networkx's DOT
+writers need pydot or pygraphviz, a dependency for twenty lines of text.
+Both mark the edges of reported cycles (``cycle=true``, drawn red in DOT).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from lockorder._findings import Finding
+
+__all__ = ["cycle_edges", "write_dot", "write_graphml"]
+
+
+def cycle_edges(findings: list[Finding]) -> set[tuple[str, str]]:
+    """(from key, to key) of every edge of a reported cycle."""
+    return {(edge.src.key, edge.dst.key) for f in findings for edge in f.cycle}
+
+
+def _quote(text: str) -> str:
+    return json.dumps(text)  # a DOT quoted string: backslash escapes, double quotes
+
+
+def write_dot(path: str, graph: dict[str, Any], findings: list[Finding]) -> None:
+    hot = cycle_edges(findings)
+    lines = ["digraph lockorder {", "  rankdir=LR;", "  node [shape=box, fontname=monospace];"]
+    for cls in graph.get("classes", ()):
+        # a real newline: json.dumps writes it as \n, which DOT reads as a line break
+        label = f"{cls['name']}\n{cls['site']}" if cls.get("name") else cls["site"]
+        lines.append(f"  {_quote(cls['key'])} [label={_quote(label)}];")
+    for edge in graph.get("edges", ()):
+        attrs = [f"tooltip={_quote(', '.join(edge.get('tests', ())) or edge.get('thread', ''))}"]
+        if (edge["from"], edge["to"]) in hot:
+            attrs.append('color="red", penwidth=2')
+        lines.append(f"  {_quote(edge['from'])} -> {_quote(edge['to'])} [{', '.join(attrs)}];")
+    lines.append("}")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+
+
+def _scalar(value: Any) -> Any:
+    """GraphML attributes are scalars: lists and dicts become JSON text, None ''."""
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value)
+    return value
+
+
+def write_graphml(path: str, graph: dict[str, Any], findings: list[Finding]) -> None:
+    import networkx as nx
+
+    hot = cycle_edges(findings)
+    nxgraph = nx.DiGraph()
+    for cls in graph.get("classes", ()):
+        nxgraph.add_node(cls["key"], **{k: _scalar(v) for k, v in cls.items() if k != "key"})
+    for edge in graph.get("edges", ()):
+        attrs = {k: _scalar(v) for k, v in edge.items() if k not in ("from", "to")}
+        attrs["cycle"] = (edge["from"], edge["to"]) in hot
+        nxgraph.add_edge(edge["from"], edge["to"], **attrs)
+    nx.write_graphml(nxgraph, path)
