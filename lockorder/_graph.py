@@ -372,5 +372,8 @@ def edge_to_dict(edge: Edge, classes: list[LockClass]) -> dict[str, Any]:
 
 
 def thread_id(serial: Any) -> str:
-    """A thread's identity in a wire graph: process and serial (or as merged)."""
-    return serial if isinstance(serial, str) else f"{os.getpid()}-{serial}"
+    """A thread's identity in a wire graph: process and serial, or ``main`` for
+    the main thread (serial 0) of any process (or as merged)."""
+    if isinstance(serial, str):
+        return serial
+    return "main" if serial == 0 else f"{os.getpid()}-{serial}"

@@ -50,7 +50,8 @@ def _edge_from_wire(graph: LockGraph, origin: str, data: dict[str, Any]) -> Edge
         ),
     )
     for tid, name in zip(ids, names, strict=False):
-        edge.threads[f"{prefix}{tid}"] = prefix + name
+        # every process's main thread is one thread ("main"), as in a run without xdist
+        edge.threads[tid if tid == "main" else f"{prefix}{tid}"] = prefix + name
     edge.nthreads = max(int(data.get("thread_count", len(edge.threads))), len(edge.threads))
     for test in data.get("tests", ()) or ([data["test"]] if data.get("test") else []):
         edge.add_test(test)

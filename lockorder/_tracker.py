@@ -118,6 +118,7 @@ _exit_refs: dict[Any, ThreadState] = {}
 _dead_instances: list[int] = []
 _serial = 0
 _thread_serial = 0
+MAIN_SERIAL = 0
 #: the test running now (set by the pytest plugin), for attribution
 current_test: str | None = None
 #: bumped (under _mu) whenever an edge or finding is added or an edge's evidence changes
@@ -160,8 +161,14 @@ def _new_thread_state() -> ThreadState:
     global _thread_serial
     ident = _unpatched.get_ident()
     with _mu:
-        _thread_serial += 1
-        ts = ThreadState(_thread_serial, ident, _thread_name(ident))
+        if ident == threading.main_thread().ident and MAIN_SERIAL not in _threads:
+            # the main thread has serial 0 in every process: merged runs (xdist
+            # workers) see their test runners' main threads as one thread
+            serial = MAIN_SERIAL
+        else:
+            _thread_serial += 1
+            serial = _thread_serial
+        ts = ThreadState(serial, ident, _thread_name(ident))
         _threads[ts.serial] = ts
         token = _ExitToken()
         _exit_refs[weakref.ref(token, _thread_exited)] = ts
