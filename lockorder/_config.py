@@ -7,10 +7,11 @@ where it came from (:class:`~lockorder.errors.ConfigurationError`).
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, replace
 from typing import Any
 
-from lockorder.errors import ConfigurationError
+from lockorder.errors import ConfigurationError, LockOrderWarning
 
 __all__ = ["MODES", "SINGLE_THREAD_POLICIES", "Settings", "settings_from_env"]
 
@@ -91,17 +92,34 @@ def apply(settings: Settings, source: str, **changes: Any) -> Settings:
     return replace(settings, **validated)
 
 
-def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) -> Settings:
+ENVIRONMENT = (
+    ("LOCKORDER", "enabled"),
+    ("LOCKORDER_MODE", "mode"),
+    ("LOCKORDER_SINGLE_THREAD", "single_thread"),
+    ("LOCKORDER_SELF_DEADLOCK_WAIT", "self_deadlock_wait"),
+)
+
+
+def settings_from_env(
+    environ: os._Environ[str] | dict[str, str] | None = None, strict: bool = True
+) -> Settings:
     """Read ``LOCKORDER``, ``LOCKORDER_MODE``, ``LOCKORDER_SINGLE_THREAD`` and
-    ``LOCKORDER_SELF_DEADLOCK_WAIT``."""
+    ``LOCKORDER_SELF_DEADLOCK_WAIT``.
+
+    An invalid value raises :class:`ConfigurationError`; with ``strict=False``
+    (at import) it is reported as a :class:`LockOrderWarning` and the setting
+    keeps its default, so a typo in the environment cannot break every program
+    (or pytest run) that imports lockorder.
+    """
     env = os.environ if environ is None else environ
     settings = Settings()
-    for var, key in (
-        ("LOCKORDER", "enabled"),
-        ("LOCKORDER_MODE", "mode"),
-        ("LOCKORDER_SINGLE_THREAD", "single_thread"),
-        ("LOCKORDER_SELF_DEADLOCK_WAIT", "self_deadlock_wait"),
-    ):
-        if env.get(var, "") != "":
+    for var, key in ENVIRONMENT:
+        if env.get(var, "") == "":
+            continue
+        try:
             settings = apply(settings, f"the {var} environment variable", **{key: env[var]})
+        except ConfigurationError as exc:
+            if strict:
+                raise
+            warnings.warn(LockOrderWarning(f"{exc}; using the default"), stacklevel=2)
     return settings

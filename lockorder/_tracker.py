@@ -106,7 +106,7 @@ class ThreadState:
 
 # -- global state (guarded by _mu) -------------------------------------------
 
-settings = _config.settings_from_env()
+settings = _config.settings_from_env(strict=False)
 graph = LockGraph()
 _findings: list[Finding] = []
 _signatures: set[str] = set()
@@ -657,7 +657,8 @@ def reset() -> None:
 
 def abandon_held() -> list[tuple[str, list[Any]]]:
     """Make every lock held by any thread make no more edges (a test ended with
-    them held): each thread forgets them at its next acquire. The locks stay
+    them held): the calling thread forgets them now, the others at their next
+    slow-path acquire (a known chain makes no edge anyway). The locks stay
     locked and owned. Returns (thread name, locks) for each thread that held some."""
     me = current()
     with _mu:

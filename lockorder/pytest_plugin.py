@@ -136,6 +136,14 @@ def resolve(config: pytest.Config, namespace: Any = None) -> Options:
     ns = namespace if namespace is not None else config.option
     sources: dict[str, str] = {}
     enabled = bool(config.getini("lockorder"))
+    if os.environ.get("LOCKORDER", "") != "":
+        enabled = _bool("LOCKORDER", os.environ["LOCKORDER"], "the LOCKORDER environment variable")
+    if getattr(ns, "lockorder", None):
+        enabled = True
+    if getattr(ns, "no_lockorder", False):
+        enabled = False
+    if not enabled:  # the other settings are not read (nor judged) when off
+        return Options()
     mode = "raise"
     single = "report"
     fail_on = "error"
@@ -155,8 +163,6 @@ def resolve(config: pytest.Config, namespace: Any = None) -> Options:
     reports = _reports(ini_reports, "config file") if ini_reports else ()
 
     env = os.environ
-    if env.get("LOCKORDER", "") != "":
-        enabled = _bool("LOCKORDER", env["LOCKORDER"], "the LOCKORDER environment variable")
     if env.get("LOCKORDER_MODE", "") != "":
         mode = _choice(
             "LOCKORDER_MODE",
@@ -172,10 +178,6 @@ def resolve(config: pytest.Config, namespace: Any = None) -> Options:
             "the LOCKORDER_SINGLE_THREAD environment variable",
         )
 
-    if getattr(ns, "lockorder", None):
-        enabled = True
-    if getattr(ns, "no_lockorder", False):
-        enabled = False
     mode = getattr(ns, "lockorder_mode", None) or mode
     single = getattr(ns, "lockorder_single_thread", None) or single
     fail_on = getattr(ns, "lockorder_fail_on", None) or fail_on

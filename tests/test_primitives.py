@@ -322,15 +322,17 @@ def test_checking_off_at_import_uses_the_stdlib_factories(
     result.stdout.fnmatch_lines(["plain"])
 
 
-def test_bad_environment_value_is_a_clear_error(
+def test_bad_environment_value_warns_and_keeps_the_default(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A typo in the environment must not break every program importing lockorder."""
     monkeypatch.setenv("LOCKORDER_MODE", "loud")
-    result = pytester.run("python", "-c", "import lockorder")
-    assert result.ret != 0
+    result = pytester.run("python", "-c", "import lockorder; print(lockorder.settings().mode)")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["raise"])
     result.stderr.fnmatch_lines(
         [
-            "*ConfigurationError: mode must be one of raise, warn, record "
-            "(got 'loud' from the LOCKORDER_MODE environment variable)"
+            "*LockOrderWarning: mode must be one of raise, warn, record "
+            "(got 'loud' from the LOCKORDER_MODE environment variable); using the default"
         ]
     )

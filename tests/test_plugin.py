@@ -1,0 +1,416 @@
+"""The pytest plugin, driven through pytester in subprocesses (the patching is global)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CONFTEST = """
+import threading
+
+A = threading.Lock()
+B = threading.Lock()
+
+
+def in_thread(target):
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive()
+"""
+
+AB = """
+from conftest import A, B, in_thread
+
+
+def test_ab():
+    def work():
+        with A:
+            with B:
+                pass
+    in_thread(work)
+"""
+
+BA = """
+from conftest import A, B, in_thread
+
+
+def test_ba():
+    def work():
+        with B:
+            with A:
+                pass
+    in_thread(work)
+"""
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in ("LOCKORDER", "LOCKORDER_MODE", "LOCKORDER_SINGLE_THREAD", "PYTEST_ADDOPTS"):
+        monkeypatch.delenv(name, raising=False)
+    yield
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=120)
+
+
+def test_off_by_default_no_patching_and_marker_registered(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(
+        test_off="""
+        import threading, _thread
+        import pytest
+
+        @pytest.mark.lockorder(mode="record")
+        def test_plain():
+            assert threading.Lock is _thread.allocate_lock
+        """
+    )
+    result = run(pytester, "--strict-markers")
+    result.assert_outcomes(passed=1)
+    assert "lockorder:" not in result.stdout.str()  # no header, no summary section
+    assert "= lockorder =" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("how", ["flag", "ini", "env", "flag+no", "ini+no", "env+no", "env0+flag"])
+def test_enabling_sources_and_no_lockorder_wins(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(
+        test_on="""
+        import lockorder
+        from conftest import A
+
+        def test_checked():
+            print("CHECKED" if lockorder.is_checked(A) else "PLAIN")
+        """
+    )
+    args = ["-s"]
+    if "flag" in how:
+        args.append("--lockorder")
+    if "ini" in how:
+        pytester.makeini("[pytest]\nlockorder = true\n")
+    if how.startswith("env0"):
+        monkeypatch.setenv("LOCKORDER", "0")
+    elif "env" in how:
+        monkeypatch.setenv("LOCKORDER", "1")
+    if how.endswith("+no"):
+        args.append("--no-lockorder")
+    result = run(pytester, *args)
+    result.assert_outcomes(passed=1)
+    expected = "PLAIN" if how.endswith("+no") else "CHECKED"
+    result.stdout.fnmatch_lines([f"*{expected}*"])
+
+
+def test_header_shows_effective_settings(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nlockorder_mode = warn\n")
+    pytester.makepyfile(test_x="def test_x(): pass")
+    result = run(pytester, "--lockorder", "--lockorder-single-thread=strict")
+    result.stdout.fnmatch_lines(
+        ["lockorder: mode=warn, single_thread=strict, fail_on=error, reports=none"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "message"),
+    [
+        ("", ["--lockorder-mode=loud"], "*argument --lockorder-mode: invalid choice: 'loud'*"),
+        (
+            "ini:lockorder_mode = rase",
+            [],
+            "*invalid lockorder_mode 'rase' from config file (choose from: raise, warn, record)*",
+        ),
+        (
+            "env:LOCKORDER_MODE=loud",
+            [],
+            "*invalid LOCKORDER_MODE 'loud' from the LOCKORDER_MODE environment variable*",
+        ),
+        ("env:LOCKORDER=maybe", [], "*invalid LOCKORDER 'maybe' from the LOCKORDER environment*"),
+        (
+            "",
+            ["--lockorder-report=html"],
+            "*invalid lockorder report type 'html' in 'html' from --lockorder-report*",
+        ),
+        (
+            "ini:lockorder_single_thread = sometimes",
+            [],
+            "*invalid lockorder_single_thread 'sometimes' from config file*",
+        ),
+    ],
+)
+def test_invalid_values_are_usage_errors_naming_value_and_source(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    setup: str,
+    args: list[str],
+    message: str,
+) -> None:
+    pytester.makepyfile(test_x="def test_x(): pass")
+    if setup.startswith("ini:"):
+        pytester.makeini(f"[pytest]\n{setup[4:]}\n")
+    elif setup.startswith("env:"):
+        name, _, value = setup[4:].partition("=")
+        monkeypatch.setenv(name, value)
+    result = run(pytester, "--lockorder", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
+def test_inversion_in_one_test_fails_it_with_a_readable_report(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_both=AB + BA.replace("from conftest import A, B, in_thread", ""))
+    result = run(pytester, "--lockorder")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_ba _*",
+            "lockorder ERROR: potential-deadlock: lock-order inversion: *",
+            "  test: test_both.py::test_ba",
+            "*first made by thread * in test test_both.py::test_ab",
+            "*first made by thread * in test test_both.py::test_ba",
+            "*possible scenario:*",
+            "*= lockorder =*",
+            "potential-deadlock: 1",
+            "  ERROR ?test_both.py::test_ba? lock-order inversion: *",
+            "    edges made in: test_both.py::test_ab, test_both.py::test_ba",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_single_thread_cycle_across_tests_warns_and_strict_fails(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(
+        test_main="""
+        from conftest import A, B
+
+        def test_ab():
+            with A:
+                with B:
+                    pass
+
+        def test_ba():
+            with B:
+                with A:
+                    pass
+        """
+    )
+    result = run(pytester, "--lockorder")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["  warning ?test_main.py::test_ba? lock-order inversion: *"])
+    strict = run(pytester, "--lockorder", "--lockorder-single-thread=strict")
+    strict.assert_outcomes(passed=1, failed=1)
+
+
+@pytest.mark.parametrize(("mode", "outcome"), [("record", 0), ("warn", 0), ("raise", 1)])
+def test_modes(pytester: pytest.Pytester, mode: str, outcome: int) -> None:
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_ab=AB, test_ba=BA)
+    result = run(pytester, "--lockorder", f"--lockorder-mode={mode}", "-p", "no:xdist")
+    assert result.ret == outcome
+    result.stdout.fnmatch_lines(["potential-deadlock: 1"])
+    if mode == "warn":
+        result.stdout.fnmatch_lines(["*LockOrderWarning*"])
+
+
+def test_marker_allow_and_mode_and_misuse(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(
+        test_ab=AB,
+        test_ba=BA.replace(
+            "def test_ba():",
+            "import pytest\n\n@pytest.mark.lockorder(allow=['potential-*'])\ndef test_ba():",
+        ),
+        test_bad="""
+        import pytest
+
+        @pytest.mark.lockorder(colour="red")
+        def test_misused():
+            pass
+        """,
+    )
+    result = run(pytester, "--lockorder", "-p", "no:xdist")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*lockorder marker: unknown keyword?s? colour*",
+            "no findings",
+            "suppressed by lockorder markers: 1",
+        ]
+    )
+
+
+def test_held_at_test_end_is_a_finding_and_makes_no_more_edges(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(
+        test_leak="""
+        from conftest import A, B, in_thread
+
+        def test_leaks():
+            A.acquire()
+
+        def test_later():
+            def work():
+                with B:
+                    pass
+            in_thread(work)
+            A.release()
+
+        def test_reverse():
+            def work():
+                with B:
+                    with A:
+                        pass
+            in_thread(work)
+        """
+    )
+    result = run(pytester, "--lockorder", "-p", "no:xdist")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "held-at-test-end: 1",
+            "  warning ?test_leak.py::test_leaks? thread 'MainThread' still held*",
+        ]
+    )
+    assert "potential-deadlock" not in result.stdout.str()
+
+
+def test_module_level_locks_are_checked_early(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(
+        test_early="""
+        import queue, threading
+        import lockorder
+        import conftest
+
+        MODULE_LOCK = threading.RLock()
+        QUEUE = queue.Queue()
+
+        def test_checked():
+            assert lockorder.is_checked(conftest.A)
+            assert lockorder.is_checked(MODULE_LOCK)
+            assert lockorder.is_checked(QUEUE.mutex)
+        """
+    )
+    run(pytester, "--lockorder").assert_outcomes(passed=1)
+
+
+def test_fixture_gives_the_tests_findings(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(
+        test_fixture="""
+        import pytest
+        from conftest import A, B, in_thread
+
+        def test_clean(lockorder_findings):
+            with A:
+                pass
+            assert lockorder_findings.enabled
+            assert not lockorder_findings
+
+        @pytest.mark.lockorder(mode="record")
+        def test_sees_its_own(lockorder_findings):
+            def ab():
+                with A:
+                    with B:
+                        pass
+            def ba():
+                with B:
+                    with A:
+                        pass
+            in_thread(ab)
+            in_thread(ba)
+            assert lockorder_findings.kinds() == ["potential-deadlock"]
+            assert len(lockorder_findings.all) == 1
+        """
+    )
+    run(pytester, "--lockorder", "-p", "no:xdist").assert_outcomes(passed=2)
+
+
+def test_fixture_without_lockorder_is_empty(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_fixture="""
+        def test_off(lockorder_findings):
+            assert not lockorder_findings.enabled
+            assert list(lockorder_findings) == []
+        """
+    )
+    run(pytester).assert_outcomes(passed=1)
+
+
+def test_reports_are_written(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_ab=AB, test_ba=BA)
+    result = run(
+        pytester,
+        "--lockorder",
+        "--lockorder-report=json:out/report.json",
+        "--lockorder-report=dot",
+        "--lockorder-report=graphml:g.graphml",
+        "-p",
+        "no:xdist",
+    )
+    result.stdout.fnmatch_lines(
+        ["report json: out/report.json", "report dot: lockorder.dot", "report graphml: g.graphml"]
+    )
+    data = json.loads(Path(pytester.path, "out/report.json").read_text())
+    assert data["format"] == "lockorder-report"
+    (finding,) = data["findings"]
+    assert {edge["test"] for edge in finding["cycle"]} == {
+        "test_ab.py::test_ab",
+        "test_ba.py::test_ba",
+    }
+    assert {tuple(edge["tests"]) for edge in data["graph"]["edges"]} == {
+        ("test_ab.py::test_ab",),
+        ("test_ba.py::test_ba",),
+    }
+    dot = Path(pytester.path, "lockorder.dot").read_text()
+    assert dot.startswith("digraph lockorder {") and 'color="red"' in dot
+    import networkx as nx
+
+    graph = nx.read_graphml(Path(pytester.path, "g.graphml"))
+    assert graph.number_of_edges() == 2
+    assert all(data["cycle"] for _, _, data in graph.edges(data=True))
+
+
+def test_findings_outside_tests_fail_the_run(pytester: pytest.Pytester) -> None:
+    """A cycle closed while conftest loads belongs to no test: it fails the run."""
+    pytester.makeconftest(
+        CONFTEST
+        + """
+def _ab():
+    with A:
+        with B:
+            pass
+
+def _ba():
+    with B:
+        with A:
+            pass
+
+in_thread(_ab)
+in_thread(_ba)
+"""
+    )
+    pytester.makepyfile(test_x="def test_x(): pass")
+    result = run(pytester, "--lockorder", "-p", "no:xdist")
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        ["  ERROR ?outside any test? lock-order inversion: *", "failing the run: *"]
+    )
+
+
+def test_plugin_works_without_xdist(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_ab=AB, test_ba=BA)
+    result = run(pytester, "--lockorder", "-p", "no:xdist")
+    result.assert_outcomes(passed=1, failed=1)

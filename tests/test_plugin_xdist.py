@@ -1,0 +1,95 @@
+"""The plugin under pytest-xdist: per-test findings replayed, graphs merged, crashed workers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.test_plugin import AB, BA, CONFTEST, run
+
+pytest.importorskip("xdist")
+
+XDIST_MODES = ["", "-n 1", "-n 2"]
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in ("LOCKORDER", "LOCKORDER_MODE", "LOCKORDER_SINGLE_THREAD", "PYTEST_ADDOPTS"):
+        monkeypatch.delenv(name, raising=False)
+    yield
+
+
+def _args(xdist: str) -> list[str]:
+    return [*xdist.split(), "--dist", "loadfile"] if xdist else ["-p", "no:xdist"]
+
+
+@pytest.mark.parametrize("xdist", XDIST_MODES)
+def test_inversion_across_files_is_found_in_every_mode(
+    pytester: pytest.Pytester, xdist: str
+) -> None:
+    """test_ab.py makes A -> B, test_ba.py makes B -> A; with -n 2 they run on two workers."""
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_ab=AB, test_ba=BA)
+    result = run(pytester, "--lockorder", "-v", *_args(xdist))
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "*= lockorder =*",
+            "potential-deadlock: 1",
+            "    edges made in: test_ab.py::test_ab, test_ba.py::test_ba",
+        ]
+    )
+    out = result.stdout.str()
+    if xdist == "-n 2":
+        # each file on its own worker (asserted from the output, not assumed)
+        workers = {line.split()[0] for line in out.splitlines() if "PASSED test_" in line}
+        assert workers == {"[gw0]", "[gw1]"}, out
+        result.stdout.fnmatch_lines(["  ERROR ?found by merging the workers' graphs? *"])
+    else:
+        result.stdout.fnmatch_lines(["*FAILED*test_ba.py::test_ba*"])
+
+
+@pytest.mark.parametrize("xdist", XDIST_MODES)
+def test_clean_suite_is_clean_in_every_mode(pytester: pytest.Pytester, xdist: str) -> None:
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_ab=AB, test_ab2=AB.replace("test_ab", "test_ab2"))
+    result = run(pytester, "--lockorder", "--lockorder-report=json", *_args(xdist))
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["no findings", "report json: lockorder.json"])
+
+
+def test_only_the_controller_writes_reports(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_ab=AB, test_ba=BA)
+    result = run(pytester, "--lockorder", "--lockorder-report=json", "-n", "2")
+    assert result.stdout.str().count("report json: lockorder.json") == 1
+    import json
+
+    data = json.loads((pytester.path / "lockorder.json").read_text())
+    assert data["run"]["workers"] == ["gw0", "gw1"]
+    assert data["summary"]["by_kind"] == {"potential-deadlock": 1}
+
+
+def test_crashed_worker_is_named_and_what_it_learned_is_kept(pytester: pytest.Pytester) -> None:
+    """gw0 makes A -> B and then dies; gw1 makes B -> A: the merge still finds the cycle."""
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(
+        test_ab=AB
+        + """
+
+def test_zz_dies():
+    import os
+    os._exit(3)
+""",
+        test_ba=BA,
+    )
+    result = run(pytester, "--lockorder", "-n", "2", "--dist", "loadfile")
+    assert result.ret != pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(
+        [
+            "*= lockorder =*",
+            "worker gw* crashed or was killed (*); its last journal was merged",
+            "potential-deadlock: 1",
+        ]
+    )
