@@ -414,3 +414,186 @@ def test_plugin_works_without_xdist(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_ab=AB, test_ba=BA)
     result = run(pytester, "--lockorder", "-p", "no:xdist")
     result.assert_outcomes(passed=1, failed=1)
+
+
+PRECEDENCE_TEST = """
+import pytest
+from conftest import A, B, in_thread
+
+
+def _inversion():
+    def ab():
+        with A:
+            with B:
+                pass
+
+    def ba():
+        with B:
+            with A:
+                pass
+
+    in_thread(ab)
+    in_thread(ba)
+
+
+def test_plain():
+    _inversion()
+"""
+
+
+@pytest.mark.parametrize(
+    ("ini", "env", "cli", "marker", "fails"),
+    [
+        ("record", None, None, None, False),  # ini alone
+        ("record", "raise", None, None, True),  # env beats ini
+        ("record", "raise", "record", None, False),  # command line beats env
+        (None, None, "record", "raise", True),  # marker beats the command line
+        (None, None, None, "record", False),
+    ],
+)
+def test_mode_precedence_ini_env_cli_marker(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    ini: str | None,
+    env: str | None,
+    cli: str | None,
+    marker: str | None,
+    fails: bool,
+) -> None:
+    pytester.makeconftest(CONFTEST)
+    source = PRECEDENCE_TEST
+    if marker:
+        source = source.replace(
+            "def test_plain():", f"@pytest.mark.lockorder(mode={marker!r})\ndef test_plain():"
+        )
+    pytester.makepyfile(test_precedence=source)
+    if ini:
+        pytester.makeini(f"[pytest]\nlockorder_mode = {ini}\n")
+    if env:
+        monkeypatch.setenv("LOCKORDER_MODE", env)
+    args = ["--lockorder", "-p", "no:xdist"]
+    if cli:
+        args.append(f"--lockorder-mode={cli}")
+    result = run(pytester, *args)
+    if fails:
+        result.assert_outcomes(failed=1)
+    else:
+        result.assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("lockorder_single_thread", "strict"),
+        ("lockorder_fail_on", "warning"),
+        ("lockorder_report", "json:from-ini.json"),
+    ],
+)
+def test_every_option_has_an_ini_setting(
+    pytester: pytest.Pytester, option: str, value: str
+) -> None:
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(
+        test_single="""
+        from conftest import A, B
+
+        def test_one_thread():
+            with A, B:
+                pass
+            with B, A:
+                pass
+        """
+    )
+    pytester.makeini(f"[pytest]\nlockorder = true\n{option} = {value}\n")
+    result = run(pytester, "-p", "no:xdist")
+    if option == "lockorder_report":
+        result.assert_outcomes(passed=1)
+        assert (pytester.path / "from-ini.json").exists()
+    else:  # strict, or failing on warnings: the single-thread cycle fails the test
+        result.assert_outcomes(failed=1)
+
+
+def test_single_thread_policy_from_environment(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(
+        test_single="""
+        from conftest import A, B
+
+        def test_one_thread():
+            with A, B:
+                pass
+            with B, A:
+                pass
+        """
+    )
+    monkeypatch.setenv("LOCKORDER_SINGLE_THREAD", "ignore")
+    result = run(pytester, "--lockorder", "-p", "no:xdist")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["no findings"])
+
+
+def test_fail_on_never_and_empty_report_option(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(CONFTEST)
+    pytester.makeini("[pytest]\nlockorder_report = json\n")
+    pytester.makepyfile(test_ab=AB, test_ba=BA)
+    result = run(
+        pytester,
+        "--lockorder",
+        "--lockorder-fail-on=never",
+        "--lockorder-report=",
+        "-p",
+        "no:xdist",
+    )
+    result.assert_outcomes(passed=2)
+    assert result.ret == pytest.ExitCode.OK
+    assert not (pytester.path / "lockorder.json").exists()
+
+
+def test_marker_with_an_invalid_mode_fails_that_test_only(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_marker="""
+        import pytest
+
+        @pytest.mark.lockorder(mode="loud")
+        def test_bad():
+            pass
+
+        def test_good():
+            pass
+        """
+    )
+    result = run(pytester, "--lockorder", "-p", "no:xdist")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*lockorder marker: invalid mode 'loud' (choose from: raise, warn, record)*"]
+    )
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_self_deadlock_in_a_test_raises_instead_of_hanging(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_counter="""
+        import threading
+
+        class SharedCounter:
+            def __init__(self):
+                self.value = 0
+                self.lock = threading.Lock()
+
+            def incr(self, delta=1):
+                with self.lock:
+                    self.value += delta
+
+            def decr(self, delta=1):
+                with self.lock:
+                    self.incr(-delta)
+
+        def test_decr():
+            SharedCounter().decr()
+        """
+    )
+    result = run(pytester, "--lockorder", "-p", "no:xdist")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*SelfDeadlockError*", "self-deadlock: 1"])
