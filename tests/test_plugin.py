@@ -597,3 +597,28 @@ def test_self_deadlock_in_a_test_raises_instead_of_hanging(pytester: pytest.Pyte
     result = run(pytester, "--lockorder", "-p", "no:xdist")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*SelfDeadlockError*", "self-deadlock: 1"])
+
+
+def test_the_documented_demo_suite(pytester: pytest.Pytester) -> None:
+    """examples/pytest_demo as docs/pytest.md shows it: green without lockorder, 2 findings with."""
+    demo = Path(__file__).parent.parent / "examples" / "pytest_demo"
+    for name in ("bank.py", "test_bank.py"):
+        (pytester.path / name).write_text((demo / name).read_text())
+    run(pytester, "-p", "no:xdist").assert_outcomes(passed=3)
+    result = run(pytester, "--lockorder", "-p", "no:xdist")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_pay_rent _*",
+            "lockorder ERROR: potential-deadlock: two locks of one class taken in both orders: *",
+            "*_ test_record _*",
+            "lockorder ERROR: potential-deadlock: lock-order inversion: Lock bank.py:21 -> "
+            "Lock bank.py:22 -> Lock bank.py:21",
+            "*= lockorder =*",
+            "potential-deadlock: 2",
+            "  ERROR ?test_bank.py::test_pay_rent? two locks of one class taken in both orders: *",
+            "    edges made in: test_bank.py::test_pay_rent",
+            "  ERROR ?test_bank.py::test_record? lock-order inversion: *",
+            "    edges made in: test_bank.py::test_audit, test_bank.py::test_record",
+        ]
+    )
