@@ -13,6 +13,7 @@ import threading as _threading
 from typing import Any
 
 from lockorder import _config, _tracker
+from lockorder._deadlock import dump as dump
 from lockorder._findings import KINDS as KINDS
 from lockorder._findings import EdgeReport as EdgeReport
 from lockorder._findings import Finding as Finding
@@ -29,6 +30,7 @@ from lockorder._primitives import Semaphore as Semaphore
 from lockorder._primitives import is_checked as is_checked
 from lockorder._primitives import wrap as wrap
 from lockorder.errors import ConfigurationError as ConfigurationError
+from lockorder.errors import DeadlockError as DeadlockError
 from lockorder.errors import LockOrderError as LockOrderError
 from lockorder.errors import LockOrderViolation as LockOrderViolation
 from lockorder.errors import LockOrderWarning as LockOrderWarning
@@ -42,6 +44,7 @@ __all__ = [
     "BoundedSemaphore",
     "Condition",
     "ConfigurationError",
+    "DeadlockError",
     "EdgeReport",
     "Finding",
     "Lock",
@@ -56,6 +59,7 @@ __all__ = [
     "Settings",
     "acquire",
     "configure",
+    "dump",
     "findings",
     "graph",
     "install",
@@ -76,6 +80,10 @@ def configure(
     single_thread: str | None = None,
     enabled: bool | None = None,
     self_deadlock_wait: float | None = None,
+    break_deadlocks: bool | None = None,
+    deadlock_check: float | None = None,
+    long_wait: float | None = None,
+    long_hold: float | None = None,
 ) -> Settings:
     """Change the settings; arguments left ``None`` keep their value.
 
@@ -91,6 +99,15 @@ def configure(
             objects from now on.
         self_deadlock_wait: seconds a re-acquire of a held ``Lock`` waits for
             another thread's release before it is a self-deadlock.
+        break_deadlocks: whether a certain deadlock (a self-deadlock, a
+            wait-for cycle of blocked threads) raises in the blocked acquire;
+            by default it does in ``raise`` and ``warn`` modes.
+        deadlock_check: seconds a blocked acquire waits before it checks for a
+            wait-for cycle, and between checks (``0``: no check).
+        long_wait: a lock waited on longer than this many seconds is a
+            ``long-wait`` warning (``0``: off, the default).
+        long_hold: a lock held longer than this many seconds is a
+            ``long-hold`` warning (``0``: off, the default).
 
     Returns:
         The new settings.
@@ -103,6 +120,10 @@ def configure(
         single_thread=single_thread,
         enabled=enabled,
         self_deadlock_wait=self_deadlock_wait,
+        break_deadlocks=break_deadlocks,
+        deadlock_check=deadlock_check,
+        long_wait=long_wait,
+        long_hold=long_hold,
     )
 
 

@@ -34,9 +34,17 @@ class Settings:
     #: seconds a blocking re-acquire of a held Lock waits for another thread's
     #: release before it is called a self-deadlock (when other threads exist)
     self_deadlock_wait: float = 1.0
-    #: whether a self-deadlock raises SelfDeadlockError; None: in raise and warn
-    #: modes (record mode then blocks as the stdlib would)
-    raise_self_deadlock: bool | None = None
+    #: whether a certain deadlock (a self-deadlock, a wait-for cycle) raises in
+    #: the blocked acquire; None: in raise and warn modes (record mode then
+    #: blocks as the stdlib would)
+    break_deadlocks: bool | None = None
+    #: seconds a blocked acquire waits before it checks for a wait-for cycle
+    #: (and between checks); 0 turns the check off
+    deadlock_check: float = 0.2
+    #: a lock waited on longer than this is a warning-level finding (0: off)
+    long_wait: float = 0.0
+    #: a lock held longer than this is a warning-level finding (0: off)
+    long_hold: float = 0.0
 
 
 def validate_mode(value: Any, source: str) -> str:
@@ -85,8 +93,10 @@ def apply(settings: Settings, source: str, **changes: Any) -> Settings:
             validated[key] = validate_bool("enabled", value, source)
         elif key == "self_deadlock_wait":
             validated[key] = validate_seconds(key, value, source)
-        elif key == "raise_self_deadlock":
+        elif key == "break_deadlocks":
             validated[key] = validate_bool(key, value, source)
+        elif key in ("deadlock_check", "long_wait", "long_hold"):
+            validated[key] = validate_seconds(key, value, source)
         else:
             raise TypeError(f"lockorder.configure() got an unexpected keyword argument {key!r}")
     return replace(settings, **validated)
@@ -97,6 +107,9 @@ ENVIRONMENT = (
     ("LOCKORDER_MODE", "mode"),
     ("LOCKORDER_SINGLE_THREAD", "single_thread"),
     ("LOCKORDER_SELF_DEADLOCK_WAIT", "self_deadlock_wait"),
+    ("LOCKORDER_DEADLOCK_CHECK", "deadlock_check"),
+    ("LOCKORDER_LONG_WAIT", "long_wait"),
+    ("LOCKORDER_LONG_HOLD", "long_hold"),
 )
 
 

@@ -17,11 +17,18 @@ __all__ = ["KINDS", "EdgeReport", "Finding", "LockRef"]
 #: every ``kind`` a finding can have, with its meaning (docs/report-schema.md)
 KINDS = {
     "potential-deadlock": "a cycle in the lock-order graph: some interleaving can deadlock",
+    "deadlock": "threads blocked in a wait-for cycle right now (a real deadlock, broken)",
     "self-deadlock": "a blocking re-acquire of a non-reentrant Lock by the thread holding it",
     "release-not-held": "a Lock released by a thread that did not acquire it",
     "held-at-exit": "a thread ended while holding checked locks",
     "held-at-test-end": "a thread still held checked locks when a test ended (pytest plugin)",
     "order-violation": "lockorder.acquire() asked for a lock sorting before one it holds",
+    "join-while-holding": "a thread joined a thread (or waited on a future) that takes a lock "
+    "it held while waiting",
+    "wait-while-holding": "a thread waited on an event, queue, condition or barrier while "
+    "holding a lock",
+    "long-wait": "a lock waited on longer than the long_wait threshold",
+    "long-hold": "a lock held longer than the long_hold threshold",
 }
 
 
@@ -175,6 +182,10 @@ class Finding:
         return self.format()
 
 
+#: kinds whose details already show every thread's stack
+_STACKS_IN_DETAILS = frozenset({"deadlock"})
+
+
 def _stack_lines(stack: tuple[Frame, ...], indent: str) -> list[str]:
     lines = [f"{indent}stack (most recent call last):"]
     for filename, lineno, function in stack:
@@ -193,7 +204,7 @@ def format_lines(finding: Finding) -> list[str]:
     if finding.reason:
         lines.append(f"  why: {finding.reason}")
     for detail in finding.details:
-        lines.append(f"  {detail}")
+        lines.append(f"  {detail}" if detail else "")
     for number, edge in enumerate(finding.cycle, 1):
         lines.append("")
         lines.append(f"  edge {number}: {edge.src.label} -> {edge.dst.label}")
@@ -213,7 +224,7 @@ def format_lines(finding: Finding) -> list[str]:
     if finding.cycle:
         lines.append("")
         lines.extend(scenario_lines(finding))
-    elif finding.stack:
+    elif finding.stack and finding.kind not in _STACKS_IN_DETAILS:
         lines.append(f"  thread: {finding.thread!r}")
         lines.extend(_stack_lines(finding.stack, "  "))
     return lines

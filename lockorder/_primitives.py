@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 import wrapt
 
 from lockorder import _sites, _tracker, _unpatched
+from lockorder._deadlock import wait_acquire
 from lockorder._graph import LockClass
 from lockorder._tracker import _drain, _record, current, pop, push, record, slow_acquire, steal
 
@@ -134,7 +135,9 @@ class _Checked:
         key = hash((chains[-1], cid)) if chains else cid
         if chains and key not in ts.known:
             error = _record(ts, self, key)
-        (reacquire or self._lo_acquire)()
+        acquire = reacquire or self._lo_acquire
+        if not acquire(False):
+            wait_acquire(self, ts, acquire)
         chains.append(key)
         ts.held.append(self)
         self._lo_owner = ts
@@ -207,7 +210,8 @@ class Lock(_Checked):
                 key = slow_acquire(ts, self, key)
         else:
             key = self._lo_cid
-        self._lo_acquire()
+        if not self._lo_acquire(False):
+            wait_acquire(self, ts, self._lo_acquire)
         chains.append(key)
         ts.held.append(self)
         self._lo_owner = ts
@@ -360,7 +364,8 @@ class RLock(_Checked):
                 key = slow_acquire(ts, self, key)
         else:
             key = self._lo_cid
-        self._lo_acquire()
+        if not self._lo_acquire(False):
+            wait_acquire(self, ts, self._lo_acquire)
         chains.append(key)
         ts.held.append(self)
         self._lo_owner = ts
@@ -423,11 +428,17 @@ class RLock(_Checked):
 
     def _acquire_restore(self, state: Any) -> None:
         raw = self._lo_raw
-        count = state[0] if isinstance(state, tuple) else 1
+        count = state[0] if isinstance(state, tuple) and state[0] >= 1 else 1
 
-        def reacquire() -> None:
-            raw._acquire_restore(state)
+        def reacquire(blocking: bool = True, timeout: float = -1) -> bool:
+            # the RLock's own _acquire_restore cannot time out: take it once,
+            # with a timeout, then re-enter to the saved recursion count
+            if not raw.acquire(blocking, timeout):
+                return False
+            for _ in range(count - 1):
+                raw.acquire()
             self._lo_count = count
+            return True
 
         self._lo_restore(reacquire)
 

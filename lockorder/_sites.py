@@ -123,6 +123,11 @@ def capture_stack(depth: int = 2, limit: int = STACK_LIMIT) -> tuple[Frame, ...]
         frame: FrameType | None = _getframe(depth)
     except ValueError:
         return ()
+    return stack_of(frame, limit)
+
+
+def stack_of(frame: FrameType | None, limit: int = STACK_LIMIT) -> tuple[Frame, ...]:
+    """The stack from ``frame`` outwards, as capture_stack() shows it."""
     frames: list[tuple[Frame, str]] = []
     while frame is not None and len(frames) < limit:
         module = frame.f_globals.get("__name__", "")

@@ -66,6 +66,7 @@ class ThreadState:
         "__weakref__",
         "busy",
         "chains",
+        "classes",
         "deferred",
         "held",
         "ident",
@@ -76,6 +77,8 @@ class ThreadState:
         "serial",
         "stolen",
         "suppress",
+        "wait_since",
+        "waiting_on",
     )
 
     def __init__(self, serial: int, ident: int, name: str) -> None:
@@ -99,6 +102,12 @@ class ThreadState:
         self.suppress = 0
         #: locks taken through lockorder.acquire(), in order
         self.ordered: list[Any] = []
+        #: what this thread is blocked on right now (a lock state, or a _Waitable),
+        #: and since when (time.monotonic()); set only on the slow wait path
+        self.waiting_on: Any = None
+        self.wait_since = 0.0
+        #: lock classes this thread (or its current work item) acquired blocking
+        self.classes: set[int] = set()
 
     def __repr__(self) -> str:
         return f"<ThreadState {self.name!r} serial={self.serial} held={len(self.held)}>"
@@ -600,7 +609,7 @@ def self_deadlock(st: Any, ts: ThreadState, waited: float | None) -> Exception |
         signature=f"self-deadlock:{cls.key}",
     )
     add_finding(finding)
-    raising = settings.raise_self_deadlock
+    raising = settings.break_deadlocks
     if raising is None:
         raising = settings.mode != "record"
     if not raising:

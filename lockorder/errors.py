@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ConfigurationError",
+    "DeadlockError",
     "LockOrderError",
     "LockOrderViolation",
     "LockOrderWarning",
@@ -46,6 +47,11 @@ class PotentialDeadlockError(LockOrderError, RuntimeError):
 
 class SelfDeadlockError(LockOrderError, RuntimeError):
     """A thread made a blocking acquire of a non-reentrant lock it already holds."""
+
+
+class DeadlockError(LockOrderError, RuntimeError):
+    """Threads wait for each other in a cycle: raised in one of them (the victim),
+    whose acquire gives up so its ``with`` blocks unwind and the others go on."""
 
 
 class LockOrderViolation(LockOrderError, RuntimeError):

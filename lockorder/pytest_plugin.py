@@ -369,7 +369,7 @@ class LockorderPlugin:
             enabled=True,
             mode=self._core_mode(options.mode),
             single_thread=options.single_thread,
-            raise_self_deadlock=True,
+            break_deadlocks=True,
         )
         install()
 

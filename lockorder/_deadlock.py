@@ -1,0 +1,246 @@
+"""Real deadlocks: the wait-for check of a blocked acquire, and lockorder.dump().
+
+A blocking acquire of a checked lock first tries without waiting; only if the
+lock is taken does it wait, in slices of ``deadlock_check`` seconds. After each
+slice it follows the wait-for chain: the lock's owner, what that owner waits
+for, its owner, and so on. If the chain comes back to this thread, the threads
+are deadlocked. One of them, the **victim**, gets :class:`DeadlockError` from
+its acquire: the thread of the cycle that started waiting last (the acquire
+that closed the cycle; ties broken by the higher thread serial). Every thread
+of the cycle checks on its own, so the victim finds the cycle itself, within one
+slice after the last thread started waiting.
+
+Locks of a class used as a signal (released by other threads than their
+acquirer) and semaphores have no owner to wait for: they end a chain.
+
+Everything here reads other threads' state without lockorder's mutex (a
+snapshot of each list, each attribute read once), so it works while the program
+is wedged, from a signal handler too.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Any
+
+from lockorder import _sites, _tracker
+from lockorder._findings import Finding
+from lockorder._sites import Frame
+from lockorder._tracker import ThreadState
+from lockorder.errors import DeadlockError
+
+__all__ = ["dump", "wait_acquire"]
+
+monotonic = time.monotonic
+
+
+class Waitable:
+    """Something other than a lock a thread can block on: a thread (join) or a future."""
+
+    __slots__ = ("label", "owner")
+
+    def __init__(self, label: str, owner: ThreadState | None) -> None:
+        self.label = label
+        #: the thread that must act for the wait to end, if known
+        self.owner = owner
+
+
+def wait_acquire(st: Any, ts: ThreadState, acquire: Any) -> None:
+    """Acquire ``st`` (blocking, already found taken), checking for deadlocks."""
+    settings = _tracker.settings
+    period = settings.deadlock_check
+    if period <= 0 and settings.long_wait <= 0:
+        acquire()
+        return
+    ts.wait_since = monotonic()
+    ts.waiting_on = st
+    warned = False
+    try:
+        while not acquire(True, period if period > 0 else settings.long_wait):
+            if period > 0:
+                check(ts)
+            if not warned and settings.long_wait > 0:
+                waited = monotonic() - ts.wait_since
+                if waited >= settings.long_wait:
+                    warned = True
+                    _long_wait(st, ts, waited)
+    finally:
+        ts.waiting_on = None
+
+
+def _owner(waited: Any) -> ThreadState | None:
+    if isinstance(waited, Waitable):
+        return waited.owner
+    if waited._lo_sema or waited._lo_signal or waited._lo_cls.signal:
+        return None
+    owner: ThreadState | None = waited._lo_owner
+    return owner
+
+
+def find_cycle(ts: ThreadState) -> list[tuple[ThreadState, Any]] | None:
+    """The wait-for cycle through ``ts``: (thread, what it waits for) pairs."""
+    chain: list[tuple[ThreadState, Any]] = []
+    seen: set[int] = set()
+    node: ThreadState | None = ts
+    while node is not None:
+        waited = node.waiting_on
+        if waited is None:
+            return None
+        chain.append((node, waited))
+        seen.add(id(node))
+        owner = _owner(waited)
+        if owner is ts:
+            return chain
+        if owner is None or id(owner) in seen:
+            return None
+        node = owner
+    return None
+
+
+def check(ts: ThreadState) -> None:
+    """Raise DeadlockError in ``ts`` if it is the victim of a wait-for cycle."""
+    cycle = find_cycle(ts)
+    if cycle is None:
+        return
+    victim = max((node for node, _ in cycle), key=lambda node: (node.wait_since, node.serial))
+    if victim is not ts:
+        return
+    again = find_cycle(ts)  # confirm: a real deadlock does not move
+    if again is None or [n for n, _ in again] != [n for n, _ in cycle]:
+        return
+    finding = _deadlock_finding(cycle, ts)
+    _tracker.add_finding(finding)
+    settings = _tracker.settings
+    breaking = settings.break_deadlocks
+    if breaking is None:
+        breaking = settings.mode != "record"
+    if breaking:
+        raise DeadlockError(finding.format(), finding)
+
+
+# -- reports ----------------------------------------------------------------------------
+
+
+def thread_stack(ts: ThreadState) -> tuple[Frame, ...]:
+    """The current stack of another (or this) thread, innermost last."""
+    return _sites.stack_of(sys._current_frames().get(ts.ident))
+
+
+def _label(waited: Any) -> str:
+    if isinstance(waited, Waitable):
+        return waited.label
+    return str(waited._lo_cls.label)
+
+
+def _held_labels(ts: ThreadState) -> list[str]:
+    return [_label(st) for st in list(ts.held)]
+
+
+def _stack_lines(stack: tuple[Frame, ...], indent: str) -> list[str]:
+    return [f'{indent}File "{_sites.relpath(f)}", line {n}, in {fn}' for f, n, fn in stack]
+
+
+def _deadlock_finding(cycle: list[tuple[ThreadState, Any]], victim: ThreadState) -> Finding:
+    now = monotonic()
+    details: list[str] = []
+    parts = []
+    refs = []
+    for node, waited in cycle:
+        owner = _owner(waited)
+        holder = f" held by {owner.name!r}" if owner is not None else ""
+        parts.append(f"{node.name!r} waits for {_label(waited)}{holder}")
+        if not isinstance(waited, Waitable):
+            refs.append(_tracker._ref(waited))
+        details.append("")
+        details.append(f"thread {node.name!r}:")
+        held = _held_labels(node)
+        details.append(f"  holds: {', '.join(held) if held else 'nothing checked'}")
+        details.append(f"  waits for: {_label(waited)}{holder}, for {now - node.wait_since:.2f} s")
+        details.append("  stack (most recent call last):")
+        details.extend(_stack_lines(thread_stack(node), "    "))
+    return Finding(
+        kind="deadlock",
+        severity="error",
+        message="; ".join(parts),
+        locks=tuple(refs),
+        thread=victim.name,
+        stack=thread_stack(victim),
+        reason=(
+            f"every thread of the cycle is blocked; {victim.name!r} (the last to start "
+            "waiting) gets DeadlockError so its locks are released and the others go on"
+        ),
+        test=_tracker.current_test,
+        signature=f"deadlock:{victim.serial}:{now}",
+        details=tuple(details[1:]),
+    )
+
+
+def _long_wait(st: Any, ts: ThreadState, waited: float) -> None:
+    owner = _owner(st)
+    holder = f", held by thread {owner.name!r}" if owner is not None else " (no owner known)"
+    details = [f"waiting thread {ts.name!r} holds: {', '.join(_held_labels(ts)) or 'nothing'}"]
+    if owner is not None:
+        details.append(f"holder {owner.name!r} stack (most recent call last):")
+        details.extend(_stack_lines(thread_stack(owner), "  "))
+    finding = Finding(
+        kind="long-wait",
+        severity="warning",
+        message=f"thread {ts.name!r} has waited {waited:.2f} s for {_label(st)}{holder}",
+        locks=(_tracker._ref(st),),
+        thread=ts.name,
+        stack=thread_stack(ts),
+        reason=f"waited longer than long_wait={_tracker.settings.long_wait:g} s without a "
+        "wait-for cycle",
+        test=_tracker.current_test,
+        signature=f"long-wait:{st._lo_cls.key}:{ts.serial}",
+        details=tuple(details),
+    )
+    if _tracker.add_finding(finding):
+        _tracker.emit([finding], ts)
+
+
+def dump_text() -> str:
+    """What every thread holds and waits for, with its stack (lockorder.dump())."""
+    lines = ["lockorder dump: checked locks held and waited for, by thread"]
+    now = monotonic()
+    states = {ts.ident: ts for ts in list(_tracker._threads.values())}
+    frames = sys._current_frames()
+    names = {thread.ident: thread.name for thread in list(threading._active.values())}  # type: ignore[attr-defined]
+    for ident, frame in frames.items():
+        ts = states.get(ident)
+        name = ts.name if ts is not None else names.get(ident, f"thread-{ident}")
+        lines.append("")
+        lines.append(f"thread {name!r} (ident {ident}):")
+        if ts is None:
+            lines.append("  holds: nothing checked")
+        else:
+            held = _held_labels(ts)
+            lines.append(f"  holds: {', '.join(held) if held else 'nothing checked'}")
+            waited = ts.waiting_on
+            if waited is not None:
+                owner = _owner(waited)
+                holder = f", held by {owner.name!r}" if owner is not None else ""
+                lines.append(
+                    f"  waits for: {_label(waited)}{holder} (for {now - ts.wait_since:.2f} s)"
+                )
+        stack = _sites.stack_of(frame)
+        lines.append("  stack (most recent call last):")
+        lines.extend(_stack_lines(stack, "    "))
+    return "\n".join(lines)
+
+
+def dump(file: Any = None) -> str:
+    """Print, for every thread that used checked locks, the locks it holds, what it
+    waits for right now (and who holds that), and its stack. Takes no lock of
+    lockorder's, so it works while the program is wedged. Returns the text.
+
+    Args:
+        file: where to print (default ``sys.stderr``); ``False`` to only return it.
+    """
+    text = dump_text()
+    if file is not False:
+        out = sys.stderr if file is None else file
+        print(text, file=out, flush=True)
+    return text
