@@ -6,7 +6,8 @@ slice it follows the wait-for chain: the lock's owner, what that owner waits
 for, its owner, and so on. If the chain comes back to this thread, the threads
 are deadlocked. One of them, the **victim**, gets :class:`DeadlockError` from
 its acquire: the thread of the cycle that started waiting last (the acquire
-that closed the cycle; ties broken by the higher thread serial). Every thread
+that closed the cycle; ties broken by the higher thread serial), leaving out
+threads that are taking a Condition's lock back in ``wait()`` unless all are. Every thread
 of the cycle checks on its own, so the victim finds the cycle itself, within one
 slice after the last thread started waiting.
 
@@ -47,17 +48,22 @@ class Waitable:
         self.owner = owner
 
 
-def wait_acquire(st: Any, ts: ThreadState, acquire: Any) -> None:
-    """Acquire ``st`` (blocking, already found taken), checking for deadlocks."""
+def wait_acquire(st: Any, ts: ThreadState, acquire: Any, restore: bool = False) -> None:
+    """Acquire ``st`` (blocking, already found taken), checking for deadlocks.
+
+    ``restore``: this is Condition.wait() taking its lock back; such a thread is
+    a victim only if every thread of the cycle is one (its caller's ``with``
+    block would release a lock it does not hold)."""
     settings = _tracker.settings
     period = settings.deadlock_check
-    if period <= 0 and settings.long_wait <= 0:
-        acquire()
-        return
     ts.wait_since = monotonic()
-    ts.waiting_on = st
+    ts.wait_restore = restore
+    ts.waiting_on = st  # also what dump() shows
     warned = False
     try:
+        if period <= 0 and settings.long_wait <= 0:
+            acquire()
+            return
         while not acquire(True, period if period > 0 else settings.long_wait):
             if period > 0:
                 check(ts)
@@ -104,7 +110,9 @@ def check(ts: ThreadState) -> None:
     cycle = find_cycle(ts)
     if cycle is None:
         return
-    victim = max((node for node, _ in cycle), key=lambda node: (node.wait_since, node.serial))
+    nodes = [node for node, _ in cycle]
+    candidates = [node for node in nodes if not node.wait_restore] or nodes
+    victim = max(candidates, key=lambda node: (node.wait_since, node.serial))
     if victim is not ts:
         return
     again = find_cycle(ts)  # confirm: a real deadlock does not move
@@ -172,7 +180,9 @@ def _deadlock_finding(cycle: list[tuple[ThreadState, Any]], victim: ThreadState)
             "waiting) gets DeadlockError so its locks are released and the others go on"
         ),
         test=_tracker.current_test,
-        signature=f"deadlock:{victim.serial}:{now}",
+        # one finding per cycle of threads and locks, however often it is checked
+        signature="deadlock:"
+        + "|".join(f"{node.serial}>{_label(waited)}" for node, waited in cycle),
         details=tuple(details[1:]),
     )
 

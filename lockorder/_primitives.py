@@ -137,7 +137,7 @@ class _Checked:
             error = _record(ts, self, key)
         acquire = reacquire or self._lo_acquire
         if not acquire(False):
-            wait_acquire(self, ts, acquire)
+            wait_acquire(self, ts, acquire, restore=True)
         chains.append(key)
         ts.held.append(self)
         self._lo_owner = ts

@@ -77,6 +77,7 @@ class ThreadState:
         "serial",
         "stolen",
         "suppress",
+        "wait_restore",
         "wait_since",
         "waiting_on",
     )
@@ -106,6 +107,7 @@ class ThreadState:
         #: and since when (time.monotonic()); set only on the slow wait path
         self.waiting_on: Any = None
         self.wait_since = 0.0
+        self.wait_restore = False
         #: lock classes this thread (or its current work item) acquired blocking
         self.classes: set[int] = set()
 
