@@ -142,6 +142,14 @@ def _label(waited: Any) -> str:
     return str(waited._lo_cls.label)
 
 
+def _holder(waited: Any, owner: ThreadState | None) -> str:
+    if owner is None:
+        return ""
+    if isinstance(waited, Waitable):
+        return f" (to be ended by {owner.name!r})"
+    return f" held by {owner.name!r}"
+
+
 def _held_labels(ts: ThreadState) -> list[str]:
     return [_label(st) for st in list(ts.held)]
 
@@ -157,7 +165,7 @@ def _deadlock_finding(cycle: list[tuple[ThreadState, Any]], victim: ThreadState)
     refs = []
     for node, waited in cycle:
         owner = _owner(waited)
-        holder = f" held by {owner.name!r}" if owner is not None else ""
+        holder = _holder(waited, owner)
         parts.append(f"{node.name!r} waits for {_label(waited)}{holder}")
         if not isinstance(waited, Waitable):
             refs.append(_tracker._ref(waited))
@@ -231,7 +239,7 @@ def dump_text() -> str:
             waited = ts.waiting_on
             if waited is not None:
                 owner = _owner(waited)
-                holder = f", held by {owner.name!r}" if owner is not None else ""
+                holder = "," + _holder(waited, owner) if owner is not None else ""
                 lines.append(
                     f"  waits for: {_label(waited)}{holder} (for {now - ts.wait_since:.2f} s)"
                 )

@@ -21,7 +21,7 @@ from typing import Any
 
 import wrapt
 
-from lockorder import _primitives, _sites, _tracker, _unpatched
+from lockorder import _primitives, _sites, _tracker, _unpatched, _waits
 from lockorder.errors import LockOrderWarning
 
 __all__ = ["install", "installed", "uninstall"]
@@ -72,6 +72,7 @@ def install() -> None:
                 continue
             _saved[name] = current
             setattr(threading, name, _Factory(current, _make_wrapper(name)))
+        _waits.patch()
 
 
 def uninstall() -> None:
@@ -83,6 +84,7 @@ def uninstall() -> None:
         _depth -= 1
         if _depth > 0:
             return
+        _waits.unpatch()
         for name, original in list(_saved.items()):
             current = getattr(threading, name)
             if isinstance(current, _Factory):

@@ -210,6 +210,9 @@ class Lock(_Checked):
                 key = slow_acquire(ts, self, key)
         else:
             key = self._lo_cid
+            if key not in ts.known:  # first blocking acquire of this class by the thread
+                ts.known.add(key)
+                ts.classes.add(key)
         if not self._lo_acquire(False):
             wait_acquire(self, ts, self._lo_acquire)
         chains.append(key)
@@ -364,6 +367,9 @@ class RLock(_Checked):
                 key = slow_acquire(ts, self, key)
         else:
             key = self._lo_cid
+            if key not in ts.known:  # first blocking acquire of this class by the thread
+                ts.known.add(key)
+                ts.classes.add(key)
         if not self._lo_acquire(False):
             wait_acquire(self, ts, self._lo_acquire)
         chains.append(key)

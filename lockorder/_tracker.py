@@ -70,6 +70,7 @@ class ThreadState:
         "deferred",
         "held",
         "ident",
+        "in_wait",
         "known",
         "mu",
         "name",
@@ -108,6 +109,8 @@ class ThreadState:
         self.waiting_on: Any = None
         self.wait_since = 0.0
         self.wait_restore = False
+        #: > 0 inside a patched stdlib wait (its inner waits are not reported again)
+        self.in_wait = 0
         #: lock classes this thread (or its current work item) acquired blocking
         self.classes: set[int] = set()
 
@@ -180,6 +183,9 @@ def _new_thread_state() -> ThreadState:
             _thread_serial += 1
             serial = _thread_serial
         ts = ThreadState(serial, ident, _thread_name(ident))
+        thread = threading._active.get(ident)  # type: ignore[attr-defined]
+        if thread is not None:
+            thread._lo_state = ts  # lets a join() find what the joined thread acquired
         _threads[ts.serial] = ts
         token = _ExitToken()
         _exit_refs[weakref.ref(token, _thread_exited)] = ts
@@ -398,6 +404,7 @@ def _record_locked(
             cycle = graph.add_edge(edge)
         if cycle:
             _on_cycle(cycle, ts, new)
+    ts.classes.add(dst_cls.cid)
     if cacheable and key is not None:
         ts.known.add(key)
 

@@ -1,0 +1,315 @@
+"""Waiting while holding: joins, futures and the other waits, checked under install().
+
+The rules (docs/deadlocks.md):
+
+* ``Thread.join()`` and ``Future.result()``: the waited-for side is known. If the
+  joined thread (or the work item running the future) acquires, or in this run
+  acquired, a lock class the waiting thread holds while it waits, that is a
+  ``join-while-holding`` finding (an error, like a lock-order cycle), found
+  whether or not the run hung. While it waits, the waiting thread takes part in
+  the wait-for check of docs/deadlocks.md, so a real hang is broken.
+* ``Event.wait()``, ``Barrier.wait()``, ``Condition.wait()`` (on another
+  condition than the locks held), a blocking ``Queue.get()``, and a blocking
+  ``Queue.put()`` on a bounded queue: who will end the wait is not known. An
+  untimed such wait while holding a checked lock is a ``wait-while-holding``
+  warning, once per call site and set of held locks. A wait with a timeout
+  cannot hang forever and is not reported.
+
+Only checked ``Lock``/``RLock`` holds count (not semaphores).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import concurrent.futures.thread
+import queue
+import sys
+import threading
+import time
+from typing import Any
+
+import wrapt
+
+from lockorder import _deadlock, _sites, _tracker
+from lockorder._findings import Finding
+
+__all__ = ["patch", "unpatch"]
+
+_PATCHES: list[tuple[Any, str]] = []
+
+
+def _held_locks(ts: _tracker.ThreadState | None, exclude: Any = None) -> list[Any]:
+    if ts is None or not ts.held:
+        return []
+    return [st for st in list(ts.held) if not st._lo_sema and st is not exclude]
+
+
+def _state() -> _tracker.ThreadState | None:
+    return _tracker._tls.__dict__.get("ts")
+
+
+# -- join and future: the waker is known ------------------------------------------------
+
+
+def _latent(
+    ts: _tracker.ThreadState,
+    held: list[Any],
+    target: _tracker.ThreadState | None,
+    classes: set[int] | None,
+    what: str,
+    worker: str,
+    stack: tuple[_sites.Frame, ...],
+) -> None:
+    if classes is None and target is not None:
+        classes = target.classes
+    if not classes:
+        return
+    taken = [st for st in held if st._lo_cid in classes]
+    if not taken:
+        return
+    refs = tuple(_tracker._ref(st) for st in taken)
+    names = ", ".join(ref.label for ref in refs)
+    finding = Finding(
+        kind="join-while-holding",
+        severity="error",
+        message=f"thread {ts.name!r} waited on {what} while holding {names}, "
+        f"which {worker} acquires",
+        locks=refs,
+        thread=ts.name,
+        stack=stack,
+        reason=f"if {worker} takes {refs[0].label} while {ts.name!r} holds it and waits, "
+        "both wait forever; found whether or not this run hung",
+        test=_tracker.current_test,
+        signature=f"join-while-holding:{what.split('(')[0]}:"
+        + "|".join(ref.key for ref in refs)
+        + (f"@{stack[-1].filename}:{stack[-1].lineno}" if stack else ""),
+        details=(
+            "possible scenario:",
+            f"  {ts.name}: lock({refs[0].label})",
+            f"  {worker}: lock({refs[0].label})  <- waits",
+            f"  {ts.name}: {what}  <- waits",
+            "  *** DEADLOCK ***",
+        ),
+    )
+    if _tracker.add_finding(finding):
+        error = _tracker.emit([finding], ts)
+        if error is not None:
+            raise error
+
+
+def _waiting(
+    ts: _tracker.ThreadState,
+    label: str,
+    owner: Any,
+    wait_slice: Any,
+    done: Any,
+    on_slice: Any,
+) -> None:
+    """Wait in slices, taking part in the wait-for check between them."""
+    period = _tracker.settings.deadlock_check or 0.2
+    waitable = _deadlock.Waitable(label, owner())
+    ts.wait_since = time.monotonic()
+    ts.wait_restore = False
+    ts.waiting_on = waitable
+    try:
+        while True:
+            wait_slice(period)
+            if done():
+                return
+            waitable.owner = owner()
+            on_slice()
+            if _tracker.settings.deadlock_check > 0:
+                _deadlock.check(ts)
+    finally:
+        ts.waiting_on = None
+
+
+def _join(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    ts = _state()
+    held = _held_locks(ts)
+    if ts is None or not held:
+        return wrapped(*args, **kwargs)
+    timeout = args[0] if args else kwargs.get("timeout")
+    stack = _sites.capture_stack(2)
+    what = f"join({instance.name!r})"
+    worker = f"thread {instance.name!r}"
+
+    def target() -> Any:
+        return getattr(instance, "_lo_state", None)
+
+    def check_latent() -> None:
+        _latent(ts, held, target(), None, what, worker, stack)
+
+    if timeout is not None:
+        result = wrapped(*args, **kwargs)
+    else:
+        _waiting(
+            ts, what, target, lambda t: wrapped(t), lambda: not instance.is_alive(), check_latent
+        )
+        result = None
+    check_latent()
+    return result
+
+
+def _run_item(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    """A ThreadPoolExecutor work item: record the classes it acquires."""
+    ts = _tracker.current()
+    future = instance.future
+    saved_known, saved_classes = ts.known, ts.classes
+    ts.known, ts.classes = set(), set()
+    future._lo_runner = ts
+    try:
+        return wrapped(*args, **kwargs)
+    finally:
+        future._lo_classes = ts.classes
+        saved_classes |= ts.classes
+        ts.known, ts.classes = saved_known, saved_classes
+
+
+def _result(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    ts = _state()
+    held = _held_locks(ts)
+    if ts is None or not held:
+        return wrapped(*args, **kwargs)
+    timeout = args[0] if args else kwargs.get("timeout")
+    stack = _sites.capture_stack(2)
+    what = "Future.result()"
+    worker = "the work item running the future"
+
+    def runner() -> Any:
+        return getattr(instance, "_lo_runner", None)
+
+    def check_latent() -> None:
+        _latent(ts, held, runner(), getattr(instance, "_lo_classes", None), what, worker, stack)
+
+    if timeout is None and not instance.done():
+
+        def wait_slice(period: float) -> None:
+            concurrent.futures.wait([instance], timeout=period)
+
+        _waiting(ts, what, runner, wait_slice, instance.done, check_latent)
+    try:
+        return wrapped(*args, **kwargs)
+    finally:
+        check_latent()
+
+
+# -- waits whose waker is not known ---------------------------------------------------------
+
+
+def _from_threading() -> bool:
+    """Whether the wait was called by threading itself (Thread.start() waits for
+    the new thread's start-up, which takes no lock of the program)."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if not (isinstance(module, str) and module.startswith(("lockorder", "wrapt"))):
+            return module == "threading"
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
+
+
+def _report_wait(what: str, exclude: Any = None) -> None:
+    ts = _state()
+    held = _held_locks(ts, exclude)
+    if ts is None or not held or ts.in_wait or _from_threading():
+        return
+    stack = _sites.capture_stack(3)
+    refs = tuple(_tracker._ref(st) for st in held)
+    where = f"{stack[-1].filename}:{stack[-1].lineno}" if stack else "?"
+    finding = Finding(
+        kind="wait-while-holding",
+        severity="warning",
+        message=f"thread {ts.name!r} waited on {what} while holding "
+        + ", ".join(ref.label for ref in refs),
+        locks=refs,
+        thread=ts.name,
+        stack=stack,
+        reason="if the thread that would end this wait needs one of these locks first, both "
+        "wait forever; lockorder cannot know which thread that is (a timed wait is not "
+        "reported)",
+        test=_tracker.current_test,
+        signature=f"wait-while-holding:{what}:{where}:" + "|".join(ref.key for ref in refs),
+    )
+    if _tracker.add_finding(finding):
+        _tracker.emit([finding], ts)
+
+
+def _quiet(wrapped: Any, args: Any, kwargs: Any) -> Any:
+    """Run a stdlib wait whose inner Condition.wait() must not report again."""
+    ts = _state()
+    if ts is None:
+        return wrapped(*args, **kwargs)
+    ts.in_wait += 1
+    try:
+        return wrapped(*args, **kwargs)
+    finally:
+        ts.in_wait -= 1
+
+
+def _arg(args: Any, kwargs: Any, index: int, name: str, default: Any) -> Any:
+    return args[index] if len(args) > index else kwargs.get(name, default)
+
+
+def _event_wait(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    if _arg(args, kwargs, 0, "timeout", None) is None and not instance.is_set():
+        _report_wait("Event.wait()")
+    return _quiet(wrapped, args, kwargs)
+
+
+def _barrier_wait(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    timeout = _arg(args, kwargs, 0, "timeout", None)
+    if timeout is None and getattr(instance, "_timeout", None) is None:
+        _report_wait("Barrier.wait()")
+    return _quiet(wrapped, args, kwargs)
+
+
+def _condition_wait(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    if _arg(args, kwargs, 0, "timeout", None) is None:
+        lock = getattr(instance, "_lock", None)
+        own = getattr(lock, "_self_state", lock)  # a wrap() proxy's shadow lock
+        _report_wait("Condition.wait()", exclude=own)
+    return _quiet(wrapped, args, kwargs)
+
+
+def _queue_get(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    block = _arg(args, kwargs, 0, "block", True)
+    if block and _arg(args, kwargs, 1, "timeout", None) is None:
+        _report_wait("Queue.get()")
+    return _quiet(wrapped, args, kwargs)
+
+
+def _queue_put(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    block = _arg(args, kwargs, 1, "block", True)
+    if block and instance.maxsize > 0 and _arg(args, kwargs, 2, "timeout", None) is None:
+        _report_wait("Queue.put() on a bounded queue")
+    return _quiet(wrapped, args, kwargs)
+
+
+_TARGETS: list[tuple[Any, str, Any]] = [
+    (threading.Thread, "join", _join),
+    (concurrent.futures.thread._WorkItem, "run", _run_item),
+    (concurrent.futures.Future, "result", _result),
+    (threading.Event, "wait", _event_wait),
+    (threading.Barrier, "wait", _barrier_wait),
+    (threading.Condition, "wait", _condition_wait),
+    (queue.Queue, "get", _queue_get),
+    (queue.Queue, "put", _queue_put),
+]
+
+
+def patch() -> None:
+    for owner, name, wrapper in _TARGETS:
+        original = owner.__dict__[name]
+        if isinstance(original, wrapt.FunctionWrapper):
+            continue
+        setattr(owner, name, wrapt.FunctionWrapper(original, wrapper))
+        _PATCHES.append((owner, name))
+
+
+def unpatch() -> None:
+    while _PATCHES:
+        owner, name = _PATCHES.pop()
+        current = owner.__dict__[name]
+        if isinstance(current, wrapt.FunctionWrapper):
+            setattr(owner, name, current.__wrapped__)

@@ -1,0 +1,194 @@
+"""Waiting while holding: joins and futures (waker known), other waits (warnings)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import queue
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import lockorder
+from tests.conftest import TIMEOUT
+
+
+@pytest.fixture(autouse=True)
+def installed() -> Iterator[None]:
+    lockorder.configure(mode="record", break_deadlocks=True, deadlock_check=0.1)
+    lockorder.install()
+    try:
+        yield
+    finally:
+        lockorder.uninstall()
+
+
+def kinds() -> list[str]:
+    return [f.kind for f in lockorder.findings()]
+
+
+def test_join_while_holding_a_lock_the_thread_takes_hangs_and_is_broken() -> None:
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            with lock:
+                pass
+        except lockorder.DeadlockError as exc:
+            errors.append(exc)
+
+    try:
+        with lock:
+            thread = threading.Thread(target=worker, name="worker")
+            thread.start()
+            thread.join()  # worker waits for lock, we wait for worker: broken
+    except lockorder.DeadlockError as exc:  # the victim is whoever started waiting last
+        errors.append(exc)
+    thread.join(TIMEOUT)
+    assert len(errors) == 1
+    assert "deadlock" in kinds() and "join-while-holding" in kinds()
+    (finding,) = [f for f in lockorder.findings() if f.kind == "join-while-holding"]
+    assert "join('worker')" in finding.message and finding.severity == "error"
+
+
+def test_join_while_holding_is_found_when_the_run_did_not_hang() -> None:
+    lock = threading.Lock()
+
+    def worker() -> None:
+        with lock:
+            pass
+
+    thread = threading.Thread(target=worker, name="worker")
+    thread.start()
+    thread.join(TIMEOUT)  # the worker took the lock before we did: no hang
+    with lock:
+        thread.join()
+    (finding,) = lockorder.findings()
+    assert finding.kind == "join-while-holding"
+    assert "possible scenario:" in finding.format()
+
+
+def test_joining_a_worker_that_never_takes_the_lock_is_clean() -> None:
+    lock = threading.Lock()
+    other = threading.Lock()
+
+    def worker() -> None:
+        with other:
+            pass
+
+    with lock:
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join()
+    assert lockorder.findings() == []
+
+
+def test_future_result_while_holding_a_lock_its_item_takes() -> None:
+    lock = threading.Lock()
+
+    def item() -> int:
+        with lock:
+            return 1
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(item)
+        concurrent.futures.wait([future], timeout=TIMEOUT)
+        other = pool.submit(lambda: 2)  # the same worker thread, another item
+        with lock:
+            assert other.result() == 2  # that item took no lock: clean
+            assert lockorder.findings() == []
+            assert future.result() == 1
+    (finding,) = lockorder.findings()
+    assert finding.kind == "join-while-holding" and "Future.result()" in finding.message
+
+
+def test_future_result_hang_is_broken() -> None:
+    lock = threading.Lock()
+
+    def item() -> int:
+        with lock:
+            return 1
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool, lock:
+        future = pool.submit(item)
+        with pytest.raises(lockorder.DeadlockError):
+            future.result()
+    assert "deadlock" in kinds()
+
+
+@pytest.mark.parametrize(
+    "wait",
+    [
+        lambda: threading.Event().wait,
+        lambda: threading.Barrier(1).wait,
+        lambda: queue.Queue().get,
+        lambda: threading.Condition().wait,
+    ],
+    ids=["Event", "Barrier", "Queue.get", "Condition"],
+)
+def test_untimed_wait_while_holding_is_a_warning(wait: Any) -> None:
+    lock = threading.Lock()
+    waiter = wait()
+    owner = getattr(waiter, "__self__", None)
+    done = threading.Event()
+
+    def wake() -> None:
+        done.wait(TIMEOUT)
+        if isinstance(owner, threading.Event().__class__):
+            owner.set()
+        elif isinstance(owner, queue.Queue):
+            owner.put(1)
+        elif isinstance(owner, threading.Condition):
+            with owner:
+                owner.notify_all()
+
+    if isinstance(owner, threading.Condition):
+        cond = owner
+
+        def call() -> None:
+            with cond:
+                done.set()
+                waiter()
+    else:
+
+        def call() -> None:
+            done.set()
+            waiter()
+
+    helper = threading.Thread(target=wake)
+    helper.start()
+    with lock:
+        call()
+    helper.join(TIMEOUT)
+    warnings = [f for f in lockorder.findings() if f.kind == "wait-while-holding"]
+    assert len(warnings) == 1, lockorder.findings()
+    assert warnings[0].severity == "warning"
+    assert warnings[0].locks[0].site.startswith("tests/test_waits.py:")
+
+
+def test_correct_waits_are_clean() -> None:
+    """Timed waits, and a Condition whose own lock is the only one held."""
+    lock = threading.Lock()
+    cond = threading.Condition()
+    event = threading.Event()
+    with lock:
+        assert not event.wait(0.01)
+        assert queue.Queue().empty()
+    with cond:
+        cond.wait(0.01)
+    notified = threading.Event()
+
+    def notifier() -> None:
+        notified.wait(TIMEOUT)
+        with cond:
+            cond.notify_all()
+
+    thread = threading.Thread(target=notifier)
+    thread.start()
+    with cond:
+        notified.set()
+        cond.wait(TIMEOUT)
+    thread.join(TIMEOUT)
+    assert lockorder.findings() == []
