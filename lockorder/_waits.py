@@ -26,6 +26,7 @@ import queue
 import sys
 import threading
 import time
+from types import FrameType
 from typing import Any
 
 import wrapt
@@ -200,12 +201,12 @@ def _result(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
 def _from_threading() -> bool:
     """Whether the wait was called by threading itself (Thread.start() waits for
     the new thread's start-up, which takes no lock of the program)."""
-    frame = sys._getframe(2)
+    frame: FrameType | None = sys._getframe(2)
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
         if not (isinstance(module, str) and module.startswith(("lockorder", "wrapt"))):
-            return module == "threading"
-        frame = frame.f_back  # type: ignore[assignment]
+            return bool(module == "threading")
+        frame = frame.f_back
     return False
 
 
