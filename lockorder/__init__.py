@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading as _threading
 from typing import Any
 
-from lockorder import _config, _tracker
+from lockorder import _config, _deadlock, _tracker
 from lockorder._deadlock import dump as dump
 from lockorder._findings import KINDS as KINDS
 from lockorder._findings import EdgeReport as EdgeReport
@@ -115,7 +115,7 @@ def configure(
     Raises:
         ConfigurationError: a value is invalid (the message names it).
     """
-    return _tracker.configure(
+    settings = _tracker.configure(
         mode=mode,
         single_thread=single_thread,
         enabled=enabled,
@@ -125,6 +125,8 @@ def configure(
         long_wait=long_wait,
         long_hold=long_hold,
     )
+    _deadlock.ensure_monitor()
+    return settings
 
 
 def settings() -> Settings:

@@ -262,3 +262,75 @@ def dump(file: Any = None) -> str:
         out = sys.stderr if file is None else file
         print(text, file=out, flush=True)
     return text
+
+
+# -- long holds: a monitor thread, started when long_hold is set ------------------------------
+
+_monitor_started = False
+
+
+def ensure_monitor() -> None:
+    """Start the long-hold monitor once (a raw thread: not in threading.enumerate())."""
+    global _monitor_started
+    if _monitor_started or _tracker.settings.long_hold <= 0:
+        return
+    _monitor_started = True
+    import _thread
+
+    _thread.start_new_thread(_monitor, ())
+
+
+class _MonitorState:
+    """Stands in for a thread state when the monitor emits a finding."""
+
+    suppress = 0
+
+
+def _monitor() -> None:
+    first_seen: dict[tuple[int, int], float] = {}
+    reported: set[tuple[int, int]] = set()
+    while True:
+        limit = _tracker.settings.long_hold
+        if limit <= 0:
+            time.sleep(0.5)
+            continue
+        try:
+            now = monotonic()
+            current: set[tuple[int, int]] = set()
+            for ts in list(_tracker._threads.values()):
+                for st in list(ts.held):
+                    if st._lo_sema:
+                        continue
+                    key = (ts.serial, id(st))
+                    current.add(key)
+                    since = first_seen.setdefault(key, now)
+                    if now - since >= limit and key not in reported:
+                        reported.add(key)
+                        _long_hold(st, ts, now - since)
+            for key in list(first_seen):
+                if key not in current:
+                    del first_seen[key]
+                    reported.discard(key)
+        except Exception:  # pragma: no cover - the monitor must outlive a bad snapshot
+            pass
+        time.sleep(min(limit / 4, 1.0))
+
+
+def _long_hold(st: Any, ts: ThreadState, held_for: float) -> None:
+    details = [f"holder {ts.name!r} stack (most recent call last):"]
+    details.extend(_stack_lines(thread_stack(ts), "  "))
+    finding = Finding(
+        kind="long-hold",
+        severity="warning",
+        message=f"thread {ts.name!r} has held {_label(st)} for {held_for:.1f} s or more",
+        locks=(_tracker._ref(st),),
+        thread=ts.name,
+        stack=thread_stack(ts),
+        reason=f"held longer than long_hold={_tracker.settings.long_hold:g} s (seen by a "
+        "monitor that looks every quarter of that, so the figure is a lower bound)",
+        test=_tracker.current_test,
+        signature=f"long-hold:{st._lo_cls.key}:{ts.serial}",
+        details=tuple(details),
+    )
+    if _tracker.add_finding(finding):
+        _tracker.emit([finding], _MonitorState())  # type: ignore[arg-type]

@@ -183,7 +183,7 @@ class Finding:
 
 
 #: kinds whose details already show every thread's stack
-_STACKS_IN_DETAILS = frozenset({"deadlock"})
+_STACKS_IN_DETAILS = frozenset({"deadlock", "long-hold"})
 
 
 def _stack_lines(stack: tuple[Frame, ...], indent: str) -> list[str]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import runpy
+import signal
 import sys
 import threading
 import traceback
@@ -186,9 +187,12 @@ def _run(args: argparse.Namespace) -> int:
     command = (["-m", args.module] if args.module else []) + list(args.target)
     saved_argv, saved_path0 = list(sys.argv), sys.path[0]
     install()
+    previous = _dump_on_signal()
     try:
         status = _execute(args)
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGUSR1, previous)
         uninstall()
         sys.argv = saved_argv
         sys.path[0] = saved_path0
@@ -216,6 +220,18 @@ def _run(args: argparse.Namespace) -> int:
     if _fails(findings, args.fail_on):
         return int(args.finding_status)
     return 0
+
+
+def _dump_on_signal() -> Any:
+    """SIGUSR1 prints lockorder.dump() to stderr (where the platform has it)."""
+    if not hasattr(signal, "SIGUSR1"):
+        return None
+    from lockorder._deadlock import dump
+
+    def handler(signum: int, frame: Any) -> None:
+        dump()
+
+    return signal.signal(signal.SIGUSR1, handler)
 
 
 def _fails(findings: list[Any], fail_on: str) -> bool:

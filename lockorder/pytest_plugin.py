@@ -48,6 +48,15 @@ FAIL_ON_HELP = (
     "Lowest finding severity that fails: error (default), warning or never. In raise "
     "mode it fails the test; findings outside tests fail the run"
 )
+LONG_WAIT_HELP = (
+    "Seconds a lock may be waited on before a long-wait warning (default 5; 0 for none)"
+)
+LONG_HOLD_HELP = "Seconds a lock may be held before a long-hold warning (default 10; 0 for none)"
+DUMP_AFTER_HELP = (
+    "Seconds after which a still-running test gets lockorder.dump() printed to stderr: "
+    "who holds and waits for what (default: 80% of pytest-timeout's timeout, else 60; "
+    "0 for never)"
+)
 REPORT_TYPES = ("json", "dot", "graphml")
 FAIL_ON = ("error", "warning", "never")
 MARKER = (
@@ -72,6 +81,9 @@ class Options:
     single_thread: str = "report"
     fail_on: str = "error"
     reports: tuple[tuple[str, str], ...] = ()
+    long_wait: float = 5.0
+    long_hold: float = 10.0
+    dump_after: float | None = None
     #: where each setting came from, for error messages and the header
     sources: dict[str, str] = field(default_factory=dict)
 
@@ -79,7 +91,8 @@ class Options:
         reports = ", ".join(f"{kind}:{dest}" for kind, dest in self.reports) or "none"
         return (
             f"lockorder: mode={self.mode}, single_thread={self.single_thread}, "
-            f"fail_on={self.fail_on}, reports={reports}"
+            f"fail_on={self.fail_on}, reports={reports}, long_wait={self.long_wait:g}, "
+            f"long_hold={self.long_hold:g}"
         )
 
 
@@ -184,7 +197,47 @@ def resolve(config: pytest.Config, namespace: Any = None) -> Options:
     cli_reports = getattr(ns, "lockorder_report", None)
     if cli_reports is not None:
         reports = _reports(cli_reports, "--lockorder-report")
-    return Options(enabled, mode, single, fail_on, reports, sources)
+    seconds: dict[str, float | None] = {"long_wait": 5.0, "long_hold": 10.0, "dump_after": None}
+    for key in seconds:
+        ini_value = str(config.getini(f"lockorder_{key}") or "")
+        if ini_value:
+            seconds[key] = _seconds(f"lockorder_{key}", ini_value, "config file")
+        cli_value = getattr(ns, f"lockorder_{key}", None)
+        if cli_value is not None:
+            seconds[key] = cli_value
+    return Options(
+        enabled,
+        mode,
+        single,
+        fail_on,
+        reports,
+        sources=sources,
+        long_wait=seconds["long_wait"] or 0.0,
+        long_hold=seconds["long_hold"] or 0.0,
+        dump_after=seconds["dump_after"],
+    )
+
+
+def _seconds(setting: str, value: str, where: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 <= number < float("inf"):
+        raise pytest.UsageError(
+            f"invalid {setting} {value!r} from {where} (a number of seconds >= 0)"
+        )
+    return number
+
+
+def _seconds_type(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 <= number < float("inf"):
+        raise argparse.ArgumentTypeError(f"invalid value: {value!r} (a number of seconds >= 0)")
+    return number
 
 
 # -- hooks that always run ----------------------------------------------------------------
@@ -232,6 +285,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help=REPORT_HELP,
     )
+    for key, text in (
+        ("long_wait", LONG_WAIT_HELP),
+        ("long_hold", LONG_HOLD_HELP),
+        ("dump_after", DUMP_AFTER_HELP),
+    ):
+        group.addoption(
+            f"--lockorder-{key.replace('_', '-')}",
+            dest=f"lockorder_{key}",
+            metavar="SECONDS",
+            type=_seconds_type,
+            default=None,
+            help=text,
+        )
+        parser.addini(f"lockorder_{key}", text, type="string", default="")
     parser.addini("lockorder", ENABLE_HELP, type="bool", default=False)
     parser.addini("lockorder_mode", MODE_HELP, type="string", default="")
     parser.addini("lockorder_single_thread", SINGLE_THREAD_HELP, type="string", default="")
@@ -370,8 +437,27 @@ class LockorderPlugin:
             mode=self._core_mode(options.mode),
             single_thread=options.single_thread,
             break_deadlocks=True,
+            long_wait=options.long_wait,
+            long_hold=options.long_hold,
         )
         install()
+        from lockorder import _deadlock
+
+        _deadlock.ensure_monitor()
+        self.watchdog = _Watchdog(
+            self._dump_after(config), config.pluginmanager.getplugin("capturemanager")
+        )
+
+    def _dump_after(self, config: pytest.Config) -> float:
+        if self.options.dump_after is not None:
+            return self.options.dump_after
+        timeout = getattr(config.option, "timeout", None)  # pytest-timeout's, if installed
+        try:
+            if timeout and float(timeout) > 0:
+                return 0.8 * float(timeout)
+        except (TypeError, ValueError):
+            pass
+        return 60.0
 
     @staticmethod
     def _core_mode(mode: str) -> str:
@@ -441,9 +527,11 @@ class LockorderPlugin:
         self.test_start[item.nodeid] = len(_tracker.findings())
         self._reported = len(_tracker.findings())
         _tracker.current_test = item.nodeid
+        self.watchdog.arm(item.nodeid)
         try:
             return (yield)
         finally:
+            self.watchdog.disarm()
             _tracker.current_test = None
             _tracker.settings = saved
             self.test_start.pop(item.nodeid, None)
@@ -471,6 +559,8 @@ class LockorderPlugin:
         from lockorder import _tracker
 
         report = yield
+        if call.when == "call" and self.watchdog.dumped == item.nodeid and self.watchdog.text:
+            report.sections.append(("lockorder dump (the test ran long)", self.watchdog.text))
         if call.when == "teardown":
             self._held_at_test_end(item)
         everything = _tracker.findings()
@@ -695,6 +785,64 @@ class LockorderPlugin:
             tr.write_line(f"suppressed by lockorder markers: {len(self.suppressed)}")
         for line in self.written:
             tr.write_line(f"report {line}")
+
+
+class _Watchdog:
+    """Prints lockorder.dump() when a test runs longer than ``after`` seconds
+    (before pytest-timeout would kill it). A raw thread: no checked lock, not in
+    threading.enumerate()."""
+
+    def __init__(self, after: float, capture: Any) -> None:
+        import _thread
+
+        self.after = after
+        self.capture = capture
+        self.test: str | None = None
+        self.started = 0.0
+        self.dumped: str | None = None
+        self.text = ""
+        if after > 0:
+            _thread.start_new_thread(self._run, ())
+
+    def arm(self, test: str) -> None:
+        import time
+
+        self.started = time.monotonic()
+        self.test = test
+
+    def disarm(self) -> None:
+        self.test = None
+
+    def _run(self) -> None:
+        import time
+
+        from lockorder import _deadlock
+
+        while True:
+            time.sleep(min(0.5, self.after / 4))
+            test = self.test
+            if test is None or test == self.dumped:
+                continue
+            if time.monotonic() - self.started >= self.after:
+                self.dumped = test
+                try:
+                    self.text = _deadlock.dump_text()
+                    self._show(f"lockorder: {test} has run for {self.after:g} s or more")
+                except Exception:  # pragma: no cover - never break the run from here
+                    pass
+
+    def _show(self, headline: str) -> None:
+        import sys
+
+        # as pytest-timeout does from its timer thread: step out of pytest's
+        # output capture so the dump reaches the terminal even if the test hangs
+        if self.capture is not None:
+            self.capture.suspend_global_capture(in_=True)
+        try:
+            print(f"\n{headline}\n{self.text}", file=sys.stderr, flush=True)
+        finally:
+            if self.capture is not None:
+                self.capture.resume_global_capture()
 
 
 class _MarkerError(Exception):

@@ -170,3 +170,24 @@ def test_version_and_help(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["lockorder *"])
     result = pytester.run(sys.executable, "-m", "lockorder", "run", "--help")
     result.stdout.fnmatch_lines(["*Exit status*"])
+
+
+def test_sigusr1_dumps_while_the_program_runs(pytester: pytest.Pytester) -> None:
+    import signal
+
+    if not hasattr(signal, "SIGUSR1"):
+        pytest.skip("no SIGUSR1 on this platform")
+    pytester.makepyfile(
+        prog="""
+        import os, signal, threading
+        lock = threading.Lock()
+        with lock:
+            os.kill(os.getpid(), signal.SIGUSR1)
+        print("done")
+        """
+    )
+    result = run(pytester, "--json", "", "prog.py")
+    assert result.ret == 0
+    result.stderr.fnmatch_lines(
+        ["lockorder dump: *", "thread 'MainThread' *", "  holds: Lock prog.py:2"]
+    )

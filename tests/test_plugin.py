@@ -112,7 +112,10 @@ def test_header_shows_effective_settings(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_x="def test_x(): pass")
     result = run(pytester, "--lockorder", "--lockorder-single-thread=strict")
     result.stdout.fnmatch_lines(
-        ["lockorder: mode=warn, single_thread=strict, fail_on=error, reports=none"]
+        [
+            "lockorder: mode=warn, single_thread=strict, fail_on=error, reports=none, "
+            "long_wait=5, long_hold=10"
+        ]
     )
 
 
@@ -622,3 +625,108 @@ def test_the_documented_demo_suite(pytester: pytest.Pytester) -> None:
             "    edges made in: test_bank.py::test_audit, test_bank.py::test_record",
         ]
     )
+
+
+def test_deadlocked_test_fails_with_the_report_and_the_session_goes_on(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_hang="""
+        import threading
+
+        A = threading.Lock()
+        B = threading.Lock()
+
+        def test_deadlocks():
+            barrier = threading.Barrier(2, timeout=10)
+            errors = []
+
+            def take(first, second):
+                try:
+                    with first:
+                        barrier.wait()
+                        with second:
+                            pass
+                except Exception as exc:
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=take, args=(A, B)),
+                       threading.Thread(target=take, args=(B, A))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(10)
+            assert not any(t.is_alive() for t in threads)
+
+        def test_after():
+            pass
+        """
+    )
+    result = run(pytester, "--lockorder", "-p", "no:xdist")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_deadlocks _*",
+            "lockorder ERROR: deadlock: * waits for Lock test_hang.py:* held by *",
+        ]
+    )
+    # the lock-order finding and the real deadlock are both listed
+    result.stdout.fnmatch_lines(["deadlock: 1"])
+
+
+def test_dump_after_prints_who_holds_what(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_slow="""
+        import threading, time
+
+        LOCK = threading.Lock()
+
+        def test_slow():
+            with LOCK:
+                time.sleep(1.0)
+        """
+    )
+    result = run(pytester, "--lockorder", "--lockorder-dump-after=0.3", "-p", "no:xdist")
+    result.assert_outcomes(passed=1)
+    result.stderr.fnmatch_lines(
+        [
+            "lockorder: test_slow.py::test_slow has run for 0.3 s or more",
+            "lockorder dump: *",
+            "*holds: Lock test_slow.py:3*",
+        ]
+    )
+
+
+def test_long_hold_and_wait_options(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_slow="""
+        import threading, time
+
+        LOCK = threading.Lock()
+
+        def test_slow():
+            held = threading.Event()
+
+            def holder():
+                with LOCK:
+                    held.set()
+                    time.sleep(0.8)
+
+            t = threading.Thread(target=holder)
+            t.start()
+            held.wait(10)
+            with LOCK:
+                pass
+            t.join(10)
+        """
+    )
+    result = run(
+        pytester,
+        "--lockorder",
+        "--lockorder-long-hold=0.3",
+        "--lockorder-long-wait=0.3",
+        "-p",
+        "no:xdist",
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["long-hold: 1", "*", "long-wait: 1", "*held by thread*"])
