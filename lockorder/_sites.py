@@ -113,7 +113,12 @@ STACK_LIMIT = 40
 
 #: outermost frames of these modules are the test runner's or the thread
 #: bootstrap's, not the program's: a stack starts below them
-_RUNNER_MODULES = ("threading", "_pytest", "pluggy", "xdist", "execnet", "pytest", "runpy")
+_RUNNER_MODULES = ("_pytest", "pluggy", "xdist", "execnet", "pytest", "runpy")
+_THREAD_BOOTSTRAP = frozenset(
+    {"Thread._bootstrap", "Thread._bootstrap_inner", "Thread.run", "_bootstrap", "run"}
+)
+#: lockorder's own files (``python -m lockorder`` runs __main__ under that name)
+_LOCKORDER_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 def capture_stack(depth: int = 2, limit: int = STACK_LIMIT) -> tuple[Frame, ...]:
@@ -133,7 +138,7 @@ def stack_of(frame: FrameType | None, limit: int = STACK_LIMIT) -> tuple[Frame, 
         module = frame.f_globals.get("__name__", "")
         if not isinstance(module, str):
             module = ""
-        if module == "lockorder":
+        if module == "lockorder" or frame.f_code.co_filename.startswith(_LOCKORDER_DIR):
             module = "lockorder."
         if not module.startswith(_STACK_SKIP):
             frame_info = Frame(frame.f_code.co_filename, frame.f_lineno, _qualname(frame))
@@ -143,8 +148,12 @@ def stack_of(frame: FrameType | None, limit: int = STACK_LIMIT) -> tuple[Frame, 
     # keep what lies inside the innermost runner frame (pytest calling the test,
     # threading calling the thread's target)
     start = 0
-    for index, (_, module) in enumerate(frames[:-1]):
-        if module in _RUNNER_MODULES or module.startswith(_RUNNER_PREFIXES):
+    for index, (frame_info, module) in enumerate(frames[:-1]):
+        if (
+            module.startswith(_RUNNER_PREFIXES)
+            or module in _RUNNER_MODULES
+            or (module == "threading" and frame_info.function in _THREAD_BOOTSTRAP)
+        ):
             start = index + 1
     return tuple(frame_info for frame_info, _ in frames[start:])
 

@@ -253,7 +253,7 @@ def _arg(args: Any, kwargs: Any, index: int, name: str, default: Any) -> Any:
 
 
 def _event_wait(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    if _arg(args, kwargs, 0, "timeout", None) is None and not instance.is_set():
+    if _arg(args, kwargs, 0, "timeout", None) is None:  # set already or not: timing luck
         _report_wait("Event.wait()")
     return _quiet(wrapped, args, kwargs)
 

@@ -183,7 +183,11 @@ def _run(args: argparse.Namespace) -> int:
         print("lockorder run: error: -m needs a module name", file=sys.stderr)
         return 2
     mode = args.mode or os.environ.get("LOCKORDER_MODE") or "record"
-    _tracker.configure(mode=mode, single_thread=args.single_thread, enabled=True)
+    # a real deadlock is broken (DeadlockError in one thread) in every mode here:
+    # a hung program tells nothing
+    _tracker.configure(
+        mode=mode, single_thread=args.single_thread, enabled=True, break_deadlocks=True
+    )
     command = (["-m", args.module] if args.module else []) + list(args.target)
     saved_argv, saved_path0 = list(sys.argv), sys.path[0]
     install()

@@ -1,17 +1,20 @@
 """Wrong version of recipe 4: the producer waits for the consumer while holding a lock.
 
 A one-slot hand-off: ``put_and_wait()`` queues an item under the hand-off's lock,
-wakes the consumer, and then waits until the consumer has taken the item, still
-holding the lock. The consumer needs that lock to take the item. Neither can go
-on: a real deadlock, with only one lock in it, so no lock-order cycle exists and
-lockorder's lock-order check cannot see it. Seeing it takes a check of threads
-that wait (on an event, a queue, a condition) while holding a lock that the
-thread they wait for needs: lockorder does not have one yet.
+wakes the consumer, and then waits for the consumer's answer, still holding the
+lock. The consumer needs that lock to take the item. Neither can go on: a real
+deadlock, with only one lock in it, so there is no lock-order cycle.
 
-Here every wait is bounded, so the run ends: the consumer gives up on the lock
-after 0.1 s, and the producer's wait always times out after 0.3 s (nobody can set
-its event while it holds the lock). The fix (producer_consumer_event.py): release
-the lock before waiting.
+Here the run ends because the consumer is impatient: it tries the lock for 0.1 s
+(a timed acquire), gives up, and answers "not taken" (its answer needs no lock).
+A consumer written ``with self._lock:`` would wait forever, and so would the
+producer. The producer's own wait is the usual untimed ``Event.wait()``: it ends
+because the consumer always answers.
+
+lockorder reports the producer's untimed wait on an event while it holds a lock
+(``wait-while-holding``, a warning: lockorder cannot know that the thread that
+would set the event needs that lock). The fix (producer_consumer_event.py):
+release the lock before waiting.
 """
 
 from __future__ import annotations
@@ -21,10 +24,8 @@ from collections import deque
 
 __all__ = ["Handoff", "main"]
 
-#: how long the producer waits for the consumer (the timeout stands for "forever")
-PRODUCER_WAIT = 0.3
-#: how long the consumer tries to get the lock
-CONSUMER_WAIT = 0.1
+#: how long the consumer tries to get the lock before it gives up
+CONSUMER_PATIENCE = 0.1
 #: every other wait of this example is bounded by this many seconds
 TIMEOUT = 5.0
 
@@ -36,48 +37,57 @@ class Handoff:
         self._lock = threading.Lock()
         self._items: deque[str] = deque()
         self._offered = threading.Event()
-        self._taken = threading.Event()
+        self._answered = threading.Event()
+        self._taken = False
 
-    def put_and_wait(self, item: str, timeout: float) -> bool:
-        """Offer ``item``; return whether the consumer took it within ``timeout``."""
+    def put_and_wait(self, item: str) -> bool:
+        """Offer ``item`` and wait for the consumer's answer: whether it took the item."""
         with self._lock:
             self._items.append(item)
             self._offered.set()
-            return self._taken.wait(timeout)  # waits while holding the lock
+            self._answered.wait()  # wrong: waits holding the lock the consumer needs
+            return self._taken
 
-    def take(self, timeout: float) -> str | None:
+    def take(self, patience: float) -> str | None:
         """Take the offered item; ``None`` if none came or the lock stayed taken."""
         if not self._offered.wait(TIMEOUT):
             return None
-        if not self._lock.acquire(timeout=timeout):  # the producer holds it
-            return None
         try:
-            item = self._items.popleft()
-            self._taken.set()
-            return item
+            if not self._lock.acquire(timeout=patience):
+                return None  # the producer holds it, and will until we answer
+            try:
+                item = self._items.popleft()
+                self._taken = True
+                return item
+            finally:
+                self._lock.release()
         finally:
-            self._lock.release()
+            self._answered.set()  # always answer, so the producer's wait ends
 
 
 def main() -> dict[str, object]:
     """Run one producer and one consumer on a hand-off.
 
     Returns:
-        ``taken_in_time``: whether the producer saw its item taken (never);
+        ``taken``: whether the producer's item was taken (never);
         ``consumer_got``: what the consumer got (``None``: it gave up).
+
+    Raises:
+        RuntimeError: a thread did not finish, or the item was taken after all.
     """
     handoff = Handoff()
     outcome: dict[str, object] = {}
 
     def produce() -> None:
-        outcome["taken_in_time"] = handoff.put_and_wait("item", PRODUCER_WAIT)
+        outcome["taken"] = handoff.put_and_wait("item")
 
     def consume() -> None:
-        outcome["consumer_got"] = handoff.take(CONSUMER_WAIT)
+        outcome["consumer_got"] = handoff.take(CONSUMER_PATIENCE)
 
+    # daemon threads: should a bug leave one blocked, it cannot keep the process alive
     threads = [
-        threading.Thread(target=produce, name="producer"),
-        threading.Thread(target=consume, name="consumer"),
+        threading.Thread(target=produce, name="producer", daemon=True),
+        threading.Thread(target=consume, name="consumer", daemon=True),
     ]
     for thread in threads:
         thread.start()
@@ -85,11 +95,11 @@ def main() -> dict[str, object]:
         thread.join(TIMEOUT)
         if thread.is_alive():
             raise RuntimeError(f"{thread.name} did not finish within {TIMEOUT} s")
-    if outcome.get("taken_in_time") is not False:
+    if outcome != {"taken": False, "consumer_got": None}:
         raise RuntimeError(f"unexpected outcome {outcome!r}")
     print(
-        f"the producer waited {PRODUCER_WAIT} s in vain; the consumer got "
-        f"{outcome.get('consumer_got')!r}: without timeouts both would wait forever"
+        f"the consumer gave up on the lock after {CONSUMER_PATIENCE} s and the item was "
+        "never taken: without the consumer's timeout both threads would wait forever"
     )
     return outcome
 
