@@ -137,8 +137,7 @@ def main() -> dict[str, bytes]:
     with serving() as address:
         conn = LazyConnection(address)
         threads = [
-            threading.Thread(target=fetch, args=(conn, results), name=f"client-{n}")
-            for n in (1, 2)
+            threading.Thread(target=fetch, args=(conn, results), name=f"client-{n}") for n in (1, 2)
         ]
         for thread in threads:
             thread.start()

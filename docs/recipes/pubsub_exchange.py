@@ -109,7 +109,7 @@ def _publish(name: str, publisher: str, count: int) -> None:
         exchange.send(f"{publisher}:{n}")
 
 
-def main(count: int = 5) -> dict[str, list[object]]:
+def main(count: int = 5) -> dict[str, list[str]]:
     """Two publisher threads send ``count`` messages each to two subscribed tasks.
 
     Returns:
@@ -137,7 +137,7 @@ def main(count: int = 5) -> dict[str, list[object]]:
     if got != {"task_a": expected, "task_b": expected}:
         raise RuntimeError(f"unexpected deliveries {got!r}")
     print(f"each task received {len(expected)} messages from 2 publishers")
-    return dict(got)
+    return got
 
 
 if __name__ == "__main__":

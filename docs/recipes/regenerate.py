@@ -41,6 +41,7 @@ __all__ = [
     "Example",
     "Outcome",
     "Run",
+    "environment",
     "render",
     "run_examples",
     "update_page",
@@ -317,7 +318,8 @@ class Run:
         return text.rstrip()
 
 
-def _environment() -> dict[str, str]:
+def environment() -> dict[str, str]:
+    """The environment of the subprocesses: no lockorder or pytest settings of ours."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -327,9 +329,7 @@ def _environment() -> dict[str, str]:
     return env
 
 
-def run_examples(
-    examples: Sequence[Example], directory: Path, batch: str, *options: str
-) -> Run:
+def run_examples(examples: Sequence[Example], directory: Path, batch: str, *options: str) -> Run:
     """Run ``examples`` as one ``pytest --lockorder`` session in a subprocess.
 
     Args:
@@ -370,7 +370,7 @@ def run_examples(
     done = subprocess.run(
         command,
         cwd=REPO,
-        env=_environment(),
+        env=environment(),
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT,
@@ -441,7 +441,7 @@ def _wrong_verdict(run: Run, example: Example) -> tuple[str, str, str]:
     outcome = run.outcome(example)
     if not findings:
         kinds = "none (not caught)"
-        locks = "–"
+        locks = "none"
     else:
         kinds = "; ".join(f"`{f['kind']}` ({f['severity']})" for f in findings)
         labels = dict.fromkeys(_lock_label(lock) for f in findings for lock in f["locks"])
@@ -499,10 +499,10 @@ def update_page(page: str, blocks: dict[str, str]) -> str:
         ValueError: a block's markers are missing from the page.
     """
     for name, content in blocks.items():
-        pattern = _marker(name)
-        if not pattern.search(page):
+        match = _marker(name).search(page)
+        if match is None:
             raise ValueError(f"docs/recipes.md has no markers for the generated block {name!r}")
-        page = pattern.sub(lambda m, c=content: m.group(1) + c + "\n" + m.group(2), page)
+        page = page[: match.end(1)] + content + "\n" + page[match.start(2) :]
     return page
 
 

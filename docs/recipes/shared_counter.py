@@ -116,7 +116,12 @@ def main(nthreads: int = 4, rounds: int = 500) -> dict[str, int]:
             raise RuntimeError(f"{thread.name} did not finish within {TIMEOUT} s")
     values = {name: counter.value for name, counter in counters.items()}
     gained = 2 * nthreads * rounds  # each round adds 3 and takes 1
-    expected = {"lock-a": gained, "lock-b": 100 + gained, "rlock-a": gained, "rlock-b": 100 + gained}
+    expected = {
+        "lock-a": gained,
+        "lock-b": 100 + gained,
+        "rlock-a": gained,
+        "rlock-b": 100 + gained,
+    }
     if values != expected:
         raise RuntimeError(f"updates lost: {values!r}, expected {expected!r}")
     print(values)

@@ -1,0 +1,95 @@
+"""The bundled examples behave as README.md and docs/deadlocks.md show."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_example(path: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lockorder", "run", "--json", "", path],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_readme_bank_transfer() -> None:
+    result = run_example("examples/bank_transfer.py")
+    assert result.returncode == 3
+    assert "checking=80 savings=120" in result.stdout
+    assert "two locks of one class taken in both orders" in result.stderr
+    assert "possible scenario:" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("example", "expected", "status"),
+    [
+        (
+            "two_threads",
+            [  # the victim is whichever thread started waiting last: either
+                "*: DeadlockError",
+                "no hang",
+                "lockorder ERROR: deadlock: '*' waits for Lock "
+                "examples/deadlocks/two_threads.py:* held by '*'*",
+                "    holds: Lock examples/deadlocks/two_threads.py:5",
+                "    holds: Lock examples/deadlocks/two_threads.py:6",
+            ],
+            3,
+        ),
+        (
+            "join_while_holding",
+            [
+                "lockorder ERROR: join-while-holding: thread 'MainThread' waited on "
+                "join('reloader') while holding Lock examples/deadlocks/join_while_holding.py:10*",
+                '    File "examples/deadlocks/join_while_holding.py", line 24, in <module>',
+            ],
+            3,
+        ),
+        (
+            "future_result",
+            ["42", "lockorder ERROR: join-while-holding: * waited on Future.result() *"],
+            3,
+        ),
+        (
+            "wait_while_holding",
+            [
+                "lockorder WARNING: wait-while-holding: thread 'MainThread' waited on "
+                "Event.wait() while holding Lock examples/deadlocks/wait_while_holding.py:5"
+            ],
+            0,
+        ),
+        (
+            "wedged",
+            [
+                "lockorder dump: checked locks held and waited for, by thread",
+                "  waits for: Lock examples/deadlocks/wedged.py:12, held by 'refresher' *",
+                "  holds: Lock examples/deadlocks/wedged.py:12",
+                '    File "examples/deadlocks/wedged.py", line 18, in refresher',
+            ],
+            0,
+        ),
+    ],
+)
+def test_deadlock_examples_print_what_the_docs_show(
+    example: str, expected: list[str], status: int
+) -> None:
+    result = run_example(f"examples/deadlocks/{example}.py")
+    assert result.returncode == status, result.stderr
+    output = (result.stdout + result.stderr).splitlines()
+    docs = (ROOT / "docs" / "deadlocks.md").read_text()
+    import fnmatch
+
+    for pattern in expected:
+        assert any(fnmatch.fnmatchcase(line, pattern) for line in output), (pattern, output)
+        core = pattern.rstrip("*")
+        if "*" not in core:
+            assert core in docs, f"docs/deadlocks.md no longer shows: {core}"
