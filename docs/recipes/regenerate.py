@@ -420,7 +420,11 @@ def _recipe_verdict(run: Run, example: Example) -> str:
     classes, edges = _classes_and_edges(run, example)
     if not classes:
         return "clean: no finding (no locks)"
-    return f"clean: no finding ({classes} lock classes, {edges} edges checked)"
+    return f"clean: no finding ({_count(classes, 'lock class')}, {_count(edges, 'edge')} checked)"
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}{'es' if what.endswith('s') else 's'}"
 
 
 def _recipes_table(run: Run) -> str:
