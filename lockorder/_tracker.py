@@ -33,7 +33,9 @@ from lockorder import _config, _sites, _unpatched
 from lockorder._analysis import cycle_finding, cycle_signature
 from lockorder._findings import Finding, LockRef
 from lockorder._graph import Edge, Evidence, LockClass, LockGraph, judge
+from lockorder._project import ProjectConfig
 from lockorder.errors import (
+    LockOrderViolation,
     LockOrderWarning,
     PotentialDeadlockError,
     SelfDeadlockError,
@@ -137,6 +139,10 @@ MAIN_SERIAL = 0
 current_test: str | None = None
 #: bumped (under _mu) whenever an edge or finding is added or an edge's evidence changes
 changes = 0
+#: the project's [tool.lockorder] settings (ignore, allow, order, baseline), if loaded
+project: ProjectConfig | None = None
+#: (rule, finding) for each finding a rule of the project suppressed
+suppressed: list[tuple[str, Finding]] = []
 
 
 def next_serial() -> int:
@@ -146,10 +152,17 @@ def next_serial() -> int:
         return _serial
 
 
+def site_key(filename: str, lineno: int, kind: str) -> str:
+    """The class key of an unnamed lock: its site, plus its kind unless a Lock, so
+    that a Lock and a Semaphore made on one line (a ThreadPoolExecutor's) are two
+    classes."""
+    return f"{filename}:{lineno}" if kind == "Lock" else f"{filename}:{lineno}({kind})"
+
+
 def register(site: _sites.Site, name: str | None, kind: str) -> tuple[LockClass, int]:
     """The class of a new lock, and its creation serial (one trip through _mu)."""
     global _serial
-    key = name if name is not None else f"{site.filename}:{site.lineno}"
+    key = name if name is not None else site_key(site.filename, site.lineno, kind)
     with _mu:
         cls = graph.lock_class(key, site.filename, site.lineno, site.function, name, kind)
         cls.created += 1
@@ -401,12 +414,43 @@ def _record_locked(
             _watch_instance(st)
             cycle = graph.add_instance_edge(edge)
         else:
+            if project is not None and project.order:
+                _check_declared_order(entry, st, ts, evidence, new)
             cycle = graph.add_edge(edge)
         if cycle:
             _on_cycle(cycle, ts, new)
     ts.classes.add(dst_cls.cid)
     if cacheable and key is not None:
         ts.known.add(key)
+
+
+def _check_declared_order(
+    held: Any, wanted: Any, ts: ThreadState, evidence: Evidence, new: list[Finding]
+) -> None:
+    """A declared order ([tool.lockorder] order) broken by a new edge: a finding
+    at once, before any cycle forms (FreeBSD's WITNESS)."""
+    assert project is not None
+    first, second = _ref(held), _ref(wanted)
+    a = project.order_position(first)
+    b = project.order_position(second)
+    if a is None or b is None or a[0] != b[0] or a[1] < b[1]:
+        return
+    names = project.order[a[0]]
+    finding = Finding(
+        kind="order-violation",
+        severity="error",
+        message=f"thread {ts.name!r} acquired {second.label} while holding {first.label}; "
+        f"the declared order is {' -> '.join(names)}",
+        locks=(first, second),
+        thread=ts.name,
+        stack=evidence.stack,
+        reason=f"[tool.lockorder] order in {project.path} says {names[b[1]]!r} comes before "
+        f"{names[a[1]]!r}",
+        test=current_test,
+        signature=f"order-violation:declared:{first.key}>{second.key}",
+    )
+    if finding.signature not in _signatures and _add_finding(finding):
+        new.append(finding)
 
 
 def _label(st: Any) -> str:
@@ -463,8 +507,8 @@ def _on_cycle(cycle: list[Edge], ts: ThreadState, new: list[Finding]) -> None:
             finding = _cycle_finding(
                 cycle, ts, verdict.threads, full, single=verdict.level != "full"
             )
-            _add_finding(finding)
-            new.append(finding)
+            if _add_finding(finding):
+                new.append(finding)
         return
     # not (yet) a full finding: watch its edges, it may become one
     if signature not in _pending:
@@ -475,8 +519,8 @@ def _on_cycle(cycle: list[Edge], ts: ThreadState, new: list[Finding]) -> None:
         weak = signature + ":single-thread"
         if weak not in _signatures:
             finding = _cycle_finding(cycle, ts, verdict.threads, weak, single=True)
-            _add_finding(finding)
-            new.append(finding)
+            if _add_finding(finding):
+                new.append(finding)
 
 
 def _unpend(signature: str) -> None:
@@ -504,20 +548,27 @@ def _cycle_finding(
     )
 
 
-def _add_finding(finding: Finding) -> None:
+def _add_finding(finding: Finding) -> bool:
+    """Record a new finding; False if the project's configuration suppresses it."""
     global changes
     changes += 1
     _signatures.add(finding.signature)
+    if project is not None:
+        rule = project.suppresses(finding)
+        if rule is not None:
+            suppressed.append((rule, finding))
+            return False
     _findings.append(finding)
+    return True
 
 
 def add_finding(finding: Finding) -> bool:
-    """Record a finding made outside the slow path; False if it is a duplicate."""
+    """Record a finding made outside the slow path; False if it is a duplicate
+    or suppressed."""
     with _mu:
         if finding.signature in _signatures:
             return False
-        _add_finding(finding)
-        return True
+        return _add_finding(finding)
 
 
 # -- emitting ----------------------------------------------------------------------
@@ -569,6 +620,8 @@ def exception_for(finding: Finding) -> Exception:
     text = finding.format()
     if finding.kind == "self-deadlock":
         return SelfDeadlockError(text, finding)
+    if finding.kind == "order-violation":
+        return LockOrderViolation(text, finding)
     return PotentialDeadlockError(text, finding)
 
 
@@ -665,6 +718,7 @@ def reset() -> None:
     with _mu:
         graph.clear()
         _findings.clear()
+        suppressed.clear()
         _signatures.clear()
         _pending.clear()
         _pending_by_edge.clear()

@@ -15,7 +15,8 @@ The rules (docs/deadlocks.md):
   warning, once per call site and set of held locks. A wait with a timeout
   cannot hang forever and is not reported.
 
-Only checked ``Lock``/``RLock`` holds count (not semaphores).
+Only checked ``Lock``/``RLock`` holds count (not semaphores), and for the
+join/future rule only locks alone in their class (a class made once).
 """
 
 from __future__ import annotations
@@ -65,7 +66,9 @@ def _latent(
         classes = target.classes
     if not classes:
         return
-    taken = [st for st in held if st._lo_cid in classes]
+    # only a lock alone in its class: for a class with several locks, "the worker
+    # took a lock of this class" does not say it took the one held here
+    taken = [st for st in held if st._lo_cid in classes and st._lo_cls.created == 1]
     if not taken:
         return
     refs = tuple(_tracker._ref(st) for st in taken)

@@ -549,3 +549,13 @@ def test_cycle_closed_by_condition_wait_raises_with_locks_balanced(lock_kind: st
     assert inner.acquire(blocking=False)
     inner.release()
     assert _tracker.current().held == []
+
+
+def test_lock_and_semaphore_made_on_one_line_are_two_classes() -> None:
+    """A semaphore learned as a signal must not make the Lock of its line a signal too."""
+    lock, sem = lockorder.Lock(), lockorder.Semaphore(0)
+    assert lock._lo_cls is not sem._lo_cls
+    run_threads(sem.release)
+    assert sem.acquire(timeout=TIMEOUT)
+    with lock, pytest.raises(lockorder.SelfDeadlockError):
+        lock.acquire()

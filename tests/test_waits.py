@@ -192,3 +192,23 @@ def test_correct_waits_are_clean() -> None:
         cond.wait(TIMEOUT)
     thread.join(TIMEOUT)
     assert lockorder.findings() == []
+
+
+def test_join_while_holding_another_lock_of_the_same_class_is_clean() -> None:
+    """alice.lock and bob.lock share a class; the worker only takes bob's."""
+
+    class Account:
+        def __init__(self) -> None:
+            self.lock = threading.Lock()
+
+    alice, bob = Account(), Account()
+
+    def audit_bob() -> None:
+        with bob.lock:
+            pass
+
+    with alice.lock:
+        worker = threading.Thread(target=audit_bob, name="audit-bob")
+        worker.start()
+        worker.join()
+    assert lockorder.findings() == []

@@ -8,10 +8,8 @@ re-acquire is a ``self-deadlock`` finding, and ``SelfDeadlockError`` is raised
 from it at once (no other thread exists that could release the lock).
 
 * ``pytest --lockorder``: the test calling :func:`main` gets ``SelfDeadlockError``.
-* ``python -m lockorder run docs/recipes/wrong_counter_reentry.py``: that
-  command's default mode, ``record``, would record the finding and then block as
-  the stdlib does, so this file switches lockorder to ``raise`` when run as a
-  script under it.
+* ``python -m lockorder run docs/recipes/wrong_counter_reentry.py``: the same
+  (``lockorder run`` breaks certain deadlocks in every mode), exit status 1.
 * ``python docs/recipes/wrong_counter_reentry.py`` (lockorder not in the game):
   ``decr()`` runs in a daemon thread, which the example shows still blocked after
   half a second, then leaves behind.
@@ -79,6 +77,4 @@ def main() -> str:
 
 
 if __name__ == "__main__":
-    if lockorder.installed() and lockorder.settings().mode == "record":
-        lockorder.configure(mode="raise")  # see the module docstring: no hang under `run`
     main()
