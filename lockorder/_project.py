@@ -1,0 +1,228 @@
+"""``[tool.lockorder]`` in pyproject.toml: ignore rules, allowed pairs, declared
+orders and the baseline, for adopting lockorder without fixing everything at once.
+
+::
+
+    [tool.lockorder]
+    ignore = ["name:metrics_*", "site:vendor/*", "module:legacy.*", "kind:long-hold"]
+    allow = [["cache", "index"]]          # this inversion is accepted
+    order = [["db", "cache", "log"]]      # must be taken in this order
+    baseline = "lockorder-baseline.json"  # findings accepted as they are
+
+Matching uses shell-style patterns (fnmatch) against a lock's name, its site
+(``path:line`` as reports show it), or its module (the site's path as a dotted
+module name). A pattern without a prefix matches the name or the site.
+Every rule remembers whether it matched, so stale rules can be listed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from lockorder._findings import Finding, LockRef
+from lockorder.errors import ConfigurationError
+
+__all__ = ["ProjectConfig", "find_pyproject", "load_baseline", "load_project_config"]
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+BASELINE_FORMAT = "lockorder-baseline"
+
+_PREFIXES = ("name:", "site:", "module:", "kind:")
+
+
+def _module_of(site: str) -> str:
+    path = site.rpartition(":")[0]
+    if path.endswith(".py"):
+        path = path[:-3]
+    return path.replace("\\", "/").strip("/").replace("/", ".")
+
+
+def lock_matches(lock: LockRef, pattern: str) -> bool:
+    if pattern.startswith("name:"):
+        return bool(lock.name) and fnmatch.fnmatchcase(lock.name or "", pattern[5:])
+    if pattern.startswith("site:"):
+        return fnmatch.fnmatchcase(lock.site, pattern[5:])
+    if pattern.startswith("module:"):
+        return fnmatch.fnmatchcase(_module_of(lock.site), pattern[7:])
+    return bool(lock.name and fnmatch.fnmatchcase(lock.name, pattern)) or fnmatch.fnmatchcase(
+        lock.site, pattern
+    )
+
+
+@dataclass
+class ProjectConfig:
+    """The parsed ``[tool.lockorder]`` table."""
+
+    path: str = ""
+    ignore: list[str] = field(default_factory=list)
+    allow: list[list[str]] = field(default_factory=list)
+    order: list[list[str]] = field(default_factory=list)
+    baseline: str | None = None
+    baseline_fingerprints: dict[str, str] = field(default_factory=dict)
+    #: rule text -> times it matched
+    matched: dict[str, int] = field(default_factory=dict)
+
+    def rules(self) -> list[str]:
+        rules = [f"ignore {rule!r}" for rule in self.ignore]
+        rules += [f"allow {pair!r}" for pair in self.allow]
+        rules += [f"baseline {fp} ({what})" for fp, what in self.baseline_fingerprints.items()]
+        return rules
+
+    def _hit(self, rule: str) -> None:
+        self.matched[rule] = self.matched.get(rule, 0) + 1
+
+    def suppresses(self, finding: Finding) -> str | None:
+        """The rule that suppresses ``finding``, if one does (and count the match)."""
+        for rule in self.ignore:
+            if rule.startswith("kind:"):
+                if fnmatch.fnmatchcase(finding.kind, rule[5:]):
+                    self._hit(f"ignore {rule!r}")
+                    return f"ignore {rule!r}"
+                continue
+            if any(lock_matches(lock, rule) for lock in finding.locks):
+                self._hit(f"ignore {rule!r}")
+                return f"ignore {rule!r}"
+        if finding.kind == "potential-deadlock":
+            for pair in self.allow:
+                if _pair_matches(finding.locks, pair):
+                    self._hit(f"allow {pair!r}")
+                    return f"allow {pair!r}"
+        if self.baseline_fingerprints:
+            from lockorder.report.fingerprint import fingerprint
+
+            fp = fingerprint(finding)
+            if fp in self.baseline_fingerprints:
+                rule = f"baseline {fp} ({self.baseline_fingerprints[fp]})"
+                self._hit(rule)
+                return rule
+        return None
+
+    def stale(self) -> list[str]:
+        """Rules that never matched."""
+        return [rule for rule in self.rules() if not self.matched.get(rule)]
+
+    def order_position(self, lock: LockRef) -> tuple[int, int] | None:
+        """(which declared order, position in it) of a lock, if it is in one."""
+        for number, names in enumerate(self.order):
+            for position, pattern in enumerate(names):
+                if lock_matches(
+                    lock, pattern if pattern.startswith(_PREFIXES) else f"name:{pattern}"
+                ):
+                    return number, position
+        return None
+
+
+def _pair_matches(locks: tuple[LockRef, ...], pair: list[str]) -> bool:
+    first, second = pair
+    classes = {lock.key: lock for lock in locks}
+    if len(classes) != 2:
+        return False
+    a, b = classes.values()
+    return (lock_matches(a, first) and lock_matches(b, second)) or (
+        lock_matches(a, second) and lock_matches(b, first)
+    )
+
+
+def find_pyproject(start: str | None = None) -> str | None:
+    """The nearest pyproject.toml at or above ``start`` (default: the working directory)."""
+    directory = os.path.abspath(start or os.getcwd())
+    while True:
+        candidate = os.path.join(directory, "pyproject.toml")
+        if os.path.isfile(candidate):
+            return candidate
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent
+
+
+def _strings(value: Any, key: str, path: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigurationError(f"tool.lockorder.{key}", value, "a list of strings", path)
+    return list(value)
+
+
+def load_project_config(path: str | None = None) -> ProjectConfig:
+    """Read ``[tool.lockorder]`` from ``path`` (or the nearest pyproject.toml).
+
+    Raises:
+        ConfigurationError: the file is not valid TOML, or a setting has the
+            wrong type; the message names the key and the file.
+    """
+    if path is None:
+        path = find_pyproject()
+        if path is None:
+            return ProjectConfig()
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigurationError("pyproject.toml", path, "a readable file", str(exc)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError("pyproject.toml", path, "valid TOML", str(exc)) from None
+    table = data.get("tool", {}).get("lockorder", {})
+    if not isinstance(table, dict):
+        raise ConfigurationError("tool.lockorder", table, "a table", path)
+    known = {"ignore", "allow", "order", "baseline"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigurationError(
+            f"tool.lockorder.{unknown[0]}",
+            table[unknown[0]],
+            "one of the keys " + ", ".join(sorted(known)),
+            path,
+        )
+    config = ProjectConfig(path=path)
+    config.ignore = _strings(table.get("ignore", []), "ignore", path)
+    for key in ("allow", "order"):
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(
+            isinstance(group, list) and all(isinstance(item, str) for item in group)
+            for group in value
+        ):
+            raise ConfigurationError(
+                f"tool.lockorder.{key}", value, "a list of lists of lock names", path
+            )
+        if key == "allow" and any(len(group) != 2 for group in value):
+            raise ConfigurationError(
+                "tool.lockorder.allow", value, "a list of pairs [first, second]", path
+            )
+        setattr(config, key, [list(group) for group in value])
+    baseline = table.get("baseline")
+    if baseline is not None:
+        if not isinstance(baseline, str):
+            raise ConfigurationError("tool.lockorder.baseline", baseline, "a file path", path)
+        config.baseline = os.path.join(os.path.dirname(path), baseline)
+        if os.path.exists(config.baseline):
+            config.baseline_fingerprints = load_baseline(config.baseline)
+    return config
+
+
+def load_baseline(path: str) -> dict[str, str]:
+    """fingerprint -> description, from a baseline file written by ``lockorder baseline``."""
+    from lockorder.report import ReportError
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except OSError as exc:
+        raise ReportError(path, "unreadable", f"cannot read the baseline: {exc.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ReportError(path, "corrupt", f"corrupt baseline: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != BASELINE_FORMAT:
+        raise ReportError(path, "not-a-report", "valid JSON but not a lockorder baseline")
+    if data.get("version") != 1:
+        raise ReportError(
+            path, "version", f"baseline version {data.get('version')!r}; this lockorder reads 1"
+        )
+    entries = data.get("findings", [])
+    return {entry["fingerprint"]: entry.get("message", "") for entry in entries}
