@@ -8,7 +8,8 @@ fixtures); each test here asserts one example's verdict from the outcome of its
 generated test and lockorder's JSON report, so a failure names the example.
 
 Also: docs/recipes.md shows what this run printed; ``python -m lockorder run``
-agrees on a few modules; every module runs as a plain program.
+agrees on a few modules; every module runs as a plain program (but the real
+deadlock, which refuses to run without lockorder to break it).
 """
 
 from __future__ import annotations
@@ -152,6 +153,12 @@ CAUGHT = [
         frozenset({site("wrong_producer_holds_lock", "self._lock = threading.Lock()")}),
         severity="warning",
     ),
+    # both found by the producer's join(), one after the other, after one wait slice
+    Caught(
+        "wrong_producer_joins_consumer",
+        ("join-while-holding", "deadlock"),
+        frozenset({site("wrong_producer_joins_consumer", "self._lock = threading.Lock()")}),
+    ),
 ]
 
 
@@ -183,17 +190,41 @@ def test_wrong_version_is_caught(wrong_run: Any, caught: Caught) -> None:
     assert outcome.seconds < MAX_SECONDS
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a certain deadlock that fails nothing by default: lockorder reports an untimed "
-    "wait while holding a lock as a warning, since it cannot know that the thread that "
-    "would end the wait needs that lock, and the consumer's timed acquire (which keeps the "
-    "example bounded) takes no part in the wait-for check",
-)
-def test_producer_holding_its_lock_fails_its_test(wrong_run: Any) -> None:
+def test_producer_waiting_on_an_event_is_a_warning_only(wrong_run: Any) -> None:
+    """An event names no thread that will set it: lockorder cannot know that the
+    consumer needs the lock, and the consumer's timed acquire takes no part in the
+    wait-for check. The untimed wait is a warning, and the test passes."""
     example = EXAMPLES["wrong_producer_holds_lock"]
-    assert wrong_run.outcome(example).outcome == "failed"
-    assert any(f["severity"] == "error" for f in wrong_run.findings(example))
+    (finding,) = wrong_run.findings(example)
+    assert finding["kind"] == "wait-while-holding"
+    assert finding["thread"] == "producer"
+    assert "Event.wait()" in finding["message"]
+    assert wrong_run.outcome(example).outcome == "passed"
+
+
+def test_producer_joining_the_consumer_is_a_deadlock_broken_in_the_producer(
+    wrong_run: Any,
+) -> None:
+    """A join() names the thread that ends it: the real deadlock is followed and
+    broken. The producer started waiting last (the consumer was already blocked on
+    the lock), so its join() raises DeadlockError and both threads end."""
+    example = EXAMPLES["wrong_producer_joins_consumer"]
+    outcome = wrong_run.outcome(example)
+    joined, deadlock = wrong_run.findings(example)
+    assert joined["kind"] == "join-while-holding" and joined["thread"] == "producer"
+    assert "waited on join('consumer')" in joined["message"]
+    assert "which thread 'consumer' acquires" in joined["message"]
+    assert deadlock["kind"] == "deadlock" and deadlock["thread"] == "producer"
+    assert deadlock["message"].startswith("'producer' waits for join('consumer')")
+    assert "'consumer' waits for Lock " in deadlock["message"]
+    assert "'producer' (the last to start waiting) gets DeadlockError" in deadlock["reason"]
+    # main() returned (so exactly one thread was stopped, and nothing hung): the
+    # plugin failed a passing test with the two reports, not with main()'s error
+    assert outcome.outcome == "failed"
+    assert outcome.text.startswith("lockorder ERROR: join-while-holding: ")
+    assert "\n\nlockorder ERROR: deadlock: " in outcome.text
+    # broken after one wait slice (0.2 s): well within about a second
+    assert outcome.seconds < 1.5
 
 
 def test_wrong_session_prints_the_reports(wrong_run: Any) -> None:
@@ -211,6 +242,8 @@ def test_wrong_session_prints_the_reports(wrong_run: Any) -> None:
         ("self-deadlock", 1),
         ("order-violation", 1),
         ("wait-while-holding", 1),
+        ("join-while-holding", 1),
+        ("deadlock", 1),
     ]:
         assert f"\n{kind}: {count}\n" in summary
 
@@ -242,6 +275,8 @@ def test_page_shows_this_run(recipe_run: Any, wrong_run: Any) -> None:
         ("thread_pool", 0, "lockorder: 0 finding(s)"),
         ("process_pool", 0, "lockorder: 0 finding(s)"),
         ("wrong_unordered_xy", 3, "lockorder: 1 finding(s) (1 error(s), 0 warning(s))"),
+        # `lockorder run` installs lockorder and breaks deadlocks: main() runs
+        ("wrong_producer_joins_consumer", 3, "lockorder: 2 finding(s) (2 error(s), 0 warning(s))"),
     ],
 )
 def test_lockorder_run_agrees(module: str, status: int, summary: str) -> None:
@@ -258,9 +293,20 @@ def test_lockorder_run_agrees(module: str, status: int, summary: str) -> None:
     assert summary in done.stderr
 
 
+#: modules that fail as plain programs, with the error they print
+PLAIN_FAILURES = {
+    # lockorder raises it itself
+    "wrong_nested_acquire": "lockorder.errors.LockOrderViolation",
+    # deadlocks for real: refuses to start without lockorder to break it
+    "wrong_producer_joins_consumer": "RuntimeError: wrong_producer_joins_consumer deadlocks "
+    "for real: it runs only where lockorder is installed and breaks deadlocks",
+}
+
+
 def test_every_module_runs_as_a_plain_program() -> None:
     """``python docs/recipes/<module>.py`` without lockorder's patching: each ends,
-    and only the misuse of ``lockorder.acquire()`` fails (lockorder raises it itself)."""
+    and only the misuse of ``lockorder.acquire()`` and the real deadlock (which
+    refuses to run) fail."""
     processes = {
         path.stem: subprocess.Popen(
             [sys.executable, str(path)],
@@ -281,9 +327,9 @@ def test_every_module_runs_as_a_plain_program() -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             out, err = process.communicate()
-        expected = 1 if module == "wrong_nested_acquire" else 0
+        expected = 1 if module in PLAIN_FAILURES else 0
         if process.returncode != expected:
             failed[module] = f"exit status {process.returncode}\n{out}{err}"
         elif expected:
-            assert "lockorder.errors.LockOrderViolation" in err
+            assert PLAIN_FAILURES[module] in err, err
     assert not failed, failed

@@ -6,7 +6,8 @@ producer when its item is done, not only that it was queued.
 
 The producer waits *without holding any lock*: the consumer needs the queue's
 lock to take the item, so a producer that waited while holding a lock the
-consumer needs would wait forever (that mistake is wrong_producer_holds_lock.py).
+consumer needs would wait forever (that mistake is wrong_producer_holds_lock.py,
+waiting on an event, and wrong_producer_joins_consumer.py, joining the consumer).
 
 The stream ends with ``None``, rather than with a consumer that gives up after a
 few seconds without items.

@@ -13,7 +13,9 @@ because the consumer always answers.
 
 lockorder reports the producer's untimed wait on an event while it holds a lock
 (``wait-while-holding``, a warning: lockorder cannot know that the thread that
-would set the event needs that lock). The fix (producer_consumer_event.py):
+would set the event needs that lock). A wait that names who ends it is followed:
+the same producer joining the consumer thread is found as a real deadlock, and
+broken (wrong_producer_joins_consumer.py). The fix (producer_consumer_event.py):
 release the lock before waiting.
 """
 
