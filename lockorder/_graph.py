@@ -170,6 +170,9 @@ class LockGraph:
         # instance level: lock serial -> serial -> edge
         self.isucc: dict[int, dict[int, Edge]] = {}
         self.ipred: dict[int, set[int]] = {}
+        #: the first instance edge of each class: kept when its locks die, so the
+        #: exported graph still shows that the class nests its own locks
+        self.class_loops: dict[int, Edge] = {}
         self.edge_count = 0
 
     def clear(self) -> None:
@@ -181,6 +184,7 @@ class LockGraph:
         self.back_edges = set()
         self.isucc = {}
         self.ipred = {}
+        self.class_loops = {}
         self.edge_count = 0
         for cls in self.classes:
             cls.signal = False
@@ -302,6 +306,7 @@ class LockGraph:
     def add_instance_edge(self, edge: Edge) -> list[Edge] | None:
         assert edge.instances is not None
         a, b = edge.instances
+        self.class_loops.setdefault(edge.src, edge)
         self.isucc.setdefault(a, {})[b] = edge
         self.isucc.setdefault(b, {})
         self.ipred.setdefault(b, set()).add(a)
@@ -332,11 +337,7 @@ class LockGraph:
             for edge in targets.values()
         ]
         # two locks of one class nested: one self-loop per class
-        loops: dict[int, Edge] = {}
-        for targets in self.isucc.values():
-            for edge in targets.values():
-                loops.setdefault(edge.src, edge)
-        edges.extend(edge_to_dict(edge, self.classes) for edge in loops.values())
+        edges.extend(edge_to_dict(edge, self.classes) for edge in self.class_loops.values())
         return {"classes": [class_to_dict(cls) for cls in self.classes], "edges": edges}
 
 

@@ -162,9 +162,14 @@ def site_key(filename: str, lineno: int, kind: str) -> str:
 def register(site: _sites.Site, name: str | None, kind: str) -> tuple[LockClass, int]:
     """The class of a new lock, and its creation serial (one trip through _mu)."""
     global _serial
-    key = name if name is not None else site_key(site.filename, site.lineno, kind)
+    filename = site.filename
+    if not filename.startswith("<"):
+        # code objects of a script run by a relative path carry that path: a class
+        # key must not depend on the working directory
+        filename = os.path.abspath(filename)
+    key = name if name is not None else site_key(filename, site.lineno, kind)
     with _mu:
-        cls = graph.lock_class(key, site.filename, site.lineno, site.function, name, kind)
+        cls = graph.lock_class(key, filename, site.lineno, site.function, name, kind)
         cls.created += 1
         _serial += 1
         return cls, _serial

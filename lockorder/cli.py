@@ -88,8 +88,13 @@ def _build_parser() -> argparse.ArgumentParser:
         f"(default: {FINDING_STATUS})",
     )
     run.add_argument("-q", "--quiet", action="store_true", help="Print only the summary line")
+    run.add_argument("--html", metavar="PATH", default=None, help="Also write the HTML report")
+    run.add_argument("--sarif", metavar="PATH", default=None, help="Also write a SARIF log")
     run.add_argument("-m", dest="module", metavar="MODULE", help="Run a library module as a script")
     run.add_argument("target", nargs=argparse.REMAINDER, metavar="SCRIPT [ARGS...]")
+    from lockorder._commands import add_parsers
+
+    add_parsers(commands)
     return parser
 
 
@@ -114,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
             print("lockorder run: error: give a SCRIPT or -m MODULE to run", file=sys.stderr)
             return 2
         return _run(args)
-    return 2  # pragma: no cover - argparse requires a command
+    from lockorder._commands import dispatch
+
+    return dispatch(args)
 
 
 def _join_non_daemon_threads() -> None:
@@ -182,6 +189,14 @@ def _run(args: argparse.Namespace) -> int:
     elif not args.module:
         print("lockorder run: error: -m needs a module name", file=sys.stderr)
         return 2
+    from lockorder._project import load_project_config
+    from lockorder.errors import ConfigurationError
+
+    try:
+        _tracker.project = load_project_config()
+    except (ConfigurationError, report.ReportError) as exc:
+        print(f"lockorder run: {exc}", file=sys.stderr)
+        return 2
     mode = args.mode or os.environ.get("LOCKORDER_MODE") or "record"
     # a real deadlock is broken (DeadlockError in one thread) in every mode here:
     # a hung program tells nothing
@@ -209,8 +224,23 @@ def _run(args: argparse.Namespace) -> int:
         wire,
         {"mode": settings.mode, "single_thread": settings.single_thread},
         {"command": command, "exit_status": status},
+        suppressed=list(_tracker.suppressed),
+        stale=_tracker.project.stale() if _tracker.project is not None else [],
     )
     _print_findings(data, args.quiet)
+    project = _tracker.project
+    if project is not None and project.path:
+        if _tracker.suppressed:
+            print(
+                f"lockorder: {len(_tracker.suppressed)} finding(s) suppressed by "
+                f"[tool.lockorder] in {project.path}",
+                file=sys.stderr,
+            )
+        for rule in project.stale():
+            print(f"lockorder: stale suppression, never matched: {rule}", file=sys.stderr)
+    for path, fmt in ((args.html, "html"), (args.sarif, "sarif")):
+        if path:
+            _write_extra(path, fmt, data)
     json_path = "lockorder-report.json" if args.json is None else args.json
     if json_path:
         try:
@@ -224,6 +254,23 @@ def _run(args: argparse.Namespace) -> int:
     if _fails(findings, args.fail_on):
         return int(args.finding_status)
     return 0
+
+
+def _write_extra(path: str, fmt: str, data: dict[str, Any]) -> None:
+    import json
+
+    if fmt == "html":
+        from lockorder.report.html import render_html
+
+        text = render_html(data)
+    else:
+        from lockorder.report.sarif import to_sarif
+
+        # paths relative to where the run started, whatever the program did
+        text = json.dumps(to_sarif(data, root=data.get("cwd")), indent=1)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    print(f"lockorder: {fmt} report written to {path}", file=sys.stderr)
 
 
 def _dump_on_signal() -> Any:

@@ -440,6 +440,7 @@ class LockorderPlugin:
             long_wait=options.long_wait,
             long_hold=options.long_hold,
         )
+        self._load_project(config)
         install()
         from lockorder import _deadlock
 
@@ -447,6 +448,19 @@ class LockorderPlugin:
         self.watchdog = _Watchdog(
             self._dump_after(config), config.pluginmanager.getplugin("capturemanager")
         )
+
+    def _load_project(self, config: pytest.Config) -> None:
+        """[tool.lockorder] from the rootdir's pyproject.toml (or the nearest one)."""
+        from lockorder import _tracker
+        from lockorder._project import load_project_config
+        from lockorder.errors import ConfigurationError
+        from lockorder.report import ReportError
+
+        candidate = os.path.join(str(config.rootpath), "pyproject.toml")
+        try:
+            _tracker.project = load_project_config(candidate if os.path.isfile(candidate) else None)
+        except (ConfigurationError, ReportError) as exc:
+            raise pytest.UsageError(f"lockorder: {exc}") from None
 
     def _dump_after(self, config: pytest.Config) -> float:
         if self.options.dump_after is not None:
@@ -477,6 +491,7 @@ class LockorderPlugin:
 
         uninstall()
         _tracker.settings = self._saved_settings
+        _tracker.project = None
 
     # -- per test ---------------------------------------------------------------------
 
@@ -720,6 +735,9 @@ class LockorderPlugin:
         for kind, dest in self.options.reports:
             try:
                 if kind == "json":
+                    from lockorder import _tracker
+
+                    project = _tracker.project
                     data = report.build(
                         self.final,
                         graph,
@@ -729,6 +747,8 @@ class LockorderPlugin:
                             "workers": sorted(self.worker_data),
                             "crashed_workers": dict(self.crashed_workers),
                         },
+                        suppressed=list(_tracker.suppressed),
+                        stale=project.stale() if project is not None else [],
                     )
                     report.write_json(dest, data)
                 elif kind == "dot":
@@ -783,6 +803,16 @@ class LockorderPlugin:
                 tr.write_line(line)
         if self.suppressed:
             tr.write_line(f"suppressed by lockorder markers: {len(self.suppressed)}")
+        from lockorder import _tracker
+
+        project = _tracker.project
+        if project is not None and project.path:
+            if _tracker.suppressed:
+                tr.write_line(
+                    f"suppressed by [tool.lockorder] in {project.path}: {len(_tracker.suppressed)}"
+                )
+            for rule in project.stale():
+                tr.write_line(f"stale suppression, never matched: {rule}")
         for line in self.written:
             tr.write_line(f"report {line}")
 

@@ -50,6 +50,8 @@ def build(
     graph: dict[str, Any],
     settings: dict[str, Any],
     run: dict[str, Any] | None = None,
+    suppressed: list[tuple[str, Finding]] | None = None,
+    stale: list[str] | None = None,
 ) -> dict[str, Any]:
     """The report as builtin types (what write_json writes)."""
     from lockorder import __version__
@@ -61,6 +63,8 @@ def build(
         "tool": {"name": "lockorder", "version": __version__},
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(),
+        #: the directory relative paths (sites, stack files) are relative to
+        "cwd": os.getcwd(),
         "settings": settings,
         "run": run or {},
         "summary": {
@@ -72,6 +76,10 @@ def build(
             "edges": len(graph.get("edges", ())),
         },
         "findings": [f.to_dict() for f in findings],
+        "suppressed": [
+            {"rule": rule, "finding": finding.to_dict()} for rule, finding in suppressed or ()
+        ],
+        "stale_suppressions": list(stale or ()),
         "graph": graph,
     }
 

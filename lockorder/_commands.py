@@ -1,0 +1,221 @@
+"""The report subcommands of the ``lockorder`` command: report, merge, check, baseline.
+
+Exit statuses (docs/reports.md):
+  0  done / no new finding
+  1  ``check``: new findings
+  2  usage error (argparse)
+  4  a report or baseline file cannot be read
+  5  it is corrupt or truncated
+  6  it is valid JSON but not a lockorder report (or baseline)
+  7  it has another schema version than this lockorder reads
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from lockorder import report as _report
+from lockorder._findings import Finding
+
+__all__ = ["REPORT_ERROR_STATUS", "add_parsers", "dispatch"]
+
+REPORT_ERROR_STATUS = {"unreadable": 4, "corrupt": 5, "not-a-report": 6, "version": 7}
+FORMATS = ("text", "json", "html", "dot", "graphml", "sarif")
+
+
+def add_parsers(commands: Any) -> None:
+    report = commands.add_parser(
+        "report",
+        help="Render a JSON report as text, HTML, DOT, GraphML or SARIF",
+        description="Render a JSON report written by 'lockorder run' or 'pytest --lockorder'.",
+    )
+    report.add_argument("report", metavar="REPORT.json")
+    report.add_argument("--format", choices=FORMATS, default="text", help="Output format")
+    report.add_argument("-o", "--output", metavar="OUT", help="Write to OUT (default: stdout)")
+
+    merge = commands.add_parser(
+        "merge",
+        help="Merge several JSON reports into one, re-running the cycle analysis",
+        description=(
+            "The union of the reports' lock-order graphs by lock class, with the cycle "
+            "analysis re-run over the union: shard 1's A -> B and shard 2's B -> A make a "
+            "finding."
+        ),
+    )
+    merge.add_argument("reports", nargs="+", metavar="REPORT.json")
+    merge.add_argument("-o", "--output", metavar="OUT.json", required=True)
+    merge.add_argument(
+        "--single-thread",
+        choices=("report", "strict", "ignore"),
+        default="report",
+        help="Cycles whose edges one thread made alone (default: report)",
+    )
+
+    check = commands.add_parser(
+        "check",
+        help="Exit non-zero if a report has findings not in the baseline",
+        description=(
+            "Exit 0 when no finding of REPORT is new, 1 otherwise, listing the new ones. "
+            "A finding is not new when the baseline has its fingerprint, or a rule of "
+            "[tool.lockorder] (ignore, allow) suppresses it."
+        ),
+    )
+    check.add_argument("report", metavar="REPORT.json")
+    check.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="Accepted findings (default: [tool.lockorder] baseline, if set)",
+    )
+    check.add_argument(
+        "--config",
+        metavar="PYPROJECT",
+        help="The pyproject.toml to read [tool.lockorder] from (default: the nearest one)",
+    )
+    check.add_argument(
+        "--fail-on",
+        choices=("error", "warning"),
+        default="error",
+        help="Lowest severity of a new finding that fails (default: error)",
+    )
+
+    baseline = commands.add_parser(
+        "baseline",
+        help="Write a report's findings as accepted (a baseline file)",
+        description="Write the fingerprints of REPORT's findings to a baseline file.",
+    )
+    baseline.add_argument("report", metavar="REPORT.json")
+    baseline.add_argument("-o", "--output", metavar="FILE", required=True)
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    try:
+        if args.command == "report":
+            return _render(args)
+        if args.command == "merge":
+            return _merge(args)
+        if args.command == "check":
+            return _check(args)
+        return _baseline(args)
+    except _report.ReportError as exc:
+        print(f"lockorder {args.command}: {exc}", file=sys.stderr)
+        return REPORT_ERROR_STATUS[exc.problem]
+
+
+def _write(text: str, output: str | None) -> None:
+    if output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    directory = os.path.dirname(os.path.abspath(output))
+    os.makedirs(directory, exist_ok=True)
+    with open(output, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def _render(args: argparse.Namespace) -> int:
+    data = _report.load(args.report)
+    findings = _report.findings_of(data)
+    if args.format == "text":
+        _write(_report.format_text(data), args.output)
+    elif args.format == "json":
+        _write(json.dumps(data, indent=1), args.output)
+    elif args.format == "html":
+        from lockorder.report.html import render_html
+
+        _write(render_html(data), args.output)
+    elif args.format == "sarif":
+        from lockorder.report.sarif import to_sarif
+
+        _write(json.dumps(to_sarif(data), indent=1), args.output)
+    else:
+        from lockorder.report.graphs import write_dot, write_graphml
+
+        if args.output is None:
+            print(f"lockorder report: --format {args.format} needs -o OUT", file=sys.stderr)
+            return 2
+        writer = write_dot if args.format == "dot" else write_graphml
+        writer(args.output, data.get("graph", {}), findings)
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from lockorder._merge import merge
+
+    sources = []
+    for path in args.reports:
+        sources.append((os.path.basename(path), _report.load(path)))
+    merged = merge(sources, single_thread=args.single_thread)
+    first = sources[0][1]
+    data = _report.build(
+        merged.findings,
+        merged.graph,
+        dict(first.get("settings", {}), single_thread=args.single_thread),
+        {"merged": list(args.reports)},
+    )
+    _report.write_json(args.output, data)
+    print(
+        f"lockorder merge: {len(args.reports)} reports, {len(merged.findings)} finding(s) "
+        f"-> {args.output}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from lockorder._project import load_baseline, load_project_config
+    from lockorder.errors import ConfigurationError
+    from lockorder.report.fingerprint import fingerprint
+
+    data = _report.load(args.report)
+    try:
+        config = load_project_config(args.config)
+    except ConfigurationError as exc:
+        print(f"lockorder check: {exc}", file=sys.stderr)
+        return 2
+    if args.baseline is not None:  # the command line wins over [tool.lockorder] baseline
+        config.baseline = args.baseline
+        config.baseline_fingerprints = load_baseline(args.baseline)
+    elif config.baseline is not None and not os.path.exists(config.baseline):
+        print(f"lockorder check: the baseline {config.baseline} does not exist", file=sys.stderr)
+        return REPORT_ERROR_STATUS["unreadable"]
+    levels = ("error",) if args.fail_on == "error" else ("error", "warning")
+    new: list[Finding] = []
+    accepted = 0
+    for finding in _report.findings_of(data):
+        if config.suppresses(finding) is not None:
+            accepted += 1
+        elif finding.severity in levels:
+            new.append(finding)
+    for finding in new:
+        print(f"NEW {fingerprint(finding)} {finding.severity}: {finding.kind}: {finding.message}")
+    for rule in config.stale():
+        print(f"stale: {rule} matched no finding of this report", file=sys.stderr)
+    print(
+        f"lockorder check: {len(new)} new finding(s), {accepted} accepted",
+        file=sys.stderr,
+    )
+    return 1 if new else 0
+
+
+def _baseline(args: argparse.Namespace) -> int:
+    from lockorder._project import BASELINE_FORMAT
+    from lockorder.report.fingerprint import fingerprint
+
+    data = _report.load(args.report)
+    entries = {}
+    for finding in _report.findings_of(data):
+        entries[fingerprint(finding)] = {
+            "fingerprint": fingerprint(finding),
+            "kind": finding.kind,
+            "message": finding.message,
+        }
+    baseline = {"format": BASELINE_FORMAT, "version": 1, "findings": list(entries.values())}
+    _write(json.dumps(baseline, indent=1) + "\n", args.output)
+    print(
+        f"lockorder baseline: {len(entries)} finding(s) accepted -> {args.output}",
+        file=sys.stderr,
+    )
+    return 0

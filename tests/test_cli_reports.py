@@ -1,0 +1,281 @@
+"""`lockorder report / merge / check / baseline`, and [tool.lockorder]."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.test_cli import INVERSION
+
+HALF_AB = """
+import threading
+from shared import A, B
+
+def work():
+    with A:
+        with B:
+            pass
+
+t = threading.Thread(target=work)
+t.start()
+t.join()
+"""
+
+HALF_BA = HALF_AB.replace("with A:\n        with B:", "with B:\n        with A:")
+
+SHARED = """
+import threading
+A = threading.Lock()
+B = threading.Lock()
+"""
+
+
+def lockorder(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.run(sys.executable, "-m", "lockorder", *args, timeout=60)
+
+
+@pytest.fixture
+def inversion_report(pytester: pytest.Pytester) -> Path:
+    pytester.makepyfile(prog=INVERSION)
+    assert lockorder(pytester, "run", "--json", "r.json", "prog.py").ret == 3
+    return pytester.path / "r.json"
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "dot", "graphml", "html", "sarif"])
+def test_report_renders_every_format(
+    pytester: pytest.Pytester, inversion_report: Path, fmt: str
+) -> None:
+    result = lockorder(pytester, "report", "r.json", "--format", fmt, "-o", f"out.{fmt}")
+    assert result.ret == 0, result.stderr.str()
+    text = (pytester.path / f"out.{fmt}").read_text()
+    expected = {
+        "text": "lockorder ERROR: potential-deadlock",
+        "json": '"format": "lockorder-report"',
+        "dot": "digraph lockorder",
+        "graphml": "<graphml",
+        "html": "<svg",
+        "sarif": '"version": "2.1.0"',
+    }[fmt]
+    assert expected in text
+
+
+def test_report_text_to_stdout(pytester: pytest.Pytester, inversion_report: Path) -> None:
+    result = lockorder(pytester, "report", "r.json")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["lockorder: 1 finding(s)*", "*possible scenario:*"])
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "message"),
+    [
+        ('{"format": "lockorder-report", "version": 1, "findings": [', 5, "truncated JSON"),
+        ("not json at all", 5, "corrupt JSON"),
+        ('{"hello": 1}', 6, "not a lockorder report"),
+        ('{"format": "lockorder-report", "version": 2}', 7, "schema version 2"),
+    ],
+)
+@pytest.mark.parametrize("command", ["report", "check", "baseline", "merge"])
+def test_bad_report_files_get_one_line_and_a_distinct_status(
+    pytester: pytest.Pytester, content: str, status: int, message: str, command: str
+) -> None:
+    (pytester.path / "bad.json").write_text(content)
+    extra = ["-o", "out.json"] if command in ("baseline", "merge") else []
+    result = lockorder(pytester, command, "bad.json", *extra)
+    assert result.ret == status
+    lines = [line for line in result.stderr.lines if line.strip()]
+    assert len(lines) == 1 and message in lines[0] and "bad.json" in lines[0]
+
+
+def test_missing_report_file(pytester: pytest.Pytester) -> None:
+    result = lockorder(pytester, "report", "nope.json")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["lockorder report: nope.json: cannot read the report*"])
+
+
+def test_merge_finds_the_cycle_split_across_shards(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(shared=SHARED, shard1=HALF_AB, shard2=HALF_BA)
+    assert lockorder(pytester, "run", "--json", "s1.json", "shard1.py").ret == 0
+    assert lockorder(pytester, "run", "--json", "s2.json", "shard2.py").ret == 0
+    result = lockorder(pytester, "merge", "s1.json", "s2.json", "-o", "merged.json")
+    assert result.ret == 0
+    data = json.loads((pytester.path / "merged.json").read_text())
+    (finding,) = data["findings"]
+    assert finding["kind"] == "potential-deadlock"
+    assert {lock["site"] for lock in finding["locks"]} == {"shared.py:2", "shared.py:3"}
+    assert data["run"]["merged"] == ["s1.json", "s2.json"]
+    assert lockorder(pytester, "check", "merged.json").ret == 1
+
+
+def test_baseline_then_check(pytester: pytest.Pytester, inversion_report: Path) -> None:
+    assert lockorder(pytester, "check", "r.json").ret == 1
+    assert lockorder(pytester, "baseline", "r.json", "-o", "base.json").ret == 0
+    result = lockorder(pytester, "check", "r.json", "--baseline", "base.json")
+    assert result.ret == 0
+    result.stderr.fnmatch_lines(["lockorder check: 0 new finding(s), 1 accepted"])
+
+
+def test_fingerprints_survive_lines_shifting_above_the_locks(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(prog=INVERSION)
+    lockorder(pytester, "run", "--json", "r1.json", "prog.py")
+    assert lockorder(pytester, "baseline", "r1.json", "-o", "base.json").ret == 0
+    pytester.makepyfile(prog="# a comment\n# and another\n\n" + INVERSION)
+    lockorder(pytester, "run", "--json", "r2.json", "prog.py")
+    sites = {
+        lock["site"]
+        for lock in json.loads((pytester.path / "r2.json").read_text())["findings"][0]["locks"]
+    }
+    assert sites.isdisjoint({"prog.py:3", "prog.py:4"})  # the lines did move
+    assert lockorder(pytester, "check", "r2.json", "--baseline", "base.json").ret == 0
+
+
+def test_a_changed_lock_line_is_a_new_finding(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(prog=INVERSION)
+    lockorder(pytester, "run", "--json", "r1.json", "prog.py")
+    lockorder(pytester, "baseline", "r1.json", "-o", "base.json")
+    pytester.makepyfile(prog=INVERSION.replace("a = threading.Lock()", "a = threading.RLock()"))
+    lockorder(pytester, "run", "--json", "r2.json", "prog.py")
+    result = lockorder(pytester, "check", "r2.json", "--baseline", "base.json")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["NEW * error: potential-deadlock: *"])
+
+
+# -- [tool.lockorder] -------------------------------------------------------------------
+
+
+def test_ignore_rule_and_stale_rules_in_run(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(prog=INVERSION)
+    pytester.makepyprojecttoml(
+        """
+        [tool.lockorder]
+        ignore = ["site:prog.py:3", "name:never_used"]
+        """
+    )
+    result = lockorder(pytester, "run", "--json", "r.json", "prog.py")
+    assert result.ret == 0
+    result.stderr.fnmatch_lines(
+        [
+            "lockorder: 0 finding(s)*",
+            "lockorder: 1 finding(s) suppressed by ?tool.lockorder? in *pyproject.toml",
+            "lockorder: stale suppression, never matched: ignore 'name:never_used'",
+        ]
+    )
+    data = json.loads((pytester.path / "r.json").read_text())
+    assert data["suppressed"][0]["rule"] == "ignore 'site:prog.py:3'"
+    assert data["stale_suppressions"] == ["ignore 'name:never_used'"]
+
+
+def test_allowed_pair(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(prog=INVERSION)
+    pytester.makepyprojecttoml('[tool.lockorder]\nallow = [["prog.py:3", "prog.py:4"]]\n')
+    assert lockorder(pytester, "run", "--json", "", "prog.py").ret == 0
+
+
+def test_declared_order_is_a_finding_before_any_cycle(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        prog="""
+        import lockorder
+        db = lockorder.Lock(name="db")
+        cache = lockorder.Lock(name="cache")
+        with cache:
+            with db:  # one thread, one order: no cycle, but against the declared order
+                pass
+        """
+    )
+    pytester.makepyprojecttoml('[tool.lockorder]\norder = [["db", "cache"]]\n')
+    result = lockorder(pytester, "run", "--json", "", "prog.py")
+    assert result.ret == 3
+    result.stderr.fnmatch_lines(
+        ["lockorder ERROR: order-violation: * acquired db (*) while holding cache (*)*"]
+    )
+
+
+def test_declared_order_raises_in_raise_mode(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        prog="""
+        import lockorder
+        db = lockorder.Lock(name="db")
+        cache = lockorder.Lock(name="cache")
+        try:
+            with cache, db:
+                pass
+        except lockorder.LockOrderViolation:
+            print("raised")
+        """
+    )
+    pytester.makepyprojecttoml('[tool.lockorder]\norder = [["db", "cache"]]\n')
+    result = lockorder(pytester, "run", "--mode", "raise", "--json", "", "prog.py")
+    result.stdout.fnmatch_lines(["raised"])
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('ignore = "x"', "tool.lockorder.ignore must be a list of strings"),
+        ('allow = [["a"]]', "tool.lockorder.allow must be a list of pairs"),
+        ("colour = 1", "tool.lockorder.colour must be one of the keys"),
+        ("ignore = [", "pyproject.toml must be valid TOML"),
+    ],
+)
+def test_bad_configuration_is_a_clear_error(
+    pytester: pytest.Pytester, table: str, message: str
+) -> None:
+    pytester.makepyfile(prog="")
+    pytester.makepyprojecttoml(f"[tool.lockorder]\n{table}\n")
+    result = lockorder(pytester, "run", "--json", "", "prog.py")
+    assert result.ret == 2
+    result.stderr.fnmatch_lines([f"lockorder run: {message}*"])
+
+
+def test_plugin_reads_tool_lockorder(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(SHARED)
+    pytester.makepyfile(
+        test_x="""
+        import threading
+        from conftest import A, B
+
+        def run(f):
+            t = threading.Thread(target=f); t.start(); t.join(10)
+
+        def test_ab():
+            def f():
+                with A, B:
+                    pass
+            run(f)
+
+        def test_ba():
+            def f():
+                with B, A:
+                    pass
+            run(f)
+        """
+    )
+    pytester.makepyprojecttoml(
+        '[tool.lockorder]\nallow = [["conftest.py:2", "conftest.py:3"]]\nignore = ["name:gone"]\n'
+    )
+    result = pytester.runpytest_subprocess(
+        "--lockorder", "-p", "no:xdist", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "no findings",
+            "suppressed by ?tool.lockorder? in *: 1",
+            "stale suppression, never matched: ignore 'name:gone'",
+        ]
+    )
+
+
+def test_run_writes_html_and_sarif(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(prog=INVERSION)
+    result = lockorder(
+        pytester, "run", "--json", "", "--html", "r.html", "--sarif", "r.sarif", "prog.py"
+    )
+    assert result.ret == 3
+    assert "<svg" in (pytester.path / "r.html").read_text()
+    sarif = json.loads((pytester.path / "r.sarif").read_text())
+    (result_,) = sarif["runs"][0]["results"]
+    location = result_["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"] == "prog.py"
