@@ -1,0 +1,314 @@
+"""Trustworthy under load, forks, interrupts and misuse (no crash, no lost edge, no false alarm)."""
+
+from __future__ import annotations
+
+import _thread
+import concurrent.futures
+import gc
+import itertools
+import multiprocessing
+import os
+import random
+import threading
+import time
+import tracemalloc
+from collections.abc import Iterator
+
+import pytest
+
+import lockorder
+from lockorder import _tracker
+from tests.conftest import TIMEOUT
+
+
+def _workload(
+    locks: list[lockorder.Lock], seed: int, rounds: int, inversion: tuple[int, int] | None = None
+) -> set[tuple[str, str]]:
+    """Nest random subsets of ``locks`` in their index order; return the edges it made."""
+    rng = random.Random(seed)
+    edges: set[tuple[str, str]] = set()
+    for _ in range(rounds):
+        chosen = sorted(rng.sample(range(len(locks)), rng.randint(1, 4)))
+        for i, j in itertools.combinations(chosen, 2):
+            edges.add((f"L{i}", f"L{j}"))
+        taken = []
+        for index in chosen:
+            locks[index].acquire()
+            taken.append(locks[index])
+        for lock in reversed(taken):
+            lock.release()
+    if inversion is not None:
+        high, low = inversion
+        with locks[high], locks[low]:
+            edges.add((f"L{high}", f"L{low}"))
+    return edges
+
+
+def _run_workers(count: int, target: object) -> None:
+    barrier = threading.Barrier(count, timeout=TIMEOUT)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            target(i)  # type: ignore[operator]
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT * 6)
+        assert not thread.is_alive()
+    assert errors == []
+
+
+def test_stress_consistent_order_no_finding_and_no_lost_edge() -> None:
+    """Many threads x many locks in one global order: no finding, the graph is the workload's."""
+    locks = [lockorder.Lock(name=f"L{i}") for i in range(24)]
+    made: list[set[tuple[str, str]]] = [set() for _ in range(8)]
+
+    def work(i: int) -> None:
+        made[i] = _workload(locks, seed=i, rounds=400)
+
+    _run_workers(8, work)
+    assert lockorder.findings() == []
+    expected = set().union(*made)
+    recorded = {(a, b) for a, b in lockorder.graph().edges if a.startswith("L")}
+    assert recorded == expected
+
+
+def test_stress_with_one_hidden_inversion_finds_exactly_it() -> None:
+    lockorder.configure(mode="record")
+    locks = [lockorder.Lock(name=f"L{i}") for i in range(24)]
+
+    def work(i: int) -> None:
+        _workload(locks, seed=100 + i, rounds=300, inversion=(17, 3) if i == 5 else None)
+
+    _run_workers(8, work)
+    findings = lockorder.findings()
+    assert [f.kind for f in findings] == ["potential-deadlock"]
+    names = {lock.name for lock in findings[0].locks}
+    assert "L17" in names and "L3" in names
+    assert findings[0].severity == "error"
+
+
+def test_many_threads_started_and_ended_leave_state_flat() -> None:
+    lock = lockorder.Lock()
+
+    def work() -> None:
+        with lock:
+            pass
+
+    def batch(n: int) -> None:
+        threads = [threading.Thread(target=work) for _ in range(n)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(TIMEOUT)
+
+    batch(50)
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    for _ in range(10):
+        batch(50)
+    gc.collect()
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    grown = sum(
+        stat.size_diff
+        for stat in after.compare_to(before, "filename")
+        if "lockorder" in str(stat.traceback)
+    )
+    assert grown < 100_000, f"{grown} bytes kept by lockorder after 500 threads"
+    assert len(_tracker.threads()) < 20
+
+
+# -- process boundaries -----------------------------------------------------------------
+
+
+def _child_inversion() -> int:
+    """In a child process: make an inversion with fresh locks, return the findings count."""
+    lockorder.configure(mode="record")
+    a = lockorder.Lock(name="child-a")
+    b = lockorder.Lock(name="child-b")
+
+    def ab() -> None:
+        with a, b:
+            pass
+
+    def ba() -> None:
+        with b, a:
+            pass
+
+    for target in (ab, ba):
+        thread = threading.Thread(target=target)
+        thread.start()
+        thread.join(TIMEOUT)
+    return sum(1 for f in lockorder.findings() if f.kind == "potential-deadlock")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on this platform")
+def test_fork_while_another_thread_holds_a_lock() -> None:
+    held = lockorder.Lock(name="held-at-fork")
+    holding = threading.Event()
+    done = threading.Event()
+
+    def holder() -> None:
+        with held:
+            holding.set()
+            done.wait(TIMEOUT)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    assert holding.wait(TIMEOUT)
+    read, write = os.pipe()
+    try:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # the child: only the forking thread's state, locks usable
+            status = 0
+            try:
+                states = _tracker.threads()
+                if [ts.name for ts in states] not in ([], ["MainThread"]):
+                    status = 10
+                elif _child_inversion() != 1:
+                    status = 11
+            except BaseException:
+                status = 12
+            os.write(write, bytes([status]))
+            os._exit(0)
+        os.close(write)
+        os.waitpid(pid, 0)
+        assert os.read(read, 1) == bytes([0])
+    finally:
+        done.set()
+        thread.join(TIMEOUT)
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_multiprocessing_and_process_pools_work_installed(method: str) -> None:
+    if method not in multiprocessing.get_all_start_methods():
+        pytest.skip(f"no {method} start method here")
+    lockorder.install()
+    try:
+        context = multiprocessing.get_context(method)
+        with concurrent.futures.ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
+            assert list(pool.map(_square, range(5))) == [0, 1, 4, 9, 16]
+        queue = context.Queue()
+        process = context.Process(target=queue.put, args=(42,))
+        process.start()
+        assert queue.get(timeout=TIMEOUT) == 42
+        process.join(TIMEOUT)
+        assert process.exitcode == 0
+    finally:
+        lockorder.uninstall()
+    assert [f for f in lockorder.findings() if f.severity == "error"] == []
+
+
+# -- interrupts ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def interrupt_main() -> Iterator[object]:
+    timers: list[threading.Timer] = []
+
+    def later(seconds: float) -> None:
+        timer = threading.Timer(seconds, _thread.interrupt_main)
+        timers.append(timer)
+        timer.start()
+
+    yield later
+    for timer in timers:
+        timer.cancel()
+        timer.join(TIMEOUT)
+
+
+def test_keyboard_interrupt_while_blocked_leaves_no_phantom_hold(interrupt_main: object) -> None:
+    lock = lockorder.Lock(name="contended")
+    other = lockorder.Lock(name="outer")
+    holding = threading.Event()
+    release = threading.Event()
+
+    def holder() -> None:
+        with lock:
+            holding.set()
+            release.wait(TIMEOUT)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    assert holding.wait(TIMEOUT)
+    ts = _tracker.current()
+    try:
+        interrupt_main(0.3)  # type: ignore[operator]
+        with pytest.raises(KeyboardInterrupt), other:
+            deadline = time.monotonic() + TIMEOUT
+            while time.monotonic() < deadline:
+                lock.acquire()  # blocks until the interrupt
+                lock.release()
+    finally:
+        release.set()
+        thread.join(TIMEOUT)
+    assert ts.held == [] and ts.chains == [] and ts.waiting_on is None
+    assert not other.locked()
+    with lock:  # and the lock works normally afterwards
+        assert ts.held == [lock]
+
+
+def test_exception_inside_the_with_body_releases_and_pops() -> None:
+    a = lockorder.Lock()
+    b = lockorder.RLock()
+    ts = _tracker.current()
+    with pytest.raises(ZeroDivisionError), a, b, b:
+        1 / 0  # noqa: B018
+    assert ts.held == [] and not a.locked()
+
+
+# -- misuse and bad input ---------------------------------------------------------------------
+
+
+def test_a_lock_made_under_install_keeps_working_after_uninstall() -> None:
+    lockorder.configure(mode="record")
+    lockorder.install()
+    a = threading.Lock()
+    b = threading.Lock()
+    lockorder.uninstall()
+    assert lockorder.is_checked(a)
+
+    def ab() -> None:
+        with a, b:
+            pass
+
+    def ba() -> None:
+        with b, a:
+            pass
+
+    for target in (ab, ba):
+        thread = threading.Thread(target=target)
+        thread.start()
+        thread.join(TIMEOUT)
+    assert [f.kind for f in lockorder.findings()] == ["potential-deadlock"]
+
+
+def test_misuse_raises_the_stdlib_exception_and_records_nothing() -> None:
+    with pytest.raises(RuntimeError, match="cannot release un-acquired lock"):
+        lockorder.RLock().release()
+    with pytest.raises(RuntimeError, match="release unlocked lock"):
+        lockorder.wrap(threading.Lock()).release()
+    with pytest.raises(ValueError, match="Semaphore released too many times"):
+        lockorder.BoundedSemaphore(1).release()
+    with pytest.raises(TypeError, match="expects a Lock"):
+        lockorder.wrap(object())
+    with pytest.raises(TypeError):
+        lockorder.acquire(lockorder.Lock(), 3)
+    assert lockorder.findings() == []
+
