@@ -41,7 +41,7 @@ class LockRef:
     name: str | None
     kind: str
     function: str = ""
-    #: for instance-level findings (two locks of one class): "#<serial>"
+    #: for instance-level findings (two locks of one class): "(instance 1)", ...
     instance: str = ""
 
     @property

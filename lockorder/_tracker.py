@@ -304,7 +304,7 @@ def steal(owner: ThreadState, st: Any) -> None:
 # -- the slow path ---------------------------------------------------------------
 
 
-def _ref(st: Any, instance: bool = False) -> LockRef:
+def _ref(st: Any) -> LockRef:
     cls: LockClass = st._lo_cls
     return LockRef(
         key=cls.key,
@@ -312,7 +312,6 @@ def _ref(st: Any, instance: bool = False) -> LockRef:
         name=cls.name,
         kind=cls.kind,
         function=cls.function,
-        instance=f"#{st._lo_serial}" if instance else "",
     )
 
 

@@ -253,30 +253,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="no_lockorder",
         help=DISABLE_HELP,
     )
-    group.addoption(
-        "--lockorder-mode",
-        dest="lockorder_mode",
-        metavar="MODE",
-        type=_argtype(MODES),
-        default=None,
-        help=MODE_HELP,
-    )
-    group.addoption(
-        "--lockorder-single-thread",
-        dest="lockorder_single_thread",
-        metavar="POLICY",
-        type=_argtype(SINGLE_THREAD_POLICIES),
-        default=None,
-        help=SINGLE_THREAD_HELP,
-    )
-    group.addoption(
-        "--lockorder-fail-on",
-        dest="lockorder_fail_on",
-        metavar="SEVERITY",
-        type=_argtype(FAIL_ON),
-        default=None,
-        help=FAIL_ON_HELP,
-    )
+    for flag, metavar, choices, text in (
+        ("mode", "MODE", MODES, MODE_HELP),
+        ("single-thread", "POLICY", SINGLE_THREAD_POLICIES, SINGLE_THREAD_HELP),
+        ("fail-on", "SEVERITY", FAIL_ON, FAIL_ON_HELP),
+    ):
+        group.addoption(
+            f"--lockorder-{flag}",
+            dest=f"lockorder_{flag.replace('-', '_')}",
+            metavar=metavar,
+            type=_argtype(choices),
+            default=None,
+            help=text,
+        )
     group.addoption(
         "--lockorder-report",
         dest="lockorder_report",
