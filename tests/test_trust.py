@@ -311,4 +311,3 @@ def test_misuse_raises_the_stdlib_exception_and_records_nothing() -> None:
     with pytest.raises(TypeError):
         lockorder.acquire(lockorder.Lock(), 3)
     assert lockorder.findings() == []
-
