@@ -47,6 +47,18 @@ TARGETS = tuple(_CHECKED)
 class _Factory(wrapt.FunctionWrapper):  # type: ignore[type-arg,unused-ignore]
     """A patched threading factory (recognised by its type)."""
 
+    _self_name: str
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        # multiprocessing pickles threading's factories (a Manager's registry):
+        # pickle them by name, resolved in the receiving process
+        return (threading_factory, (self._self_name,))
+
+
+def threading_factory(name: str) -> Any:
+    """``threading.<name>`` as it is in this process (for unpickling a factory)."""
+    return getattr(threading, name)
+
 
 def _make_wrapper(name: str) -> Any:
     checked = _CHECKED[name]
@@ -71,7 +83,9 @@ def install() -> None:
             if isinstance(current, _Factory):
                 continue
             _saved[name] = current
-            setattr(threading, name, _Factory(current, _make_wrapper(name)))
+            factory = _Factory(current, _make_wrapper(name))
+            factory._self_name = name
+            setattr(threading, name, factory)
         _waits.patch()
 
 

@@ -271,10 +271,18 @@ class Lock(_Checked):
         return f"<{state} lockorder.Lock object {_extra_repr(self)}at {id(self):#x}>"
 
 
+#: seconds a re-acquire waits for a thread no count shows yet (see _reacquire)
+_FOREIGN_THREAD_GRACE = 0.05
+
+
 def _reacquire(st: Any, ts: Any) -> bool:
     """A blocking acquire of a Lock by the thread that holds it (see docs/concepts.md)."""
     cls = st._lo_cls
     if not (st._lo_signal or cls.signal):
+        # a thread just started with _thread is not counted until it runs: give
+        # it a moment before calling the wait certain to last forever
+        if not _tracker.other_threads_alive(ts) and st._lo_acquire(True, _FOREIGN_THREAD_GRACE):
+            return _reacquired(st, ts)
         if not _tracker.other_threads_alive(ts):
             error = _tracker.self_deadlock(st, ts, None)
         else:

@@ -18,6 +18,7 @@ only by its own thread, except the ``stolen`` list (guarded by the thread's own
 
 from __future__ import annotations
 
+import _thread
 import logging
 import os
 import sys
@@ -45,6 +46,7 @@ __all__ = ["LockState", "ThreadState", "current"]
 
 _mu = _unpatched.allocate_lock()
 _tls = threading.local()
+_thread_count = getattr(_thread, "_count", lambda: 0)
 _logger = logging.getLogger("lockorder")
 
 
@@ -644,7 +646,9 @@ def _internal_error(exc: Exception) -> None:
 
 def other_threads_alive(ts: ThreadState) -> bool:
     """Whether any thread but this one could release a lock."""
-    if threading.active_count() > 1:
+    # _thread._count(): threads started with _thread (or by C code), which
+    # threading does not list
+    if threading.active_count() > 1 or _thread_count() > 0:
         return True
     with _mu:
         return any(other is not ts for other in _threads.values())

@@ -311,3 +311,37 @@ def test_misuse_raises_the_stdlib_exception_and_records_nothing() -> None:
     with pytest.raises(TypeError):
         lockorder.acquire(lockorder.Lock(), 3)
     assert lockorder.findings() == []
+
+
+def test_a_thread_started_with_thread_can_release_for_a_reacquire() -> None:
+    """CPython's test_foreign_thread: a thread threading does not list yet releases the lock."""
+    lockorder.configure(mode="record")  # the release by another thread is a warning
+    mutex = lockorder.Lock()
+    mutex.acquire()
+    _thread.start_new_thread(mutex.release, ())
+    assert mutex.acquire()  # the stdlib waits for that release: no SelfDeadlockError
+    mutex.release()
+
+
+def test_patched_factories_pickle_by_name() -> None:
+    """A multiprocessing Manager pickles threading's factories (spawn, forkserver)."""
+    import pickle
+
+    lockorder.install()
+    try:
+        restored = pickle.loads(pickle.dumps(threading.Lock))
+        assert restored is threading.Lock
+    finally:
+        lockorder.uninstall()
+    assert pickle.loads(pickle.dumps(threading.Lock)) is threading.Lock
+
+
+def test_spawn_manager_works_installed() -> None:
+    if "spawn" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no spawn start method here")
+    lockorder.install()
+    try:
+        with multiprocessing.get_context("spawn").Manager() as manager:
+            assert manager.Event().is_set() is False
+    finally:
+        lockorder.uninstall()
