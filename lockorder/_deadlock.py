@@ -277,6 +277,7 @@ def ensure_monitor() -> None:
     _monitor_started = True
     import _thread
 
+    _tracker.internal_threads += 1
     _thread.start_new_thread(_monitor, ())
 
 

@@ -44,9 +44,16 @@ from lockorder.errors import (
 
 __all__ = ["LockState", "ThreadState", "current"]
 
-_mu = _unpatched.allocate_lock()
+# Reentrant: a garbage-collection callback (a weakref.finalize, a __del__) can run
+# at any allocation made while _mu is held and take checked locks itself, in the
+# same thread; it must neither deadlock on _mu nor be lost (the slow path defers
+# such acquires through ThreadState.busy).
+_mu = _unpatched.CRLock()
 _tls = threading.local()
 _thread_count = getattr(_thread, "_count", lambda: 0)
+#: raw threads lockorder itself started (the long-hold monitor, the plugin's
+#: watchdog): they never release a program's lock
+internal_threads = 0
 _logger = logging.getLogger("lockorder")
 
 
@@ -194,21 +201,24 @@ def _thread_name(ident: int) -> str:
 def _new_thread_state() -> ThreadState:
     global _thread_serial
     ident = _unpatched.get_ident()
+    # allocate outside _mu: an allocation may run a GC callback that takes a
+    # checked lock in this very thread
+    ts = ThreadState(0, ident, _thread_name(ident))
+    token = _ExitToken()
+    ref = weakref.ref(token, _thread_exited)
     with _mu:
         if ident == threading.main_thread().ident and MAIN_SERIAL not in _threads:
             # the main thread has serial 0 in every process: merged runs (xdist
             # workers) see their test runners' main threads as one thread
-            serial = MAIN_SERIAL
+            ts.serial = MAIN_SERIAL
         else:
             _thread_serial += 1
-            serial = _thread_serial
-        ts = ThreadState(serial, ident, _thread_name(ident))
-        thread = threading._active.get(ident)  # type: ignore[attr-defined]
-        if thread is not None:
-            thread._lo_state = ts  # lets a join() find what the joined thread acquired
+            ts.serial = _thread_serial
         _threads[ts.serial] = ts
-        token = _ExitToken()
-        _exit_refs[weakref.ref(token, _thread_exited)] = ts
+        _exit_refs[ref] = ts
+    thread = threading._active.get(ident)  # type: ignore[attr-defined]
+    if thread is not None:
+        thread._lo_state = ts  # lets a join() find what the joined thread acquired
     _tls.ts = ts
     _tls.token = token
     return ts
@@ -648,7 +658,7 @@ def other_threads_alive(ts: ThreadState) -> bool:
     """Whether any thread but this one could release a lock."""
     # _thread._count(): threads started with _thread (or by C code), which
     # threading does not list
-    if threading.active_count() > 1 or _thread_count() > 0:
+    if threading.active_count() > 1 or _thread_count() > internal_threads:
         return True
     with _mu:
         return any(other is not ts for other in _threads.values())
@@ -781,7 +791,7 @@ def threads() -> list[ThreadState]:
 
 def _after_fork_in_child() -> None:
     global _mu
-    _mu = _unpatched.allocate_lock()
+    _mu = _unpatched.CRLock()
     me = _tls.__dict__.get("ts")
     _threads.clear()
     _exit_refs.clear()

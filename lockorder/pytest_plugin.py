@@ -821,6 +821,9 @@ class _Watchdog:
         self.dumped: str | None = None
         self.text = ""
         if after > 0:
+            from lockorder import _tracker
+
+            _tracker.internal_threads += 1
             _thread.start_new_thread(self._run, ())
 
     def arm(self, test: str) -> None:

@@ -345,3 +345,35 @@ def test_spawn_manager_works_installed() -> None:
             assert manager.Event().is_set() is False
     finally:
         lockorder.uninstall()
+
+
+def test_gc_callback_taking_locks_inside_lockorders_mutex_does_not_hang(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A finalizer that runs while lockorder holds its own mutex and takes checked locks."""
+    from lockorder import _graph
+
+    real = _graph.LockGraph.lock_class
+    fired: list[bool] = []
+
+    def with_callback(self: _graph.LockGraph, *args: object) -> object:
+        if not fired:
+            fired.append(True)
+            inner = lockorder.Lock(name="made-in-a-finalizer")  # re-enters register()
+            with inner:
+                pass
+        return real(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_graph.LockGraph, "lock_class", with_callback)
+    done = threading.Event()
+
+    def work() -> None:
+        outer = lockorder.Lock(name="outer-new-class")
+        with outer:
+            pass
+        done.set()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(TIMEOUT)
+    assert done.is_set() and fired
