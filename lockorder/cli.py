@@ -113,7 +113,15 @@ def _status(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``lockorder`` command; returns the exit status."""
     parser = _build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    program: list[str] | None = None
+    if argv[:1] == ["run"]:
+        # everything from the script (or from -m MODULE) on belongs to the program,
+        # options included: argparse must not see it
+        argv, program = _split_run(argv)
     args = parser.parse_args(argv)
+    if program is not None:
+        args.target = program
     if args.command == "run":
         if args.module is None and not args.target:
             print("lockorder run: error: give a SCRIPT or -m MODULE to run", file=sys.stderr)
@@ -122,6 +130,37 @@ def main(argv: list[str] | None = None) -> int:
     from lockorder._commands import dispatch
 
     return dispatch(args)
+
+
+#: run's options that take a value
+_RUN_VALUED = {
+    "--json",
+    "--mode",
+    "--single-thread",
+    "--fail-on",
+    "--finding-status",
+    "--html",
+    "--sarif",
+}
+
+
+def _split_run(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Split ``run ...`` into lockorder's part and the program's (script or -m MODULE on)."""
+    index = 1
+    while index < len(argv):
+        token = argv[index]
+        if token == "-m":
+            return argv[: index + 2], argv[index + 2 :]
+        if token.startswith("-m") and len(token) > 2:  # -mMODULE
+            return argv[: index + 1], argv[index + 1 :]
+        if token in _RUN_VALUED:
+            index += 2
+            continue
+        if token.startswith("-") and token != "-":
+            index += 1
+            continue
+        return argv[:index], argv[index:]
+    return argv, []
 
 
 def _join_non_daemon_threads() -> None:

@@ -191,3 +191,14 @@ def test_sigusr1_dumps_while_the_program_runs(pytester: pytest.Pytester) -> None
     result.stderr.fnmatch_lines(
         ["lockorder dump: *", "thread 'MainThread' *", "  holds: Lock prog.py:2"]
     )
+
+
+def test_options_after_the_program_belong_to_it(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(mymod="import sys; print(sys.argv[1:])")
+    result = run(pytester, "--json", "", "-m", "mymod", "-v", "--json", "x", "-q")
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(["['-v', '--json', 'x', '-q']"])
+    pytester.makepyfile(prog="import sys; print(sys.argv[1:])")
+    result = run(pytester, "-q", "--json", "", "prog.py", "--mode", "loud")
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(["['--mode', 'loud']"])
