@@ -264,7 +264,7 @@ class Lock(_Checked):
 
     def _at_fork_reinit(self) -> None:
         self._lo_raw._at_fork_reinit()
-        self._lo_owner = None
+        _tracker.disown(self)
 
     def __repr__(self) -> str:
         state = "locked" if self._lo_raw.locked() else "unlocked"
@@ -468,8 +468,8 @@ class RLock(_Checked):
 
     def _at_fork_reinit(self) -> None:
         self._lo_raw._at_fork_reinit()
-        self._lo_owner = None
         self._lo_count = 0
+        _tracker.disown(self)
 
     def __repr__(self) -> str:
         raw = repr(self._lo_raw)
@@ -690,6 +690,9 @@ class _LockProxy(_Proxy):
     def _lo_restore(self) -> None:
         self._self_checked._lo_restore()
 
+    def _at_fork_reinit(self) -> None:
+        self._self_checked._at_fork_reinit()
+
 
 class _RLockProxy(_Proxy):
     def _is_owned(self) -> bool:
@@ -700,6 +703,9 @@ class _RLockProxy(_Proxy):
 
     def _acquire_restore(self, state: Any) -> None:
         self._self_checked._acquire_restore(state)
+
+    def _at_fork_reinit(self) -> None:
+        self._self_checked._at_fork_reinit()
 
 
 class _ConditionProxy(_Proxy):
@@ -719,6 +725,9 @@ class _ConditionProxy(_Proxy):
 
     def _is_owned(self) -> bool:
         return self._self_checked._is_owned()  # type: ignore[no-any-return]
+
+    def _at_fork_reinit(self) -> None:
+        self._self_checked._at_fork_reinit()
 
 
 class _SemaphoreProxy(_Proxy):

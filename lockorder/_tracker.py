@@ -232,6 +232,13 @@ def current() -> ThreadState:
         return _new_thread_state()
 
 
+def _owns_as_mutex(ts: ThreadState, st: Any) -> bool:
+    """Whether ``ts`` holds ``st`` as a mutex, whose release is its own job: not a
+    semaphore unit, nor a Lock used as a signal (declared, or seen released by
+    another thread), which another thread is meant to release."""
+    return st._lo_owner is ts and not st._lo_sema and not (st._lo_signal or st._lo_cls.signal)
+
+
 def _thread_exited(ref: Any) -> None:
     # Runs as the thread's local storage is torn down: never raise, never block long.
     try:
@@ -240,7 +247,7 @@ def _thread_exited(ref: Any) -> None:
             if ts is None:
                 return
             _threads.pop(ts.serial, None)
-            leaked = [st for st in ts.held if not st._lo_sema and st._lo_owner is ts]
+            leaked = [st for st in ts.held if _owns_as_mutex(ts, st)]
             if not leaked:
                 return
             for st in leaked:
@@ -305,6 +312,19 @@ def pop(ts: ThreadState, st: Any) -> None:
         if held[index] is st:
             _remove_at(ts, index)
             return
+
+
+def disown(st: Any) -> None:
+    """``st`` was reset to unlocked (``_at_fork_reinit()``): no thread holds it now."""
+    owner: ThreadState | None = st._lo_owner
+    st._lo_owner = None
+    if owner is None:
+        return
+    me: ThreadState | None = getattr(_tls, "ts", None)
+    if me is owner:
+        pop(me, st)
+    else:
+        steal(owner, st)  # forgotten at the owner's next slow-path acquire
 
 
 def steal(owner: ThreadState, st: Any) -> None:
@@ -749,7 +769,9 @@ def abandon_held() -> list[tuple[str, list[Any]]]:
     """Make every lock held by any thread make no more edges (a test ended with
     them held): the calling thread forgets them now, the others at their next
     slow-path acquire (a known chain makes no edge anyway). The locks stay
-    locked and owned. Returns (thread name, locks) for each thread that held some."""
+    locked and owned. Returns (thread name, locks) for each thread that held
+    some as a mutex (semaphore units and signal Locks are forgotten silently,
+    as at thread exit)."""
     me = current()
     with _mu:
         states = list(_threads.values())
@@ -758,7 +780,9 @@ def abandon_held() -> list[tuple[str, list[Any]]]:
         held = list(ts.held)
         if not held:
             continue
-        abandoned.append((ts.name, held))
+        mutexes = [st for st in held if _owns_as_mutex(ts, st)]
+        if mutexes:
+            abandoned.append((ts.name, mutexes))
         with ts.mu:
             ts.stolen.extend(held)
     _drain(me)

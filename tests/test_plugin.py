@@ -286,6 +286,43 @@ def test_held_at_test_end_is_a_finding_and_makes_no_more_edges(pytester: pytest.
     assert "potential-deadlock" not in result.stdout.str()
 
 
+def test_semaphores_and_signal_locks_left_held_are_no_leak(pytester: pytest.Pytester) -> None:
+    """As at thread exit: a semaphore unit or a Lock used as a signal, still taken when
+    the test ends, is not reported (another thread is meant to release it), yet it
+    makes no more edges either."""
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(
+        test_signals="""
+        import threading
+        import lockorder
+        from conftest import A, B, in_thread
+
+        SEM = threading.Semaphore(2)
+        FLAG = lockorder.Lock(signal=True)
+
+        def test_takes_them():
+            SEM.acquire()
+            FLAG.acquire()
+
+        def test_later():
+            def work():
+                with B:
+                    with A:
+                        pass
+            in_thread(work)
+            with A:
+                with B:
+                    pass
+        """
+    )
+    result = run(pytester, "--lockorder", "-p", "no:xdist", "--lockorder-mode=record")
+    result.assert_outcomes(passed=2)
+    out = result.stdout.str()
+    assert "held-at-test-end" not in out
+    assert "potential-deadlock: 1" in out  # B/A, and nothing chained from SEM or FLAG
+    assert "Semaphore" not in out.split("potential-deadlock")[1].split("\n\n")[0]
+
+
 def test_module_level_locks_are_checked_early(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(

@@ -338,6 +338,19 @@ def test_thread_ending_with_locks_held_is_recorded() -> None:
     lock.release()
 
 
+def test_thread_ending_with_a_signal_lock_taken_is_no_leak() -> None:
+    lockorder.configure(mode="record")
+    declared = lockorder.Lock(name="declared-signal", signal=True)
+    learned = lockorder.Lock(name="learned-signal")
+    learned.acquire()
+    run_threads(learned.release)  # release-not-held: the class is a signal from now on
+    run_threads(declared.acquire, learned.acquire)
+    gc.collect()
+    assert [f.kind for f in lockorder.findings()] == ["release-not-held"]
+    declared.release()
+    learned.release()
+
+
 def test_warn_mode_warns_once_per_finding_and_logs(caplog: pytest.LogCaptureFixture) -> None:
     lockorder.configure(mode="warn")
     a = lockorder.Lock()

@@ -191,6 +191,61 @@ def test_fork_while_another_thread_holds_a_lock() -> None:
         thread.join(TIMEOUT)
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: lockorder.Lock(name="reinit"),
+        lambda: lockorder.RLock(name="reinit"),
+        lambda: lockorder.wrap(threading.Lock(), name="reinit"),
+        lambda: lockorder.wrap(threading.RLock(), name="reinit"),
+    ],
+    ids=["Lock", "RLock", "wrap-Lock", "wrap-RLock"],
+)
+def test_at_fork_reinit_forgets_the_holder(make: object) -> None:
+    """``_at_fork_reinit()`` (what threading does to its locks in a fork child) leaves
+    the lock unlocked and held by nobody: no phantom edge out of it afterwards."""
+    lock = make()  # type: ignore[operator]
+    other = lockorder.Lock(name="after-reinit")
+    lock.acquire()
+    lock._at_fork_reinit()
+    assert _tracker.current().held == []
+    assert not lock._is_owned() if hasattr(lock, "_is_owned") else not lock.locked()
+    with other:
+        pass
+    assert [(a, b) for a, b in lockorder.graph().edges if "reinit" in a] == []
+    with lock, other:  # usable and checked as before
+        pass
+    assert ("reinit", "after-reinit") in lockorder.graph().edges
+
+
+def test_at_fork_reinit_of_a_lock_another_thread_holds() -> None:
+    lock = lockorder.Lock(name="reinit-other")
+    after = lockorder.Lock(name="after-other")
+    holding, reset = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def holder() -> None:
+        try:
+            lock.acquire()
+            holding.set()
+            assert reset.wait(TIMEOUT)
+            with after:  # the holder no longer holds the reinitialised lock
+                pass
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    assert holding.wait(TIMEOUT)
+    lock._at_fork_reinit()
+    assert not lock.locked()
+    reset.set()
+    thread.join(TIMEOUT)
+    assert errors == []
+    assert ("reinit-other", "after-other") not in lockorder.graph().edges
+    assert [f.kind for f in lockorder.findings()] == []
+
+
 def _square(x: int) -> int:
     return x * x
 
