@@ -112,6 +112,10 @@ class Edge:
     tests: dict[str, None] = field(default_factory=dict)
     #: for instance-level edges (two locks of one class): the instances' serials
     instances: tuple[int, int] | None = None
+    #: every making of this edge took both locks in one ordered acquisition
+    #: (lockorder.acquire(), concurrent.futures.wait()), whose own global order
+    #: over instances keeps it safe
+    ordered: bool = False
 
     def add_thread(self, serial: Any, name: str) -> bool:
         """Record that thread ``serial`` made this edge; True if it is new."""
@@ -130,15 +134,17 @@ class Edge:
 class Verdict(NamedTuple):
     """How a cycle counts."""
 
-    #: "full", "single-thread" or "gated"
+    #: "full", "single-thread", "gated" or "ordered"
     level: str
     threads: tuple[str, ...]
     gates: frozenset[int]
 
 
 def judge(cycle: list[Edge], classes: list[LockClass]) -> Verdict:
-    """Classify a cycle: gated (a common single lock held around every edge),
-    single-thread (every edge made by one and the same thread), or full."""
+    """Classify a cycle: ordered (every edge made only inside ordered acquisitions,
+    which take their locks in one global instance order), gated (a common single
+    lock held around every edge), single-thread (every edge made by one and the
+    same thread), or full."""
     gates = cycle[0].gates
     for edge in cycle[1:]:
         gates = gates & edge.gates
@@ -148,6 +154,8 @@ def judge(cycle: list[Edge], classes: list[LockClass]) -> Verdict:
     for edge in cycle:
         threads.update(edge.threads)
     names = tuple(threads.values())
+    if all(edge.ordered for edge in cycle):
+        return Verdict("ordered", names, gates)
     if gates:
         return Verdict("gated", names, gates)
     many = len(threads) >= 2 or any(edge.nthreads > len(edge.threads) for edge in cycle)
@@ -369,6 +377,7 @@ def edge_to_dict(edge: Edge, classes: list[LockClass]) -> dict[str, Any]:
         "tests": list(edge.tests),
         "gates": sorted(classes[cid].key for cid in edge.gates),
         "gated": bool(edge.gates),
+        "ordered": edge.ordered,
     }
 
 

@@ -48,6 +48,7 @@ def _edge_from_wire(graph: LockGraph, origin: str, data: dict[str, Any]) -> Edge
         gates=frozenset(
             graph.by_key[key].cid for key in data.get("gates", ()) if key in graph.by_key
         ),
+        ordered=bool(data.get("ordered", False)),
     )
     for tid, name in zip(ids, names, strict=False):
         # every process's main thread is one thread ("main"), as in a run without xdist
@@ -65,6 +66,7 @@ def _absorb(edge: Edge, other: Edge) -> None:
             edge.threads[tid] = name
     edge.nthreads += other.nthreads
     edge.gates &= other.gates
+    edge.ordered = edge.ordered and other.ordered
     for test in other.tests:
         edge.add_test(test)
 
@@ -114,7 +116,7 @@ def merge(sources: list[tuple[str, dict[str, Any]]], single_thread: str = "repor
             continue
         signature = cycle_signature(cycle, graph.classes)
         verdict = judge(cycle, graph.classes)
-        if verdict.level == "gated" or (
+        if verdict.level in ("gated", "ordered") or (
             verdict.level == "single-thread" and single_thread == "ignore"
         ):
             continue

@@ -16,7 +16,8 @@ from typing import Any
 
 from lockorder import _sites, _tracker, _unpatched
 from lockorder._findings import Finding, LockRef
-from lockorder._primitives import Condition, _Proxy, is_checked
+from lockorder._primitives import is_checked
+from lockorder._primitives import state_of as _state
 from lockorder.errors import LockOrderViolation
 
 __all__ = ["acquire"]
@@ -30,14 +31,6 @@ _LOCKLIKE = (
     _unpatched.Condition,
     _unpatched.Semaphore,
 )
-
-
-def _state(lock: Any) -> Any:
-    if isinstance(lock, _Proxy):
-        return lock._self_state
-    if isinstance(lock, Condition):
-        return _state(lock._lock)  # type: ignore[attr-defined]
-    return lock
 
 
 def sort_key(lock: Any) -> tuple[bool, int, int]:
@@ -104,6 +97,8 @@ class acquire:
             if top_key >= self._keys[0]:
                 self._violation(ts, top, self._locks[0])
         ordered.extend(zip(self._keys, self._locks, strict=True))
+        # the locks' order among themselves is this acquisition's, not a class order
+        ts.groups.append(frozenset(id(_state(lock)) for lock in self._locks))
         taken: list[Any] = []
         try:
             for lock in self._locks:
@@ -114,6 +109,8 @@ class acquire:
                 lock.release()
             del ordered[-len(self._locks) :]
             raise
+        finally:
+            ts.groups.pop()
         self._ts = ts
         return tuple(self._locks)
 

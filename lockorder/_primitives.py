@@ -737,6 +737,16 @@ class _SemaphoreProxy(_Proxy):
 _CHECKED_TYPES = (Lock, RLock, Condition, Semaphore, BoundedSemaphore, _Proxy)
 
 
+def state_of(lock: Any) -> Any:
+    """The object that carries the tracking state of a checked primitive or proxy
+    (a Condition's: its lock's)."""
+    if isinstance(lock, _Proxy):
+        return lock._self_state
+    if isinstance(lock, Condition):
+        return state_of(lock._lock)  # type: ignore[attr-defined]
+    return lock
+
+
 def is_checked(obj: Any) -> bool:
     """Whether ``obj`` is one of lockorder's checked primitives or proxies."""
     return isinstance(type(obj), type) and issubclass(type(obj), _CHECKED_TYPES)

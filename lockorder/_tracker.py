@@ -79,6 +79,7 @@ class ThreadState:
         "chains",
         "classes",
         "deferred",
+        "groups",
         "held",
         "ident",
         "in_wait",
@@ -115,6 +116,10 @@ class ThreadState:
         self.suppress = 0
         #: locks taken through lockorder.acquire(), in order
         self.ordered: list[Any] = []
+        #: ordered acquisitions in progress (lockorder.acquire(), the futures'
+        #: conditions of concurrent.futures.wait()): the ids of the lock states
+        #: each takes in an order of its own, global over their instances
+        self.groups: list[frozenset[int]] = []
         #: what this thread is blocked on right now (a lock state, or a _Waitable),
         #: and since when (time.monotonic()); set only on the slow wait path
         self.waiting_on: Any = None
@@ -387,10 +392,11 @@ def _record(ts: ThreadState, st: Any, key: int | None) -> LockOrderWarning | Exc
     try:
         with _mu:
             _process_dead()
-            _record_locked(ts, ts.held, st, key, None, new)
+            group = ts.groups[-1] if ts.groups else None
+            _record_locked(ts, ts.held, st, key, None, new, group)
             while ts.deferred:
                 held, dst, _, stack = ts.deferred.pop(0)
-                _record_locked(ts, held, dst, None, stack, new)
+                _record_locked(ts, held, dst, None, stack, new, None)
     except Exception as exc:  # bookkeeping must never break the user's program
         _internal_error(exc)
     finally:
@@ -405,6 +411,7 @@ def _record_locked(
     key: int | None,
     stack: tuple[_sites.Frame, ...] | None,
     new: list[Finding],
+    group: frozenset[int] | None,
 ) -> None:
     global changes
     dst_cls: LockClass = st._lo_cls
@@ -422,6 +429,12 @@ def _record_locked(
             for below in held[:index]
             if not below._lo_sema and not below._lo_leaked and below._lo_cls.created == 1
         )
+        # two locks of one ordered acquisition: their order is that acquisition's
+        # (an instance order), not evidence of a class order; a chain with such a
+        # pair is not cached, so the same chain nested plainly is still recorded
+        ordered = group is not None and id(entry) in group and id(st) in group
+        if ordered:
+            cacheable = False
         same_class = src_cls is dst_cls
         if same_class:
             # two locks of one class: checked per instance, every time
@@ -430,7 +443,7 @@ def _record_locked(
         else:
             edge = graph.edge(src_cls.cid, dst_cls.cid)
         if edge is not None:
-            _update_edge(edge, ts, gates, test, new)
+            _update_edge(edge, ts, gates, test, new, ordered)
             continue
         if evidence is None:  # the stack is captured once, for the first new edge
             evidence = Evidence(
@@ -440,7 +453,7 @@ def _record_locked(
                 tuple(_label(e) for e in held),
                 test,
             )
-        edge = Edge(src_cls.cid, dst_cls.cid, evidence, gates=gates)
+        edge = Edge(src_cls.cid, dst_cls.cid, evidence, gates=gates, ordered=ordered)
         changes += 1
         edge.add_thread(ts.serial, ts.name)
         edge.add_test(test)
@@ -495,10 +508,18 @@ def _label(st: Any) -> str:
 
 
 def _update_edge(
-    edge: Edge, ts: ThreadState, gates: frozenset[int], test: str | None, new: list[Finding]
+    edge: Edge,
+    ts: ThreadState,
+    gates: frozenset[int],
+    test: str | None,
+    new: list[Finding],
+    ordered: bool,
 ) -> None:
     global changes
     changed = edge.add_thread(ts.serial, ts.name)
+    if edge.ordered and not ordered:
+        edge.ordered = False
+        changed = True
     narrowed = edge.gates & gates
     if narrowed != edge.gates:
         edge.gates = narrowed

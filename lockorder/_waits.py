@@ -290,10 +290,25 @@ def _queue_put(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     return _quiet(wrapped, args, kwargs)
 
 
+def _acquire_futures(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    """``wait()`` and ``as_completed()`` lock every future's condition in ``id()``
+    order, one global order over the instances: an ordered acquisition."""
+    from lockorder._primitives import is_checked, state_of
+
+    ts = _tracker.current()
+    conditions = [getattr(future, "_condition", None) for future in instance.futures]
+    ts.groups.append(frozenset(id(state_of(c)) for c in conditions if is_checked(c)))
+    try:
+        return wrapped(*args, **kwargs)
+    finally:
+        ts.groups.pop()
+
+
 _TARGETS: list[tuple[Any, str, Any]] = [
     (threading.Thread, "join", _join),
     (concurrent.futures.thread._WorkItem, "run", _run_item),
     (concurrent.futures.Future, "result", _result),
+    (concurrent.futures._base._AcquireFutures, "__enter__", _acquire_futures),
     (threading.Event, "wait", _event_wait),
     (threading.Barrier, "wait", _barrier_wait),
     (threading.Condition, "wait", _condition_wait),

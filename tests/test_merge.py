@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import lockorder
@@ -101,3 +102,19 @@ def test_findings_of_each_run_are_kept_once() -> None:
     }
     merged = merge([("r1", run), ("r2", run)])
     assert len(merged.findings) == 1
+
+
+def test_ordered_acquisitions_across_runs_stay_safe() -> None:
+    """Edges made only inside lockorder.acquire() keep their mark through a merge."""
+    lockorder.configure(mode="record")
+    a = lockorder.Lock(name="A")
+    b = lockorder.Lock(name="B")
+    one = _run("t1", lockorder.acquire(a, b), contextlib.nullcontext())
+    edges = [e for e in one["graph"]["edges"] if e["from"] == "A" and e["to"] == "B"]
+    assert edges and edges[0]["ordered"] is True
+    two = {"graph": dict(one["graph"]), "findings": []}
+    two["graph"]["edges"] = [dict(edges[0], **{"from": "B", "to": "A"})]
+    assert merge([("gw0", one), ("gw1", two)]).findings == []
+    two["graph"]["edges"] = [dict(edges[0], **{"from": "B", "to": "A", "ordered": False})]
+    (finding,) = merge([("gw0", one), ("gw1", two)]).findings
+    assert finding.kind == "potential-deadlock"

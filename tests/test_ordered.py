@@ -8,7 +8,7 @@ import pytest
 
 import lockorder
 from lockorder._ordered import sort_key
-from tests.conftest import TIMEOUT
+from tests.conftest import TIMEOUT, run_threads
 
 
 def test_takes_locks_in_creation_order_whatever_the_argument_order() -> None:
@@ -119,3 +119,95 @@ def test_failure_while_acquiring_releases_what_was_taken() -> None:
     assert not ok.locked()
     with lockorder.acquire(ok):
         pass
+
+
+# -- edges among the locks of one acquire() are not class-order evidence --------------
+
+
+def _x_lock() -> lockorder.Lock:
+    return lockorder.Lock()  # class "x": this line
+
+
+def _y_lock() -> lockorder.Lock:
+    return lockorder.Lock()  # class "y": this line
+
+
+def test_two_classes_taken_in_creation_order_both_ways_are_no_finding() -> None:
+    """acquire() orders instances by creation: x1 before y1, but y2 before x2. Each
+    pair is always taken in one order, so the class cycle x -> y -> x is safe."""
+    lockorder.configure(mode="record")
+    x1, y1 = _x_lock(), _y_lock()
+    y2, x2 = _y_lock(), _x_lock()
+
+    def one() -> None:
+        with lockorder.acquire(x1, y1):
+            pass
+
+    def two() -> None:
+        with lockorder.acquire(x2, y2):
+            pass
+
+    run_threads(one, two)
+    assert len(lockorder.graph().edges) == 2  # both edges recorded, marked ordered
+    assert all(data["ordered"] for _, _, data in lockorder.graph().edges(data=True))
+    assert lockorder.findings() == []
+
+
+def test_plain_nesting_against_an_ordered_acquisition_is_a_finding() -> None:
+    """Only acquire() keeps the order: code that nests the same locks by hand, in
+    the other order, can deadlock against it."""
+    lockorder.configure(mode="record")
+    y2, x2 = _y_lock(), _x_lock()
+
+    def plain() -> None:
+        with x2, y2:
+            pass
+
+    def ordered() -> None:
+        with lockorder.acquire(x2, y2):  # takes y2 first (created first)
+            pass
+
+    run_threads(plain, ordered)
+    (finding,) = lockorder.findings()
+    assert finding.kind == "potential-deadlock" and finding.severity == "error"
+
+
+def test_a_plain_nesting_after_an_ordered_one_is_still_recorded() -> None:
+    """The thread's chain cache must not let an ordered acquisition hide a later
+    plain nesting of the same classes."""
+    lockorder.configure(mode="record")
+    x1, y1 = _x_lock(), _y_lock()
+    y2, x2 = _y_lock(), _x_lock()
+
+    def ordered_then_plain() -> None:
+        with lockorder.acquire(x1, y1):
+            pass
+        with x1, y1:  # the same class chain, by hand this time
+            pass
+
+    def reverse() -> None:
+        with lockorder.acquire(x2, y2):
+            pass
+
+    run_threads(ordered_then_plain, reverse)
+    (finding,) = lockorder.findings()
+    assert finding.kind == "potential-deadlock"
+
+
+def test_locks_held_around_an_ordered_acquisition_make_plain_edges() -> None:
+    lockorder.configure(mode="record")
+    outer = lockorder.Lock(name="outer")
+    x1, y1 = _x_lock(), _y_lock()
+
+    def around() -> None:
+        with outer, lockorder.acquire(x1, y1):
+            pass
+
+    def reverse() -> None:
+        with y1, outer:
+            pass
+
+    run_threads(around, reverse)
+    (finding,) = lockorder.findings()
+    assert finding.kind == "potential-deadlock"
+    assert "outer" in finding.message

@@ -212,3 +212,37 @@ def test_join_while_holding_another_lock_of_the_same_class_is_clean() -> None:
         worker.start()
         worker.join()
     assert lockorder.findings() == []
+
+
+def _future_x() -> concurrent.futures.Future[int]:
+    return concurrent.futures.Future()
+
+
+def _future_y() -> concurrent.futures.Future[int]:
+    return concurrent.futures.Future()
+
+
+@pytest.mark.parametrize("call", ["wait", "as_completed"])
+def test_waiting_on_futures_of_two_sites_from_two_threads_is_clean(call: str) -> None:
+    """wait()/as_completed() lock every future's condition in id() order: one order
+    over the instances, whichever creation site (lock class) comes first."""
+    pairs = [(_future_x(), _future_y()) for _ in range(64)]
+    xy = next(pair for pair in pairs if id(pair[0]) < id(pair[1]))
+    yx = next(pair for pair in pairs if id(pair[1]) < id(pair[0]))
+    for pair in (xy, yx):
+        for future in pair:
+            future.set_result(1)
+
+    def waiter(pair: tuple[Any, Any]) -> None:
+        if call == "wait":
+            concurrent.futures.wait(pair, timeout=TIMEOUT)
+        else:
+            list(concurrent.futures.as_completed(pair, timeout=TIMEOUT))
+
+    for pair in (xy, yx):
+        thread = threading.Thread(target=waiter, args=(pair,))
+        thread.start()
+        thread.join(TIMEOUT)
+    graph = lockorder.graph()
+    assert graph.number_of_edges() >= 2  # x -> y and y -> x, both ordered
+    assert kinds() == []
