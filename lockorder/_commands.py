@@ -142,18 +142,21 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from lockorder._merge import merge
+    from lockorder._merge import WITHDRAWN_RULE, merge
 
     sources = []
     for path in args.reports:
         sources.append((os.path.basename(path), _report.load(path)))
     merged = merge(sources, single_thread=args.single_thread)
     first = sources[0][1]
+    suppressed = [pair for _, data in sources for pair in _report.suppressed_of(data)]
+    suppressed.extend((WITHDRAWN_RULE, finding) for finding in merged.withdrawn)
     data = _report.build(
         merged.findings,
         merged.graph,
         dict(first.get("settings", {}), single_thread=args.single_thread),
         {"merged": list(args.reports)},
+        suppressed=suppressed,
     )
     _report.write_json(args.output, data)
     print(

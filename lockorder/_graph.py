@@ -134,14 +134,15 @@ class Edge:
 class Verdict(NamedTuple):
     """How a cycle counts."""
 
-    #: "full", "single-thread", "gated" or "ordered"
+    #: "full", "single-thread", "gated", "ordered" or "signal"
     level: str
     threads: tuple[str, ...]
     gates: frozenset[int]
 
 
 def judge(cycle: list[Edge], classes: list[LockClass]) -> Verdict:
-    """Classify a cycle: ordered (every edge made only inside ordered acquisitions,
+    """Classify a cycle: signal (an edge goes out of a class used as a signal,
+    whose holder does not own it), ordered (every edge made only inside ordered acquisitions,
     which take their locks in one global instance order), gated (a common single
     lock held around every edge), single-thread (every edge made by one and the
     same thread), or full."""
@@ -154,6 +155,8 @@ def judge(cycle: list[Edge], classes: list[LockClass]) -> Verdict:
     for edge in cycle:
         threads.update(edge.threads)
     names = tuple(threads.values())
+    if any(classes[edge.src].signal for edge in cycle):
+        return Verdict("signal", names, gates)
     if all(edge.ordered for edge in cycle):
         return Verdict("ordered", names, gates)
     if gates:
@@ -359,6 +362,7 @@ def class_to_dict(cls: LockClass) -> dict[str, Any]:
         "name": cls.name,
         "kind": cls.kind,
         "created": cls.created,
+        "signal": cls.signal,
     }
 
 

@@ -22,6 +22,12 @@ from lockorder._sites import Frame
 
 __all__ = ["Merged", "merge"]
 
+#: the rule under which a report lists a run's finding that the merge withdrew
+WITHDRAWN_RULE = (
+    "withdrawn: a lock class of its cycle is used as a signal (released by another "
+    "thread than its acquirer, seen by another run)"
+)
+
 
 @dataclass
 class Merged:
@@ -29,6 +35,8 @@ class Merged:
 
     graph: dict[str, Any]
     findings: list[Finding] = field(default_factory=list)
+    #: runs' potential deadlocks through a class another run learned is a signal
+    withdrawn: list[Finding] = field(default_factory=list)
 
 
 def _edge_from_wire(graph: LockGraph, origin: str, data: dict[str, Any]) -> Edge:
@@ -86,6 +94,7 @@ def merge(sources: list[tuple[str, dict[str, Any]]], single_thread: str = "repor
                 cls["key"], cls["file"], cls["line"], cls["function"], cls["name"], cls["kind"]
             )
             lock_class.created = max(lock_class.created, int(cls.get("created", 0)))
+            lock_class.signal = lock_class.signal or bool(cls.get("signal", False))
     edges: dict[tuple[str, str], Edge] = {}
     loops: list[dict[str, Any]] = []
     for origin, data in sources:
@@ -102,13 +111,17 @@ def merge(sources: list[tuple[str, dict[str, Any]]], single_thread: str = "repor
                 _absorb(known, edge)
 
     findings: list[Finding] = []
+    withdrawn: list[Finding] = []
     signatures: set[str] = set()
     for _, data in sources:
         for item in data.get("findings", ()):
             finding = item if isinstance(item, Finding) else Finding.from_dict(item)
             if finding.signature not in signatures:
                 signatures.add(finding.signature)
-                findings.append(finding)
+                if _through_signal(finding, graph):
+                    withdrawn.append(finding)  # another run learned the signal
+                else:
+                    findings.append(finding)
 
     for edge in edges.values():
         cycle = graph.add_edge(edge)
@@ -116,7 +129,7 @@ def merge(sources: list[tuple[str, dict[str, Any]]], single_thread: str = "repor
             continue
         signature = cycle_signature(cycle, graph.classes)
         verdict = judge(cycle, graph.classes)
-        if verdict.level in ("gated", "ordered") or (
+        if verdict.level in ("gated", "ordered", "signal") or (
             verdict.level == "single-thread" and single_thread == "ignore"
         ):
             continue
@@ -143,4 +156,15 @@ def merge(sources: list[tuple[str, dict[str, Any]]], single_thread: str = "repor
         if loop["from"] not in seen_loops:
             seen_loops.add(loop["from"])
             wire["edges"].append(loop)
-    return Merged(graph=wire, findings=findings)
+    return Merged(graph=wire, findings=findings, withdrawn=withdrawn)
+
+
+def _through_signal(finding: Finding, graph: LockGraph) -> bool:
+    """A potential deadlock with an edge out of a class some run learned is a signal."""
+    if finding.kind != "potential-deadlock":
+        return False
+    for edge in finding.cycle:
+        cls = graph.by_key.get(edge.src.key)
+        if cls is not None and cls.signal:
+            return True
+    return False

@@ -138,7 +138,10 @@ class ThreadState:
 
 settings = _config.settings_from_env(strict=False)
 graph = LockGraph()
+#: every finding in the order made (append-only: the pytest plugin indexes it)
 _findings: list[Finding] = []
+#: signatures of findings withdrawn since (see _withdraw_signal)
+_withdrawn: set[str] = set()
 _signatures: set[str] = set()
 #: cycles that are not (yet) full findings: signature -> edges
 _pending: dict[str, list[Edge]] = {}
@@ -252,6 +255,8 @@ def _thread_exited(ref: Any) -> None:
             if ts is None:
                 return
             _threads.pop(ts.serial, None)
+            if _ORPHAN_REFS > 0:
+                prune_orphans(ts)  # locks the thread dropped while holding them leak nothing
             leaked = [st for st in ts.held if _owns_as_mutex(ts, st)]
             if not leaked:
                 return
@@ -296,6 +301,37 @@ def _remove_at(ts: ThreadState, index: int) -> None:
         cid = entry._lo_cls.cid
         top = cid if top is None else hash((top, cid))
         chains.append(top)
+
+
+_getrefcount = getattr(sys, "getrefcount", None)
+
+
+def _refs_at(held: list[Any], index: int) -> int:
+    assert _getrefcount is not None
+    return _getrefcount(held[index])  # type: ignore[no-any-return]
+
+
+class _Probe:
+    __slots__ = ("__weakref__",)
+
+
+#: the count _refs_at() gives for an object that only a list refers to
+_ORPHAN_REFS = _refs_at([_Probe()], 0) if _getrefcount is not None else -1
+
+
+def prune_orphans(ts: ThreadState) -> bool:
+    """Forget the held locks that nothing but this held stack refers to (the
+    program dropped a lock while holding it): no thread can ever acquire or
+    release them, so they order nothing, and forgetting them lets them be
+    collected as without lockorder. Only the owning thread calls this.
+    Returns whether any was forgotten."""
+    held = ts.held
+    pruned = False
+    for index in range(len(held) - 1, -1, -1):
+        if _refs_at(held, index) <= _ORPHAN_REFS:
+            _remove_at(ts, index)
+            pruned = True
+    return pruned
 
 
 def push(ts: ThreadState, st: Any) -> None:
@@ -368,8 +404,13 @@ def slow_acquire(ts: ThreadState, st: Any, key: int) -> int:
     """The slow path of a blocking acquire whose chain this thread has not
     validated: forget locks other threads released for us, then record.
     Returns the chain key to push (it changes if the held stack did)."""
+    changed = False
     if ts.stolen:
         _drain(ts)
+        changed = True
+    if _ORPHAN_REFS > 0 and prune_orphans(ts):
+        changed = True
+    if changed:
         chains = ts.chains
         cid = st._lo_cid
         key = hash((chains[-1], cid)) if chains else cid
@@ -422,12 +463,18 @@ def _record_locked(
         if entry is st or entry._lo_leaked:
             continue
         src_cls: LockClass = entry._lo_cls
-        if entry._lo_sema and src_cls.signal:
+        if src_cls.signal or entry._lo_signal:
+            # a signal's "holder" does not own it: another thread releases it,
+            # so waiting while holding it blocks nobody (docs/concepts.md)
             continue
         gates = frozenset(
             below._lo_cid
             for below in held[:index]
-            if not below._lo_sema and not below._lo_leaked and below._lo_cls.created == 1
+            if not below._lo_sema
+            and not below._lo_leaked
+            and not below._lo_signal
+            and not below._lo_cls.signal
+            and below._lo_cls.created == 1
         )
         # two locks of one ordered acquisition: their order is that acquisition's
         # (an instance order), not evidence of a class order; a chain with such a
@@ -555,6 +602,8 @@ def _on_cycle(cycle: list[Edge], ts: ThreadState, new: list[Finding]) -> None:
     signature = cycle_signature(cycle, graph.classes)
     verdict = judge(cycle, graph.classes)
     level = verdict.level
+    if level == "signal":  # a class stays a signal: nothing to watch
+        return
     if level == "single-thread" and settings.single_thread == "strict":
         level = "full"
     if level == "full":
@@ -743,7 +792,11 @@ def release_not_held(st: Any, ts: ThreadState, owner: ThreadState) -> None:
     cls: LockClass = st._lo_cls
     first = not cls.signal
     cls.signal = True
-    if st._lo_signal or not first:
+    if not first:
+        return
+    with _mu:
+        _withdraw_signal(cls)
+    if st._lo_signal:
         return
     ref = _ref(st)
     finding = Finding(
@@ -763,12 +816,57 @@ def release_not_held(st: Any, ts: ThreadState, owner: ThreadState) -> None:
         emit([finding], ts)
 
 
+def _withdraw_signal(cls: LockClass) -> None:
+    """``cls`` turned out to be a signal: the cycles through edges out of it were
+    no lock-order evidence, and a thread that ended (or a test that ended) with
+    only signals taken leaked nothing. Forget the pending cycles; withdraw those
+    findings to the suppressed list, saying why (reports show them there)."""
+    global changes
+    for signature, cycle in list(_pending.items()):
+        if any(edge.src == cls.cid for edge in cycle):
+            _unpend(signature)
+    rule = (
+        f"withdrawn: {cls.label} is used as a signal (released by another thread "
+        "than its acquirer), so holding it blocks nobody"
+    )
+    by_key = graph.by_key
+    for finding in _findings:
+        if finding.signature in _withdrawn:
+            continue
+        if finding.kind == "potential-deadlock":
+            through = any(edge.src.key == cls.key for edge in finding.cycle)
+        elif finding.kind in ("held-at-exit", "held-at-test-end"):
+            # every lock it names turned out to be a signal: another thread released it
+            through = all(
+                (known := by_key.get(ref.key)) is not None and known.signal for ref in finding.locks
+            )
+        else:
+            continue
+        if through:
+            _withdrawn.add(finding.signature)
+            suppressed.append((rule, finding))
+            changes += 1
+
+
 # -- public helpers -------------------------------------------------------------------
 
 
 def findings() -> list[Finding]:
+    """The findings so far, less those withdrawn since."""
+    with _mu:
+        return [f for f in _findings if f.signature not in _withdrawn]
+
+
+def findings_log() -> list[Finding]:
+    """Every finding in the order made, withdrawn ones included: new ones are
+    appended, nothing moves (the pytest plugin slices it by test)."""
     with _mu:
         return list(_findings)
+
+
+def withdrawn() -> set[str]:
+    with _mu:
+        return set(_withdrawn)
 
 
 def reset() -> None:
@@ -777,6 +875,7 @@ def reset() -> None:
     with _mu:
         graph.clear()
         _findings.clear()
+        _withdrawn.clear()
         suppressed.clear()
         _signatures.clear()
         _pending.clear()

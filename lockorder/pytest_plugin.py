@@ -346,7 +346,12 @@ class LockorderFindings:
         return _tracker.findings()
 
     def _mine(self) -> list[Finding]:
-        return self.all[self._start :]
+        if self._plugin is None:
+            return []
+        from lockorder import _tracker
+
+        withdrawn = _tracker.withdrawn()
+        return [f for f in _tracker.findings_log()[self._start :] if f.signature not in withdrawn]
 
     def __iter__(self) -> Iterator[Finding]:
         return iter(self._mine())
@@ -376,7 +381,7 @@ def lockorder_findings(request: pytest.FixtureRequest) -> LockorderFindings:
     from lockorder import _tracker
 
     return LockorderFindings(
-        plugin, plugin.test_start.get(request.node.nodeid, len(_tracker.findings()))
+        plugin, plugin.test_start.get(request.node.nodeid, len(_tracker.findings_log()))
     )
 
 
@@ -416,6 +421,8 @@ class LockorderPlugin:
         self.worker_data: dict[str, dict[str, Any]] = {}
         self.crashed_workers: dict[str, str] = {}
         self.final: list[Finding] = []
+        #: (rule, finding): workers' findings that the merge withdrew
+        self.merge_withdrawn: list[tuple[str, Finding]] = []
         self.written: list[str] = []
         self.journal_dir: str | None = None
         self._journal_changes = -1
@@ -528,8 +535,8 @@ class LockorderPlugin:
         _tracker.configure(
             mode=self._core_mode(effective.mode), single_thread=effective.single_thread
         )
-        self.test_start[item.nodeid] = len(_tracker.findings())
-        self._reported = len(_tracker.findings())
+        self.test_start[item.nodeid] = len(_tracker.findings_log())
+        self._reported = len(_tracker.findings_log())
         _tracker.current_test = item.nodeid
         self.watchdog.arm(item.nodeid)
         try:
@@ -567,8 +574,9 @@ class LockorderPlugin:
             report.sections.append(("lockorder dump (the test ran long)", self.watchdog.text))
         if call.when == "teardown":
             self._held_at_test_end(item)
-        everything = _tracker.findings()
-        new = everything[self._reported :]
+        everything = _tracker.findings_log()
+        withdrawn = _tracker.withdrawn()
+        new = [f for f in everything[self._reported :] if f.signature not in withdrawn]
         self._reported = len(everything)
         if not new:
             return report
@@ -705,7 +713,7 @@ class LockorderPlugin:
 
     def _final_findings(self) -> list[Finding]:
         from lockorder import _tracker
-        from lockorder._merge import merge
+        from lockorder._merge import WITHDRAWN_RULE, merge
 
         own = self._wire()
         if not self.worker_data:
@@ -714,6 +722,7 @@ class LockorderPlugin:
         sources = [("", own), *sorted(self.worker_data.items())]
         merged = merge(sources, single_thread=self.options.single_thread)
         self._merged_graph = merged.graph
+        self.merge_withdrawn = [(WITHDRAWN_RULE, finding) for finding in merged.withdrawn]
         return merged.findings
 
     def _write_reports(self) -> None:
@@ -736,7 +745,7 @@ class LockorderPlugin:
                             "workers": sorted(self.worker_data),
                             "crashed_workers": dict(self.crashed_workers),
                         },
-                        suppressed=list(_tracker.suppressed),
+                        suppressed=[*_tracker.suppressed, *self.merge_withdrawn],
                         stale=project.stale() if project is not None else [],
                     )
                     report.write_json(dest, data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -60,3 +61,17 @@ def run_threads(*targets: object) -> None:
         thread.start()
         thread.join(TIMEOUT)
         assert not thread.is_alive(), f"{target!r} did not finish within {TIMEOUT} s"
+
+
+def run_inversion(a: Any, b: Any) -> None:
+    """One thread nests ``a`` then ``b``, the next ``b`` then ``a``: a lock-order inversion."""
+
+    def ab() -> None:
+        with a, b:
+            pass
+
+    def ba() -> None:
+        with b, a:
+            pass
+
+    run_threads(ab, ba)

@@ -109,6 +109,36 @@ def test_merge_finds_the_cycle_split_across_shards(pytester: pytest.Pytester) ->
     assert lockorder(pytester, "check", "merged.json").ret == 1
 
 
+def test_merge_keeps_what_the_runs_suppressed_or_withdrew(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(shared=SHARED, shard1=HALF_AB, shard2=HALF_BA)
+    assert lockorder(pytester, "run", "--json", "s1.json", "shard1.py").ret == 0
+    assert lockorder(pytester, "run", "--json", "s2.json", "shard2.py").ret == 0
+    # the second run also saw A released by another thread than its acquirer
+    s2 = json.loads((pytester.path / "s2.json").read_text())
+    for cls in s2["graph"]["classes"]:
+        cls["signal"] = cls["site"] == "shared.py:2"
+    s1 = json.loads((pytester.path / "s1.json").read_text())
+    assert s1["findings"] == s2["findings"] == []  # each half alone is clean
+    s1["suppressed"] = [{"rule": "ignore: by hand", "finding": _a_finding()}]
+    (pytester.path / "s1.json").write_text(json.dumps(s1))
+    (pytester.path / "s2.json").write_text(json.dumps(s2))
+    assert lockorder(pytester, "merge", "s1.json", "s2.json", "-o", "m.json").ret == 0
+    data = json.loads((pytester.path / "m.json").read_text())
+    assert data["findings"] == []  # the cycle goes out of A, a signal
+    assert [s["rule"] for s in data["suppressed"]] == ["ignore: by hand"]
+
+
+def _a_finding() -> dict[str, object]:
+    return {
+        "kind": "held-at-exit",
+        "severity": "warning",
+        "message": "thread 'T' ended while holding Lock x.py:1",
+        "locks": [{"key": "x.py:1", "site": "x.py:1", "name": None, "kind": "Lock"}],
+        "thread": "T",
+        "signature": "held-at-exit:x.py:1",
+    }
+
+
 def test_baseline_then_check(pytester: pytest.Pytester, inversion_report: Path) -> None:
     assert lockorder(pytester, "check", "r.json").ret == 1
     assert lockorder(pytester, "baseline", "r.json", "-o", "base.json").ret == 0

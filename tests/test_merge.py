@@ -8,7 +8,7 @@ from typing import Any
 import lockorder
 from lockorder import _tracker
 from lockorder._merge import merge
-from tests.conftest import run_threads
+from tests.conftest import run_inversion, run_threads
 
 
 def _run(test: str, first: Any, second: Any) -> dict[str, Any]:
@@ -87,15 +87,7 @@ def test_findings_of_each_run_are_kept_once() -> None:
     b = lockorder.Lock(name="B")
     lockorder.reset()
 
-    def ab() -> None:
-        with a, b:
-            pass
-
-    def ba() -> None:
-        with b, a:
-            pass
-
-    run_threads(ab, ba)
+    run_inversion(a, b)
     run = {
         "graph": _tracker.graph.to_wire(),
         "findings": [f.to_dict() for f in lockorder.findings()],
@@ -118,3 +110,24 @@ def test_ordered_acquisitions_across_runs_stay_safe() -> None:
     two["graph"]["edges"] = [dict(edges[0], **{"from": "B", "to": "A", "ordered": False})]
     (finding,) = merge([("gw0", one), ("gw1", two)]).findings
     assert finding.kind == "potential-deadlock"
+
+
+def test_a_signal_learned_by_one_run_withdraws_another_runs_cycle() -> None:
+    lockorder.configure(mode="record")
+    a = lockorder.Lock(name="A")
+    b = lockorder.Lock(name="B")
+    lockorder.reset()
+
+    run_inversion(a, b)
+    one = {
+        "graph": _tracker.graph.to_wire(),
+        "findings": [f.to_dict() for f in lockorder.findings()],
+    }
+    assert [f["kind"] for f in one["findings"]] == ["potential-deadlock"]
+    two = {"graph": _tracker.graph.to_wire(), "findings": []}
+    two["graph"]["edges"] = []
+    for cls in two["graph"]["classes"]:
+        cls["signal"] = cls["key"] == "B"  # the other run saw B released by another thread
+    merged = merge([("gw0", one), ("gw1", two)])
+    assert merged.findings == []
+    assert [f.kind for f in merged.withdrawn] == ["potential-deadlock"]

@@ -9,7 +9,7 @@ import pytest
 
 import lockorder
 from lockorder import _tracker, report
-from tests.conftest import run_threads
+from tests.conftest import run_inversion
 
 
 def _report_with_a_finding() -> dict[str, object]:
@@ -17,15 +17,7 @@ def _report_with_a_finding() -> dict[str, object]:
     a = lockorder.Lock(name="A")
     b = lockorder.Lock(name="B")
 
-    def ab() -> None:
-        with a, b:
-            pass
-
-    def ba() -> None:
-        with b, a:
-            pass
-
-    run_threads(ab, ba)
+    run_inversion(a, b)
     return report.build(
         lockorder.findings(), _tracker.graph.to_wire(), {"mode": "record"}, {"command": ["x"]}
     )
@@ -55,6 +47,12 @@ def test_round_trip_keeps_every_finding(tmp_path: Path) -> None:
             '{"format": "lockorder-report", "version": 1, "findings": [{"kind": 1}]}',
             "corrupt",
             "malformed finding",
+        ),
+        (
+            '{"format": "lockorder-report", "version": 1, "findings": [], '
+            '"suppressed": [{"rule": "x"}]}',
+            "corrupt",
+            "malformed suppressed entry",
         ),
     ],
 )

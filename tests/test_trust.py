@@ -18,7 +18,7 @@ import pytest
 
 import lockorder
 from lockorder import _tracker
-from tests.conftest import TIMEOUT
+from tests.conftest import TIMEOUT, run_inversion, run_threads
 
 
 def _workload(
@@ -134,19 +134,7 @@ def _child_inversion() -> int:
     lockorder.configure(mode="record")
     a = lockorder.Lock(name="child-a")
     b = lockorder.Lock(name="child-b")
-
-    def ab() -> None:
-        with a, b:
-            pass
-
-    def ba() -> None:
-        with b, a:
-            pass
-
-    for target in (ab, ba):
-        thread = threading.Thread(target=target)
-        thread.start()
-        thread.join(TIMEOUT)
+    run_inversion(a, b)
     return sum(1 for f in lockorder.findings() if f.kind == "potential-deadlock")
 
 
@@ -338,19 +326,7 @@ def test_a_lock_made_under_install_keeps_working_after_uninstall() -> None:
     b = threading.Lock()
     lockorder.uninstall()
     assert lockorder.is_checked(a)
-
-    def ab() -> None:
-        with a, b:
-            pass
-
-    def ba() -> None:
-        with b, a:
-            pass
-
-    for target in (ab, ba):
-        thread = threading.Thread(target=target)
-        thread.start()
-        thread.join(TIMEOUT)
+    run_inversion(a, b)
     assert [f.kind for f in lockorder.findings()] == ["potential-deadlock"]
 
 
@@ -432,3 +408,217 @@ def test_gc_callback_taking_locks_inside_lockorders_mutex_does_not_hang(
     thread.start()
     thread.join(TIMEOUT)
     assert done.is_set() and fired
+
+
+# -- locks held on behalf of a group (reader-writer locks built from Locks) --------------
+
+
+class _ReaderGroupLock:
+    """A read-preferring reader-writer lock from two Locks, as readerwriterlock's
+    RWLockRead: the first reader takes ``resource`` for the group, the last one
+    (often another thread) releases it."""
+
+    def __init__(self) -> None:
+        self.resource = lockorder.Lock(name="group-resource")
+        self.count_lock = lockorder.Lock(name="group-count")
+        self.readers = 0
+
+    def read_acquire(self) -> None:
+        with self.count_lock:
+            self.readers += 1
+            if self.readers == 1:
+                self.resource.acquire()
+
+    def read_release(self) -> None:
+        with self.count_lock:
+            self.readers -= 1
+            if self.readers == 0:
+                self.resource.release()
+
+    def write(self) -> None:
+        with self.resource:
+            pass
+
+
+def _group_round(rw: _ReaderGroupLock) -> None:
+    """Reader 1 enters first (takes resource for the group), reader 2 enters,
+    reader 1 leaves (takes count while "holding" resource), reader 2 leaves last
+    (releases resource for the group); then a writer."""
+    steps = [threading.Event() for _ in range(4)]
+    errors: list[BaseException] = []
+
+    def reader(enter_after: int, entered: int, leave_after: int, left: int) -> None:
+        try:
+            if enter_after >= 0:
+                assert steps[enter_after].wait(TIMEOUT)
+            rw.read_acquire()
+            steps[entered].set()
+            assert steps[leave_after].wait(TIMEOUT)
+            rw.read_release()
+            if left >= 0:
+                steps[left].set()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    one = threading.Thread(target=reader, args=(-1, 0, 1, 2))
+    two = threading.Thread(target=reader, args=(0, 1, 2, -1))
+    for thread in (one, two):
+        thread.start()
+    for thread in (one, two):
+        thread.join(TIMEOUT)
+        assert not thread.is_alive()
+    assert errors == []
+    run_threads(rw.write)
+
+
+def test_a_lock_held_for_a_reader_group_is_no_potential_deadlock() -> None:
+    """Regression (readerwriterlock 1.0.10's suite): once the group's lock is seen
+    released by another thread than its acquirer, its holds make no edges, and the
+    cycle its holds made before that is withdrawn."""
+    lockorder.configure(mode="raise")
+    rw = _ReaderGroupLock()
+    with pytest.warns(lockorder.LockOrderWarning) as caught:
+        _group_round(rw)  # round 1: single-thread cycle, then the release by reader 2
+    assert any("release-not-held" in str(w.message) for w in caught)
+    for _ in range(3):  # later rounds: no finding, in raise mode
+        _group_round(rw)
+    assert [f.kind for f in lockorder.findings()] == ["release-not-held"]
+    withdrawn = [f for rule, f in _tracker.suppressed if rule.startswith("withdrawn")]
+    (cycle,) = [f for f in withdrawn if f.kind == "potential-deadlock"]
+    assert cycle.single_thread
+    # reader 1 may end before reader 2 releases for the group: that held-at-exit
+    # is withdrawn too
+    assert {f.kind for f in withdrawn} <= {"potential-deadlock", "held-at-exit"}
+    rw_edges = set(lockorder.graph().edges)
+    assert ("group-count", "group-resource") in rw_edges
+
+
+def test_a_signal_locks_holds_make_no_edges_but_other_holds_still_do() -> None:
+    lockorder.configure(mode="record")
+    flag = lockorder.Lock(name="flag", signal=True)
+    a = lockorder.Lock(name="A")
+    b = lockorder.Lock(name="B")
+
+    def work() -> None:
+        with flag, a, b:
+            pass
+
+    run_threads(work)
+    edges = set(lockorder.graph().edges)
+    assert edges == {("A", "B")}
+
+
+def test_a_full_cycle_through_a_group_lock_is_withdrawn_at_the_first_release() -> None:
+    """Two threads close the cycle before any cross-thread release: an error
+    finding, withdrawn as soon as the last reader releases for the group."""
+    lockorder.configure(mode="record")
+    rw = _ReaderGroupLock()
+
+    def alone() -> None:  # first and last reader: count -> resource, one thread
+        rw.read_acquire()
+        rw.read_release()
+
+    run_threads(alone)  # also resource -> count on its way out: a one-thread cycle
+    assert [(f.kind, f.severity) for f in lockorder.findings()] == [
+        ("potential-deadlock", "warning")
+    ]
+    _group_round(rw)  # reader 1 leaves holding resource: resource -> count, a second thread
+    assert [f.kind for f in lockorder.findings()] == ["release-not-held"]
+    cycles = [f for _, f in _tracker.suppressed if f.kind == "potential-deadlock"]
+    assert sorted(f.severity for f in cycles) == ["error", "warning"]
+
+
+# -- locks dropped while held --------------------------------------------------------------
+
+
+def test_a_lock_dropped_while_held_is_forgotten_and_collected() -> None:
+    """Nothing can ever acquire or release a lock nobody refers to: it orders nothing,
+    makes no wait-while-holding warning, and is collected as without lockorder."""
+    import weakref
+
+    lockorder.configure(mode="record")
+    dropped = lockorder.Lock(name="dropped")
+    dropped.acquire()
+    ref = weakref.ref(dropped)
+    del dropped
+    after = lockorder.Lock(name="after")
+    with after:  # the next slow-path acquire forgets it
+        pass
+    gc.collect()
+    assert ref() is None
+    assert _tracker.current().held == []
+    assert not any("dropped" in a for a, _ in lockorder.graph().edges)
+
+
+def test_a_kept_lock_is_never_forgotten_while_held() -> None:
+    lockorder.configure(mode="record")
+    kept = {"lock": lockorder.Lock(name="kept")}
+    kept["lock"].acquire()
+    try:
+        with lockorder.Lock(name="inner"):
+            pass
+        assert ("kept", "inner") in lockorder.graph().edges
+    finally:
+        kept["lock"].release()
+    assert _tracker.current().held == []
+
+
+def test_waiting_after_dropping_a_held_lock_is_no_wait_while_holding() -> None:
+    lockorder.configure(mode="record")
+    lockorder.install()
+    try:
+        threading.Lock().acquire()  # CPython's test_threading does this on purpose
+        done = threading.Event()
+        threading.Timer(0.01, done.set).start()
+        done.wait()
+    finally:
+        lockorder.uninstall()
+    assert [f.kind for f in lockorder.findings()] == []
+
+
+def test_a_thread_ending_after_dropping_a_held_lock_leaks_nothing() -> None:
+    lockorder.configure(mode="record")
+
+    def drop() -> None:
+        lockorder.Lock(name="dropped-in-thread").acquire()
+
+    run_threads(drop)
+    gc.collect()
+    assert [f.kind for f in lockorder.findings()] == []
+
+
+# -- garbage collection re-entering lockorder --------------------------------------------
+
+
+def test_gc_callback_taking_a_checked_lock_on_a_new_threads_first_lock_operation() -> None:
+    """Regression (cheroot's suite): a GC pass that runs while a brand-new thread's
+    state is being made, and takes checked locks itself, neither hangs nor loses
+    the thread's acquire."""
+    lockorder.configure(mode="record")
+    inner = lockorder.Lock(name="gc-inner")
+    outer = lockorder.Lock(name="gc-outer")
+    calls: list[int] = []
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            with inner:
+                calls.append(1)
+
+    def first_lock_operation() -> None:
+        with outer:
+            pass
+
+    thresholds = gc.get_threshold()
+    gc.callbacks.append(on_gc)
+    gc.set_threshold(1, 1, 1)
+    try:
+        for _ in range(5):
+            thread = threading.Thread(target=first_lock_operation)
+            thread.start()
+            thread.join(TIMEOUT)
+            assert not thread.is_alive(), "a GC callback hung lockorder"
+    finally:
+        gc.callbacks.remove(on_gc)
+        gc.set_threshold(*thresholds)
+    assert calls
+    assert [f.kind for f in lockorder.findings()] == []

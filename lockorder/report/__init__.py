@@ -124,11 +124,23 @@ def load(path: str) -> dict[str, Any]:
         findings_of(data)
     except (KeyError, TypeError, ValueError) as exc:
         raise ReportError(path, "corrupt", f"malformed finding: {exc!r}") from None
+    try:
+        suppressed_of(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ReportError(path, "corrupt", f"malformed suppressed entry: {exc!r}") from None
     return data
 
 
 def findings_of(report: dict[str, Any]) -> list[Finding]:
     return [Finding.from_dict(item) for item in report.get("findings", ())]
+
+
+def suppressed_of(report: dict[str, Any]) -> list[tuple[str, Finding]]:
+    """The report's suppressed (and withdrawn) findings, each with its rule."""
+    return [
+        (str(item["rule"]), Finding.from_dict(item["finding"]))
+        for item in report.get("suppressed", ())
+    ]
 
 
 def format_text(report: dict[str, Any]) -> str:
