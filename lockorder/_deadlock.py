@@ -200,23 +200,52 @@ def _long_wait(st: Any, ts: ThreadState, waited: float) -> None:
     holder = f", held by thread {owner.name!r}" if owner is not None else " (no owner known)"
     details = [f"waiting thread {ts.name!r} holds: {', '.join(_held_labels(ts)) or 'nothing'}"]
     if owner is not None:
-        details.append(f"holder {owner.name!r} stack (most recent call last):")
-        details.extend(_stack_lines(thread_stack(owner), "  "))
-    finding = Finding(
-        kind="long-wait",
-        severity="warning",
+        details.extend(_holder_stack(owner))
+    _report_long(
+        "long-wait",
+        st,
+        ts,
         message=f"thread {ts.name!r} has waited {waited:.2f} s for {_label(st)}{holder}",
+        reason=f"waited longer than long_wait={_tracker.settings.long_wait:g} s without a "
+        "wait-for cycle",
+        details=details,
+        emitter=ts,
+    )
+
+
+def _holder_stack(owner: ThreadState) -> list[str]:
+    return [
+        f"holder {owner.name!r} stack (most recent call last):",
+        *_stack_lines(thread_stack(owner), "  "),
+    ]
+
+
+def _report_long(
+    kind: str,
+    st: Any,
+    ts: ThreadState,
+    *,
+    message: str,
+    reason: str,
+    details: list[str],
+    emitter: Any,
+) -> None:
+    """A long-wait or long-hold finding about ``st`` and thread ``ts`` (once per
+    lock class and thread)."""
+    finding = Finding(
+        kind=kind,
+        severity="warning",
+        message=message,
         locks=(_tracker._ref(st),),
         thread=ts.name,
         stack=thread_stack(ts),
-        reason=f"waited longer than long_wait={_tracker.settings.long_wait:g} s without a "
-        "wait-for cycle",
+        reason=reason,
         test=_tracker.current_test,
-        signature=f"long-wait:{st._lo_cls.key}:{ts.serial}",
+        signature=f"{kind}:{st._lo_cls.key}:{ts.serial}",
         details=tuple(details),
     )
     if _tracker.add_finding(finding):
-        _tracker.emit([finding], ts)
+        _tracker.emit([finding], emitter)
 
 
 def dump_text() -> str:
@@ -318,20 +347,13 @@ def _monitor() -> None:
 
 
 def _long_hold(st: Any, ts: ThreadState, held_for: float) -> None:
-    details = [f"holder {ts.name!r} stack (most recent call last):"]
-    details.extend(_stack_lines(thread_stack(ts), "  "))
-    finding = Finding(
-        kind="long-hold",
-        severity="warning",
+    _report_long(
+        "long-hold",
+        st,
+        ts,
         message=f"thread {ts.name!r} has held {_label(st)} for {held_for:.1f} s or more",
-        locks=(_tracker._ref(st),),
-        thread=ts.name,
-        stack=thread_stack(ts),
         reason=f"held longer than long_hold={_tracker.settings.long_hold:g} s (seen by a "
         "monitor that looks every quarter of that, so the figure is a lower bound)",
-        test=_tracker.current_test,
-        signature=f"long-hold:{st._lo_cls.key}:{ts.serial}",
-        details=tuple(details),
+        details=_holder_stack(ts),
+        emitter=_MonitorState(),
     )
-    if _tracker.add_finding(finding):
-        _tracker.emit([finding], _MonitorState())  # type: ignore[arg-type]
