@@ -565,7 +565,7 @@ class _SemaphoreMixin:
                 holders.remove(ts)
             except ValueError:
                 # released by a thread that holds no unit: used as a signal
-                self._lo_cls.signal = True
+                _tracker.learned_signal(self._lo_cls)
                 for other in holders[:]:
                     steal(other, self)
                 holders.clear()

@@ -816,6 +816,15 @@ def release_not_held(st: Any, ts: ThreadState, owner: ThreadState) -> None:
         emit([finding], ts)
 
 
+def learned_signal(cls: LockClass) -> None:
+    """A semaphore of ``cls`` was released by a thread holding none of its units."""
+    if cls.signal:
+        return
+    cls.signal = True
+    with _mu:
+        _withdraw_signal(cls)
+
+
 def _withdraw_signal(cls: LockClass) -> None:
     """``cls`` turned out to be a signal: the cycles through edges out of it were
     no lock-order evidence, and a thread that ended (or a test that ended) with

@@ -622,3 +622,24 @@ def test_gc_callback_taking_a_checked_lock_on_a_new_threads_first_lock_operation
         gc.set_threshold(*thresholds)
     assert calls
     assert [f.kind for f in lockorder.findings()] == []
+
+
+def test_a_semaphore_learned_as_a_signal_withdraws_its_cycles() -> None:
+    lockorder.configure(mode="record")
+    sem = lockorder.Semaphore(1, name="sem-signal")
+    lock = lockorder.Lock(name="after-sem")
+
+    def unit_then_lock() -> None:
+        with sem, lock:
+            pass
+
+    def lock_then_unit() -> None:
+        with lock, sem:
+            pass
+
+    run_threads(unit_then_lock, lock_then_unit)
+    assert [f.kind for f in lockorder.findings()] == ["potential-deadlock"]
+    sem.acquire()
+    run_threads(sem.release)  # a thread holding no unit releases one: a signal
+    assert lockorder.findings() == []
+    assert [f.kind for _, f in _tracker.suppressed] == ["potential-deadlock"]
