@@ -902,6 +902,8 @@ def abandon_held() -> list[tuple[str, list[Any]]]:
     some as a mutex (semaphore units and signal Locks are forgotten silently,
     as at thread exit)."""
     me = current()
+    if _ORPHAN_REFS > 0:
+        prune_orphans(me)  # locks the test dropped while holding them: no leak
     with _mu:
         states = list(_threads.values())
     abandoned = []

@@ -831,3 +831,24 @@ def test_a_finding_withdrawn_before_its_test_ends_fails_nothing(pytester: pytest
     withdrawn = [s for s in data["suppressed"] if s["finding"]["kind"] == "potential-deadlock"]
     assert all(s["rule"].startswith("withdrawn:") for s in withdrawn)
     assert "error" in {s["finding"]["severity"] for s in withdrawn}
+
+
+def test_a_lock_the_test_dropped_while_held_is_no_leak(pytester: pytest.Pytester) -> None:
+    """CPython's lock_tests do this on purpose (test_acquire_destroy)."""
+    pytester.makepyfile(
+        test_drop="""
+        import threading
+
+        def test_acquire_destroy():
+            lock = threading.Lock()
+            lock.acquire()
+            del lock
+
+        def test_kept():
+            test_kept.lock = threading.Lock()
+            test_kept.lock.acquire()
+        """
+    )
+    result = run(pytester, "--lockorder", "-p", "no:xdist")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["held-at-test-end: 1", "*test_drop.py::test_kept*"])
