@@ -423,6 +423,9 @@ class LockorderPlugin:
         self.final: list[Finding] = []
         #: (rule, finding): workers' findings that the merge withdrew
         self.merge_withdrawn: list[tuple[str, Finding]] = []
+        #: (rule, finding): what [tool.lockorder] suppressed on the workers, or in
+        #: the merge
+        self.worker_suppressed: list[tuple[str, Finding]] = []
         self.written: list[str] = []
         self.journal_dir: str | None = None
         self._journal_changes = -1
@@ -640,10 +643,15 @@ class LockorderPlugin:
 
         with _tracker._mu:
             graph = _tracker.graph.to_wire()
+            suppressed = list(_tracker.suppressed)
+        project = _tracker.project
         return {
             "schema": SCHEMA,
             "graph": graph,
             "findings": [f.to_dict() for f in _tracker.findings()],
+            # what [tool.lockorder] suppressed here, and how often each rule matched
+            "suppressed": [{"rule": rule, "finding": f.to_dict()} for rule, f in suppressed],
+            "matched": dict(project.matched) if project is not None else {},
         }
 
     def _journal(self) -> None:
@@ -723,7 +731,30 @@ class LockorderPlugin:
         merged = merge(sources, single_thread=self.options.single_thread)
         self._merged_graph = merged.graph
         self.merge_withdrawn = [(WITHDRAWN_RULE, finding) for finding in merged.withdrawn]
-        return merged.findings
+        # [tool.lockorder] ran on each worker: gather what it suppressed and the
+        # rules it matched, then apply it to what only the merge found
+        from lockorder._findings import Finding
+
+        project = _tracker.project
+        seen: set[str] = set()
+        for _, data in sorted(self.worker_data.items()):
+            for item in data.get("suppressed", ()):
+                finding = Finding.from_dict(item["finding"])
+                if finding.signature not in seen:
+                    seen.add(finding.signature)
+                    self.worker_suppressed.append((str(item["rule"]), finding))
+            if project is not None:
+                for rule, count in data.get("matched", {}).items():
+                    project.matched[rule] = project.matched.get(rule, 0) + int(count)
+        findings = []
+        for finding in merged.findings:
+            rule = project.suppresses(finding) if project is not None else None
+            if rule is None:
+                findings.append(finding)
+            elif finding.signature not in seen:
+                seen.add(finding.signature)
+                self.worker_suppressed.append((rule, finding))
+        return findings
 
     def _write_reports(self) -> None:
         from lockorder import report
@@ -745,7 +776,11 @@ class LockorderPlugin:
                             "workers": sorted(self.worker_data),
                             "crashed_workers": dict(self.crashed_workers),
                         },
-                        suppressed=[*_tracker.suppressed, *self.merge_withdrawn],
+                        suppressed=[
+                            *_tracker.suppressed,
+                            *self.worker_suppressed,
+                            *self.merge_withdrawn,
+                        ],
                         stale=project.stale() if project is not None else [],
                     )
                     report.write_json(dest, data)
@@ -805,9 +840,14 @@ class LockorderPlugin:
 
         project = _tracker.project
         if project is not None and project.path:
-            if _tracker.suppressed:
+            by_project = [
+                rule
+                for rule, _ in (*_tracker.suppressed, *self.worker_suppressed)
+                if not rule.startswith("withdrawn:")
+            ]
+            if by_project:
                 tr.write_line(
-                    f"suppressed by [tool.lockorder] in {project.path}: {len(_tracker.suppressed)}"
+                    f"suppressed by [tool.lockorder] in {project.path}: {len(by_project)}"
                 )
             for rule in project.stale():
                 tr.write_line(f"stale suppression, never matched: {rule}")

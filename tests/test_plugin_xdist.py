@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -93,3 +94,45 @@ def test_zz_dies():
             "potential-deadlock: 1",
         ]
     )
+
+
+@pytest.mark.parametrize("xdist", XDIST_MODES)
+def test_project_suppressions_reach_the_report_in_every_mode(
+    pytester: pytest.Pytester, xdist: str
+) -> None:
+    """[tool.lockorder] rules match on the workers: what they suppressed, and which
+    rules never matched, are the same with or without xdist."""
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_both=AB + BA.replace("from conftest import A, B, in_thread", ""))
+    pytester.makepyprojecttoml(
+        """
+        [tool.lockorder]
+        ignore = ["site:conftest.py:*", "name:never-made"]
+        """
+    )
+    result = run(pytester, "--lockorder", "--lockorder-report=json", *_args(xdist))
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "no findings",
+            "suppressed by ?tool.lockorder? in *pyproject.toml: 1",
+            "stale suppression, never matched: ignore 'name:never-made'",
+        ]
+    )
+    assert "never matched: ignore 'site:" not in result.stdout.str()
+    data = json.loads((pytester.path / "lockorder.json").read_text())
+    assert [s["finding"]["kind"] for s in data["suppressed"]] == ["potential-deadlock"]
+    assert data["stale_suppressions"] == ["ignore 'name:never-made'"]
+
+
+def test_project_rules_apply_to_what_only_the_merge_finds(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_ab=AB, test_ba=BA)
+    pytester.makepyprojecttoml('[tool.lockorder]\nignore = ["site:conftest.py:*"]\n')
+    result = run(pytester, "--lockorder", "--lockorder-report=json", "-v", *_args("-n 2"))
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    out = result.stdout.str()
+    workers = {line.split()[0] for line in out.splitlines() if "PASSED test_" in line}
+    assert workers == {"[gw0]", "[gw1]"}, out
+    result.stdout.fnmatch_lines(["no findings", "suppressed by ?tool.lockorder? in *: 1"])
+    assert "stale suppression" not in out
