@@ -1,0 +1,129 @@
+#!/usr/bin/env python
+"""Hot-path cost in CPU instructions, counted by valgrind's callgrind.
+
+Run from the repository root (needs ``valgrind`` on the PATH)::
+
+    python benchmarks/bench_instructions.py            # 20,000 ops per case
+    python benchmarks/bench_instructions.py --ops 50000
+
+Wall-clock timings on a shared or virtual machine vary by a factor of two from
+one minute to the next (docs/performance.md); an instruction count does not: the
+same program, inputs and environment give the same count whatever else the machine
+is doing. For each case this script runs a small child program twice under
+``valgrind --tool=callgrind``: once with 0 operations and once with ``--ops``, and
+divides the difference by ``--ops``. That is the instructions of one operation
+(the loop's own included, for raw and checked alike), with the interpreter's
+start-up and lockorder's import subtracted. Ratios are checked / raw.
+
+Cases: ``with lock:`` with nothing else held, and a nested ``with a: with b:``
+whose edge is already known, for ``Lock`` and ``RLock``. The two locks of the
+nested case are made on two lines: two classes (two locks of one class are
+checked per instance, every time: the slow path, not this one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+CHILD = """
+import sys, threading
+import lockorder
+
+lockorder.configure(mode="record")
+kind, shape, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+factory = {
+    ("raw", "Lock"): threading.Lock,
+    ("raw", "RLock"): threading.RLock,
+    ("checked", "Lock"): lockorder.Lock,
+    ("checked", "RLock"): lockorder.RLock,
+}[kind, sys.argv[4]]
+a = factory()
+b = factory()
+with a, b:  # the edge a -> b is known from here on
+    pass
+
+
+def single(n=n, a=a):
+    for _ in range(n):
+        with a:
+            pass
+
+
+def nested(n=n, a=a, b=b):
+    for _ in range(n):
+        with a:
+            with b:
+                pass
+
+
+(nested if shape == "nested" else single)()
+"""
+
+CASES = [
+    ("with Lock, nothing held", "single", "Lock"),
+    ("with RLock, nothing held", "single", "RLock"),
+    ("with a: with b: (Lock, edge known)", "nested", "Lock"),
+    ("with a: with b: (RLock, edge known)", "nested", "RLock"),
+]
+
+
+def _count(child: str, kind: str, shape: str, lock: str, ops: int) -> int:
+    result = subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            sys.executable,
+            child,
+            kind,
+            shape,
+            str(ops),
+            lock,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    match = re.search(r"Collected : (\d+)", result.stderr)
+    if result.returncode != 0 or match is None:
+        sys.exit(f"valgrind failed ({result.returncode}):\n{result.stderr[-2000:]}")
+    return int(match.group(1))
+
+
+def _per_op(child: str, kind: str, shape: str, lock: str, ops: int) -> float:
+    base = _count(child, kind, shape, lock, 0)
+    return (_count(child, kind, shape, lock, ops) - base) / ops
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--ops", type=int, default=20_000, help="operations per case")
+    args = parser.parse_args()
+    if args.ops <= 0:
+        parser.error("--ops must be positive")
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed (Debian: apt-get install valgrind)", file=sys.stderr)
+        return 2
+    print(f"python    : {sys.version.split()[0]} ({sys.executable})")
+    print(f"method    : callgrind instruction counts, ({args.ops:,} ops - 0 ops) / {args.ops:,}")
+    print()
+    print(f"{'case':40s} {'raw/op':>10s} {'lockorder/op':>13s} {'ratio':>7s}")
+    with tempfile.TemporaryDirectory() as tmp:
+        child = os.path.join(tmp, "child.py")
+        with open(child, "w", encoding="utf-8") as handle:
+            handle.write(CHILD)
+        for label, shape, lock in CASES:
+            raw = _per_op(child, "raw", shape, lock, args.ops)
+            checked = _per_op(child, "checked", shape, lock, args.ops)
+            print(f"{label:40s} {raw:10,.0f} {checked:13,.0f} {checked / raw:6.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
