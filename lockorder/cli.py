@@ -269,9 +269,10 @@ def _run(args: argparse.Namespace) -> int:
     _print_findings(data, args.quiet)
     project = _tracker.project
     if project is not None and project.path:
-        if _tracker.suppressed:
+        by_rule = [r for r, _ in _tracker.suppressed if not r.startswith(report.WITHDRAWN_PREFIX)]
+        if by_rule:
             print(
-                f"lockorder: {len(_tracker.suppressed)} finding(s) suppressed by "
+                f"lockorder: {len(by_rule)} finding(s) suppressed by "
                 f"[tool.lockorder] in {project.path}",
                 file=sys.stderr,
             )

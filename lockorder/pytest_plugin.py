@@ -837,13 +837,24 @@ class LockorderPlugin:
         if self.suppressed:
             tr.write_line(f"suppressed by lockorder markers: {len(self.suppressed)}")
         from lockorder import _tracker
+        from lockorder.report import WITHDRAWN_PREFIX
 
+        withdrawn = [
+            rule
+            for rule, _ in (*_tracker.suppressed, *self.worker_suppressed, *self.merge_withdrawn)
+            if rule.startswith(WITHDRAWN_PREFIX)
+        ]
+        if withdrawn:
+            tr.write_line(
+                f"withdrawn: {len(withdrawn)} (a lock class of each turned out to be used "
+                "as a signal; the JSON report lists them under 'suppressed')"
+            )
         project = _tracker.project
         if project is not None and project.path:
             by_project = [
                 rule
                 for rule, _ in (*_tracker.suppressed, *self.worker_suppressed)
-                if not rule.startswith("withdrawn:")
+                if not rule.startswith(WITHDRAWN_PREFIX)
             ]
             if by_project:
                 tr.write_line(

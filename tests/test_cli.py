@@ -202,3 +202,21 @@ def test_options_after_the_program_belong_to_it(pytester: pytest.Pytester) -> No
     result = run(pytester, "-q", "--json", "", "prog.py", "--mode", "loud")
     assert result.ret == 0, result.stderr.str()
     result.stdout.fnmatch_lines(["['--mode', 'loud']"])
+
+
+def test_withdrawn_findings_are_counted_not_listed(pytester: pytest.Pytester) -> None:
+    from tests.test_plugin import GROUP_LOCK_TEST
+
+    pytester.makepyfile(group=GROUP_LOCK_TEST + "\ntest_readers()\n")
+    result = run(pytester, "--json", "r.json", "group.py")
+    assert result.ret == 0  # release-not-held is a warning; the cycles were withdrawn
+    result.stderr.fnmatch_lines(
+        [
+            "lockorder: 1 finding(s) (0 error(s), 1 warning(s))*",
+            "lockorder settings: *",
+            "lockorder: * finding(s) withdrawn: a lock class of each turned out*",
+        ]
+    )
+    assert "potential-deadlock" not in result.stderr.str()
+    data = json.loads((pytester.path / "r.json").read_text())
+    assert "potential-deadlock" in {s["finding"]["kind"] for s in data["suppressed"]}

@@ -773,57 +773,7 @@ def test_a_finding_withdrawn_before_its_test_ends_fails_nothing(pytester: pytest
     """A reader group's shared Lock: the cycle it makes is withdrawn when another
     thread releases it for the group, within the test; the report keeps it under
     ``suppressed``."""
-    pytester.makepyfile(
-        test_group="""
-        import threading
-        import lockorder
-
-        resource = threading.Lock()
-        count_lock = threading.Lock()
-        readers = 0
-
-        def read_acquire():
-            global readers
-            with count_lock:
-                readers += 1
-                if readers == 1:
-                    resource.acquire()
-
-        def read_release():
-            global readers
-            with count_lock:
-                readers -= 1
-                if readers == 0:
-                    resource.release()
-
-        def run(target, *args):
-            thread = threading.Thread(target=target, args=args)
-            thread.start()
-            return thread
-
-        def test_readers():
-            run(lambda: (read_acquire(), read_release())).join(10)
-            entered, leave, left = threading.Event(), threading.Event(), threading.Event()
-
-            def first():
-                read_acquire()
-                entered.set()
-                assert leave.wait(10)
-                read_release()
-                left.set()
-
-            def second():
-                assert entered.wait(10)
-                read_acquire()
-                leave.set()
-                assert left.wait(10)
-                read_release()
-
-            threads = [run(first), run(second)]
-            for thread in threads:
-                thread.join(10)
-        """
-    )
+    pytester.makepyfile(test_group=GROUP_LOCK_TEST)
     result = run(pytester, "--lockorder", "-p", "no:xdist", "--lockorder-report=json:r.json")
     result.assert_outcomes(passed=1)
     data = json.loads((pytester.path / "r.json").read_text())
@@ -831,6 +781,61 @@ def test_a_finding_withdrawn_before_its_test_ends_fails_nothing(pytester: pytest
     withdrawn = [s for s in data["suppressed"] if s["finding"]["kind"] == "potential-deadlock"]
     assert all(s["rule"].startswith("withdrawn:") for s in withdrawn)
     assert "error" in {s["finding"]["severity"] for s in withdrawn}
+    result.stdout.fnmatch_lines(["release-not-held: 1", "withdrawn: * (a lock class of each*"])
+
+
+GROUP_LOCK_TEST = """
+import threading
+
+resource = threading.Lock()  # taken for the group of readers
+count_lock = threading.Lock()
+readers = 0
+
+
+def read_acquire():
+    global readers
+    with count_lock:
+        readers += 1
+        if readers == 1:
+            resource.acquire()
+
+
+def read_release():
+    global readers
+    with count_lock:
+        readers -= 1
+        if readers == 0:
+            resource.release()
+
+
+def run(target, *args):
+    thread = threading.Thread(target=target, args=args)
+    thread.start()
+    return thread
+
+
+def test_readers():
+    run(lambda: (read_acquire(), read_release())).join(10)
+    entered, leave, left = threading.Event(), threading.Event(), threading.Event()
+
+    def first():
+        read_acquire()
+        entered.set()
+        assert leave.wait(10)
+        read_release()
+        left.set()
+
+    def second():
+        assert entered.wait(10)
+        read_acquire()
+        leave.set()
+        assert left.wait(10)
+        read_release()
+
+    threads = [run(first), run(second)]
+    for thread in threads:
+        thread.join(10)
+"""
 
 
 def test_a_lock_the_test_dropped_while_held_is_no_leak(pytester: pytest.Pytester) -> None:

@@ -131,8 +131,21 @@ def load(path: str) -> dict[str, Any]:
     return data
 
 
+#: how the rule of a withdrawn finding starts (docs/concepts.md, "Locks used as signals")
+WITHDRAWN_PREFIX = "withdrawn:"
+
+
 def findings_of(report: dict[str, Any]) -> list[Finding]:
     return [Finding.from_dict(item) for item in report.get("findings", ())]
+
+
+def split_suppressed(
+    report: dict[str, Any],
+) -> tuple[list[tuple[str, Finding]], list[tuple[str, Finding]]]:
+    """The report's suppressed list as (withdrawn, suppressed by a project rule)."""
+    entries = suppressed_of(report)
+    withdrawn = [entry for entry in entries if entry[0].startswith(WITHDRAWN_PREFIX)]
+    return withdrawn, [entry for entry in entries if not entry[0].startswith(WITHDRAWN_PREFIX)]
 
 
 def suppressed_of(report: dict[str, Any]) -> list[tuple[str, Finding]]:
@@ -155,6 +168,14 @@ def format_text(report: dict[str, Any]) -> str:
     settings = report.get("settings", {})
     if settings:
         head += "\nlockorder settings: " + ", ".join(f"{k}={v}" for k, v in settings.items())
+    withdrawn, by_rule = split_suppressed(report)
+    if withdrawn:
+        head += (
+            f"\nlockorder: {len(withdrawn)} finding(s) withdrawn: a lock class of each "
+            "turned out to be used as a signal (listed under 'suppressed' in the JSON)"
+        )
+    if by_rule:
+        head += f"\nlockorder: {len(by_rule)} finding(s) suppressed by [tool.lockorder] rules"
     blocks = [head]
     for finding in findings:
         blocks.append(finding.format())
