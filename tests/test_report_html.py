@@ -178,6 +178,26 @@ def test_everything_from_the_report_is_escaped(tmp_path: Path) -> None:
     assert html.escape('"quoted" & <b>bold</b>') in page
 
 
+def test_suppressed_and_withdrawn_findings_are_listed_apart(tmp_path: Path) -> None:
+    data = _report(tmp_path)
+    (finding,) = data["findings"]
+    data["suppressed"] = [
+        {"rule": "ignore 'name:<b>x</b>'", "finding": dict(finding, message="by a <rule>")},
+        {"rule": "withdrawn: Lock a.py:1 is used as a signal", "finding": finding},
+    ]
+    page = render_html(data)
+    parsed = _parse(page)
+    (section,) = parsed.all("section", **{"class": "suppressed"})
+    assert "suppressed and withdrawn (2)" in page
+    assert len(parsed.all("details", **{"class": "quiet"})) == 2
+    assert html.escape("ignore 'name:<b>x</b>'") in page and "<b>x</b>" not in page
+    assert html.escape("by a <rule>") in page
+    assert "withdrawn: Lock a.py:1 is used as a signal" in page
+    assert section is not None
+    # not counted with the findings
+    assert len(parsed.all("details", **{"class": "finding error"})) == 1
+
+
 def _wire(classes: int, edges: int, seed: int = 3) -> dict[str, Any]:
     """A synthetic graph in the report's wire form."""
     rng = random.Random(seed)

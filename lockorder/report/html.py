@@ -889,6 +889,31 @@ def _verdict(total: Any, errors: Any, warnings: Any) -> str:
     return f"{_count(total)} finding(s): {_count(errors)} error(s), {_count(warnings)} warning(s)"
 
 
+def _suppressed_section(report: dict[str, Any]) -> str:
+    """Findings a [tool.lockorder] rule suppressed or that were withdrawn, with why."""
+    from lockorder.report import WITHDRAWN_PREFIX, suppressed_of
+
+    entries = suppressed_of(report)
+    if not entries:
+        return ""
+    items = []
+    for rule, finding in entries:
+        why = "withdrawn" if rule.startswith(WITHDRAWN_PREFIX) else "suppressed"
+        locks = " ".join(_lock_chip(ref) for ref in finding.locks)
+        items.append(
+            f'<details class="quiet"><summary><span class="muted">{why}</span> '
+            f"<b>{_e(finding.kind)}</b> ({_e(finding.severity)}): {_e(finding.message)}</summary>"
+            + _facts([("rule", _e(rule)), ("locks", locks), ("test", _e(finding.test or "-"))])
+            + "</details>"
+        )
+    return (
+        f'<section class="suppressed"><h2>suppressed and withdrawn ({len(entries)})</h2>'
+        '<p class="note">Not counted above: findings a [tool.lockorder] rule suppressed, and '
+        "findings withdrawn because a lock class of theirs turned out to be used as a signal "
+        "(released by another thread than its acquirer).</p>" + "".join(items) + "</section>"
+    )
+
+
 def render_html(report: dict[str, Any]) -> str:
     """The report (as :func:`lockorder.report.load` returns it) as one HTML page."""
     from lockorder.report import findings_of
@@ -958,6 +983,7 @@ def render_html(report: dict[str, Any]) -> str:
             "".join(graph_html),
             "</section>",
             f'<section class="findings"><h2>findings</h2>{finding_html}</section>',
+            _suppressed_section(report),
             f"<script>{_JS}</script></body></html>\n",
         ]
     )
@@ -972,6 +998,7 @@ body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI","DejaVu Sans","L
 sans-serif;color:var(--ink);background:#fff}
 code,pre,.stack,q{font-family:var(--mono);font-size:12.5px}
 q{quotes:"'" "'"}
+.suppressed{padding:0 24px 24px}.suppressed details{margin:4px 0}
 header{padding:16px 24px 12px;background:var(--bg);border-bottom:1px solid var(--line)}
 .title{display:flex;align-items:baseline;gap:16px;flex-wrap:wrap}
 h1{font-size:22px;margin:0}
