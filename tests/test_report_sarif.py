@@ -286,3 +286,29 @@ def test_a_report_without_findings_is_a_valid_empty_run(tmp_path: Path) -> None:
     (run,) = log["runs"]
     assert run["results"] == []
     assert run["tool"]["driver"]["rules"] == []
+
+
+def test_suppressed_and_withdrawn_findings_are_suppressed_results(tmp_path: Path) -> None:
+    data = _report(tmp_path, "empty.json")
+    held = {
+        "kind": "held-at-exit",
+        "severity": "warning",
+        "message": "thread 'T' ended while holding Lock app.py:1",
+        "locks": [{"key": "app.py:1", "site": "app.py:1", "name": None, "kind": "Lock"}],
+        "thread": "T",
+        "signature": "held-at-exit:app.py:1",
+    }
+    data["suppressed"] = [
+        {"rule": "ignore 'site:app.py:*'", "finding": held},
+        {"rule": "withdrawn: Lock app.py:1 is used as a signal", "finding": held},
+    ]
+    log = to_sarif(data)
+    _assert_valid(log)
+    (run,) = log["runs"]
+    assert [rule["id"] for rule in run["tool"]["driver"]["rules"]] == ["held-at-exit"]
+    justifications = [r["suppressions"][0]["justification"] for r in run["results"]]
+    assert justifications == [
+        "ignore 'site:app.py:*'",
+        "withdrawn: Lock app.py:1 is used as a signal",
+    ]
+    assert all(r["suppressions"][0]["kind"] == "external" for r in run["results"])

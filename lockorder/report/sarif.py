@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 from lockorder._findings import KINDS, EdgeReport, Finding, LockRef
 from lockorder._sites import Frame
-from lockorder.report import findings_of
+from lockorder.report import findings_of, suppressed_of
 from lockorder.report.fingerprint import fingerprint
 
 __all__ = ["FINGERPRINT_KEY", "SARIF_SCHEMA", "SARIF_VERSION", "SRCROOT", "to_sarif"]
@@ -144,11 +144,19 @@ def to_sarif(report: dict[str, Any], *, root: str | None = None) -> dict[str, An
     """
     paths = _Paths(os.path.abspath(root if root is not None else os.getcwd()))
     findings = findings_of(report)
-    kinds = [kind for kind in KINDS if any(f.kind == kind for f in findings)]
-    kinds += list(dict.fromkeys(f.kind for f in findings if f.kind not in KINDS))
-    rules = [_rule(kind, findings) for kind in kinds]
+    suppressed = suppressed_of(report)
+    every = findings + [finding for _, finding in suppressed]
+    kinds = [kind for kind in KINDS if any(f.kind == kind for f in every)]
+    kinds += list(dict.fromkeys(f.kind for f in every if f.kind not in KINDS))
+    rules = [_rule(kind, every) for kind in kinds]
     index = {kind: number for number, kind in enumerate(kinds)}
     results = [_result(finding, index[finding.kind], paths) for finding in findings]
+    # suppressed ([tool.lockorder]) and withdrawn findings: results marked as
+    # suppressed, which code-scanning tools show apart and do not alert on
+    for why, finding in suppressed:
+        result = _result(finding, index[finding.kind], paths)
+        result["suppressions"] = [{"kind": "external", "status": "accepted", "justification": why}]
+        results.append(result)
 
     driver: dict[str, Any] = {"name": "lockorder", "rules": rules}
     tool_version = (report.get("tool") or {}).get("version")
