@@ -329,8 +329,8 @@ def _monitor() -> None:
             current: set[tuple[int, int]] = set()
             for ts in list(_tracker._threads.values()):
                 for st in list(ts.held):
-                    if st._lo_sema:
-                        continue
+                    if st._lo_sema or st._lo_signal or st._lo_cls.signal:
+                        continue  # nobody owns a signal: its "holder" holds up nothing
                     key = (ts.serial, id(st))
                     current.add(key)
                     since = first_seen.setdefault(key, now)

@@ -739,15 +739,20 @@ def test_long_hold_and_wait_options(pytester: pytest.Pytester) -> None:
         test_slow="""
         import threading, time
 
+        import lockorder
+
         LOCK = threading.Lock()
+        STARTED = lockorder.Lock(name="started-flag", signal=True)  # no owner: never long-held
 
         def test_slow():
             held = threading.Event()
+            STARTED.acquire()
 
             def holder():
                 with LOCK:
                     held.set()
                     time.sleep(0.8)
+                STARTED.release()
 
             t = threading.Thread(target=holder)
             t.start()
@@ -767,6 +772,7 @@ def test_long_hold_and_wait_options(pytester: pytest.Pytester) -> None:
     )
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["long-hold: 1", "*", "long-wait: 1", "*held by thread*"])
+    assert "started-flag" not in result.stdout.str()
 
 
 def test_a_finding_withdrawn_before_its_test_ends_fails_nothing(pytester: pytest.Pytester) -> None:
