@@ -80,3 +80,26 @@ def test_written_report_is_plain_json(tmp_path: Path) -> None:
     edge = data["findings"][0]["cycle"][0]
     assert set(edge) == {"from", "to", "thread", "threads", "stack", "held", "test", "tests"}
     assert not list(path.parent.glob("*.tmp-*"))
+
+
+def test_dot_marks_signal_classes_and_ordered_edges(tmp_path: Path) -> None:
+    from lockorder.report.graphs import write_dot
+
+    graph = {
+        "classes": [
+            {"key": "a.py:1", "site": "a.py:1", "name": None, "signal": True},
+            {"key": "b.py:2", "site": "b.py:2", "name": "b", "signal": False},
+        ],
+        "edges": [
+            {"from": "b.py:2", "to": "a.py:1", "ordered": True, "thread": "t"},
+            {"from": "a.py:1", "to": "b.py:2", "thread": "t"},
+        ],
+    }
+    path = tmp_path / "g.dot"
+    write_dot(str(path), graph, [])
+    lines = path.read_text().splitlines()
+    assert '  "a.py:1" [label="a.py:1\\n(signal)", style=dashed];' in lines
+    assert '  "b.py:2" [label="b\\nb.py:2"];' in lines
+    (ordered,) = [line for line in lines if line.startswith('  "b.py:2" -> "a.py:1"')]
+    (plain,) = [line for line in lines if line.startswith('  "a.py:1" -> "b.py:2"')]
+    assert "style=dotted" in ordered and "dotted" not in plain

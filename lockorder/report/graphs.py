@@ -2,7 +2,9 @@
 
 GraphML goes through networkx's writer. DOT is written here: networkx's DOT
 writers need pydot or pygraphviz, a dependency for twenty lines of text.
-Both mark the edges of reported cycles (``cycle=true``, drawn red in DOT).
+Both mark the edges of reported cycles (``cycle=true``, drawn red in DOT); DOT
+also draws classes used as signals dashed and edges made only inside ordered
+acquisitions dotted (GraphML has every attribute of the report's graph).
 """
 
 from __future__ import annotations
@@ -30,11 +32,17 @@ def write_dot(path: str, graph: dict[str, Any], findings: list[Finding]) -> None
     for cls in graph.get("classes", ()):
         # a real newline: json.dumps writes it as \n, which DOT reads as a line break
         label = f"{cls['name']}\n{cls['site']}" if cls.get("name") else cls["site"]
-        lines.append(f"  {_quote(cls['key'])} [label={_quote(label)}];")
+        if cls.get("signal"):
+            # used as a signal: its holds make no edges (docs/concepts.md)
+            label += "\n(signal)"
+        style = ", style=dashed" if cls.get("signal") else ""
+        lines.append(f"  {_quote(cls['key'])} [label={_quote(label)}{style}];")
     for edge in graph.get("edges", ()):
         attrs = [f"tooltip={_quote(', '.join(edge.get('tests', ())) or edge.get('thread', ''))}"]
         if (edge["from"], edge["to"]) in hot:
             attrs.append('color="red", penwidth=2')
+        if edge.get("ordered"):
+            attrs.append("style=dotted")  # made only inside ordered acquisitions
         lines.append(f"  {_quote(edge['from'])} -> {_quote(edge['to'])} [{', '.join(attrs)}];")
     lines.append("}")
     with open(path, "w", encoding="utf-8") as handle:
