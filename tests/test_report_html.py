@@ -198,6 +198,18 @@ def test_suppressed_and_withdrawn_findings_are_listed_apart(tmp_path: Path) -> N
     assert len(parsed.all("details", **{"class": "finding error"})) == 1
 
 
+def test_tooltips_say_signal_classes_and_ordered_edges(tmp_path: Path) -> None:
+    data = _report(tmp_path)
+    data["findings"] = []
+    for cls in data["graph"]["classes"]:
+        cls["signal"] = True
+    for edge in data["graph"]["edges"]:
+        edge["ordered"] = True
+    page = render_html(data)
+    assert "used as a signal: released by other threads" in page
+    assert "made only inside ordered acquisitions" in page
+
+
 def _wire(classes: int, edges: int, seed: int = 3) -> dict[str, Any]:
     """A synthetic graph in the report's wire form."""
     rng = random.Random(seed)

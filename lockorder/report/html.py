@@ -103,7 +103,10 @@ def _node_from_class(cls: dict[str, Any]) -> _Node:
     kind = str(cls.get("kind") or "Lock")
     function = str(cls.get("function") or "")
     created = cls.get("created")
-    return _make_node(key, name, site, kind, function, created)
+    node = _make_node(key, name, site, kind, function, created)
+    if cls.get("signal"):
+        node.tooltip += "\nused as a signal: released by other threads, its holds make no edges"
+    return node
 
 
 def _node_from_ref(ref: LockRef) -> _Node:
@@ -149,6 +152,8 @@ def _edge_tooltip(edge: dict[str, Any], src: _Node, dst: _Node) -> str:
         lines.append(f"at {relpath(str(filename))}:{lineno} in {function}")
     if edge.get("gated"):
         lines.append("gated by: " + ", ".join(str(g) for g in edge.get("gates") or ()))
+    if edge.get("ordered"):
+        lines.append("made only inside ordered acquisitions (lockorder.acquire(), futures.wait())")
     return "\n".join(lines)
 
 
