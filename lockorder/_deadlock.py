@@ -79,7 +79,7 @@ def wait_acquire(st: Any, ts: ThreadState, acquire: Any, restore: bool = False) 
 def _owner(waited: Any) -> ThreadState | None:
     if isinstance(waited, Waitable):
         return waited.owner
-    if waited._lo_sema or waited._lo_signal or waited._lo_cls.signal:
+    if waited._lo_sema or _tracker.is_signal(waited):
         return None
     owner: ThreadState | None = waited._lo_owner
     return owner
@@ -329,7 +329,7 @@ def _monitor() -> None:
             current: set[tuple[int, int]] = set()
             for ts in list(_tracker._threads.values()):
                 for st in list(ts.held):
-                    if st._lo_sema or st._lo_signal or st._lo_cls.signal:
+                    if st._lo_sema or _tracker.is_signal(st):
                         continue  # nobody owns a signal: its "holder" holds up nothing
                     key = (ts.serial, id(st))
                     current.add(key)

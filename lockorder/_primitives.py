@@ -277,8 +277,7 @@ _FOREIGN_THREAD_GRACE = 0.05
 
 def _reacquire(st: Any, ts: Any) -> bool:
     """A blocking acquire of a Lock by the thread that holds it (see docs/concepts.md)."""
-    cls = st._lo_cls
-    if not (st._lo_signal or cls.signal):
+    if not _tracker.is_signal(st):
         # a thread just started with _thread is not counted until it runs: give
         # it a moment before calling the wait certain to last forever
         if not _tracker.other_threads_alive(ts) and st._lo_acquire(True, _FOREIGN_THREAD_GRACE):

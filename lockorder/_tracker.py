@@ -240,11 +240,17 @@ def current() -> ThreadState:
         return _new_thread_state()
 
 
+def is_signal(st: Any) -> bool:
+    """Whether ``st`` is used as a signal: declared so, or of a class seen released
+    by another thread than its acquirer. Its "holder" owns nothing."""
+    return st._lo_signal or st._lo_cls.signal  # type: ignore[no-any-return]
+
+
 def _owns_as_mutex(ts: ThreadState, st: Any) -> bool:
     """Whether ``ts`` holds ``st`` as a mutex, whose release is its own job: not a
-    semaphore unit, nor a Lock used as a signal (declared, or seen released by
-    another thread), which another thread is meant to release."""
-    return st._lo_owner is ts and not st._lo_sema and not (st._lo_signal or st._lo_cls.signal)
+    semaphore unit, nor a Lock used as a signal, which another thread is meant
+    to release."""
+    return st._lo_owner is ts and not st._lo_sema and not is_signal(st)
 
 
 def _thread_exited(ref: Any) -> None:
@@ -255,8 +261,7 @@ def _thread_exited(ref: Any) -> None:
             if ts is None:
                 return
             _threads.pop(ts.serial, None)
-            if _ORPHAN_REFS > 0:
-                prune_orphans(ts)  # locks the thread dropped while holding them leak nothing
+            prune_orphans(ts)  # locks the thread dropped while holding them leak nothing
             leaked = [st for st in ts.held if _owns_as_mutex(ts, st)]
             if not leaked:
                 return
@@ -323,8 +328,10 @@ def prune_orphans(ts: ThreadState) -> bool:
     """Forget the held locks that nothing but this held stack refers to (the
     program dropped a lock while holding it): no thread can ever acquire or
     release them, so they order nothing, and forgetting them lets them be
-    collected as without lockorder. Only the owning thread calls this.
-    Returns whether any was forgotten."""
+    collected as without lockorder. Only the owning thread calls this (or its
+    exit). Returns whether any was forgotten; never any without sys.getrefcount."""
+    if _ORPHAN_REFS <= 0:
+        return False
     held = ts.held
     pruned = False
     for index in range(len(held) - 1, -1, -1):
@@ -332,6 +339,17 @@ def prune_orphans(ts: ThreadState) -> bool:
             _remove_at(ts, index)
             pruned = True
     return pruned
+
+
+def refresh_held(ts: ThreadState) -> bool:
+    """Bring this thread's held stack up to date (its own thread only): forget
+    the locks other threads released for it and those it dropped while held.
+    Returns whether the stack changed."""
+    changed = False
+    if ts.stolen:
+        _drain(ts)
+        changed = True
+    return prune_orphans(ts) or changed
 
 
 def push(ts: ThreadState, st: Any) -> None:
@@ -404,13 +422,7 @@ def slow_acquire(ts: ThreadState, st: Any, key: int) -> int:
     """The slow path of a blocking acquire whose chain this thread has not
     validated: forget locks other threads released for us, then record.
     Returns the chain key to push (it changes if the held stack did)."""
-    changed = False
-    if ts.stolen:
-        _drain(ts)
-        changed = True
-    if _ORPHAN_REFS > 0 and prune_orphans(ts):
-        changed = True
-    if changed:
+    if refresh_held(ts):
         chains = ts.chains
         cid = st._lo_cid
         key = hash((chains[-1], cid)) if chains else cid
@@ -463,7 +475,7 @@ def _record_locked(
         if entry is st or entry._lo_leaked:
             continue
         src_cls: LockClass = entry._lo_cls
-        if src_cls.signal or entry._lo_signal:
+        if is_signal(entry):
             # a signal's "holder" does not own it: another thread releases it,
             # so waiting while holding it blocks nobody (docs/concepts.md)
             continue
@@ -472,8 +484,7 @@ def _record_locked(
             for below in held[:index]
             if not below._lo_sema
             and not below._lo_leaked
-            and not below._lo_signal
-            and not below._lo_cls.signal
+            and not is_signal(below)
             and below._lo_cls.created == 1
         )
         # two locks of one ordered acquisition: their order is that acquisition's
@@ -790,13 +801,7 @@ def self_deadlock(st: Any, ts: ThreadState, waited: float | None) -> Exception |
 def release_not_held(st: Any, ts: ThreadState, owner: ThreadState) -> None:
     """``ts`` released ``st``, which ``owner`` had acquired."""
     cls: LockClass = st._lo_cls
-    first = not cls.signal
-    cls.signal = True
-    if not first:
-        return
-    with _mu:
-        _withdraw_signal(cls)
-    if st._lo_signal:
+    if not learned_signal(cls) or st._lo_signal:
         return
     ref = _ref(st)
     finding = Finding(
@@ -816,13 +821,16 @@ def release_not_held(st: Any, ts: ThreadState, owner: ThreadState) -> None:
         emit([finding], ts)
 
 
-def learned_signal(cls: LockClass) -> None:
-    """A semaphore of ``cls`` was released by a thread holding none of its units."""
+def learned_signal(cls: LockClass) -> bool:
+    """A lock of ``cls`` was released by another thread than its acquirer (a
+    semaphore: by a thread holding none of its units): the class is a signal from
+    now on, and what its holds caused is withdrawn. Returns whether it is new."""
     if cls.signal:
-        return
+        return False
     cls.signal = True
     with _mu:
         _withdraw_signal(cls)
+    return True
 
 
 def _withdraw_signal(cls: LockClass) -> None:
@@ -902,8 +910,7 @@ def abandon_held() -> list[tuple[str, list[Any]]]:
     some as a mutex (semaphore units and signal Locks are forgotten silently,
     as at thread exit)."""
     me = current()
-    if _ORPHAN_REFS > 0:
-        prune_orphans(me)  # locks the test dropped while holding them: no leak
+    prune_orphans(me)  # locks the test dropped while holding them: no leak
     with _mu:
         states = list(_threads.values())
     abandoned = []

@@ -45,10 +45,7 @@ def _held_locks(ts: _tracker.ThreadState | None, exclude: Any = None) -> list[An
     not those other threads released for it, nor those it dropped while held."""
     if ts is None or not ts.held:
         return []
-    if ts.stolen:
-        _tracker._drain(ts)
-    if _tracker._ORPHAN_REFS > 0:
-        _tracker.prune_orphans(ts)
+    _tracker.refresh_held(ts)
     return [st for st in list(ts.held) if not st._lo_sema and st is not exclude]
 
 
