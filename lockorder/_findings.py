@@ -12,7 +12,7 @@ from typing import Any
 
 from lockorder._sites import Frame, relpath
 
-__all__ = ["KINDS", "EdgeReport", "Finding", "LockRef"]
+__all__ = ["KINDS", "WITHDRAWN_PREFIX", "EdgeReport", "Finding", "LockRef", "split_suppressed"]
 
 #: every ``kind`` a finding can have, with its meaning (docs/report-schema.md)
 KINDS = {
@@ -246,3 +246,15 @@ def scenario_lines(finding: Finding) -> list[str]:
         lines.append("    " + " " * (width * i) + f"lock({edge.dst.label})  <- waits")
     lines.append("    *** DEADLOCK ***")
     return lines
+
+
+#: how the rule of a withdrawn finding starts (docs/concepts.md, "Locks used as signals")
+WITHDRAWN_PREFIX = "withdrawn:"
+
+
+def split_suppressed(
+    entries: list[tuple[str, Finding]],
+) -> tuple[list[tuple[str, Finding]], list[tuple[str, Finding]]]:
+    """(rule, finding) pairs as (withdrawn ones, ones a project rule suppressed)."""
+    withdrawn = [entry for entry in entries if entry[0].startswith(WITHDRAWN_PREFIX)]
+    return withdrawn, [entry for entry in entries if not entry[0].startswith(WITHDRAWN_PREFIX)]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lockorder._analysis import cycle_finding, cycle_signature
-from lockorder._findings import Finding
+from lockorder._findings import WITHDRAWN_PREFIX, Finding
 from lockorder._graph import Edge, Evidence, LockGraph, judge
 from lockorder._sites import Frame
 
@@ -24,8 +24,8 @@ __all__ = ["Merged", "merge"]
 
 #: the rule under which a report lists a run's finding that the merge withdrew
 WITHDRAWN_RULE = (
-    "withdrawn: a lock class of its cycle is used as a signal (released by another "
-    "thread than its acquirer, seen by another run)"
+    f"{WITHDRAWN_PREFIX} a lock class of its cycle is used as a signal (released by "
+    "another thread than its acquirer, seen by another run)"
 )
 
 

@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 from lockorder import _config, _sites, _unpatched
 from lockorder._analysis import cycle_finding, cycle_signature
-from lockorder._findings import Finding, LockRef
+from lockorder._findings import WITHDRAWN_PREFIX, Finding, LockRef
 from lockorder._graph import Edge, Evidence, LockClass, LockGraph, judge
 from lockorder._project import ProjectConfig
 from lockorder.errors import (
@@ -843,7 +843,7 @@ def _withdraw_signal(cls: LockClass) -> None:
         if any(edge.src == cls.cid for edge in cycle):
             _unpend(signature)
     rule = (
-        f"withdrawn: {cls.label} is used as a signal (released by another thread "
+        f"{WITHDRAWN_PREFIX} {cls.label} is used as a signal (released by another thread "
         "than its acquirer), so holding it blocks nobody"
     )
     by_key = graph.by_key

@@ -214,6 +214,7 @@ def _execute(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from lockorder import _tracker, report
+    from lockorder._findings import split_suppressed
     from lockorder._install import install, uninstall
 
     if args.module is None:
@@ -269,7 +270,7 @@ def _run(args: argparse.Namespace) -> int:
     _print_findings(data, args.quiet)
     project = _tracker.project
     if project is not None and project.path:
-        by_rule = [r for r, _ in _tracker.suppressed if not r.startswith(report.WITHDRAWN_PREFIX)]
+        _, by_rule = split_suppressed(_tracker.suppressed)
         if by_rule:
             print(
                 f"lockorder: {len(by_rule)} finding(s) suppressed by "

@@ -756,6 +756,13 @@ class LockorderPlugin:
                 self.worker_suppressed.append((rule, finding))
         return findings
 
+    def _all_suppressed(self) -> list[tuple[str, Finding]]:
+        """(rule, finding): what [tool.lockorder] suppressed and what was withdrawn,
+        here, on the workers and in the merge."""
+        from lockorder import _tracker
+
+        return [*_tracker.suppressed, *self.worker_suppressed, *self.merge_withdrawn]
+
     def _write_reports(self) -> None:
         from lockorder import report
         from lockorder.report.graphs import write_dot, write_graphml
@@ -776,11 +783,7 @@ class LockorderPlugin:
                             "workers": sorted(self.worker_data),
                             "crashed_workers": dict(self.crashed_workers),
                         },
-                        suppressed=[
-                            *_tracker.suppressed,
-                            *self.worker_suppressed,
-                            *self.merge_withdrawn,
-                        ],
+                        suppressed=self._all_suppressed(),
                         stale=project.stale() if project is not None else [],
                     )
                     report.write_json(dest, data)
@@ -837,13 +840,9 @@ class LockorderPlugin:
         if self.suppressed:
             tr.write_line(f"suppressed by lockorder markers: {len(self.suppressed)}")
         from lockorder import _tracker
-        from lockorder.report import WITHDRAWN_PREFIX
+        from lockorder._findings import split_suppressed
 
-        withdrawn = [
-            rule
-            for rule, _ in (*_tracker.suppressed, *self.worker_suppressed, *self.merge_withdrawn)
-            if rule.startswith(WITHDRAWN_PREFIX)
-        ]
+        withdrawn, by_project = split_suppressed(self._all_suppressed())
         if withdrawn:
             tr.write_line(
                 f"withdrawn: {len(withdrawn)} (a lock class of each turned out to be used "
@@ -851,11 +850,6 @@ class LockorderPlugin:
             )
         project = _tracker.project
         if project is not None and project.path:
-            by_project = [
-                rule
-                for rule, _ in (*_tracker.suppressed, *self.worker_suppressed)
-                if not rule.startswith(WITHDRAWN_PREFIX)
-            ]
             if by_project:
                 tr.write_line(
                     f"suppressed by [tool.lockorder] in {project.path}: {len(by_project)}"

@@ -13,7 +13,7 @@ import platform
 from collections import Counter
 from typing import Any
 
-from lockorder._findings import KINDS, Finding
+from lockorder._findings import KINDS, Finding, split_suppressed
 
 __all__ = [
     "FORMAT",
@@ -131,21 +131,8 @@ def load(path: str) -> dict[str, Any]:
     return data
 
 
-#: how the rule of a withdrawn finding starts (docs/concepts.md, "Locks used as signals")
-WITHDRAWN_PREFIX = "withdrawn:"
-
-
 def findings_of(report: dict[str, Any]) -> list[Finding]:
     return [Finding.from_dict(item) for item in report.get("findings", ())]
-
-
-def split_suppressed(
-    report: dict[str, Any],
-) -> tuple[list[tuple[str, Finding]], list[tuple[str, Finding]]]:
-    """The report's suppressed list as (withdrawn, suppressed by a project rule)."""
-    entries = suppressed_of(report)
-    withdrawn = [entry for entry in entries if entry[0].startswith(WITHDRAWN_PREFIX)]
-    return withdrawn, [entry for entry in entries if not entry[0].startswith(WITHDRAWN_PREFIX)]
 
 
 def suppressed_of(report: dict[str, Any]) -> list[tuple[str, Finding]]:
@@ -168,7 +155,7 @@ def format_text(report: dict[str, Any]) -> str:
     settings = report.get("settings", {})
     if settings:
         head += "\nlockorder settings: " + ", ".join(f"{k}={v}" for k, v in settings.items())
-    withdrawn, by_rule = split_suppressed(report)
+    withdrawn, by_rule = split_suppressed(suppressed_of(report))
     if withdrawn:
         head += (
             f"\nlockorder: {len(withdrawn)} finding(s) withdrawn: a lock class of each "

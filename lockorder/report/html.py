@@ -896,7 +896,8 @@ def _verdict(total: Any, errors: Any, warnings: Any) -> str:
 
 def _suppressed_section(report: dict[str, Any]) -> str:
     """Findings a [tool.lockorder] rule suppressed or that were withdrawn, with why."""
-    from lockorder.report import WITHDRAWN_PREFIX, suppressed_of
+    from lockorder._findings import WITHDRAWN_PREFIX
+    from lockorder.report import suppressed_of
 
     entries = suppressed_of(report)
     if not entries:
