@@ -874,16 +874,19 @@ def findings() -> list[Finding]:
         return [f for f in _findings if f.signature not in _withdrawn]
 
 
-def findings_log() -> list[Finding]:
-    """Every finding in the order made, withdrawn ones included: new ones are
-    appended, nothing moves (the pytest plugin slices it by test)."""
+def findings_made() -> int:
+    """How many findings were made so far, withdrawn ones included: a position in
+    the append-only log that findings_since() takes (the pytest plugin's per-test
+    slices)."""
     with _mu:
-        return list(_findings)
+        return len(_findings)
 
 
-def withdrawn() -> set[str]:
+def findings_since(start: int) -> tuple[list[Finding], int]:
+    """The findings made from position ``start`` on and not withdrawn since, and
+    the position after the last one made."""
     with _mu:
-        return set(_withdrawn)
+        return [f for f in _findings[start:] if f.signature not in _withdrawn], len(_findings)
 
 
 def reset() -> None:

@@ -350,8 +350,7 @@ class LockorderFindings:
             return []
         from lockorder import _tracker
 
-        withdrawn = _tracker.withdrawn()
-        return [f for f in _tracker.findings_log()[self._start :] if f.signature not in withdrawn]
+        return _tracker.findings_since(self._start)[0]
 
     def __iter__(self) -> Iterator[Finding]:
         return iter(self._mine())
@@ -381,7 +380,7 @@ def lockorder_findings(request: pytest.FixtureRequest) -> LockorderFindings:
     from lockorder import _tracker
 
     return LockorderFindings(
-        plugin, plugin.test_start.get(request.node.nodeid, len(_tracker.findings_log()))
+        plugin, plugin.test_start.get(request.node.nodeid, _tracker.findings_made())
     )
 
 
@@ -538,8 +537,7 @@ class LockorderPlugin:
         _tracker.configure(
             mode=self._core_mode(effective.mode), single_thread=effective.single_thread
         )
-        self.test_start[item.nodeid] = len(_tracker.findings_log())
-        self._reported = len(_tracker.findings_log())
+        self.test_start[item.nodeid] = self._reported = _tracker.findings_made()
         _tracker.current_test = item.nodeid
         self.watchdog.arm(item.nodeid)
         try:
@@ -577,10 +575,7 @@ class LockorderPlugin:
             report.sections.append(("lockorder dump (the test ran long)", self.watchdog.text))
         if call.when == "teardown":
             self._held_at_test_end(item)
-        everything = _tracker.findings_log()
-        withdrawn = _tracker.withdrawn()
-        new = [f for f in everything[self._reported :] if f.signature not in withdrawn]
-        self._reported = len(everything)
+        new, self._reported = _tracker.findings_since(self._reported)
         if not new:
             return report
         settings: _TestSettings = item.stash.get(_SETTINGS, None) or _TestSettings(
@@ -640,6 +635,7 @@ class LockorderPlugin:
 
     def _wire(self) -> dict[str, Any]:
         from lockorder import _tracker
+        from lockorder.report import suppressed_dicts
 
         with _tracker._mu:
             graph = _tracker.graph.to_wire()
@@ -650,7 +646,7 @@ class LockorderPlugin:
             "graph": graph,
             "findings": [f.to_dict() for f in _tracker.findings()],
             # what [tool.lockorder] suppressed here, and how often each rule matched
-            "suppressed": [{"rule": rule, "finding": f.to_dict()} for rule, f in suppressed],
+            "suppressed": suppressed_dicts(suppressed),
             "matched": dict(project.matched) if project is not None else {},
         }
 
@@ -733,16 +729,15 @@ class LockorderPlugin:
         self.merge_withdrawn = [(WITHDRAWN_RULE, finding) for finding in merged.withdrawn]
         # [tool.lockorder] ran on each worker: gather what it suppressed and the
         # rules it matched, then apply it to what only the merge found
-        from lockorder._findings import Finding
+        from lockorder.report import suppressed_of
 
         project = _tracker.project
         seen: set[str] = set()
         for _, data in sorted(self.worker_data.items()):
-            for item in data.get("suppressed", ()):
-                finding = Finding.from_dict(item["finding"])
-                if finding.signature not in seen:
-                    seen.add(finding.signature)
-                    self.worker_suppressed.append((str(item["rule"]), finding))
+            for entry in suppressed_of(data):
+                if entry[1].signature not in seen:
+                    seen.add(entry[1].signature)
+                    self.worker_suppressed.append(entry)
             if project is not None:
                 for rule, count in data.get("matched", {}).items():
                     project.matched[rule] = project.matched.get(rule, 0) + int(count)

@@ -11,6 +11,7 @@ import json
 import os
 import platform
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 from lockorder._findings import KINDS, Finding, split_suppressed
@@ -76,9 +77,7 @@ def build(
             "edges": len(graph.get("edges", ())),
         },
         "findings": [f.to_dict() for f in findings],
-        "suppressed": [
-            {"rule": rule, "finding": finding.to_dict()} for rule, finding in suppressed or ()
-        ],
+        "suppressed": suppressed_dicts(suppressed or ()),
         "stale_suppressions": list(stale or ()),
         "graph": graph,
     }
@@ -133,6 +132,12 @@ def load(path: str) -> dict[str, Any]:
 
 def findings_of(report: dict[str, Any]) -> list[Finding]:
     return [Finding.from_dict(item) for item in report.get("findings", ())]
+
+
+def suppressed_dicts(pairs: Iterable[tuple[str, Finding]]) -> list[dict[str, Any]]:
+    """(rule, finding) pairs as a report's ``suppressed`` entries (suppressed_of()
+    reads them back)."""
+    return [{"rule": rule, "finding": finding.to_dict()} for rule, finding in pairs]
 
 
 def suppressed_of(report: dict[str, Any]) -> list[tuple[str, Finding]]:
