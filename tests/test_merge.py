@@ -21,6 +21,11 @@ def _run(test: str, first: Any, second: Any) -> dict[str, Any]:
 
     with _tracker.test_context(test):
         run_threads(nest)
+    return _snapshot()
+
+
+def _snapshot() -> dict[str, Any]:
+    """This process's graph and findings, as a run hands them to merge()."""
     return {
         "graph": _tracker.graph.to_wire(),
         "findings": [f.to_dict() for f in lockorder.findings()],
@@ -88,10 +93,7 @@ def test_findings_of_each_run_are_kept_once() -> None:
     lockorder.reset()
 
     run_inversion(a, b)
-    run = {
-        "graph": _tracker.graph.to_wire(),
-        "findings": [f.to_dict() for f in lockorder.findings()],
-    }
+    run = _snapshot()
     merged = merge([("r1", run), ("r2", run)])
     assert len(merged.findings) == 1
 
@@ -119,10 +121,7 @@ def test_a_signal_learned_by_one_run_withdraws_another_runs_cycle() -> None:
     lockorder.reset()
 
     run_inversion(a, b)
-    one = {
-        "graph": _tracker.graph.to_wire(),
-        "findings": [f.to_dict() for f in lockorder.findings()],
-    }
+    one = _snapshot()
     assert [f["kind"] for f in one["findings"]] == ["potential-deadlock"]
     two = {"graph": _tracker.graph.to_wire(), "findings": []}
     two["graph"]["edges"] = []

@@ -628,16 +628,7 @@ def test_a_semaphore_learned_as_a_signal_withdraws_its_cycles() -> None:
     lockorder.configure(mode="record")
     sem = lockorder.Semaphore(1, name="sem-signal")
     lock = lockorder.Lock(name="after-sem")
-
-    def unit_then_lock() -> None:
-        with sem, lock:
-            pass
-
-    def lock_then_unit() -> None:
-        with lock, sem:
-            pass
-
-    run_threads(unit_then_lock, lock_then_unit)
+    run_inversion(sem, lock)
     assert [f.kind for f in lockorder.findings()] == ["potential-deadlock"]
     sem.acquire()
     run_threads(sem.release)  # a thread holding no unit releases one: a signal
