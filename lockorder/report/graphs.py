@@ -32,10 +32,10 @@ def write_dot(path: str, graph: dict[str, Any], findings: list[Finding]) -> None
     for cls in graph.get("classes", ()):
         # a real newline: json.dumps writes it as \n, which DOT reads as a line break
         label = f"{cls['name']}\n{cls['site']}" if cls.get("name") else cls["site"]
-        if cls.get("signal"):
-            # used as a signal: its holds make no edges (docs/concepts.md)
+        style = ""
+        if cls.get("signal"):  # used as a signal: its holds make no edges (docs/concepts.md)
             label += "\n(signal)"
-        style = ", style=dashed" if cls.get("signal") else ""
+            style = ", style=dashed"
         lines.append(f"  {_quote(cls['key'])} [label={_quote(label)}{style}];")
     for edge in graph.get("edges", ()):
         attrs = [f"tooltip={_quote(', '.join(edge.get('tests', ())) or edge.get('thread', ''))}"]
