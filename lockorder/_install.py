@@ -15,6 +15,7 @@ originals, but only those still ours.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import warnings
 from typing import Any
@@ -68,7 +69,19 @@ def _make_wrapper(name: str) -> Any:
             return wrapped(*args, **kwargs)
         return checked(*args, **kwargs)
 
-    return factory
+    def rlock_factory(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        if not _tracker.settings.enabled or _sites.made_by(_THREAD_INTERNALS, 2):
+            return wrapped(*args, **kwargs)
+        # threading.RLock() takes and ignores any arguments (deprecated in 3.13)
+        if (args or kwargs) and sys.version_info >= (3, 13):
+            warnings.warn(
+                "Passing arguments to RLock is deprecated and will be removed in 3.15",
+                DeprecationWarning,
+                stacklevel=_tracker._stacklevel(),
+            )
+        return checked()
+
+    return rlock_factory if name == "RLock" else factory
 
 
 def install() -> None:

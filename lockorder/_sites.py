@@ -66,9 +66,13 @@ class Site(NamedTuple):
 _getframe: Callable[[int], FrameType] = sys._getframe
 
 
-def _qualname(frame: FrameType) -> str:
-    code = frame.f_code
-    return getattr(code, "co_qualname", code.co_name)
+if sys.version_info >= (3, 11):
+
+    def _qualname(frame: FrameType) -> str:
+        return frame.f_code.co_qualname
+
+else:  # code objects carry no co_qualname before 3.11
+    from lockorder._qualnames import qualname_of_frame as _qualname
 
 
 def find_site(depth: int = 2) -> Site:

@@ -201,9 +201,15 @@ class _ExitToken:
     __slots__ = ("__weakref__",)
 
 
-def _thread_name(ident: int) -> str:
-    thread = threading._active.get(ident)  # type: ignore[attr-defined]
-    return thread.name if thread is not None else f"thread-{ident}"
+def _thread_object(ident: int) -> threading.Thread | None:
+    """The Thread object of ``ident``, also while it starts: before Python 3.11 a
+    new thread sets its ``_started`` Event before threading lists it as active."""
+    thread: threading.Thread | None = threading._active.get(ident)  # type: ignore[attr-defined]
+    if thread is None:
+        for starting in list(threading._limbo):  # type: ignore[attr-defined]
+            if getattr(starting, "_ident", None) == ident:
+                return starting  # type: ignore[no-any-return]
+    return thread
 
 
 def _new_thread_state() -> ThreadState:
@@ -211,7 +217,8 @@ def _new_thread_state() -> ThreadState:
     ident = _unpatched.get_ident()
     # allocate outside _mu: an allocation may run a GC callback that takes a
     # checked lock in this very thread
-    ts = ThreadState(0, ident, _thread_name(ident))
+    thread = _thread_object(ident)
+    ts = ThreadState(0, ident, thread.name if thread is not None else f"thread-{ident}")
     token = _ExitToken()
     ref = weakref.ref(token, _thread_exited)
     with _mu:
@@ -224,9 +231,8 @@ def _new_thread_state() -> ThreadState:
             ts.serial = _thread_serial
         _threads[ts.serial] = ts
         _exit_refs[ref] = ts
-    thread = threading._active.get(ident)  # type: ignore[attr-defined]
-    if thread is not None:
-        thread._lo_state = ts  # lets a join() find what the joined thread acquired
+    if thread is not None:  # lets a join() find what the joined thread acquired
+        thread._lo_state = ts  # type: ignore[attr-defined]
     _tls.ts = ts
     _tls.token = token
     return ts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -55,6 +56,20 @@ def test_factories_make_checked_objects(installed: None) -> None:
     assert lockorder.is_checked(threading.Condition())
     assert lockorder.is_checked(threading.Semaphore(2))
     assert lockorder.is_checked(threading.BoundedSemaphore())
+
+
+def test_rlock_factory_takes_and_ignores_arguments_as_the_stdlib_does(installed: None) -> None:
+    """threading.RLock(*args, **kwargs) ignores them (CPython's test_signature);
+    3.13 deprecates them, with the warning pointing at the caller."""
+    for args, kwargs in [((1,), {}), ((), {"a": 1}), ((1, 2), {"name": "x"})]:
+        if sys.version_info >= (3, 13):
+            with pytest.warns(DeprecationWarning, match="Passing arguments to RLock") as record:
+                lock = threading.RLock(*args, **kwargs)
+            assert record[0].filename == __file__
+        else:
+            lock = threading.RLock(*args, **kwargs)
+        assert lockorder.is_checked(lock)
+        assert lock._lo_cls.name is None  # type: ignore[attr-defined]  # the stdlib ignores name=
 
 
 def test_patched_names_stay_usable_as_types(installed: None) -> None:
