@@ -14,7 +14,6 @@ originals, but only those still ours.
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import warnings
@@ -22,12 +21,12 @@ from typing import Any
 
 import wrapt
 
-from lockorder import _primitives, _sites, _tracker, _unpatched, _waits
+from lockorder import _forksafe, _primitives, _sites, _tracker, _unpatched, _waits
 from lockorder.errors import LockOrderWarning
 
 __all__ = ["install", "installed", "uninstall"]
 
-_mu = _unpatched.allocate_lock()
+_mu = _forksafe.Mutex(_unpatched.allocate_lock)
 _depth = 0
 _saved: dict[str, Any] = {}
 
@@ -131,13 +130,3 @@ def installed() -> bool:
     """Whether install() is in effect."""
     with _mu:
         return _depth > 0
-
-
-def _after_fork_in_child() -> None:
-    # another thread may have held it at fork time
-    global _mu
-    _mu = _unpatched.allocate_lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)

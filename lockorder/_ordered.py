@@ -9,12 +9,11 @@ them.
 
 from __future__ import annotations
 
-import os
 import weakref
 from types import TracebackType
 from typing import Any
 
-from lockorder import _sites, _tracker, _unpatched
+from lockorder import _forksafe, _sites, _tracker, _unpatched
 from lockorder._findings import Finding, LockRef
 from lockorder._primitives import is_checked
 from lockorder._primitives import state_of as _state
@@ -22,7 +21,7 @@ from lockorder.errors import LockOrderViolation
 
 __all__ = ["acquire"]
 
-_foreign_mu = _unpatched.allocate_lock()
+_foreign_mu = _forksafe.Mutex(_unpatched.allocate_lock)
 _foreign: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
 _LOCKLIKE = (
     _unpatched.LockType,
@@ -150,13 +149,3 @@ class acquire:
         )
         _tracker.add_finding(finding)
         raise LockOrderViolation(finding.format(), finding)
-
-
-def _after_fork_in_child() -> None:
-    # another thread may have held it at fork time
-    global _foreign_mu
-    _foreign_mu = _unpatched.allocate_lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)

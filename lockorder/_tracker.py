@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any, Protocol
 
-from lockorder import _config, _sites, _unpatched
+from lockorder import _config, _forksafe, _sites, _unpatched
 from lockorder._analysis import cycle_finding, cycle_signature
 from lockorder._findings import WITHDRAWN_PREFIX, Finding, LockRef
 from lockorder._graph import Edge, Evidence, LockClass, LockGraph, judge
@@ -48,7 +48,7 @@ __all__ = ["LockState", "ThreadState", "current"]
 # at any allocation made while _mu is held and take checked locks itself, in the
 # same thread; it must neither deadlock on _mu nor be lost (the slow path defers
 # such acquires through ThreadState.busy).
-_mu = _unpatched.CRLock()
+_mu = _forksafe.Mutex(_unpatched.CRLock)
 _tls = threading.local()
 _thread_count = getattr(_thread, "_count", lambda: 0)
 #: raw threads lockorder itself started (the long-hold monitor, the plugin's
@@ -108,7 +108,7 @@ class ThreadState:
         self.name = name
         #: locks another thread released for us (guarded by mu)
         self.stolen: list[Any] = []
-        self.mu = _unpatched.allocate_lock()
+        self.mu = _forksafe.Mutex(_unpatched.allocate_lock)
         #: inside the slow path (re-entry from GC or a signal handler defers)
         self.busy = False
         self.deferred: list[tuple[list[Any], Any, int, tuple[_sites.Frame, ...]]] = []
@@ -262,6 +262,11 @@ def _owns_as_mutex(ts: ThreadState, st: Any) -> bool:
 def _thread_exited(ref: Any) -> None:
     # Runs as the thread's local storage is torn down: never raise, never block long.
     try:
+        if _forksafe.forked():
+            # a forked child deletes the parent's other threads before its
+            # after-fork hooks run: they did not end, they are not in this
+            # process (the hook below forgets them)
+            return
         with _mu:
             ts = _exit_refs.pop(ref, None)
             if ts is None:
@@ -293,8 +298,9 @@ def _thread_exited(ref: Any) -> None:
 
 def _drain(ts: ThreadState) -> None:
     """Forget the locks other threads released for this thread."""
+    fresh: list[Any] = []  # allocated outside the lock: no GC callback runs under it
     with ts.mu:
-        stolen, ts.stolen = ts.stolen, []
+        stolen, ts.stolen = ts.stolen, fresh
     held = ts.held
     for st in stolen:
         for index, entry in enumerate(held):
@@ -961,14 +967,15 @@ def threads() -> list[ThreadState]:
 
 
 def _after_fork_in_child() -> None:
-    global _mu
-    _mu = _unpatched.CRLock()
+    # _mu and each thread's mu are new in the child already (_forksafe)
     me = _tls.__dict__.get("ts")
     _threads.clear()
     _exit_refs.clear()
     if me is not None:
         _threads[me.serial] = me
-        me.mu = _unpatched.allocate_lock()
+        token = _tls.__dict__.get("token")
+        if token is not None:
+            _exit_refs[weakref.ref(token, _thread_exited)] = me
 
 
 if hasattr(os, "register_at_fork"):
