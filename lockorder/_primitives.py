@@ -585,6 +585,11 @@ def _semaphore_state(obj: Any, value: int) -> None:
 class Semaphore(_SemaphoreMixin, _unpatched.Semaphore):
     """A checked ``threading.Semaphore`` (plus keywords ``name`` and ``rank``)."""
 
+    # functions, not bound methods stored on the instance: a semaphore that
+    # referred to itself would outlive its last reference until the cyclic GC
+    _lo_raw_acquire = _unpatched.Semaphore.acquire
+    _lo_raw_release = _unpatched.Semaphore.release
+
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         if not _tracker.settings.enabled:
             kwargs.pop("name", None)
@@ -594,13 +599,14 @@ class Semaphore(_SemaphoreMixin, _unpatched.Semaphore):
 
     def __init__(self, value: int = 1, *, name: str | None = None, rank: int | None = None) -> None:
         _semaphore_state(self, value)
-        self._lo_raw_acquire = super(_SemaphoreMixin, self).acquire
-        self._lo_raw_release = super(_SemaphoreMixin, self).release
         self._lo_sem_init(name, rank, None, "Semaphore")
 
 
 class BoundedSemaphore(_SemaphoreMixin, _unpatched.BoundedSemaphore):
     """A checked ``threading.BoundedSemaphore`` (plus keywords ``name`` and ``rank``)."""
+
+    _lo_raw_acquire = _unpatched.BoundedSemaphore.acquire  # see Semaphore
+    _lo_raw_release = _unpatched.BoundedSemaphore.release
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         if not _tracker.settings.enabled:
@@ -612,8 +618,6 @@ class BoundedSemaphore(_SemaphoreMixin, _unpatched.BoundedSemaphore):
     def __init__(self, value: int = 1, *, name: str | None = None, rank: int | None = None) -> None:
         _semaphore_state(self, value)
         self._initial_value = value
-        self._lo_raw_acquire = super(_SemaphoreMixin, self).acquire
-        self._lo_raw_release = super(_SemaphoreMixin, self).release
         self._lo_sem_init(name, rank, None, "BoundedSemaphore")
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import gc
 import pickle
 import re
 import sys
 import threading
 import time
+import weakref
 from typing import Any
 
 import pytest
@@ -346,3 +348,43 @@ def test_bad_environment_value_warns_and_keeps_the_default(
             "(got 'loud' from the LOCKORDER_MODE environment variable); using the default"
         ]
     )
+
+
+_KINDS = {
+    "Lock": lockorder.Lock,
+    "RLock": lockorder.RLock,
+    "Condition": lockorder.Condition,
+    "Semaphore": lambda: lockorder.Semaphore(2),
+    "BoundedSemaphore": lambda: lockorder.BoundedSemaphore(2),
+    "wrap-Lock": lambda: lockorder.wrap(threading.Lock()),
+    "wrap-RLock": lambda: lockorder.wrap(threading.RLock()),
+    "wrap-Condition": lambda: lockorder.wrap(threading.Condition()),
+    "wrap-Semaphore": lambda: lockorder.wrap(threading.Semaphore(2)),
+    "wrap-BoundedSemaphore": lambda: lockorder.wrap(threading.BoundedSemaphore(2)),
+}
+
+
+@pytest.mark.parametrize("kind", list(_KINDS))
+def test_checked_primitives_are_freed_by_reference_counting_alone(kind: str) -> None:
+    """As the stdlib's are: code keeping locks in a WeakValueDictionary (oslo.concurrency)
+    sees an unused one go at once, not at the next cyclic collection."""
+    make: Any = _KINDS[kind]
+    outer = lockorder.Lock(name="outer")
+    gc.disable()
+    try:
+        fresh = make()
+        assert lockorder.is_checked(fresh)
+        ref = weakref.ref(fresh)
+        del fresh
+        assert ref() is None, f"a checked {kind} outlived its last reference"
+
+        used = make()
+        with outer, used:  # a new edge: the slow path keeps evidence, not the lock
+            pass
+        with used:
+            pass
+        ref = weakref.ref(used)
+        del used
+        assert ref() is None, f"a checked {kind} outlived its last reference after use"
+    finally:
+        gc.enable()
