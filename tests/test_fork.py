@@ -87,6 +87,11 @@ def test_fork_while_another_thread_holds_a_lockorder_mutex(mutex: Callable[[], o
         thread.join(TIMEOUT)
 
 
+def _take(lock: lockorder.Lock) -> None:
+    with lock:
+        pass
+
+
 def test_fork_while_other_threads_record_new_edges_many_times() -> None:
     """A stress test: threads keep lockorder's slow path busy (new classes, new
     edges, new thread states) while the main thread forks over and over."""
@@ -103,7 +108,7 @@ def test_fork_while_other_threads_record_new_edges_many_times() -> None:
             inner = lockorder.RLock(name=f"{tag}-inner-{n}")
             with outer, inner:
                 pass
-            helper = threading.Thread(target=lambda: outer.acquire() and outer.release())
+            helper = threading.Thread(target=_take, args=(outer,))
             helper.start()
             helper.join(TIMEOUT)
 
