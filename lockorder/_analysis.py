@@ -4,7 +4,7 @@ report. Shared by the live tracker and the merge of several runs' graphs."""
 from __future__ import annotations
 
 from lockorder._findings import EdgeReport, Finding, LockRef
-from lockorder._graph import Edge, LockClass
+from lockorder._graph import Edge, LockClass, thread_labels
 
 __all__ = ["class_ref", "cycle_finding", "cycle_signature"]
 
@@ -30,17 +30,22 @@ def cycle_finding(
     found_in: str,
     single: bool,
     policy: str,
+    private: bool = False,
     test: str | None,
     signature: str,
 ) -> Finding:
-    """The potential-deadlock finding of ``cycle`` (its closing edge first)."""
+    """The potential-deadlock finding of ``cycle`` (its closing edge first).
+
+    ``private``: single although several threads made its edges, because no lock
+    of its classes was ever acquired by two threads (graph.judge)."""
     # present the edges in the order they were made: the closing edge last
     cycle = cycle[1:] + cycle[:1]
     numbers: dict[int, str] = {}
     for edge in cycle:
         if edge.instances:
             numbers.setdefault(edge.instances[0], f"(instance {len(numbers) + 1})")
-    threads = tuple(dict.fromkeys(name for edge in cycle for name in edge.threads.values()))
+    labels = thread_labels(cycle)
+    threads = tuple(labels.values())
     edges = []
     for edge in cycle:
         if edge.instances:
@@ -54,7 +59,7 @@ def cycle_finding(
                 src=src,
                 dst=dst,
                 thread=edge.first.thread,
-                threads=tuple(edge.threads.values()),
+                threads=tuple(labels[ident] for ident in edge.threads),
                 stack=edge.first.stack,
                 held=edge.first.held,
                 test=edge.first.test,
@@ -64,7 +69,25 @@ def cycle_finding(
     locks = tuple(e.src for e in edges)
     same_class = bool(cycle[0].instances)
     what = "two locks of one class taken in both orders" if same_class else "lock-order inversion"
-    if single and policy != "strict":
+    alone = set(cycle[0].threads)
+    for edge in cycle[1:]:
+        alone &= set(edge.threads)
+    maker = labels[min(alone, key=str)] if alone else threads[0]
+    private_why = (
+        "the edges were made by "
+        + ", ".join(repr(t) for t in threads)
+        + f", but {maker!r} made all of them alone and no lock of these classes was "
+        "ever acquired by two threads: each thread took locks of its own (one object per "
+        "thread), so none could block another in this run"
+    )
+    if single and private and policy != "strict":
+        severity = "warning"
+        reason = (
+            f"{private_why} (seen in one thread only); a real deadlock if two threads can "
+            "run these paths on the same locks; it becomes a full finding once a lock of "
+            "these classes is acquired by two threads"
+        )
+    elif single and policy != "strict":
         severity = "warning"
         reason = (
             f"every edge was made by thread {threads[0]!r} alone (seen in one thread only): "
@@ -74,7 +97,9 @@ def cycle_finding(
         )
     else:
         severity = "error"
-        if single:
+        if single and private:
+            reason = f"{private_why}; counted in full because single_thread='strict'"
+        elif single:
             reason = (
                 f"every edge was made by thread {threads[0]!r} alone; counted in full "
                 "because single_thread='strict'"

@@ -44,6 +44,7 @@ class LockClass:
         "kind",
         "lineno",
         "name",
+        "shared",
         "signal",
     )
 
@@ -67,6 +68,9 @@ class LockClass:
         #: learned or declared: a lock of this class is used as a signal (released
         #: by a thread other than the one that acquired it)
         self.signal = False
+        #: a lock of this class was acquired by two threads: its class's cycles
+        #: can involve locks that threads contend for
+        self.shared = False
         #: locks made in this class so far; a class made once is a single lock,
         #: the only kind of gate lockorder credits
         self.created = 0
@@ -138,6 +142,24 @@ class Verdict(NamedTuple):
     level: str
     threads: tuple[str, ...]
     gates: frozenset[int]
+    #: single-thread although several threads made its edges: no lock of the
+    #: cycle's classes was ever acquired by two threads
+    private: bool = False
+
+
+def thread_labels(cycle: list[Edge]) -> dict[Any, str]:
+    """The threads that made the cycle's edges (identity -> label), each label
+    unique: a name several of them share gets the thread's identity added."""
+    threads: dict[Any, str] = {}
+    for edge in cycle:
+        threads.update(edge.threads)
+    counts: dict[str, int] = {}
+    for name in threads.values():
+        counts[name] = counts.get(name, 0) + 1
+    return {
+        ident: name if counts[name] == 1 else f"{name} (thread {ident})"
+        for ident, name in threads.items()
+    }
 
 
 def judge(cycle: list[Edge], classes: list[LockClass]) -> Verdict:
@@ -145,15 +167,14 @@ def judge(cycle: list[Edge], classes: list[LockClass]) -> Verdict:
     whose holder does not own it), ordered (every edge made only inside ordered acquisitions,
     which take their locks in one global instance order), gated (a common single
     lock held around every edge), single-thread (every edge made by one and the
-    same thread), or full."""
+    same thread; or by one thread alone and repeated in part by others that never
+    acquired a lock of the cycle's classes another thread took), or full."""
     gates = cycle[0].gates
     for edge in cycle[1:]:
         gates = gates & edge.gates
     # a gate class that has since got a second lock no longer names one lock
     gates = frozenset(cid for cid in gates if classes[cid].created == 1)
-    threads: dict[Any, str] = {}
-    for edge in cycle:
-        threads.update(edge.threads)
+    threads = thread_labels(cycle)
     names = tuple(threads.values())
     if any(classes[edge.src].signal for edge in cycle):
         return Verdict("signal", names, gates)
@@ -162,7 +183,20 @@ def judge(cycle: list[Edge], classes: list[LockClass]) -> Verdict:
     if gates:
         return Verdict("gated", names, gates)
     many = len(threads) >= 2 or any(edge.nthreads > len(edge.threads) for edge in cycle)
-    return Verdict("full" if many else "single-thread", names, gates)
+    if not many:
+        return Verdict("single-thread", names, gates)
+    # One thread made the whole cycle alone, and the others only repeated some of
+    # it on locks of their own (an object per thread, each with its own locks): a
+    # lock that only one thread ever took cannot block another, so the others add
+    # no evidence of contention. They do once a lock of these classes is taken by
+    # two threads. (A cycle that needs several threads to exist at all stays full:
+    # lockdep's rule, the classes stand for all their locks.)
+    alone = set(cycle[0].threads)
+    for edge in cycle[1:]:
+        alone &= set(edge.threads)
+    if alone and not any(classes[edge.src].shared or classes[edge.dst].shared for edge in cycle):
+        return Verdict("single-thread", names, gates, private=True)
+    return Verdict("full", names, gates)
 
 
 class LockGraph:
@@ -199,6 +233,7 @@ class LockGraph:
         self.edge_count = 0
         for cls in self.classes:
             cls.signal = False
+            cls.shared = False
 
     # -- classes ---------------------------------------------------------
 
@@ -363,6 +398,7 @@ def class_to_dict(cls: LockClass) -> dict[str, Any]:
         "kind": cls.kind,
         "created": cls.created,
         "signal": cls.signal,
+        "shared": cls.shared,
     }
 
 

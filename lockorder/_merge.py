@@ -95,6 +95,8 @@ def merge(sources: list[tuple[str, dict[str, Any]]], single_thread: str = "repor
             )
             lock_class.created = max(lock_class.created, int(cls.get("created", 0)))
             lock_class.signal = lock_class.signal or bool(cls.get("signal", False))
+            # reports older than the "shared" mark: every class counts as shared
+            lock_class.shared = lock_class.shared or bool(cls.get("shared", True))
     edges: dict[tuple[str, str], Edge] = {}
     loops: list[dict[str, Any]] = []
     for origin, data in sources:
@@ -146,6 +148,7 @@ def merge(sources: list[tuple[str, dict[str, Any]]], single_thread: str = "repor
                 found_in=edge.first.thread,
                 single=single,
                 policy=single_thread,
+                private=verdict.private,
                 test=edge.first.test,
                 signature=key,
             )

@@ -17,7 +17,17 @@ import wrapt
 from lockorder import _sites, _tracker, _unpatched
 from lockorder._deadlock import wait_acquire
 from lockorder._graph import LockClass
-from lockorder._tracker import _drain, _record, current, pop, push, record, slow_acquire, steal
+from lockorder._tracker import (
+    _drain,
+    _record,
+    current,
+    new_user,
+    pop,
+    push,
+    record,
+    slow_acquire,
+    steal,
+)
 
 __all__ = [
     "BoundedSemaphore",
@@ -55,6 +65,8 @@ def _setup(
     obj._lo_cls, obj._lo_serial = _tracker.register(site, name, kind)
     obj._lo_cid = obj._lo_cls.cid
     obj._lo_owner = None
+    #: the thread that acquired it last (see _tracker.new_user)
+    obj._lo_user = None
     obj._lo_signal = bool(signal)
     obj._lo_leaked = False
     obj._lo_watched = False
@@ -85,6 +97,7 @@ class _Checked:
         "_lo_release",
         "_lo_serial",
         "_lo_signal",
+        "_lo_user",
         "_lo_watched",
     )
     _lo_sema = False
@@ -96,6 +109,7 @@ class _Checked:
     _lo_cid: int
     _lo_serial: int
     _lo_owner: Any
+    _lo_user: Any
     _lo_rank: int | None
     _lo_signal: bool
     _lo_leaked: bool
@@ -135,6 +149,11 @@ class _Checked:
         key = hash((chains[-1], cid)) if chains else cid
         if chains and key not in ts.known:
             error = _record(ts, self, key)
+        if self._lo_user is not ts:
+            try:
+                new_user(self, ts)
+            except Exception as exc:  # raised once the lock is held again
+                error = error or exc
         acquire = reacquire or self._lo_acquire
         if not acquire(False):
             wait_acquire(self, ts, acquire, restore=True)
@@ -188,6 +207,8 @@ class Lock(_Checked):
             ts = _tls.ts
         except AttributeError:
             ts = _new_ts()
+        if self._lo_user is not ts:
+            new_user(self, ts)
         if self._lo_acquire(blocking, timeout):
             push(ts, self)
             self._lo_owner = ts
@@ -203,6 +224,8 @@ class Lock(_Checked):
             ts = _new_ts()
         if self._lo_owner is ts:
             return _reacquire(self, ts)
+        if self._lo_user is not ts:
+            new_user(self, ts)
         chains = ts.chains
         if chains:
             key = hash((chains[-1], self._lo_cid))
@@ -350,6 +373,8 @@ class RLock(_Checked):
             if rc:
                 self._lo_count += 1
             return rc  # type: ignore[no-any-return]
+        if self._lo_user is not ts:
+            new_user(self, ts)
         if not self._lo_acquire(blocking, timeout):
             return False
         push(ts, self)
@@ -367,6 +392,8 @@ class RLock(_Checked):
             self._lo_acquire()
             self._lo_count += 1
             return True
+        if self._lo_user is not ts:
+            new_user(self, ts)
         chains = ts.chains
         if chains:
             key = hash((chains[-1], self._lo_cid))
@@ -525,6 +552,7 @@ class _SemaphoreMixin:
     _lo_raw_acquire: Any
     _lo_raw_release: Any
     _lo_holders: list[Any]
+    _lo_user: Any
     _lo_cls: Any
 
     def _lo_sem_init(self, name: Any, rank: Any, site: _sites.Site | None, kind: str) -> None:
@@ -543,6 +571,8 @@ class _SemaphoreMixin:
             key = hash((ts.chains[-1], self._lo_cls.cid))
             if key not in ts.known:
                 record(ts, self, key)
+        if self._lo_user is not ts:
+            new_user(self, ts)
         rc = self._lo_raw_acquire(blocking, timeout)
         if rc and not self._lo_cls.signal:
             push(ts, self)

@@ -63,6 +63,7 @@ class LockState(Protocol):
     _lo_cls: LockClass
     _lo_serial: int
     _lo_owner: ThreadState | None
+    _lo_user: ThreadState | None
     _lo_signal: bool
     _lo_leaked: bool
     _lo_sema: bool
@@ -634,7 +635,7 @@ def _on_cycle(cycle: list[Edge], ts: ThreadState, new: list[Finding]) -> None:
         full = signature + ":full"
         if full not in _signatures:
             finding = _cycle_finding(
-                cycle, ts, verdict.threads, full, single=verdict.level != "full"
+                cycle, ts, full, single=verdict.level != "full", private=verdict.private
             )
             if _add_finding(finding):
                 new.append(finding)
@@ -647,9 +648,40 @@ def _on_cycle(cycle: list[Edge], ts: ThreadState, new: list[Finding]) -> None:
     if level == "single-thread" and settings.single_thread == "report":
         weak = signature + ":single-thread"
         if weak not in _signatures:
-            finding = _cycle_finding(cycle, ts, verdict.threads, weak, single=True)
+            finding = _cycle_finding(cycle, ts, weak, single=True, private=verdict.private)
             if _add_finding(finding):
                 new.append(finding)
+
+
+def new_user(st: Any, ts: ThreadState) -> None:
+    """``ts`` is about to acquire ``st``, which another thread (or none yet) took
+    last. The first time a lock of a class is taken by a second thread, the class
+    is shared: its cycles made by several threads each on locks of its own
+    (graph.judge) may now be full. Raises the finding that makes, in raise mode
+    (called before the acquire)."""
+    previous = st._lo_user
+    st._lo_user = ts
+    cls: LockClass = st._lo_cls
+    if previous is None or cls.shared or ts.suppress:
+        return
+    if ts.busy:  # re-entered from our own slow path: mark it, judge later
+        cls.shared = True
+        return
+    new: list[Finding] = []
+    ts.busy = True
+    try:
+        with _mu:  # two threads may both get here: judging twice finds nothing new
+            cls.shared = True
+            for cycle in list(_pending.values()):
+                if any(edge.src == cls.cid or edge.dst == cls.cid for edge in cycle):
+                    _on_cycle(cycle, ts, new)
+    except Exception as exc:  # bookkeeping must never break the user's program
+        _internal_error(exc)
+    finally:
+        ts.busy = False
+    error = emit(new, ts)
+    if error is not None:
+        raise error
 
 
 def _unpend(signature: str) -> None:
@@ -664,7 +696,7 @@ def _unpend(signature: str) -> None:
 
 
 def _cycle_finding(
-    cycle: list[Edge], ts: ThreadState, threads: tuple[str, ...], signature: str, single: bool
+    cycle: list[Edge], ts: ThreadState, signature: str, single: bool, private: bool
 ) -> Finding:
     return cycle_finding(
         cycle,
@@ -672,6 +704,7 @@ def _cycle_finding(
         found_in=ts.name,
         single=single,
         policy=settings.single_thread,
+        private=private,
         test=current_test,
         signature=signature,
     )

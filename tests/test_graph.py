@@ -64,6 +64,14 @@ def test_judge_levels() -> None:
     two = _edge(1, 0, thread=1)
     assert judge([one, two], classes).level == "single-thread"
     two.add_thread(2, "t2")
+    # thread 1 made the whole cycle; thread 2 repeated an edge on locks of its own
+    verdict = judge([one, two], classes)
+    assert (verdict.level, verdict.private) == ("single-thread", True)
+    classes[1].shared = True  # a lock of the cycle's classes was taken by two threads
+    assert judge([one, two], classes).level == "full"
+    classes[1].shared = False
+    one.threads.clear()
+    one.add_thread(3, "t3")  # no thread made the whole cycle: lockdep's rule
     assert judge([one, two], classes).level == "full"
     one.gates = frozenset({2})
     two.gates = frozenset({2, 3})

@@ -105,6 +105,73 @@ def test_single_thread_cycle_becomes_full_when_a_second_thread_makes_an_edge() -
     assert not potential()[1].single_thread
 
 
+class _Client:
+    """paho-mqtt's shape: each client has its own two locks and its own thread."""
+
+    def __init__(self) -> None:
+        self.callback = lockorder.Lock(name="callback-mutex")
+        self.out = lockorder.RLock(name="out-mutex")
+
+    def callback_then_publish(self) -> None:
+        _nest(self.callback, self.out)
+
+    def puback(self) -> None:
+        _nest(self.out, self.callback)
+
+
+def _in_thread(name: str, *steps: object) -> None:
+    def run() -> None:
+        for step in steps:
+            step()  # type: ignore[operator]
+
+    thread = threading.Thread(target=run, name=name)
+    thread.start()
+    thread.join(TIMEOUT)
+    assert not thread.is_alive()
+
+
+def test_threads_each_on_locks_of_their_own_do_not_make_a_one_thread_cycle_full() -> None:
+    """Thread 1 makes the whole cycle on its client's locks; thread 2 (same name)
+    repeats one edge on its own client's locks: no lock was taken by two threads,
+    so the cycle stays at the one-thread level, naming both threads apart."""
+    lockorder.configure(mode="record")
+    one, two = _Client(), _Client()
+    _in_thread("client", one.callback_then_publish, one.puback)
+    assert [f.severity for f in potential()] == ["warning"]
+    _in_thread("client", two.callback_then_publish)
+    (finding,) = potential()  # still the one warning: no error
+    assert finding.severity == "warning" and finding.single_thread
+
+    # a third thread takes client one's lock: the locks are contended, the cycle is full
+    _in_thread("other", one.callback.acquire, one.callback.release)
+    assert [f.severity for f in potential()] == ["warning", "error"]
+    full = potential()[1]
+    assert not full.single_thread
+    # the two threads named 'client' are told apart
+    names = {t for t in full.reason.split("'") if t.startswith("client")}
+    assert len(names) == 2 and all("(thread " in n for n in names), full.reason
+
+
+def test_the_private_verdict_says_why_it_is_one_thread() -> None:
+    lockorder.configure(mode="record")
+    one, two = _Client(), _Client()
+    _in_thread("client-2", two.callback_then_publish)  # the other thread first
+    _in_thread("client-1", one.callback_then_publish, one.puback)
+    (finding,) = potential()
+    assert finding.severity == "warning" and finding.single_thread
+    assert "'client-1' made all of them alone" in finding.reason
+    assert "no lock of these classes was ever acquired by two threads" in finding.reason
+
+
+def test_same_class_instance_inversion_in_two_threads_is_still_full() -> None:
+    """transfer(a, b) against transfer(b, a): the instances are shared, so it counts."""
+    lockorder.configure(mode="record")
+    accounts = [lockorder.Lock(name="account") for _ in range(2)]
+    _in_thread("teller-1", lambda: _nest(accounts[0], accounts[1]))
+    _in_thread("teller-2", lambda: _nest(accounts[1], accounts[0]))
+    assert [f.severity for f in potential()] == ["error"]
+
+
 def test_single_thread_strict_raises() -> None:
     lockorder.configure(single_thread="strict")
     a = lockorder.Lock()
