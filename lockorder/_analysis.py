@@ -4,7 +4,7 @@ report. Shared by the live tracker and the merge of several runs' graphs."""
 from __future__ import annotations
 
 from lockorder._findings import EdgeReport, Finding, LockRef
-from lockorder._graph import Edge, LockClass, thread_labels
+from lockorder._graph import Edge, LockClass, made_alone, thread_labels
 
 __all__ = ["class_ref", "cycle_finding", "cycle_signature"]
 
@@ -69,9 +69,7 @@ def cycle_finding(
     locks = tuple(e.src for e in edges)
     same_class = bool(cycle[0].instances)
     what = "two locks of one class taken in both orders" if same_class else "lock-order inversion"
-    alone = set(cycle[0].threads)
-    for edge in cycle[1:]:
-        alone &= set(edge.threads)
+    alone = made_alone(cycle)
     maker = labels[min(alone, key=str)] if alone else threads[0]
     private_why = (
         "the edges were made by "

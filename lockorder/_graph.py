@@ -162,6 +162,14 @@ def thread_labels(cycle: list[Edge]) -> dict[Any, str]:
     }
 
 
+def made_alone(cycle: list[Edge]) -> set[Any]:
+    """The threads that made every edge of ``cycle`` (each alone made the cycle)."""
+    alone = set(cycle[0].threads)
+    for edge in cycle[1:]:
+        alone &= set(edge.threads)
+    return alone
+
+
 def judge(cycle: list[Edge], classes: list[LockClass]) -> Verdict:
     """Classify a cycle: signal (an edge goes out of a class used as a signal,
     whose holder does not own it), ordered (every edge made only inside ordered acquisitions,
@@ -191,10 +199,8 @@ def judge(cycle: list[Edge], classes: list[LockClass]) -> Verdict:
     # no evidence of contention. They do once a lock of these classes is taken by
     # two threads. (A cycle that needs several threads to exist at all stays full:
     # lockdep's rule, the classes stand for all their locks.)
-    alone = set(cycle[0].threads)
-    for edge in cycle[1:]:
-        alone &= set(edge.threads)
-    if alone and not any(classes[edge.src].shared or classes[edge.dst].shared for edge in cycle):
+    shared = any(classes[edge.src].shared or classes[edge.dst].shared for edge in cycle)
+    if made_alone(cycle) and not shared:
         return Verdict("single-thread", names, gates, private=True)
     return Verdict("full", names, gates)
 
