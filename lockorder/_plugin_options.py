@@ -1,0 +1,226 @@
+"""The pytest plugin's settings: its options and ini keys (one help text each),
+and how the effective settings are resolved and validated (ini, then the
+environment, then the command line). Imported by lockorder.pytest_plugin in
+every pytest run, so it imports only pytest and lockorder's configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from lockorder._config import MODES, SINGLE_THREAD_POLICIES
+
+ENABLE_HELP = "Check lock order and lock discipline in the tests (lockorder)"
+DISABLE_HELP = "Disable lockorder whatever the ini setting or LOCKORDER say (e.g. for debuggers)"
+MODE_HELP = (
+    "What a finding does: raise = the test fails with the report (default), "
+    "warn = a LockOrderWarning, record = only in the summary and reports"
+)
+SINGLE_THREAD_HELP = (
+    "Cycles whose edges one thread made alone: report = a warning (default), "
+    "strict = a full finding, ignore = nothing"
+)
+REPORT_HELP = (
+    "Write a report at the end of the session: json, dot or graphml, optionally "
+    "with :DEST (default lockorder.json, lockorder.dot, lockorder.graphml). "
+    "Repeatable; an empty value (or 'none') for no report files"
+)
+FAIL_ON_HELP = (
+    "Lowest finding severity that fails: error (default), warning or never. In raise "
+    "mode it fails the test; findings outside tests fail the run"
+)
+LONG_WAIT_HELP = (
+    "Seconds a lock may be waited on before a long-wait warning (default 5; 0 for none)"
+)
+LONG_HOLD_HELP = "Seconds a lock may be held before a long-hold warning (default 10; 0 for none)"
+DUMP_AFTER_HELP = (
+    "Seconds after which a still-running test gets lockorder.dump() printed to stderr: "
+    "who holds and waits for what (default: 80% of pytest-timeout's timeout, else 60; "
+    "0 for never)"
+)
+REPORT_TYPES = ("json", "dot", "graphml")
+FAIL_ON = ("error", "warning", "never")
+MARKER = (
+    "lockorder(mode=None, single_thread=None, allow=()): lockorder settings for this "
+    "test: mode (raise, warn, record) and single_thread (report, strict, ignore) "
+    "override the session's; allow lists patterns (fnmatch) of finding kinds, lock "
+    "names or lock sites whose findings this test does not fail on"
+)
+MARKER_KEYS = ("mode", "single_thread", "allow")
+SCHEMA = 1
+
+
+# -- settings ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Options:
+    """The effective plugin settings."""
+
+    enabled: bool = False
+    mode: str = "raise"
+    single_thread: str = "report"
+    fail_on: str = "error"
+    reports: tuple[tuple[str, str], ...] = ()
+    long_wait: float = 5.0
+    long_hold: float = 10.0
+    dump_after: float | None = None
+    #: where each setting came from, for error messages and the header
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def header(self) -> str:
+        reports = ", ".join(f"{kind}:{dest}" for kind, dest in self.reports) or "none"
+        return (
+            f"lockorder: mode={self.mode}, single_thread={self.single_thread}, "
+            f"fail_on={self.fail_on}, reports={reports}, long_wait={self.long_wait:g}, "
+            f"long_hold={self.long_hold:g}"
+        )
+
+
+def _choice(setting: str, value: Any, choices: tuple[str, ...], where: str) -> str:
+    text = str(value).strip().lower()
+    if text not in choices:
+        raise pytest.UsageError(
+            f"invalid {setting} {value!r} from {where} (choose from: {', '.join(choices)})"
+        )
+    return text
+
+
+def _bool(setting: str, value: str, where: str) -> bool:
+    text = value.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise pytest.UsageError(
+        f"invalid {setting} {value!r} from {where} (use 1/0, true/false, yes/no or on/off)"
+    )
+
+
+def _reports(values: list[str], where: str) -> tuple[tuple[str, str], ...]:
+    reports: dict[str, str] = {}
+    for value in values:
+        if value.strip().lower() in ("", "none"):
+            reports.clear()
+            continue
+        kind, _, dest = value.partition(":")
+        kind = kind.strip().lower()
+        if kind not in REPORT_TYPES:
+            raise pytest.UsageError(
+                f"invalid lockorder report type {kind!r} in {value!r} from {where} "
+                f"(choose from: {', '.join(REPORT_TYPES)})"
+            )
+        reports[kind] = dest or f"lockorder.{kind}"
+    return tuple(reports.items())
+
+
+def _argtype(choices: tuple[str, ...]) -> Any:
+    def check(value: str) -> str:
+        if value.strip().lower() not in choices:
+            raise argparse.ArgumentTypeError(
+                f"invalid choice: {value!r} (choose from: {', '.join(choices)})"
+            )
+        return value.strip().lower()
+
+    return check
+
+
+def resolve(config: pytest.Config, namespace: Any = None) -> Options:
+    """The effective options: ini, then environment, then command line."""
+    ns = namespace if namespace is not None else config.option
+    sources: dict[str, str] = {}
+    enabled = bool(config.getini("lockorder"))
+    if os.environ.get("LOCKORDER", "") != "":
+        enabled = _bool("LOCKORDER", os.environ["LOCKORDER"], "the LOCKORDER environment variable")
+    if getattr(ns, "lockorder", None):
+        enabled = True
+    if getattr(ns, "no_lockorder", False):
+        enabled = False
+    if not enabled:  # the other settings are not read (nor judged) when off
+        return Options()
+    mode = "raise"
+    single = "report"
+    fail_on = "error"
+    ini_mode = str(config.getini("lockorder_mode") or "")
+    if ini_mode:
+        mode = _choice("lockorder_mode", ini_mode, MODES, "config file")
+        sources["mode"] = "config file"
+    ini_single = str(config.getini("lockorder_single_thread") or "")
+    if ini_single:
+        single = _choice(
+            "lockorder_single_thread", ini_single, SINGLE_THREAD_POLICIES, "config file"
+        )
+    ini_fail = str(config.getini("lockorder_fail_on") or "")
+    if ini_fail:
+        fail_on = _choice("lockorder_fail_on", ini_fail, FAIL_ON, "config file")
+    ini_reports = list(config.getini("lockorder_report") or [])
+    reports = _reports(ini_reports, "config file") if ini_reports else ()
+
+    env = os.environ
+    if env.get("LOCKORDER_MODE", "") != "":
+        mode = _choice(
+            "LOCKORDER_MODE",
+            env["LOCKORDER_MODE"],
+            MODES,
+            "the LOCKORDER_MODE environment variable",
+        )
+    if env.get("LOCKORDER_SINGLE_THREAD", "") != "":
+        single = _choice(
+            "LOCKORDER_SINGLE_THREAD",
+            env["LOCKORDER_SINGLE_THREAD"],
+            SINGLE_THREAD_POLICIES,
+            "the LOCKORDER_SINGLE_THREAD environment variable",
+        )
+
+    mode = getattr(ns, "lockorder_mode", None) or mode
+    single = getattr(ns, "lockorder_single_thread", None) or single
+    fail_on = getattr(ns, "lockorder_fail_on", None) or fail_on
+    cli_reports = getattr(ns, "lockorder_report", None)
+    if cli_reports is not None:
+        reports = _reports(cli_reports, "--lockorder-report")
+    seconds: dict[str, float | None] = {"long_wait": 5.0, "long_hold": 10.0, "dump_after": None}
+    for key in seconds:
+        ini_value = str(config.getini(f"lockorder_{key}") or "")
+        if ini_value:
+            seconds[key] = _seconds(f"lockorder_{key}", ini_value, "config file")
+        cli_value = getattr(ns, f"lockorder_{key}", None)
+        if cli_value is not None:
+            seconds[key] = cli_value
+    return Options(
+        enabled,
+        mode,
+        single,
+        fail_on,
+        reports,
+        sources=sources,
+        long_wait=seconds["long_wait"] or 0.0,
+        long_hold=seconds["long_hold"] or 0.0,
+        dump_after=seconds["dump_after"],
+    )
+
+
+def _seconds(setting: str, value: str, where: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 <= number < float("inf"):
+        raise pytest.UsageError(
+            f"invalid {setting} {value!r} from {where} (a number of seconds >= 0)"
+        )
+    return number
+
+
+def _seconds_type(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 <= number < float("inf"):
+        raise argparse.ArgumentTypeError(f"invalid value: {value!r} (a number of seconds >= 0)")
+    return number

@@ -1,0 +1,569 @@
+"""The pytest plugin's stateful part, registered only when lockorder is enabled:
+install and uninstall, attributing findings to tests, pytest-xdist's workers and
+merge, the reports, the terminal summary, and the watchdog that prints
+lockorder.dump() for a test that runs too long.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import tempfile
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from lockorder._config import MODES, SINGLE_THREAD_POLICIES
+from lockorder._plugin_options import MARKER_KEYS, SCHEMA, Options
+
+if TYPE_CHECKING:
+    from lockorder._findings import Finding
+
+# -- the plugin object (registered only when enabled) ----------------------------------
+
+
+@dataclass
+class _TestSettings:
+    mode: str
+    single_thread: str
+    allow: tuple[str, ...]
+
+
+def _matches(finding: Finding, patterns: tuple[str, ...]) -> bool:
+    names = [finding.kind]
+    for lock in finding.locks:
+        names.extend(n for n in (lock.name, lock.site, lock.key) if n)
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns for name in names)
+
+
+class LockorderPlugin:
+    """The stateful part: installed patches, attribution, reports."""
+
+    def __init__(self, config: pytest.Config, options: Options) -> None:
+        from lockorder import _tracker
+        from lockorder._install import install
+
+        self.config = config
+        self.options = options
+        self.worker_id = os.environ.get("PYTEST_XDIST_WORKER")
+        self.test_start: dict[str, int] = {}
+        self.failed_tests: set[str] = set()
+        self.suppressed: list[tuple[str, Finding]] = []
+        #: signatures of findings a test report carried (decided by that test)
+        self.attached: set[str] = set()
+        self.unattached: list[Finding] = []
+        self.worker_data: dict[str, dict[str, Any]] = {}
+        self.crashed_workers: dict[str, str] = {}
+        self.final: list[Finding] = []
+        #: (rule, finding): workers' findings that the merge withdrew
+        self.merge_withdrawn: list[tuple[str, Finding]] = []
+        #: (rule, finding): what [tool.lockorder] suppressed on the workers, or in
+        #: the merge
+        self.worker_suppressed: list[tuple[str, Finding]] = []
+        self.written: list[str] = []
+        self.journal_dir: str | None = None
+        self._journal_changes = -1
+        self._reported = 0
+        self._saved_settings = _tracker.settings
+        _tracker.configure(
+            enabled=True,
+            mode=self._core_mode(options.mode),
+            single_thread=options.single_thread,
+            break_deadlocks=True,
+            long_wait=options.long_wait,
+            long_hold=options.long_hold,
+        )
+        self._load_project(config)
+        install()
+        from lockorder import _deadlock
+
+        _deadlock.ensure_monitor()
+        self.watchdog = _Watchdog(
+            self._dump_after(config), config.pluginmanager.getplugin("capturemanager")
+        )
+
+    def _load_project(self, config: pytest.Config) -> None:
+        """[tool.lockorder] from the rootdir's pyproject.toml (or the nearest one)."""
+        from lockorder import _tracker
+        from lockorder._project import load_project_config
+        from lockorder.errors import ConfigurationError
+        from lockorder.report import ReportError
+
+        candidate = os.path.join(str(config.rootpath), "pyproject.toml")
+        try:
+            _tracker.project = load_project_config(candidate if os.path.isfile(candidate) else None)
+        except (ConfigurationError, ReportError) as exc:
+            raise pytest.UsageError(f"lockorder: {exc}") from None
+
+    def _dump_after(self, config: pytest.Config) -> float:
+        if self.options.dump_after is not None:
+            return self.options.dump_after
+        timeout = getattr(config.option, "timeout", None)  # pytest-timeout's, if installed
+        try:
+            if timeout and float(timeout) > 0:
+                return 0.8 * float(timeout)
+        except (TypeError, ValueError):
+            pass
+        return 60.0
+
+    @staticmethod
+    def _core_mode(mode: str) -> str:
+        # "raise" fails the test from its report, so the checker itself only
+        # records: raising inside the code under test (maybe in another thread)
+        # would change what it does. A self-deadlock still raises: a hang helps no one.
+        return "warn" if mode == "warn" else "record"
+
+    # -- header, configuration -----------------------------------------------------
+
+    def pytest_report_header(self, config: pytest.Config) -> str:
+        return self.options.header()
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        from lockorder import _tracker
+        from lockorder._install import uninstall
+
+        uninstall()
+        _tracker.settings = self._saved_settings
+        _tracker.project = None
+
+    # -- per test ---------------------------------------------------------------------
+
+    def _test_settings(self, item: pytest.Item) -> _TestSettings:
+        settings = _TestSettings(self.options.mode, self.options.single_thread, ())
+        for marker in reversed(list(item.iter_markers("lockorder"))):
+            unknown = set(marker.kwargs) - set(MARKER_KEYS)
+            if marker.args or unknown:
+                what = (
+                    f"positional arguments {marker.args!r}"
+                    if marker.args
+                    else ("unknown keyword(s) " + ", ".join(sorted(unknown)))
+                )
+                raise _MarkerError(f"lockorder marker: {what}; expected {MARKER_KEYS}")
+            if "mode" in marker.kwargs:
+                settings.mode = _marker_choice("mode", marker.kwargs["mode"], MODES)
+            if "single_thread" in marker.kwargs:
+                settings.single_thread = _marker_choice(
+                    "single_thread", marker.kwargs["single_thread"], SINGLE_THREAD_POLICIES
+                )
+            if "allow" in marker.kwargs:
+                allow = marker.kwargs["allow"]
+                if isinstance(allow, str):
+                    allow = (allow,)
+                if not all(isinstance(pattern, str) for pattern in allow):
+                    raise _MarkerError(f"lockorder marker: allow must be strings, got {allow!r}")
+                settings.allow = settings.allow + tuple(allow)
+        return settings
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> Generator[None, object, object]:
+        from lockorder import _tracker
+
+        try:
+            settings: _TestSettings | None = self._test_settings(item)
+            item.stash[_MARKER_ERROR] = ""
+        except _MarkerError as exc:
+            settings = None
+            item.stash[_MARKER_ERROR] = str(exc)
+        effective = settings or _TestSettings(self.options.mode, self.options.single_thread, ())
+        item.stash[_SETTINGS] = effective
+        saved = _tracker.settings
+        _tracker.configure(
+            mode=self._core_mode(effective.mode), single_thread=effective.single_thread
+        )
+        self.test_start[item.nodeid] = self._reported = _tracker.findings_made()
+        _tracker.current_test = item.nodeid
+        self.watchdog.arm(item.nodeid)
+        try:
+            return (yield)
+        finally:
+            self.watchdog.disarm()
+            _tracker.current_test = None
+            _tracker.settings = saved
+            self.test_start.pop(item.nodeid, None)
+            self._journal()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        error = item.stash.get(_MARKER_ERROR, "")
+        if error:
+            pytest.fail(error, pytrace=False)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # also sees the reports xdist replays from workers
+        for item in getattr(report, "lockorder_findings", ()):
+            self.attached.add(item["signature"])
+            if item.get("suppressed"):
+                from lockorder._findings import Finding
+
+                self.suppressed.append((report.nodeid, Finding.from_dict(item)))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        from lockorder import _tracker
+
+        report = yield
+        if call.when == "call" and self.watchdog.dumped == item.nodeid and self.watchdog.text:
+            report.sections.append(("lockorder dump (the test ran long)", self.watchdog.text))
+        if call.when == "teardown":
+            self._held_at_test_end(item)
+        new, self._reported = _tracker.findings_since(self._reported)
+        if not new:
+            return report
+        settings: _TestSettings = item.stash.get(_SETTINGS, None) or _TestSettings(
+            self.options.mode, self.options.single_thread, ()
+        )
+        failing = []
+        attached = []
+        for finding in new:
+            data = finding.to_dict()
+            if settings.allow and _matches(finding, settings.allow):
+                data["suppressed"] = True
+            elif self._fails(finding):
+                failing.append(finding)
+            attached.append(data)
+        report.lockorder_findings = attached  # type: ignore[attr-defined]
+        if failing and settings.mode == "raise":
+            self.failed_tests.add(item.nodeid)
+            if report.passed:
+                report.outcome = "failed"
+                report.longrepr = "\n\n".join(f.format() for f in failing)
+                return report
+        text = "\n\n".join(f.format() for f in new)
+        report.sections.append((f"lockorder findings ({call.when})", text))
+        return report
+
+    def _fails(self, finding: Finding) -> bool:
+        if self.options.fail_on == "never":
+            return False
+        if self.options.fail_on == "warning":
+            return True
+        return finding.severity == "error"
+
+    def _held_at_test_end(self, item: pytest.Item) -> None:
+        from lockorder import _tracker
+        from lockorder._findings import Finding
+
+        for thread, locks in _tracker.abandon_held():
+            refs = tuple(_tracker._ref(st) for st in locks)
+            _tracker.add_finding(
+                Finding(
+                    kind="held-at-test-end",
+                    severity="warning",
+                    message=f"thread {thread!r} still held "
+                    + ", ".join(ref.label for ref in refs)
+                    + " when the test ended; these locks make no more edges",
+                    locks=refs,
+                    thread=thread,
+                    reason="a lock left held by one test would otherwise chain unrelated "
+                    "locks of later tests into cycles",
+                    test=item.nodeid,
+                    signature=f"held-at-test-end:{item.nodeid}:"
+                    + "|".join(ref.key for ref in refs),
+                )
+            )
+
+    # -- xdist: workers journal their graph, the controller merges --------------------------
+
+    def _wire(self) -> dict[str, Any]:
+        from lockorder import _tracker
+        from lockorder.report import suppressed_dicts
+
+        with _tracker._mu:
+            graph = _tracker.graph.to_wire()
+            suppressed = list(_tracker.suppressed)
+        project = _tracker.project
+        return {
+            "schema": SCHEMA,
+            "graph": graph,
+            "findings": [f.to_dict() for f in _tracker.findings()],
+            # what [tool.lockorder] suppressed here, and how often each rule matched
+            "suppressed": suppressed_dicts(suppressed),
+            "matched": dict(project.matched) if project is not None else {},
+        }
+
+    def _journal(self) -> None:
+        """On a worker, keep what it learned in a file after each test, so a
+        worker that crashes later does not take it along."""
+        directory = getattr(self.config, "workerinput", {}).get("lockorder_dir")
+        if not directory:
+            return
+        from lockorder import _tracker, report
+
+        if _tracker.changes == self._journal_changes:
+            return
+        self._journal_changes = _tracker.changes
+        report.write_json(os.path.join(directory, f"{self.worker_id}.json"), self._wire())
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        if self.journal_dir is None:
+            self.journal_dir = tempfile.mkdtemp(prefix="lockorder-")
+        node.workerinput["lockorder_dir"] = self.journal_dir
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        worker = node.workerinput.get("workerid", "?")
+        data = getattr(node, "workeroutput", {}).get("lockorder")
+        if data is not None:
+            if data.get("schema") != SCHEMA:
+                raise pytest.UsageError(
+                    f"lockorder on worker {worker} sent schema {data.get('schema')!r}, "
+                    f"expected {SCHEMA}: install the same lockorder everywhere"
+                )
+            self.worker_data[worker] = data
+            return
+        # crashed or killed: take what its journal had
+        why = f"{error}".strip() if error else "it sent no lockorder data"
+        self.crashed_workers[worker] = why
+        if self.journal_dir:
+            path = os.path.join(self.journal_dir, f"{worker}.json")
+            try:
+                import json
+
+                with open(path, encoding="utf-8") as handle:
+                    self.worker_data[worker] = json.load(handle)
+            except (OSError, ValueError):
+                pass
+
+    # -- the end of the run -----------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
+        result = yield
+        if hasattr(self.config, "workerinput"):
+            # a worker: hand the graph to the controller (builtin types only)
+            self.config.workeroutput["lockorder"] = self._wire()  # type: ignore[attr-defined]
+            return result
+        self.final = self._final_findings()
+        # Findings no test report stood for (made outside any test, or closed only
+        # by merging the workers' graphs) fail the run here: pytest_sessionfinish
+        # is too late to change session.testsfailed.
+        if self.options.mode == "raise":
+            self.unattached = [
+                f for f in self.final if self._fails(f) and f.signature not in self.attached
+            ]
+            session.testsfailed += len(self.unattached)
+        self._write_reports()
+        return result
+
+    def _final_findings(self) -> list[Finding]:
+        from lockorder import _tracker
+        from lockorder._merge import WITHDRAWN_RULE, merge
+
+        own = self._wire()
+        if not self.worker_data:
+            self._merged_graph = own["graph"]
+            return _tracker.findings()
+        sources = [("", own), *sorted(self.worker_data.items())]
+        merged = merge(sources, single_thread=self.options.single_thread)
+        self._merged_graph = merged.graph
+        self.merge_withdrawn = [(WITHDRAWN_RULE, finding) for finding in merged.withdrawn]
+        # [tool.lockorder] ran on each worker: gather what it suppressed and the
+        # rules it matched, then apply it to what only the merge found
+        from lockorder.report import suppressed_of
+
+        project = _tracker.project
+        seen: set[str] = set()
+        for _, data in sorted(self.worker_data.items()):
+            for entry in suppressed_of(data):
+                if entry[1].signature not in seen:
+                    seen.add(entry[1].signature)
+                    self.worker_suppressed.append(entry)
+            if project is not None:
+                for rule, count in data.get("matched", {}).items():
+                    project.matched[rule] = project.matched.get(rule, 0) + int(count)
+        findings = []
+        for finding in merged.findings:
+            rule = project.suppresses(finding) if project is not None else None
+            if rule is None:
+                findings.append(finding)
+            elif finding.signature not in seen:
+                seen.add(finding.signature)
+                self.worker_suppressed.append((rule, finding))
+        return findings
+
+    def _all_suppressed(self) -> list[tuple[str, Finding]]:
+        """(rule, finding): what [tool.lockorder] suppressed and what was withdrawn,
+        here, on the workers and in the merge."""
+        from lockorder import _tracker
+
+        return [*_tracker.suppressed, *self.worker_suppressed, *self.merge_withdrawn]
+
+    def _write_reports(self) -> None:
+        from lockorder import report
+        from lockorder.report.graphs import write_dot, write_graphml
+
+        graph = getattr(self, "_merged_graph", {"classes": [], "edges": []})
+        for kind, dest in self.options.reports:
+            try:
+                if kind == "json":
+                    from lockorder import _tracker
+
+                    project = _tracker.project
+                    data = report.build(
+                        self.final,
+                        graph,
+                        {"mode": self.options.mode, "single_thread": self.options.single_thread},
+                        {
+                            "pytest": True,
+                            "workers": sorted(self.worker_data),
+                            "crashed_workers": dict(self.crashed_workers),
+                        },
+                        suppressed=self._all_suppressed(),
+                        stale=project.stale() if project is not None else [],
+                    )
+                    report.write_json(dest, data)
+                elif kind == "dot":
+                    write_dot(dest, graph, self.final)
+                else:
+                    write_graphml(dest, graph, self.final)
+            except OSError as exc:
+                raise pytest.UsageError(
+                    f"lockorder cannot write the {kind} report to {dest!r}: {exc}"
+                ) from None
+            self.written.append(f"{kind}: {dest}")
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if hasattr(self.config, "workerinput"):
+            return
+        findings = self.final
+        tr = terminalreporter
+        tr.write_sep("=", "lockorder")
+        if self.crashed_workers:
+            for worker, why in sorted(self.crashed_workers.items()):
+                kept = (
+                    "its last journal was merged"
+                    if worker in self.worker_data
+                    else ("nothing of it could be recovered")
+                )
+                tr.write_line(f"worker {worker} crashed or was killed ({why}); {kept}")
+        suppressed = {s.signature for _, s in self.suppressed}
+        counted = [f for f in findings if f.signature not in suppressed]
+        if not counted:
+            tr.write_line("no findings")
+        by_kind: dict[str, list[Finding]] = {}
+        for finding in counted:
+            by_kind.setdefault(finding.kind, []).append(finding)
+        for kind, items in by_kind.items():
+            tr.write_line(f"{kind}: {len(items)}")
+            for finding in items:
+                level = "ERROR" if finding.severity == "error" else "warning"
+                if finding.signature not in self.attached and self.worker_data:
+                    where = " [found by merging the workers' graphs]"
+                elif finding.test:
+                    where = f" [{finding.test}]"
+                else:
+                    where = " [outside any test]"
+                tr.write_line(f"  {level}{where} {finding.message}")
+                if finding.kind == "potential-deadlock":
+                    tests = sorted({t for e in finding.cycle for t in (e.test, *e.tests) if t})
+                    if tests:
+                        tr.write_line(f"    edges made in: {', '.join(tests)}")
+        for finding in self.unattached:
+            tr.write_line(f"failing the run: {finding.kind}: {finding.message}")
+            for line in finding.format().splitlines()[1:]:
+                tr.write_line(line)
+        if self.suppressed:
+            tr.write_line(f"suppressed by lockorder markers: {len(self.suppressed)}")
+        from lockorder import _tracker
+        from lockorder._findings import split_suppressed
+
+        withdrawn, by_project = split_suppressed(self._all_suppressed())
+        if withdrawn:
+            tr.write_line(
+                f"withdrawn: {len(withdrawn)} (a lock class of each turned out to be used "
+                "as a signal; the JSON report lists them under 'suppressed')"
+            )
+        project = _tracker.project
+        if project is not None and project.path:
+            if by_project:
+                tr.write_line(
+                    f"suppressed by [tool.lockorder] in {project.path}: {len(by_project)}"
+                )
+            for rule in project.stale():
+                tr.write_line(f"stale suppression, never matched: {rule}")
+        for line in self.written:
+            tr.write_line(f"report {line}")
+
+
+class _Watchdog:
+    """Prints lockorder.dump() when a test runs longer than ``after`` seconds
+    (before pytest-timeout would kill it). A raw thread: no checked lock, not in
+    threading.enumerate()."""
+
+    def __init__(self, after: float, capture: Any) -> None:
+        import _thread
+
+        self.after = after
+        self.capture = capture
+        self.test: str | None = None
+        self.started = 0.0
+        self.dumped: str | None = None
+        self.text = ""
+        if after > 0:
+            from lockorder import _tracker
+
+            _tracker.internal_threads += 1
+            _thread.start_new_thread(self._run, ())
+
+    def arm(self, test: str) -> None:
+        import time
+
+        self.started = time.monotonic()
+        self.test = test
+
+    def disarm(self) -> None:
+        self.test = None
+
+    def _run(self) -> None:
+        import time
+
+        from lockorder import _deadlock
+
+        while True:
+            time.sleep(min(0.5, self.after / 4))
+            test = self.test
+            if test is None or test == self.dumped:
+                continue
+            if time.monotonic() - self.started >= self.after:
+                self.dumped = test
+                try:
+                    self.text = _deadlock.dump_text()
+                    self._show(f"lockorder: {test} has run for {self.after:g} s or more")
+                except Exception:  # pragma: no cover - never break the run from here
+                    pass
+
+    def _show(self, headline: str) -> None:
+        import sys
+
+        # as pytest-timeout does from its timer thread: step out of pytest's
+        # output capture so the dump reaches the terminal even if the test hangs
+        if self.capture is not None:
+            self.capture.suspend_global_capture(in_=True)
+        try:
+            print(f"\n{headline}\n{self.text}", file=sys.stderr, flush=True)
+        finally:
+            if self.capture is not None:
+                self.capture.resume_global_capture()
+
+
+class _MarkerError(Exception):
+    pass
+
+
+def _marker_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value.strip().lower() not in choices:
+        raise _MarkerError(
+            f"lockorder marker: invalid {name} {value!r} (choose from: {', '.join(choices)})"
+        )
+    return value.strip().lower()
+
+
+_SETTINGS = pytest.StashKey[Any]()
+_MARKER_ERROR = pytest.StashKey[str]()
