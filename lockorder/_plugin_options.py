@@ -204,12 +204,18 @@ def resolve(config: pytest.Config, namespace: Any = None) -> Options:
     )
 
 
-def _seconds(setting: str, value: str, where: str) -> float:
+def _parse_seconds(value: str) -> float | None:
+    """``value`` as a number of seconds >= 0, or None if it is not one."""
     try:
         number = float(value)
     except ValueError:
-        number = -1.0
-    if not 0 <= number < float("inf"):
+        return None
+    return number if 0 <= number < float("inf") else None
+
+
+def _seconds(setting: str, value: str, where: str) -> float:
+    number = _parse_seconds(value)
+    if number is None:
         raise pytest.UsageError(
             f"invalid {setting} {value!r} from {where} (a number of seconds >= 0)"
         )
@@ -217,10 +223,7 @@ def _seconds(setting: str, value: str, where: str) -> float:
 
 
 def _seconds_type(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1.0
-    if not 0 <= number < float("inf"):
+    number = _parse_seconds(value)
+    if number is None:
         raise argparse.ArgumentTypeError(f"invalid value: {value!r} (a number of seconds >= 0)")
     return number
