@@ -17,17 +17,8 @@ import wrapt
 from lockorder import _sites, _tracker, _unpatched
 from lockorder._deadlock import wait_acquire
 from lockorder._graph import LockClass
-from lockorder._tracker import (
-    _drain,
-    _record,
-    current,
-    new_user,
-    pop,
-    push,
-    record,
-    slow_acquire,
-    steal,
-)
+from lockorder._held import _drain, _tls, disown, pop, push, steal
+from lockorder._tracker import _record, current, new_user, record, slow_acquire
 
 __all__ = [
     "BoundedSemaphore",
@@ -39,7 +30,6 @@ __all__ = [
     "wrap",
 ]
 
-_tls = _tracker._tls
 _new_ts = current
 
 
@@ -287,7 +277,7 @@ class Lock(_Checked):
 
     def _at_fork_reinit(self) -> None:
         self._lo_raw._at_fork_reinit()
-        _tracker.disown(self)
+        disown(self)
 
     def __repr__(self) -> str:
         state = "locked" if self._lo_raw.locked() else "unlocked"
@@ -495,7 +485,7 @@ class RLock(_Checked):
     def _at_fork_reinit(self) -> None:
         self._lo_raw._at_fork_reinit()
         self._lo_count = 0
-        _tracker.disown(self)
+        disown(self)
 
     def __repr__(self) -> str:
         raw = repr(self._lo_raw)

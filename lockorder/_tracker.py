@@ -1,5 +1,6 @@
-"""The tracker: each thread's held locks, the fast path, and the slow path that
-records edges, checks cycles and makes findings.
+"""The tracker: each thread's state (made here; its held stack is
+lockorder._held's), and the slow path that records edges, checks cycles and
+makes findings.
 
 Fast path (an acquire whose held-lock chain this thread has already validated):
 one thread-local lookup, one hash, one set lookup, two list appends. No global
@@ -28,12 +29,20 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any, Protocol
+from typing import Any
 
 from lockorder import _config, _forksafe, _sites, _unpatched
 from lockorder._analysis import cycle_finding, cycle_signature
 from lockorder._findings import WITHDRAWN_PREFIX, Finding, LockRef
 from lockorder._graph import Edge, Evidence, LockClass, LockGraph, judge
+from lockorder._held import (
+    LockState,
+    ThreadState,
+    _drain,
+    _tls,
+    prune_orphans,
+    refresh_held,
+)
 from lockorder._project import ProjectConfig
 from lockorder.errors import (
     LockOrderViolation,
@@ -49,90 +58,11 @@ __all__ = ["LockState", "ThreadState", "current"]
 # same thread; it must neither deadlock on _mu nor be lost (the slow path defers
 # such acquires through ThreadState.busy).
 _mu = _forksafe.Mutex(_unpatched.CRLock)
-_tls = threading.local()
 _thread_count = getattr(_thread, "_count", lambda: 0)
 #: raw threads lockorder itself started (the long-hold monitor, the plugin's
 #: watchdog): they never release a program's lock
 internal_threads = 0
 _logger = logging.getLogger("lockorder")
-
-
-class LockState(Protocol):
-    """What the tracker needs of a checked lock (our primitives, or a proxy's state)."""
-
-    _lo_cls: LockClass
-    _lo_serial: int
-    _lo_owner: ThreadState | None
-    _lo_user: ThreadState | None
-    _lo_signal: bool
-    _lo_leaked: bool
-    _lo_sema: bool
-    _lo_watched: bool
-    _lo_cid: int
-
-
-class ThreadState:
-    """One thread's view: the held stack and the chains it has validated."""
-
-    __slots__ = (
-        "__weakref__",
-        "busy",
-        "chains",
-        "classes",
-        "deferred",
-        "groups",
-        "held",
-        "ident",
-        "in_wait",
-        "known",
-        "mu",
-        "name",
-        "ordered",
-        "serial",
-        "stolen",
-        "suppress",
-        "wait_restore",
-        "wait_since",
-        "waiting_on",
-    )
-
-    def __init__(self, serial: int, ident: int, name: str) -> None:
-        #: held locks, outermost first (semaphores: one entry per unit)
-        self.held: list[Any] = []
-        #: chains[i]: hash of the classes of held[: i + 1]
-        self.chains: list[int] = []
-        #: chain hashes whose edges this thread has already recorded
-        self.known: set[int] = set()
-        #: never reused, unlike thread idents
-        self.serial = serial
-        self.ident = ident
-        self.name = name
-        #: locks another thread released for us (guarded by mu)
-        self.stolen: list[Any] = []
-        self.mu = _forksafe.Mutex(_unpatched.allocate_lock)
-        #: inside the slow path (re-entry from GC or a signal handler defers)
-        self.busy = False
-        self.deferred: list[tuple[list[Any], Any, int, tuple[_sites.Frame, ...]]] = []
-        #: > 0 while lockorder itself runs user-visible code (logging): no edges
-        self.suppress = 0
-        #: locks taken through lockorder.acquire(), in order
-        self.ordered: list[Any] = []
-        #: ordered acquisitions in progress (lockorder.acquire(), the futures'
-        #: conditions of concurrent.futures.wait()): the ids of the lock states
-        #: each takes in an order of its own, global over their instances
-        self.groups: list[frozenset[int]] = []
-        #: what this thread is blocked on right now (a lock state, or a _Waitable),
-        #: and since when (time.monotonic()); set only on the slow wait path
-        self.waiting_on: Any = None
-        self.wait_since = 0.0
-        self.wait_restore = False
-        #: > 0 inside a patched stdlib wait (its inner waits are not reported again)
-        self.in_wait = 0
-        #: lock classes this thread (or its current work item) acquired blocking
-        self.classes: set[int] = set()
-
-    def __repr__(self) -> str:
-        return f"<ThreadState {self.name!r} serial={self.serial} held={len(self.held)}>"
 
 
 # -- global state (guarded by _mu) -------------------------------------------
@@ -295,114 +225,6 @@ def _thread_exited(ref: Any) -> None:
             _add_finding(finding)
     except Exception:  # pragma: no cover - teardown must not fail
         pass
-
-
-def _drain(ts: ThreadState) -> None:
-    """Forget the locks other threads released for this thread."""
-    fresh: list[Any] = []  # allocated outside the lock: no GC callback runs under it
-    with ts.mu:
-        stolen, ts.stolen = ts.stolen, fresh
-    held = ts.held
-    for st in stolen:
-        for index, entry in enumerate(held):
-            if entry is st:
-                _remove_at(ts, index)
-                break
-
-
-def _remove_at(ts: ThreadState, index: int) -> None:
-    held, chains = ts.held, ts.chains
-    del held[index]
-    del chains[index:]
-    top = chains[-1] if chains else None
-    for entry in held[index:]:
-        cid = entry._lo_cls.cid
-        top = cid if top is None else hash((top, cid))
-        chains.append(top)
-
-
-_getrefcount = getattr(sys, "getrefcount", None)
-
-
-def _refs_at(held: list[Any], index: int) -> int:
-    assert _getrefcount is not None
-    return _getrefcount(held[index])  # type: ignore[no-any-return]
-
-
-class _Probe:
-    __slots__ = ("__weakref__",)
-
-
-#: the count _refs_at() gives for an object that only a list refers to
-_ORPHAN_REFS = _refs_at([_Probe()], 0) if _getrefcount is not None else -1
-
-
-def prune_orphans(ts: ThreadState) -> bool:
-    """Forget the held locks that nothing but this held stack refers to (the
-    program dropped a lock while holding it): no thread can ever acquire or
-    release them, so they order nothing, and forgetting them lets them be
-    collected as without lockorder. Only the owning thread calls this (or its
-    exit). Returns whether any was forgotten; never any without sys.getrefcount."""
-    if _ORPHAN_REFS <= 0:
-        return False
-    held = ts.held
-    pruned = False
-    for index in range(len(held) - 1, -1, -1):
-        if _refs_at(held, index) <= _ORPHAN_REFS:
-            _remove_at(ts, index)
-            pruned = True
-    return pruned
-
-
-def refresh_held(ts: ThreadState) -> bool:
-    """Bring this thread's held stack up to date (its own thread only): forget
-    the locks other threads released for it and those it dropped while held.
-    Returns whether the stack changed."""
-    changed = False
-    if ts.stolen:
-        _drain(ts)
-        changed = True
-    return prune_orphans(ts) or changed
-
-
-def push(ts: ThreadState, st: Any) -> None:
-    """Record that this thread now holds ``st`` (after a try or timed acquire)."""
-    chains = ts.chains
-    cid = st._lo_cls.cid
-    chains.append(hash((chains[-1], cid)) if chains else cid)
-    ts.held.append(st)
-
-
-def pop(ts: ThreadState, st: Any) -> None:
-    """Record that this thread no longer holds ``st`` (its most recent entry)."""
-    held = ts.held
-    if held and held[-1] is st:
-        held.pop()
-        ts.chains.pop()
-        return
-    for index in range(len(held) - 1, -1, -1):
-        if held[index] is st:
-            _remove_at(ts, index)
-            return
-
-
-def disown(st: Any) -> None:
-    """``st`` was reset to unlocked (``_at_fork_reinit()``): no thread holds it now."""
-    owner: ThreadState | None = st._lo_owner
-    st._lo_owner = None
-    if owner is None:
-        return
-    me: ThreadState | None = getattr(_tls, "ts", None)
-    if me is owner:
-        pop(me, st)
-    else:
-        steal(owner, st)  # forgotten at the owner's next slow-path acquire
-
-
-def steal(owner: ThreadState, st: Any) -> None:
-    """Another thread released ``st``, which ``owner`` held."""
-    with owner.mu:
-        owner.stolen.append(st)
 
 
 # -- the slow path ---------------------------------------------------------------

@@ -32,7 +32,7 @@ from typing import Any
 
 import wrapt
 
-from lockorder import _deadlock, _sites, _tracker
+from lockorder import _deadlock, _held, _sites, _tracker
 from lockorder._findings import Finding
 
 __all__ = ["patch", "unpatch"]
@@ -45,12 +45,12 @@ def _held_locks(ts: _tracker.ThreadState | None, exclude: Any = None) -> list[An
     not those other threads released for it, nor those it dropped while held."""
     if ts is None or not ts.held:
         return []
-    _tracker.refresh_held(ts)
+    _held.refresh_held(ts)
     return [st for st in list(ts.held) if not st._lo_sema and st is not exclude]
 
 
 def _state() -> _tracker.ThreadState | None:
-    return _tracker._tls.__dict__.get("ts")
+    return _held._tls.__dict__.get("ts")
 
 
 # -- join and future: the waker is known ------------------------------------------------
