@@ -10,7 +10,7 @@ __all__ = ["class_ref", "cycle_finding", "cycle_signature"]
 
 
 def class_ref(cls: LockClass, instance: str = "") -> LockRef:
-    return LockRef(cls.key, cls.site, cls.name, cls.kind, cls.function, instance)
+    return LockRef(cls.key, cls.site, cls.name, cls.kind, cls.function, instance, cls.via)
 
 
 def cycle_signature(cycle: list[Edge], classes: list[LockClass]) -> str:

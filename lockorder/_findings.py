@@ -32,6 +32,12 @@ KINDS = {
 }
 
 
+def lock_label(name: str | None, kind: str, site: str, via: str) -> str:
+    """How reports name a lock class: its name or kind, its site, its wrapper."""
+    base = f"{name} ({site})" if name else f"{kind} {site}"
+    return f"{base} via {via}" if via else base
+
+
 @dataclass(frozen=True)
 class LockRef:
     """A lock class as a finding names it."""
@@ -43,11 +49,23 @@ class LockRef:
     function: str = ""
     #: for instance-level findings (two locks of one class): "(instance 1)", ...
     instance: str = ""
+    #: the line of the lock wrapper that made it for ``site`` (``path:line``), or ""
+    via: str = ""
 
     @property
     def label(self) -> str:
-        base = f"{self.name} ({self.site})" if self.name else f"{self.kind} {self.site}"
+        base = lock_label(self.name, self.kind, self.site, self.via)
         return f"{base} {self.instance}" if self.instance else base
+
+    @property
+    def source_file(self) -> str:
+        """The absolute file of an unnamed lock's site, from its key ("" if none)."""
+        if self.name is not None:
+            return ""
+        site = self.key.partition(" via ")[0]
+        if site.endswith(")"):  # "file:line(Kind)"
+            site = site[: site.rfind("(")]
+        return site.rpartition(":")[0]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +75,7 @@ class LockRef:
             "kind": self.kind,
             "function": self.function,
             "instance": self.instance,
+            "via": self.via,
         }
 
     @classmethod
@@ -68,6 +87,7 @@ class LockRef:
             kind=data.get("kind", "Lock"),
             function=data.get("function", ""),
             instance=data.get("instance", ""),
+            via=data.get("via") or "",
         )
 
 

@@ -22,6 +22,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from lockorder._findings import lock_label
 from lockorder._sites import Frame, relpath
 
 __all__ = ["Edge", "Evidence", "LockClass", "LockGraph", "Verdict"]
@@ -46,6 +47,7 @@ class LockClass:
         "name",
         "shared",
         "signal",
+        "wrapper",
     )
 
     def __init__(
@@ -65,6 +67,9 @@ class LockClass:
         self.function = function
         self.name = name
         self.kind = kind
+        #: the line of a lock wrapper that made this class's locks for the site
+        #: (see _sites.find_site), if one did
+        self.wrapper: Frame | None = None
         #: learned or declared: a lock of this class is used as a signal (released
         #: by a thread other than the one that acquired it)
         self.signal = False
@@ -80,8 +85,13 @@ class LockClass:
         return f"{relpath(self.filename)}:{self.lineno}"
 
     @property
+    def via(self) -> str:
+        """The wrapper's line as reports show it, or ""."""
+        return "" if self.wrapper is None else f"{relpath(self.wrapper[0])}:{self.wrapper[1]}"
+
+    @property
     def label(self) -> str:
-        return f"{self.name} ({self.site})" if self.name else f"{self.kind} {self.site}"
+        return lock_label(self.name, self.kind, self.site, self.via)
 
     def __repr__(self) -> str:
         return f"<LockClass {self.label}>"
@@ -244,11 +254,19 @@ class LockGraph:
     # -- classes ---------------------------------------------------------
 
     def lock_class(
-        self, key: str, filename: str, lineno: int, function: str, name: str | None, kind: str
+        self,
+        key: str,
+        filename: str,
+        lineno: int,
+        function: str,
+        name: str | None,
+        kind: str,
+        wrapper: Frame | None = None,
     ) -> LockClass:
         cls = self.by_key.get(key)
         if cls is None:
             cls = LockClass(len(self.classes), key, filename, lineno, function, name, kind)
+            cls.wrapper = wrapper
             self.classes.append(cls)
             self.by_key[key] = cls
             self.succ[cls.cid] = {}
@@ -405,6 +423,14 @@ def class_to_dict(cls: LockClass) -> dict[str, Any]:
         "created": cls.created,
         "signal": cls.signal,
         "shared": cls.shared,
+        "via": None
+        if cls.wrapper is None
+        else {
+            "site": cls.via,
+            "file": cls.wrapper.filename,
+            "line": cls.wrapper.lineno,
+            "function": cls.wrapper.function,
+        },
     }
 
 

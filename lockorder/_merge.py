@@ -90,8 +90,15 @@ def merge(sources: list[tuple[str, dict[str, Any]]], single_thread: str = "repor
     graph = LockGraph()
     for _, data in sources:
         for cls in data.get("graph", {}).get("classes", ()):
+            via = cls.get("via")
             lock_class = graph.lock_class(
-                cls["key"], cls["file"], cls["line"], cls["function"], cls["name"], cls["kind"]
+                cls["key"],
+                cls["file"],
+                cls["line"],
+                cls["function"],
+                cls["name"],
+                cls["kind"],
+                Frame(via["file"], via["line"], via["function"]) if via else None,
             )
             lock_class.created = max(lock_class.created, int(cls.get("created", 0)))
             lock_class.signal = lock_class.signal or bool(cls.get("signal", False))

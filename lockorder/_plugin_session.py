@@ -86,14 +86,13 @@ class LockorderPlugin:
 
     def _load_project(self, config: pytest.Config) -> None:
         """[tool.lockorder] from the rootdir's pyproject.toml (or the nearest one)."""
-        from lockorder import _tracker
-        from lockorder._project import load_project_config
+        from lockorder._project import activate, load_project_config
         from lockorder.errors import ConfigurationError
         from lockorder.report import ReportError
 
         candidate = os.path.join(str(config.rootpath), "pyproject.toml")
         try:
-            _tracker.project = load_project_config(candidate if os.path.isfile(candidate) else None)
+            activate(load_project_config(candidate if os.path.isfile(candidate) else None))
         except (ConfigurationError, ReportError) as exc:
             raise pytest.UsageError(f"lockorder: {exc}") from None
 
@@ -123,10 +122,11 @@ class LockorderPlugin:
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         from lockorder import _tracker
         from lockorder._install import uninstall
+        from lockorder._project import activate
 
         uninstall()
         _tracker.settings = self._saved_settings
-        _tracker.project = None
+        activate(None)
 
     # -- per test ---------------------------------------------------------------------
 

@@ -8,11 +8,15 @@ orders and the baseline, for adopting lockorder without fixing everything at onc
     allow = [["cache", "index"]]          # this inversion is accepted
     order = [["db", "cache", "log"]]      # must be taken in this order
     baseline = "lockorder-baseline.json"  # findings accepted as they are
+    wrappers = ["mypkg.sync", "mypkg.util:make_lock"]  # lock wrappers and factories
 
 Matching uses shell-style patterns (fnmatch) against a lock's name, its site
 (``path:line`` as reports show it), or its module (the site's path as a dotted
 module name). A pattern without a prefix matches the name or the site.
 Every rule remembers whether it matched, so stale rules can be listed.
+``wrappers`` names modules, classes or functions that make locks for their
+callers: a lock made inside them belongs to the line that called them (see
+docs/concepts.md, "Lock wrappers").
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +32,13 @@ from typing import Any
 from lockorder._findings import Finding, LockRef
 from lockorder.errors import ConfigurationError
 
-__all__ = ["ProjectConfig", "find_pyproject", "load_baseline", "load_project_config"]
+__all__ = [
+    "ProjectConfig",
+    "activate",
+    "find_pyproject",
+    "load_baseline",
+    "load_project_config",
+]
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -68,6 +79,8 @@ class ProjectConfig:
     order: list[list[str]] = field(default_factory=list)
     baseline: str | None = None
     baseline_fingerprints: dict[str, str] = field(default_factory=dict)
+    #: lock wrappers: "module", "module:function", "module:Class.method"
+    wrappers: list[str] = field(default_factory=list)
     #: rule text -> times it matched
     matched: dict[str, int] = field(default_factory=dict)
 
@@ -172,7 +185,7 @@ def load_project_config(path: str | None = None) -> ProjectConfig:
     table = data.get("tool", {}).get("lockorder", {})
     if not isinstance(table, dict):
         raise ConfigurationError("tool.lockorder", table, "a table", path)
-    known = {"ignore", "allow", "order", "baseline"}
+    known = {"ignore", "allow", "order", "baseline", "wrappers"}
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigurationError(
@@ -183,6 +196,16 @@ def load_project_config(path: str | None = None) -> ProjectConfig:
         )
     config = ProjectConfig(path=path)
     config.ignore = _strings(table.get("ignore", []), "ignore", path)
+    config.wrappers = _strings(table.get("wrappers", []), "wrappers", path)
+    for wrapper in config.wrappers:
+        if not _WRAPPER.fullmatch(wrapper):
+            raise ConfigurationError(
+                "tool.lockorder.wrappers",
+                wrapper,
+                'a module ("pkg.locks") or a module and a function or class in it '
+                '("pkg.locks:make_lock", "pkg.locks:Lock")',
+                path,
+            )
     for key in ("allow", "order"):
         value = table.get(key, [])
         if not isinstance(value, list) or not all(
@@ -205,6 +228,18 @@ def load_project_config(path: str | None = None) -> ProjectConfig:
         if os.path.exists(config.baseline):
             config.baseline_fingerprints = load_baseline(config.baseline)
     return config
+
+
+_DOTTED = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*"
+_WRAPPER = re.compile(f"{_DOTTED}(?::{_DOTTED})?")
+
+
+def activate(config: ProjectConfig | None) -> None:
+    """Make ``config`` the run's [tool.lockorder] (None: none)."""
+    from lockorder import _sites, _tracker
+
+    _tracker.project = config
+    _sites.set_wrappers(config.wrappers if config is not None else ())
 
 
 def load_baseline(path: str) -> dict[str, str]:

@@ -11,13 +11,23 @@ line that made the event.
 
 from __future__ import annotations
 
+import dis
+import itertools
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import NamedTuple
 
-__all__ = ["SKIPPED_MODULES", "Frame", "Site", "capture_stack", "find_site", "relpath"]
+__all__ = [
+    "SKIPPED_MODULES",
+    "Frame",
+    "Site",
+    "capture_stack",
+    "find_site",
+    "relpath",
+    "set_wrappers",
+]
 
 #: modules whose frames are never a creation site
 SKIPPED_MODULES: tuple[str, ...] = (
@@ -58,9 +68,8 @@ class Site(NamedTuple):
     filename: str
     lineno: int
     function: str
-    #: the first frame outside lockorder whose module is in SKIPPED_MODULES'
-    #: ``threading`` family, if any: e.g. ``threading.Thread.__init__``
-    via: str
+    #: the line of a lock wrapper that made the lock for this site, if one did
+    wrapper: Frame | None = None
 
 
 _getframe: Callable[[int], FrameType] = sys._getframe
@@ -80,16 +89,144 @@ def find_site(depth: int = 2) -> Site:
     try:
         frame: FrameType | None = _getframe(depth)
     except ValueError:
-        return Site("<unknown>", 0, "<unknown>", "")
-    via = ""
+        return Site("<unknown>", 0, "<unknown>")
+    wrapper: Frame | None = None
+    hops = 0
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
-        if not isinstance(module, str) or not is_skipped(module):
-            return Site(frame.f_code.co_filename, frame.f_lineno, _qualname(frame), via)
-        if not module.startswith("lockorder") and not module.startswith("wrapt") and not via:
-            via = f"{module}.{_qualname(frame)}"
+        if not isinstance(module, str):
+            module = ""
+        if not is_skipped(module):
+            if wrapper is not None and (
+                module in _RUNNER_MODULES or module.startswith(_RUNNER_PREFIXES)
+            ):
+                # the test runner called it (a pytest fixture returning a lock): its
+                # line is no site, the wrapper's is
+                return Site(wrapper.filename, wrapper.lineno, wrapper.function)
+            here = Frame(frame.f_code.co_filename, frame.f_lineno, _qualname(frame))
+            if hops >= _WRAPPER_HOPS or not _is_wrapper(frame, module, here.function):
+                return Site(here.filename, here.lineno, here.function, wrapper)
+            if wrapper is None:
+                wrapper = here
+            hops += 1
         frame = frame.f_back
-    return Site("<unknown>", 0, "<unknown>", via)
+    if wrapper is not None:  # wrappers all the way out: the innermost line made it
+        return Site(wrapper.filename, wrapper.lineno, wrapper.function)
+    return Site("<unknown>", 0, "<unknown>")
+
+
+# -- lock wrappers ----------------------------------------------------------------
+
+#: wrapper frames passed over at most, from the lock outwards
+_WRAPPER_HOPS = 8
+
+#: from [tool.lockorder] wrappers: module names (their submodules too), and
+#: (module, qualified name) of functions or classes
+_wrapper_modules: tuple[frozenset[str], tuple[str, ...]] = (frozenset(), ())
+_wrapper_functions: frozenset[tuple[str, str]] = frozenset()
+
+
+def set_wrappers(names: Iterable[str]) -> None:
+    """Declare lock wrappers: ``"package.module"`` (every function and method of
+    the module and its submodules) or ``"package.module:Class"``,
+    ``"package.module:function"``, ``"package.module:Class.method"``."""
+    global _wrapper_modules, _wrapper_functions
+    modules: set[str] = set()
+    functions: set[tuple[str, str]] = set()
+    for name in names:
+        module, colon, qualname = name.partition(":")
+        if colon:
+            functions.add((module, qualname))
+        else:
+            modules.add(module)
+    _wrapper_modules = (frozenset(modules), tuple(m + "." for m in modules))
+    _wrapper_functions = frozenset(functions)
+
+
+def wrappers() -> list[str]:
+    """The declared wrappers, as :func:`set_wrappers` takes them."""
+    return sorted(_wrapper_modules[0]) + sorted(f"{m}:{q}" for m, q in _wrapper_functions)
+
+
+def _is_wrapper(frame: FrameType, module: str, qualname: str) -> bool:
+    exact, prefixes = _wrapper_modules
+    if module in exact or (prefixes and module.startswith(prefixes)):
+        return True
+    if _wrapper_functions:
+        parts = qualname.split(".")
+        for end in range(len(parts), 0, -1):
+            if (module, ".".join(parts[:end])) in _wrapper_functions:
+                return True
+    code = frame.f_code
+    if code.co_argcount and code.co_varnames[0] == "self":
+        try:
+            owner = frame.f_locals.get("self")
+            if owner is not None and _lock_like(type(owner)):
+                return True
+        except Exception:  # a hostile __getattr__ or descriptor: not a wrapper
+            pass
+    return _returns_call(code, frame.f_lasti)
+
+
+def _lock_like(cls: type) -> bool:
+    """Whether instances of ``cls`` are used as locks: ``acquire`` and ``release``
+    methods, or an ``__enter__`` and ``__exit__`` that acquire and release."""
+    if callable(getattr(cls, "acquire", None)) and callable(getattr(cls, "release", None)):
+        return True
+    return _calls(getattr(cls, "__enter__", None), ("acquire", "__enter__")) and _calls(
+        getattr(cls, "__exit__", None), ("release", "__exit__")
+    )
+
+
+def _calls(function: object, names: tuple[str, str]) -> bool:
+    code = getattr(function, "__code__", None)
+    return code is not None and any(name in code.co_names for name in names)
+
+
+#: (code, offset of the call) -> whether its line returns what the call made
+_returns: dict[tuple[object, int], bool] = {}
+_RETURNS_LIMIT = 4096
+
+
+def _returns_call(code: object, lasti: int) -> bool:
+    """Whether the call at ``lasti`` in ``code`` makes the function's return value:
+    ``return threading.Lock()``, or ``lock = threading.Lock(); ...; return lock``."""
+    key = (code, lasti)
+    known = _returns.get(key)
+    if known is None:
+        try:
+            known = _analyse_return(code, lasti)
+        except Exception:  # bytecode this Python's dis cannot read: not a factory
+            known = False
+        if len(_returns) >= _RETURNS_LIMIT:
+            _returns.clear()
+        _returns[key] = known
+    return known
+
+
+def _analyse_return(code: object, lasti: int) -> bool:
+    instructions = list(dis.get_instructions(code))  # type: ignore[arg-type]
+    after = next((i + 1 for i, ins in enumerate(instructions) if ins.offset == lasti), None)
+    if after is None or after >= len(instructions):
+        return False
+    following = instructions[after]
+    if following.opname == "RETURN_VALUE":
+        return True
+    if following.opname == "STORE_FAST":
+        name = following.argval
+    elif following.opname == "STORE_FAST_LOAD_FAST":  # 3.13: store, then load
+        name = following.argval[0]
+    else:
+        return False
+    for load, ret in itertools.pairwise(instructions):
+        if ret.opname != "RETURN_VALUE" or not load.opname.startswith(
+            ("LOAD_FAST", "STORE_FAST_LOAD_FAST")
+        ):
+            continue
+        values = load.argval if isinstance(load.argval, tuple) else (load.argval,)
+        if values[-1] == name:
+            return True
+    return False
 
 
 def made_by(qualnames: frozenset[str], depth: int = 2) -> bool:

@@ -100,24 +100,31 @@ def next_serial() -> int:
         return _serial
 
 
-def site_key(filename: str, lineno: int, kind: str) -> str:
+def site_key(filename: str, lineno: int, kind: str, wrapper: _sites.Frame | None = None) -> str:
     """The class key of an unnamed lock: its site, plus its kind unless a Lock, so
     that a Lock and a Semaphore made on one line (a ThreadPoolExecutor's) are two
-    classes."""
-    return f"{filename}:{lineno}" if kind == "Lock" else f"{filename}:{lineno}({kind})"
+    classes, plus the wrapper line that made it, if any, so that the locks a
+    wrapper makes on two lines stay two classes."""
+    key = f"{filename}:{lineno}" if kind == "Lock" else f"{filename}:{lineno}({kind})"
+    return key if wrapper is None else f"{key} via {wrapper.filename}:{wrapper.lineno}"
+
+
+def _absolute(filename: str) -> str:
+    # code objects of a script run by a relative path carry that path: a class
+    # key must not depend on the working directory
+    return filename if filename.startswith("<") else os.path.abspath(filename)
 
 
 def register(site: _sites.Site, name: str | None, kind: str) -> tuple[LockClass, int]:
     """The class of a new lock, and its creation serial (one trip through _mu)."""
     global _serial
-    filename = site.filename
-    if not filename.startswith("<"):
-        # code objects of a script run by a relative path carry that path: a class
-        # key must not depend on the working directory
-        filename = os.path.abspath(filename)
-    key = name if name is not None else site_key(filename, site.lineno, kind)
+    filename = _absolute(site.filename)
+    wrapper = site.wrapper
+    if wrapper is not None:
+        wrapper = wrapper._replace(filename=_absolute(wrapper.filename))
+    key = name if name is not None else site_key(filename, site.lineno, kind, wrapper)
     with _mu:
-        cls = graph.lock_class(key, filename, site.lineno, site.function, name, kind)
+        cls = graph.lock_class(key, filename, site.lineno, site.function, name, kind, wrapper)
         cls.created += 1
         _serial += 1
         return cls, _serial
@@ -238,6 +245,7 @@ def _ref(st: Any) -> LockRef:
         name=cls.name,
         kind=cls.kind,
         function=cls.function,
+        via=cls.via,
     )
 
 

@@ -229,11 +229,11 @@ def _run(args: argparse.Namespace) -> int:
     elif not args.module:
         print("lockorder run: error: -m needs a module name", file=sys.stderr)
         return 2
-    from lockorder._project import load_project_config
+    from lockorder._project import activate, load_project_config
     from lockorder.errors import ConfigurationError
 
     try:
-        _tracker.project = load_project_config()
+        activate(load_project_config())
     except (ConfigurationError, report.ReportError) as exc:
         print(f"lockorder run: {exc}", file=sys.stderr)
         return 2

@@ -50,6 +50,16 @@ def threading_not_left_patched() -> Iterator[None]:
 
 
 @pytest.fixture
+def installed() -> Iterator[None]:
+    """lockorder.install() for the test."""
+    lockorder.install()
+    try:
+        yield
+    finally:
+        lockorder.uninstall()
+
+
+@pytest.fixture
 def record_mode() -> None:
     lockorder.configure(mode="record")
 

@@ -5,22 +5,12 @@ from __future__ import annotations
 import queue
 import sys
 import threading
-from collections.abc import Iterator
 
 import pytest
 
 import lockorder
 from lockorder import _unpatched
 from tests.conftest import TIMEOUT, run_threads
-
-
-@pytest.fixture
-def installed() -> Iterator[None]:
-    lockorder.install()
-    try:
-        yield
-    finally:
-        lockorder.uninstall()
 
 
 def test_install_is_idempotent_nestable_and_reversible() -> None:

@@ -124,20 +124,23 @@ def test_failure_while_acquiring_releases_what_was_taken() -> None:
 # -- edges among the locks of one acquire() are not class-order evidence --------------
 
 
-def _x_lock() -> lockorder.Lock:
-    return lockorder.Lock()  # class "x": this line
-
-
-def _y_lock() -> lockorder.Lock:
-    return lockorder.Lock()  # class "y": this line
+def _xy_locks(order: str) -> list[lockorder.Lock]:
+    """Locks of two classes, made in ``order`` ("xy": an x, then a y). Not a
+    factory that returns a lock: each lock's class is one of these two lines."""
+    made: list[lockorder.Lock] = []
+    for letter in order:
+        if letter == "x":
+            made.append(lockorder.Lock())  # class "x": this line
+        else:
+            made.append(lockorder.Lock())  # class "y": this line
+    return made
 
 
 def test_two_classes_taken_in_creation_order_both_ways_are_no_finding() -> None:
     """acquire() orders instances by creation: x1 before y1, but y2 before x2. Each
     pair is always taken in one order, so the class cycle x -> y -> x is safe."""
     lockorder.configure(mode="record")
-    x1, y1 = _x_lock(), _y_lock()
-    y2, x2 = _y_lock(), _x_lock()
+    x1, y1, y2, x2 = _xy_locks("xyyx")
 
     def one() -> None:
         with lockorder.acquire(x1, y1):
@@ -157,7 +160,7 @@ def test_plain_nesting_against_an_ordered_acquisition_is_a_finding() -> None:
     """Only acquire() keeps the order: code that nests the same locks by hand, in
     the other order, can deadlock against it."""
     lockorder.configure(mode="record")
-    y2, x2 = _y_lock(), _x_lock()
+    y2, x2 = _xy_locks("yx")
 
     def plain() -> None:
         with x2, y2:
@@ -176,8 +179,7 @@ def test_a_plain_nesting_after_an_ordered_one_is_still_recorded() -> None:
     """The thread's chain cache must not let an ordered acquisition hide a later
     plain nesting of the same classes."""
     lockorder.configure(mode="record")
-    x1, y1 = _x_lock(), _y_lock()
-    y2, x2 = _y_lock(), _x_lock()
+    x1, y1, y2, x2 = _xy_locks("xyyx")
 
     def ordered_then_plain() -> None:
         with lockorder.acquire(x1, y1):
@@ -197,7 +199,7 @@ def test_a_plain_nesting_after_an_ordered_one_is_still_recorded() -> None:
 def test_locks_held_around_an_ordered_acquisition_make_plain_edges() -> None:
     lockorder.configure(mode="record")
     outer = lockorder.Lock(name="outer")
-    x1, y1 = _x_lock(), _y_lock()
+    x1, y1 = _xy_locks("xy")
 
     def around() -> None:
         with outer, lockorder.acquire(x1, y1):

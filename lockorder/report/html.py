@@ -103,17 +103,23 @@ def _node_from_class(cls: dict[str, Any]) -> _Node:
     kind = str(cls.get("kind") or "Lock")
     function = str(cls.get("function") or "")
     created = cls.get("created")
-    node = _make_node(key, name, site, kind, function, created)
+    via = cls.get("via")
+    via_site = str(via.get("site", "")) if isinstance(via, dict) else ""
+    node = _make_node(key, name, site, kind, function, created, via_site)
+    if isinstance(via, dict) and via.get("function"):
+        node.tooltip += f" ({via['function']})"
     if cls.get("signal"):
         node.tooltip += "\nused as a signal: released by other threads, its holds make no edges"
     return node
 
 
 def _node_from_ref(ref: LockRef) -> _Node:
-    return _make_node(ref.key, ref.name, ref.site, ref.kind, ref.function, None)
+    return _make_node(ref.key, ref.name, ref.site, ref.kind, ref.function, None, ref.via)
 
 
-def _make_node(key: str, name: Any, site: str, kind: str, function: str, created: Any) -> _Node:
+def _make_node(
+    key: str, name: Any, site: str, kind: str, function: str, created: Any, via: str = ""
+) -> _Node:
     made = f" \u00d7{created}" if isinstance(created, int) and created > 1 else ""
     if name:
         title = _shorten(str(name), keep_end=False)
@@ -128,7 +134,9 @@ def _make_node(key: str, name: Any, site: str, kind: str, function: str, created
         tip.append(f"created in: {function}")
     if isinstance(created, int):
         tip.append(f"locks created: {created}")
-    search = " ".join(str(part) for part in (key, site, name or "", function, kind)).lower()
+    if via:  # last: the class's wrapper function is appended to it
+        tip.append(f"made by the lock wrapper at: {via}")
+    search = " ".join(str(part) for part in (key, site, name or "", function, kind, via)).lower()
     width = max(len(title) * _CHAR_W, len(sub) * _CHAR_W_SUB) + 2 * _NODE_PAD
     return _Node(key, title, sub, "\n".join(tip), search, w=round(width, 1))
 

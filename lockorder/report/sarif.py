@@ -403,10 +403,8 @@ def _lock_site(lock: LockRef) -> tuple[str, int] | None:
     path, _, line = lock.site.rpartition(":")
     if not path or not line.isdigit():
         return None
-    if not lock.name:
-        key_path, _, key_line = lock.key.rpartition(":")
-        if key_line == line and os.path.isabs(key_path):
-            path = key_path
+    if os.path.isabs(lock.source_file):
+        path = lock.source_file
     return path, int(line)
 
 
