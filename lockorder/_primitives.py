@@ -565,8 +565,14 @@ class _SemaphoreMixin:
             new_user(self, ts)
         rc = self._lo_raw_acquire(blocking, timeout)
         if rc and not self._lo_cls.signal:
-            push(ts, self)
-            self._lo_holders.append(ts)
+            holders = self._lo_holders
+            if ts in holders and _sites.taken_in_loop(2):
+                # another unit, in a loop, by a thread holding one: capacity taken
+                # (httpcore shrinks a fresh Semaphore(100) to 1), not holds
+                self._lo_unhold(_tracker.TAKEN_AS_CAPACITY)
+            else:
+                push(ts, self)
+                holders.append(ts)
         return rc  # type: ignore[no-any-return]
 
     __enter__ = acquire
@@ -584,12 +590,17 @@ class _SemaphoreMixin:
                 holders.remove(ts)
             except ValueError:
                 # released by a thread that holds no unit: used as a signal
-                _tracker.learned_signal(self._lo_cls)
-                for other in holders[:]:
-                    steal(other, self)
-                holders.clear()
+                self._lo_unhold(_tracker.RELEASED_BY_ANOTHER)
                 break
             pop(ts, self)
+
+    def _lo_unhold(self, why: str) -> None:
+        """The class is a signal: no unit of it is a hold any more."""
+        _tracker.learned_signal(self._lo_cls, why)
+        holders = self._lo_holders
+        for other in holders[:]:
+            steal(other, self)
+        holders.clear()
 
     def __exit__(self, *exc: object) -> None:
         self.release()

@@ -183,25 +183,29 @@ def _calls(function: object, names: tuple[str, str]) -> bool:
     return code is not None and any(name in code.co_names for name in names)
 
 
-#: (code, offset of the call) -> whether its line returns what the call made
-_returns: dict[tuple[object, int], bool] = {}
-_RETURNS_LIMIT = 4096
+#: (code, offset of a call, question) -> the answer, read from the bytecode once
+_known_facts: dict[tuple[object, int, object], bool] = {}
+_FACTS_LIMIT = 4096
+
+
+def _facts(code: object, lasti: int, question: Callable[[object, int], bool]) -> bool:
+    key = (code, lasti, question)
+    known = _known_facts.get(key)
+    if known is None:
+        try:
+            known = question(code, lasti)
+        except Exception:  # bytecode this Python's dis cannot read: no
+            known = False
+        if len(_known_facts) >= _FACTS_LIMIT:
+            _known_facts.clear()
+        _known_facts[key] = known
+    return known
 
 
 def _returns_call(code: object, lasti: int) -> bool:
     """Whether the call at ``lasti`` in ``code`` makes the function's return value:
     ``return threading.Lock()``, or ``lock = threading.Lock(); ...; return lock``."""
-    key = (code, lasti)
-    known = _returns.get(key)
-    if known is None:
-        try:
-            known = _analyse_return(code, lasti)
-        except Exception:  # bytecode this Python's dis cannot read: not a factory
-            known = False
-        if len(_returns) >= _RETURNS_LIMIT:
-            _returns.clear()
-        _returns[key] = known
-    return known
+    return _facts(code, lasti, _analyse_return)
 
 
 def _analyse_return(code: object, lasti: int) -> bool:
@@ -225,6 +229,40 @@ def _analyse_return(code: object, lasti: int) -> bool:
             continue
         values = load.argval if isinstance(load.argval, tuple) else (load.argval,)
         if values[-1] == name:
+            return True
+    return False
+
+
+def taken_in_loop(depth: int = 2) -> bool:
+    """Whether the code that called a semaphore's acquire ``depth`` frames up (past
+    lockorder, the standard library and lock wrappers, as :func:`find_site` walks)
+    runs it inside a loop of its function."""
+    try:
+        frame: FrameType | None = _getframe(depth)
+    except ValueError:
+        return False
+    hops = 0
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if not isinstance(module, str):
+            module = ""
+        if not is_skipped(module):
+            if hops >= _WRAPPER_HOPS or not _is_wrapper(frame, module, _qualname(frame)):
+                return _facts(frame.f_code, frame.f_lasti, _analyse_loop)
+            hops += 1
+        frame = frame.f_back
+    return False
+
+
+def _analyse_loop(code: object, lasti: int) -> bool:
+    """A backward jump from after ``lasti`` to at or before it: a loop's body."""
+    for ins in dis.get_instructions(code):  # type: ignore[arg-type]
+        if (
+            ins.offset > lasti
+            and (ins.opcode in dis.hasjrel or ins.opcode in dis.hasjabs)
+            and isinstance(ins.argval, int)
+            and ins.argval <= lasti
+        ):
             return True
     return False
 

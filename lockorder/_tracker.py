@@ -696,19 +696,28 @@ def release_not_held(st: Any, ts: ThreadState, owner: ThreadState) -> None:
         emit([finding], ts)
 
 
-def learned_signal(cls: LockClass) -> bool:
+#: why a class is a signal, as the withdrawn findings' rule says it
+RELEASED_BY_ANOTHER = "is used as a signal (released by another thread than its acquirer)"
+TAKEN_AS_CAPACITY = (
+    "counts capacity, not holds (a thread took several of its units in a loop, "
+    "for other threads to give back)"
+)
+
+
+def learned_signal(cls: LockClass, why: str = RELEASED_BY_ANOTHER) -> bool:
     """A lock of ``cls`` was released by another thread than its acquirer (a
-    semaphore: by a thread holding none of its units): the class is a signal from
-    now on, and what its holds caused is withdrawn. Returns whether it is new."""
+    semaphore: by a thread holding none of its units), or a semaphore's units were
+    taken as capacity: the class is a signal from now on, and what its holds
+    caused is withdrawn. Returns whether it is new."""
     if cls.signal:
         return False
     cls.signal = True
     with _mu:
-        _withdraw_signal(cls)
+        _withdraw_signal(cls, why)
     return True
 
 
-def _withdraw_signal(cls: LockClass) -> None:
+def _withdraw_signal(cls: LockClass, why: str) -> None:
     """``cls`` turned out to be a signal: the cycles through edges out of it were
     no lock-order evidence, and a thread that ended (or a test that ended) with
     only signals taken leaked nothing. Forget the pending cycles; withdraw those
@@ -717,10 +726,7 @@ def _withdraw_signal(cls: LockClass) -> None:
     for signature, cycle in list(_pending.items()):
         if any(edge.src == cls.cid for edge in cycle):
             _unpend(signature)
-    rule = (
-        f"{WITHDRAWN_PREFIX} {cls.label} is used as a signal (released by another thread "
-        "than its acquirer), so holding it blocks nobody"
-    )
+    rule = f"{WITHDRAWN_PREFIX} {cls.label} {why}, so holding it blocks nobody"
     by_key = graph.by_key
     for finding in _findings:
         if finding.signature in _withdrawn:

@@ -640,3 +640,111 @@ def test_a_semaphore_learned_as_a_signal_withdraws_its_cycles() -> None:
     run_threads(sem.release)  # a thread holding no unit releases one: a signal
     assert lockorder.findings() == []
     assert [f.kind for _, f in _tracker.suppressed] == ["potential-deadlock"]
+
+
+# -- semaphore units taken as capacity (issue 17.5, httpcore) ---------------------------------
+
+
+def _shrink(sem: lockorder.Semaphore, units: int) -> None:
+    """httpcore's HTTP/2 connection: take capacity away from a fresh semaphore."""
+    for _ in range(units):
+        sem.acquire()
+
+
+def test_units_taken_in_a_loop_are_capacity_not_holds() -> None:
+    """Reduced from httpcore: under its init lock, a connection takes 99 units of a
+    fresh Semaphore(100) in a loop, for the server's SETTINGS (read by any thread)
+    to give back. They were holds, so every lock the thread took later made an edge
+    out of the semaphore, and another thread's nesting of one of those locks around
+    an acquire of a unit closed a cycle."""
+    lockorder.configure(mode="record")
+    init_lock = lockorder.Lock(name="init")
+    write_lock = lockorder.Lock(name="write")
+    streams = lockorder.Semaphore(100, name="streams")
+
+    def connect() -> None:
+        with init_lock:
+            _shrink(streams, 99)
+        with write_lock:  # was: an edge streams -> write
+            pass
+
+    def request() -> None:
+        with write_lock, streams:  # write -> streams
+            pass
+
+    run_threads(connect, request)
+    assert lockorder.findings() == []
+    assert lockorder.graph().has_edge("init", "streams")  # edges into it stay
+    assert not lockorder.graph().has_edge("streams", "write")
+    assert _tracker.graph.by_key["streams"].signal
+    run_threads(lambda: streams.release(99))  # the SETTINGS frame gives them back
+    assert lockorder.findings() == []
+
+
+def test_taking_capacity_withdraws_the_cycles_its_holds_made() -> None:
+    lockorder.configure(mode="record")
+    sem = lockorder.BoundedSemaphore(3, name="capacity")
+    lock = lockorder.Lock(name="after-capacity")
+    run_inversion(sem, lock)
+    assert [f.kind for f in lockorder.findings()] == ["potential-deadlock"]
+    run_threads(lambda: _shrink(sem, 2))
+    assert lockorder.findings() == []
+    ((rule, finding),) = _tracker.suppressed
+    assert finding.kind == "potential-deadlock"
+    assert "counts capacity, not holds" in rule
+
+
+def test_a_second_unit_taken_outside_a_loop_is_still_a_hold() -> None:
+    """Nesting two units of one semaphore (no loop) keeps both as holds: the
+    semaphore is no signal and edges out of it are made."""
+    lockorder.configure(mode="record")
+    sem = lockorder.Semaphore(2, name="nested-units")
+    lock = lockorder.Lock(name="under-two-units")
+
+    def nest() -> None:
+        with sem:
+            with sem, lock:
+                pass
+
+    run_threads(nest)
+    assert not _tracker.graph.by_key["nested-units"].signal
+    assert lockorder.graph().has_edge("nested-units", "under-two-units")
+
+
+def test_a_loop_taking_one_unit_per_round_and_giving_it_back_is_holds() -> None:
+    lockorder.configure(mode="record")
+    sem = lockorder.Semaphore(1, name="per-round")
+    lock = lockorder.Lock(name="in-round")
+
+    def rounds() -> None:
+        for _ in range(3):
+            with sem, lock:
+                pass
+
+    run_threads(rounds)
+    assert not _tracker.graph.by_key["per-round"].signal
+    assert lockorder.graph().has_edge("per-round", "in-round")
+
+
+class _Limiter:
+    """As httpcore's ``_synchronization.Semaphore``: acquire() in a wrapper."""
+
+    def __init__(self, units: int) -> None:
+        self._sem = lockorder.Semaphore(units, name="wrapped-capacity")
+
+    def acquire(self) -> None:
+        self._sem.acquire()
+
+    def release(self) -> None:
+        self._sem.release()
+
+
+def test_capacity_taken_through_a_wrapper_is_seen_at_the_wrappers_caller() -> None:
+    limiter = _Limiter(5)
+
+    def shrink() -> None:
+        for _ in range(4):
+            limiter.acquire()
+
+    run_threads(shrink)
+    assert _tracker.graph.by_key["wrapped-capacity"].signal
