@@ -32,6 +32,10 @@ _NO_EDGES: dict[int, Edge] = {}
 #: distinct threads and tests remembered per edge
 EVIDENCE_LIMIT = 16
 
+#: acquire sites remembered per lock class, and threads per site
+TAKEN_AT_LIMIT = 8
+TAKERS_LIMIT = 4
+
 
 class LockClass:
     """All locks created at one site, or sharing one ``name``."""
@@ -47,6 +51,7 @@ class LockClass:
         "name",
         "shared",
         "signal",
+        "taken_at",
         "wrapper",
     )
 
@@ -70,6 +75,11 @@ class LockClass:
         #: the line of a lock wrapper that made this class's locks for the site
         #: (see _sites.find_site), if one did
         self.wrapper: Frame | None = None
+        #: where its locks were taken (blocking), the first TAKEN_AT_LIMIT code
+        #: lines, each with the first TAKERS_LIMIT threads seen there: noted at
+        #: each thread's first acquire of the class and on every new chain, never
+        #: on the steady state
+        self.taken_at: dict[Frame, list[str]] = {}
         #: learned or declared: a lock of this class is used as a signal (released
         #: by a thread other than the one that acquired it)
         self.signal = False

@@ -18,7 +18,14 @@ from lockorder import _sites, _tracker, _unpatched
 from lockorder._deadlock import wait_acquire
 from lockorder._graph import LockClass
 from lockorder._held import _drain, _tls, disown, pop, push, steal
-from lockorder._tracker import _record, current, new_user, record, slow_acquire
+from lockorder._tracker import (
+    _record,
+    current,
+    first_take,
+    new_user,
+    record,
+    slow_acquire,
+)
 
 __all__ = [
     "BoundedSemaphore",
@@ -224,8 +231,7 @@ class Lock(_Checked):
         else:
             key = self._lo_cid
             if key not in ts.known:  # first blocking acquire of this class by the thread
-                ts.known.add(key)
-                ts.classes.add(key)
+                first_take(ts, self)
         if not self._lo_acquire(False):
             wait_acquire(self, ts, self._lo_acquire)
         chains.append(key)
@@ -392,8 +398,7 @@ class RLock(_Checked):
         else:
             key = self._lo_cid
             if key not in ts.known:  # first blocking acquire of this class by the thread
-                ts.known.add(key)
-                ts.classes.add(key)
+                first_take(ts, self)
         if not self._lo_acquire(False):
             wait_acquire(self, ts, self._lo_acquire)
         chains.append(key)

@@ -25,6 +25,7 @@ __all__ = [
     "Site",
     "capture_stack",
     "find_site",
+    "qualname",
     "relpath",
     "set_wrappers",
 ]
@@ -77,11 +78,14 @@ _getframe: Callable[[int], FrameType] = sys._getframe
 
 if sys.version_info >= (3, 11):
 
-    def _qualname(frame: FrameType) -> str:
+    def qualname(frame: FrameType) -> str:
+        """The qualified name of the frame's function."""
         return frame.f_code.co_qualname
 
 else:  # code objects carry no co_qualname before 3.11
-    from lockorder._qualnames import qualname_of_frame as _qualname
+    from lockorder._qualnames import qualname_of_frame as qualname
+
+_qualname = qualname
 
 
 def find_site(depth: int = 2) -> Site:
@@ -233,14 +237,14 @@ def _analyse_return(code: object, lasti: int) -> bool:
     return False
 
 
-def taken_in_loop(depth: int = 2) -> bool:
-    """Whether the code that called a semaphore's acquire ``depth`` frames up (past
-    lockorder, the standard library and lock wrappers, as :func:`find_site` walks)
-    runs it inside a loop of its function."""
+def _program_frame(depth: int) -> FrameType | None:
+    """The frame of the program's code that called in, ``depth`` frames up from
+    this function or further out: past lockorder, the standard library and lock
+    wrappers, as :func:`find_site` walks."""
     try:
         frame: FrameType | None = _getframe(depth)
     except ValueError:
-        return False
+        return None
     hops = 0
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
@@ -248,10 +252,25 @@ def taken_in_loop(depth: int = 2) -> bool:
             module = ""
         if not is_skipped(module):
             if hops >= _WRAPPER_HOPS or not _is_wrapper(frame, module, _qualname(frame)):
-                return _facts(frame.f_code, frame.f_lasti, _analyse_loop)
+                return frame
             hops += 1
         frame = frame.f_back
-    return False
+    return None
+
+
+def user_frame(depth: int = 2) -> Frame | None:
+    """The line of the program that called in (see :func:`_program_frame`)."""
+    frame = _program_frame(depth + 1)
+    if frame is None:
+        return None
+    return Frame(frame.f_code.co_filename, frame.f_lineno, _qualname(frame))
+
+
+def taken_in_loop(depth: int = 2) -> bool:
+    """Whether the program's code that called a semaphore's acquire (see
+    :func:`_program_frame`) runs it inside a loop of its function."""
+    frame = _program_frame(depth + 1)
+    return frame is not None and _facts(frame.f_code, frame.f_lasti, _analyse_loop)
 
 
 def _analyse_loop(code: object, lasti: int) -> bool:

@@ -34,7 +34,15 @@ from typing import Any
 from lockorder import _config, _forksafe, _sites, _unpatched
 from lockorder._analysis import cycle_finding, cycle_signature
 from lockorder._findings import WITHDRAWN_PREFIX, Finding, LockRef
-from lockorder._graph import Edge, Evidence, LockClass, LockGraph, judge
+from lockorder._graph import (
+    TAKEN_AT_LIMIT,
+    TAKERS_LIMIT,
+    Edge,
+    Evidence,
+    LockClass,
+    LockGraph,
+    judge,
+)
 from lockorder._held import (
     LockState,
     ThreadState,
@@ -249,6 +257,28 @@ def _ref(st: Any) -> LockRef:
     )
 
 
+def first_take(ts: ThreadState, st: Any) -> None:
+    """The thread's first blocking acquire of ``st``'s class with nothing held."""
+    cid = st._lo_cid
+    ts.known.add(cid)
+    ts.classes.add(cid)
+    note_taken(st._lo_cls, ts)
+
+
+def note_taken(cls: LockClass, ts: ThreadState) -> None:
+    """Remember the line of the program that is taking a lock of ``cls``."""
+    taken = cls.taken_at
+    frame = _sites.user_frame(2)
+    if frame is None:
+        return
+    threads = taken.get(frame)
+    if threads is None:
+        if len(taken) < TAKEN_AT_LIMIT:
+            taken[frame] = [ts.name]
+    elif len(threads) < TAKERS_LIMIT and ts.name not in threads:
+        threads.append(ts.name)
+
+
 def record(ts: ThreadState, st: Any, key: int | None) -> None:
     """Record the edges held -> ``st`` of a blocking acquire (the slow path).
 
@@ -256,6 +286,7 @@ def record(ts: ThreadState, st: Any, key: int | None) -> None:
     locks of one class (those are checked per instance, every time). Raises
     :class:`PotentialDeadlockError` in raise mode when a full cycle closes.
     """
+    note_taken(st._lo_cls, ts)
     error = _record(ts, st, key)
     if error is not None:
         raise error

@@ -34,6 +34,7 @@ import wrapt
 
 from lockorder import _deadlock, _held, _sites, _tracker
 from lockorder._findings import Finding
+from lockorder._graph import TAKEN_AT_LIMIT
 
 __all__ = ["patch", "unpatch"]
 
@@ -216,6 +217,30 @@ def _from_threading() -> bool:
     return False
 
 
+def _waited_in(frame: FrameType | None, what: str) -> str:
+    """The standard library call the program made that waits: ``Queue.join()``
+    for the ``Condition.wait()`` inside it; ``what`` when the program waited
+    directly."""
+    outermost = None
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if not isinstance(module, str):
+            module = ""
+        if not _sites.is_skipped(module):
+            break
+        if not module.startswith(("lockorder", "wrapt")):
+            outermost = frame
+        frame = frame.f_back
+    if outermost is None:
+        return what
+    name = _sites.qualname(outermost)
+    if "." not in name:  # a module's function: concurrent.futures.wait()
+        module = str(outermost.f_globals.get("__name__", ""))
+        public = [part for part in module.split(".") if not part.startswith("_")]
+        name = ".".join([*public, name])
+    return f"{name}() (inside it: {what})"
+
+
 def _report_wait(what: str, exclude: Any = None) -> None:
     ts = _state()
     held = _held_locks(ts, exclude)
@@ -224,19 +249,41 @@ def _report_wait(what: str, exclude: Any = None) -> None:
     stack = _sites.capture_stack(3)
     refs = tuple(_tracker._ref(st) for st in held)
     where = f"{stack[-1].filename}:{stack[-1].lineno}" if stack else "?"
+    waited = _waited_in(sys._getframe(2), what)
+    program = _sites.user_frame(2)
+    details = [
+        f"the wait: {waited}"
+        + (
+            f" at {_sites.relpath(program.filename)}:{program.lineno} in {program.function}"
+            if program is not None
+            else ""
+        )
+    ]
+    for st, ref in zip(held, refs, strict=True):
+        taken = dict(st._lo_cls.taken_at)
+        details.append(f"{ref.label} is taken at:" if taken else f"{ref.label}: taken nowhere else")
+        for frame, threads in taken.items():
+            by = ", ".join(repr(thread) for thread in list(threads))
+            details.append(
+                f"  {_sites.relpath(frame.filename)}:{frame.lineno} in {frame.function}"
+                f" (by thread{'s' if len(threads) > 1 else ''} {by})"
+            )
+        if len(taken) >= TAKEN_AT_LIMIT:
+            details.append(f"  (the first {TAKEN_AT_LIMIT} places seen)")
     finding = Finding(
         kind="wait-while-holding",
         severity="warning",
-        message=f"thread {ts.name!r} waited on {what} while holding "
+        message=f"thread {ts.name!r} waited in {waited.partition(' (')[0]} while holding "
         + ", ".join(ref.label for ref in refs),
         locks=refs,
         thread=ts.name,
         stack=stack,
-        reason="if the thread that would end this wait needs one of these locks first, both "
-        "wait forever; lockorder cannot know which thread that is (a timed wait is not "
-        "reported)",
+        reason="if one of the places that take these locks runs in the thread that would end "
+        "this wait (its put(), set(), notify() or task_done()) before it does, both wait "
+        "forever; lockorder cannot know which thread that is (a timed wait is not reported)",
         test=_tracker.current_test,
         signature=f"wait-while-holding:{what}:{where}:" + "|".join(ref.key for ref in refs),
+        details=tuple(details),
     )
     if _tracker.add_finding(finding):
         _tracker.emit([finding], ts)

@@ -62,7 +62,7 @@ def test_readme_bank_transfer() -> None:
         (
             "wait_while_holding",
             [
-                "lockorder WARNING: wait-while-holding: thread 'MainThread' waited on "
+                "lockorder WARNING: wait-while-holding: thread 'MainThread' waited in "
                 "Event.wait() while holding Lock examples/deadlocks/wait_while_holding.py:5"
             ],
             0,

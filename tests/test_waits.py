@@ -246,3 +246,63 @@ def test_waiting_on_futures_of_two_sites_from_two_threads_is_clean(call: str) ->
     graph = lockorder.graph()
     assert graph.number_of_edges() >= 2  # x -> y and y -> x, both ordered
     assert kinds() == []
+
+
+class _Executor:
+    """futurist's ThreadPoolExecutor, reduced (issue 17.6): shutdown(wait=True)
+    holds the shutdown lock while it waits for the queue to drain, and submit()
+    takes that lock: a task that submits while shutdown waits blocks forever."""
+
+    def __init__(self) -> None:
+        self._shutdown_lock = threading.Lock()  # the shutdown lock
+        self._work_queue: queue.Queue[Any] = queue.Queue()
+        self._worker = threading.Thread(target=self._work, name="pool-worker")
+        self._worker.start()
+
+    def _work(self) -> None:
+        while True:
+            task = self._work_queue.get(timeout=TIMEOUT)
+            try:
+                if task is None:
+                    return
+                task()
+            finally:
+                self._work_queue.task_done()
+
+    def submit(self, task: Any) -> None:
+        with self._shutdown_lock:  # submit takes it
+            self._work_queue.put(task)
+
+    def shutdown(self) -> None:
+        with self._shutdown_lock:
+            self._work_queue.put(None)
+            self._work_queue.join()  # shutdown waits
+        self._worker.join(TIMEOUT)
+
+
+def _line_of(marker: str) -> int:
+    with open(__file__, encoding="utf-8") as handle:
+        return next(n for n, text in enumerate(handle, 1) if text.rstrip().endswith(marker))
+
+
+def test_a_wait_while_holding_names_the_wait_and_where_the_lock_is_taken() -> None:
+    executor = _Executor()
+    done = threading.Event()
+    # a task submitting follow-up work: the hazard, had shutdown been waiting then
+    executor.submit(lambda: executor.submit(done.set))
+    assert done.wait(TIMEOUT)
+    executor.shutdown()
+    (finding,) = [f for f in lockorder.findings() if f.kind == "wait-while-holding"]
+    here = "tests/test_waits.py"
+    lock = f"Lock {here}:{_line_of('# the shutdown lock')}"
+    assert finding.message == f"thread 'MainThread' waited in Queue.join() while holding {lock}"
+    assert finding.details[0] == (
+        "the wait: Queue.join() (inside it: Condition.wait()) at "
+        f"{here}:{_line_of('# shutdown waits')} in _Executor.shutdown"
+    )
+    assert finding.details[1:] == (
+        f"{lock} is taken at:",
+        f"  {here}:{_line_of('# submit takes it')} in _Executor.submit"
+        " (by threads 'MainThread', 'pool-worker')",
+    )
+    assert "the thread that would end this wait" in finding.reason
