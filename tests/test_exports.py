@@ -26,3 +26,32 @@ def test_import_does_not_pull_networkx_or_pytest() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert out.stdout.split() == ["False", "False"]
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_license_is_in_the_repository_and_the_metadata() -> None:
+    from importlib.metadata import metadata
+
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert text.startswith("MIT License\n")
+    meta = metadata("lockorder")
+    assert meta["License-Expression"] == "MIT"
+    assert meta.get_all("License-File") == ["LICENSE"]
+
+
+def test_the_changelog_is_keep_a_changelog_and_honest_about_the_version() -> None:
+    import re
+
+    text = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert text.startswith("# Changelog\n")
+    versions = re.findall(r"^## \[([^\]]+)\]", text, flags=re.MULTILINE)
+    assert versions and versions[0] == "Unreleased"
+    from importlib.metadata import version
+
+    released = versions[1:]
+    # a version in pyproject.toml that was released must be the newest entry
+    assert not released or released[0].startswith(version("lockorder"))
+    for heading in re.findall(r"^### (.+)$", text, flags=re.MULTILINE):
+        assert heading in {"Added", "Changed", "Deprecated", "Removed", "Fixed", "Security"}
