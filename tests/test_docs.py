@@ -1,10 +1,17 @@
-"""The documentation's commands work as written: each ```text block that starts
-with ``$ python -m lockorder run ...`` in the README and docs/ is run from the
-repository's root, and its output must match the block.
+"""The documentation's commands work as written: each ```text block of the README
+and docs/ that starts with ``$ python -m lockorder run ...``, ``$ pytest ...`` or
+``$ cd DIR && pytest ...`` is run, and its output must match the block.
 
-In a block, a line ``...`` stands for any lines; thread idents, the seconds a
-dump reports and the standard library's absolute paths and line numbers (they
-differ between Python versions) match any value.
+Commands run from the repository's root (a ``cd`` carries over to the page's next
+blocks), in a copy of the repository's layout (its ``pyproject.toml`` and
+``examples/``): a report a command writes must not land in the repository, and
+pytest must find the configuration files it would find in a clone. ``pytest`` is
+the console script, as a user types it (``python -m pytest`` would put the
+working directory on ``sys.path`` and hide an import problem).
+
+In a block, a line ``...`` stands for any lines; thread idents, seconds, and the
+standard library's absolute paths and line numbers (they differ between Python
+versions) match any value.
 """
 
 from __future__ import annotations
@@ -21,14 +28,22 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]
-_BLOCK = re.compile(r"```text\n\$ (python -m lockorder run [^\n]*)\n(.*?)```", re.DOTALL)
+_BLOCK = re.compile(
+    r"```text\n\$ ((?:cd \S+ && )?(?:python -m lockorder run|pytest)[^\n]*)\n(.*?)```", re.DOTALL
+)
 
 
-def _blocks() -> list[tuple[str, str, str]]:
+def _blocks() -> list[tuple[str, str, str, str]]:
+    """(page, directory, command, expected output) of every checked block."""
     found = []
     for page in PAGES:
         text = (ROOT / page).read_text(encoding="utf-8")
-        found.extend((page, m.group(1), m.group(2)) for m in _BLOCK.finditer(text))
+        directory = "."
+        for match in _BLOCK.finditer(text):
+            command = match.group(1)
+            if command.startswith("cd "):
+                directory, _, command = command[3:].partition(" && ")
+            found.append((page, directory, command, match.group(2)))
     return found
 
 
@@ -44,6 +59,11 @@ def _pattern(expected: str) -> re.Pattern[str]:
         stdlib = re.match(r'((?:\\ )*)File\\ "/[^"]*",\\ line\\ \d+,(.*)$', regex)
         if stdlib:
             regex = stdlib.group(1) + r'File\ "/[^"]*",\ line\ \d+,' + stdlib.group(2)
+        summary = re.fullmatch(r"=+ (.*) in [\d.]+s =+", line)
+        if summary:  # pytest's last line: its padding follows the time's width
+            regex = "=+ " + re.escape(summary.group(1)) + r" in [\d.]+s =+"
+        else:
+            regex = re.sub(r"in\\ \d+\\\.\d+s$", r"in\\ [\\d.]+s", regex)
         parts.append(regex + r"\n")
     return re.compile("".join(parts))
 
@@ -52,26 +72,41 @@ BLOCKS = _blocks()
 
 
 def test_the_pages_have_commands_to_check() -> None:
-    pages = {page for page, _, _ in BLOCKS}
-    assert {"README.md", "docs/deadlocks.md"} <= pages
+    pages = {page for page, _, _, _ in BLOCKS}
+    assert {"README.md", "docs/deadlocks.md", "docs/pytest.md"} <= pages
 
 
 @pytest.mark.parametrize(
-    ("page", "command", "expected"), BLOCKS, ids=[f"{p}:{c.split()[-1]}" for p, c, _ in BLOCKS]
+    ("page", "directory", "command", "expected"),
+    BLOCKS,
+    ids=[f"{p}:{c.split()[-1]}" for p, _, c, _ in BLOCKS],
 )
 def test_a_documented_command_prints_what_the_page_shows(
-    page: str, command: str, expected: str, tmp_path: Path
+    page: str, directory: str, command: str, expected: str, tmp_path: Path
 ) -> None:
     args = shlex.split(command)
-    args[0] = sys.executable
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCKORDER")}
-    # run where the page says (the repository's root), in a copy: a report the
-    # command writes must not land in the repository
-    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    if args[0] == "python":
+        args[0] = sys.executable
+    else:
+        args[0] = str(Path(sys.executable).parent / args[0])
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOCKORDER", "PYTEST"))}
+    env["COLUMNS"] = "80"
+    shutil.copytree(ROOT / "examples", tmp_path / "examples", ignore=_caches)
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     done = subprocess.run(
-        args, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False, env=env
+        [*args, *(["-p", "no:cacheprovider"] if args[0].endswith("pytest") else [])],
+        cwd=tmp_path / directory,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
     )
     output = done.stdout + done.stderr
     assert _pattern(expected).fullmatch(output), (
-        f"{page}: `{command}` printed:\n{output}\n--- the page shows:\n{expected}"
+        f"{page}: `{command}` in {directory} printed:\n{output}\n--- the page shows:\n{expected}"
     )
+
+
+def _caches(directory: str, names: list[str]) -> list[str]:
+    return [name for name in names if name in ("__pycache__", ".pytest_cache")]
