@@ -4,7 +4,7 @@ report. Shared by the live tracker and the merge of several runs' graphs."""
 from __future__ import annotations
 
 from lockorder._findings import EdgeReport, Finding, LockRef
-from lockorder._graph import Edge, LockClass, made_alone, thread_labels
+from lockorder._graph import Edge, LockClass, made_alone, thread_labels, thread_phrase
 
 __all__ = ["class_ref", "cycle_finding", "cycle_signature"]
 
@@ -74,7 +74,7 @@ def cycle_finding(
     private_why = (
         "the edges were made by "
         + ", ".join(repr(t) for t in threads)
-        + f", but {maker!r} made all of them alone and no lock of these classes was "
+        + f", but {thread_phrase(maker)} made all of them alone and no lock of these classes was "
         "ever acquired by two threads: each thread took locks of its own (one object per "
         "thread), so none could block another in this run"
     )
@@ -88,7 +88,7 @@ def cycle_finding(
     elif single and policy != "strict":
         severity = "warning"
         reason = (
-            f"every edge was made by thread {threads[0]!r} alone (seen in one thread only): "
+            f"every edge was made by {thread_phrase(threads[0])} alone (seen in one thread only): "
             "a real deadlock if two threads can run these paths, a false alarm if the locks "
             "are private to one thread; it becomes a full finding once a second thread "
             "makes one of its edges"
@@ -99,7 +99,7 @@ def cycle_finding(
             reason = f"{private_why}; counted in full because single_thread='strict'"
         elif single:
             reason = (
-                f"every edge was made by thread {threads[0]!r} alone; counted in full "
+                f"every edge was made by {thread_phrase(threads[0])} alone; counted in full "
                 "because single_thread='strict'"
             )
         else:

@@ -167,12 +167,24 @@ class Verdict(NamedTuple):
     private: bool = False
 
 
+#: a merged run's identity of every process's main thread (see _merge)
+MERGED_MAIN = "main"
+
+
 def thread_labels(cycle: list[Edge]) -> dict[Any, str]:
     """The threads that made the cycle's edges (identity -> label), each label
-    unique: a name several of them share gets the thread's identity added."""
+    unique: a name several of them share gets the thread's identity added. The
+    main threads of several merged runs, one identity, are named together:
+    "the main threads of h1.json and h2.json, counted as one thread"."""
     threads: dict[Any, str] = {}
+    mains: list[str] = []
     for edge in cycle:
         threads.update(edge.threads)
+        name = edge.threads.get(MERGED_MAIN)
+        if name is not None and name not in mains:
+            mains.append(name)
+    if len(mains) > 1:
+        threads[MERGED_MAIN] = _merged_mains(mains)
     counts: dict[str, int] = {}
     for name in threads.values():
         counts[name] = counts.get(name, 0) + 1
@@ -180,6 +192,20 @@ def thread_labels(cycle: list[Edge]) -> dict[Any, str]:
         ident: name if counts[name] == 1 else f"{name} (thread {ident})"
         for ident, name in threads.items()
     }
+
+
+def _merged_mains(names: list[str]) -> str:
+    """ "the main threads of A and B, counted as one thread", from the merged names
+    "A:MainThread", "B:MainThread" (their origin, then the thread's name)."""
+    origins = [name.rpartition(":")[0] or name for name in names]
+    listed = origins[0] if len(origins) == 1 else ", ".join(origins[:-1]) + " and " + origins[-1]
+    return f"the main threads of {listed}, counted as one thread"
+
+
+def thread_phrase(label: str) -> str:
+    """``thread 'name'``, or the main threads of merged runs as they are named (a
+    clause, closed by a comma, in the middle of a sentence)."""
+    return f"{label}," if label.startswith("the main threads of ") else f"thread {label!r}"
 
 
 def made_alone(cycle: list[Edge]) -> set[Any]:
@@ -468,4 +494,4 @@ def thread_id(serial: Any) -> str:
     the main thread (serial 0) of any process (or as merged)."""
     if isinstance(serial, str):
         return serial
-    return "main" if serial == 0 else f"{os.getpid()}-{serial}"
+    return MERGED_MAIN if serial == 0 else f"{os.getpid()}-{serial}"

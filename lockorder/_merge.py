@@ -17,7 +17,7 @@ from typing import Any
 
 from lockorder._analysis import cycle_finding, cycle_signature
 from lockorder._findings import WITHDRAWN_PREFIX, Finding
-from lockorder._graph import Edge, Evidence, LockGraph, judge
+from lockorder._graph import MERGED_MAIN, Edge, Evidence, LockGraph, judge
 from lockorder._sites import Frame
 
 __all__ = ["Merged", "merge"]
@@ -60,7 +60,7 @@ def _edge_from_wire(graph: LockGraph, origin: str, data: dict[str, Any]) -> Edge
     )
     for tid, name in zip(ids, names, strict=False):
         # every process's main thread is one thread ("main"), as in a run without xdist
-        edge.threads[tid if tid == "main" else f"{prefix}{tid}"] = prefix + name
+        edge.threads[tid if tid == MERGED_MAIN else f"{prefix}{tid}"] = prefix + name
     edge.nthreads = max(int(data.get("thread_count", len(edge.threads))), len(edge.threads))
     for test in data.get("tests", ()) or ([data["test"]] if data.get("test") else []):
         edge.add_test(test)

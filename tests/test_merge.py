@@ -64,6 +64,28 @@ def test_same_thread_name_in_two_processes_is_two_threads() -> None:
     assert not finding.single_thread
 
 
+def test_the_main_threads_of_merged_runs_are_named_as_one_thread() -> None:
+    """Each run's main thread is one thread in a merge (as in one run without
+    xdist), and the reason says so rather than naming the first run's only."""
+    a = lockorder.Lock(name="A")
+    b = lockorder.Lock(name="B")
+    lockorder.configure(mode="record")
+    lockorder.reset()
+    with a, b:  # this process's main thread
+        pass
+    one = {"graph": _tracker.graph.to_wire(), "findings": []}
+    two = {"graph": _tracker.graph.to_wire(), "findings": []}
+    for edge in two["graph"]["edges"]:
+        edge["from"], edge["to"] = edge["to"], edge["from"]
+    (finding,) = merge([("h1.json", one), ("h2.json", two)]).findings
+    assert finding.single_thread and finding.severity == "warning"
+    assert finding.reason.startswith(
+        "every edge was made by the main threads of h1.json and h2.json, counted as one "
+        "thread, alone (seen in one thread only)"
+    )
+    assert [edge.thread for edge in finding.cycle] == ["h1.json:MainThread", "h2.json:MainThread"]
+
+
 def test_common_single_gate_across_runs_makes_it_safe() -> None:
     gate = lockorder.Lock(name="merge-gate")
     a = lockorder.Lock(name="A")
