@@ -19,7 +19,7 @@ import sys
 from typing import Any
 
 from lockorder import report as _report
-from lockorder._findings import Finding
+from lockorder._findings import WITHDRAWN_PREFIX, Finding
 
 __all__ = ["REPORT_ERROR_STATUS", "add_parsers", "dispatch"]
 
@@ -168,7 +168,7 @@ def _merge(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from lockorder._project import load_baseline, load_project_config
+    from lockorder._project import load_project_config
     from lockorder.errors import ConfigurationError
     from lockorder.report.fingerprint import fingerprint
 
@@ -179,8 +179,7 @@ def _check(args: argparse.Namespace) -> int:
         print(f"lockorder check: {exc}", file=sys.stderr)
         return 2
     if args.baseline is not None:  # the command line wins over [tool.lockorder] baseline
-        config.baseline = args.baseline
-        config.baseline_fingerprints = load_baseline(args.baseline)
+        config.use_baseline(args.baseline)
     elif config.baseline is not None and not os.path.exists(config.baseline):
         print(f"lockorder check: the baseline {config.baseline} does not exist", file=sys.stderr)
         return REPORT_ERROR_STATUS["unreadable"]
@@ -192,9 +191,13 @@ def _check(args: argparse.Namespace) -> int:
             accepted += 1
         elif finding.severity in levels:
             new.append(finding)
+    # what the run itself suppressed was accepted there: those rules matched too
+    for rule, finding in _report.suppressed_of(data):
+        if not rule.startswith(WITHDRAWN_PREFIX) and config.suppresses(finding) is not None:
+            accepted += 1
     for finding in new:
         print(f"NEW {fingerprint(finding)} {finding.severity}: {finding.kind}: {finding.message}")
-    for rule in config.stale():
+    for rule in config.stale(data.get("graph", {}).get("classes", ())):
         print(f"stale: {rule} matched no finding of this report", file=sys.stderr)
     print(
         f"lockorder check: {len(new)} new finding(s), {accepted} accepted",
@@ -205,7 +208,7 @@ def _check(args: argparse.Namespace) -> int:
 
 def _baseline(args: argparse.Namespace) -> int:
     from lockorder._project import BASELINE_FORMAT
-    from lockorder.report.fingerprint import fingerprint
+    from lockorder.report.fingerprint import fingerprint, lock_identity
 
     data = _report.load(args.report)
     entries = {}
@@ -214,6 +217,9 @@ def _baseline(args: argparse.Namespace) -> int:
             "fingerprint": fingerprint(finding),
             "kind": finding.kind,
             "message": finding.message,
+            # which locks it names: a run that made them all and not the finding
+            # shows the entry is stale
+            "locks": sorted({lock_identity(lock) for lock in finding.locks}),
         }
     baseline = {"format": BASELINE_FORMAT, "version": 1, "findings": list(entries.values())}
     _write(json.dumps(baseline, indent=1) + "\n", args.output)

@@ -416,7 +416,7 @@ class LockorderPlugin:
                             "crashed_workers": dict(self.crashed_workers),
                         },
                         suppressed=self._all_suppressed(),
-                        stale=project.stale() if project is not None else [],
+                        stale=project.stale(graph["classes"]) if project is not None else [],
                     )
                     report.write_json(dest, data)
                 elif kind == "dot":
@@ -486,7 +486,8 @@ class LockorderPlugin:
                 tr.write_line(
                     f"suppressed by [tool.lockorder] in {project.path}: {len(by_project)}"
                 )
-            for rule in project.stale():
+            graph = getattr(self, "_merged_graph", {"classes": []})
+            for rule in project.stale(graph["classes"]):
                 tr.write_line(f"stale suppression, never matched: {rule}")
         for line in self.written:
             tr.write_line(f"report {line}")

@@ -26,6 +26,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +80,9 @@ class ProjectConfig:
     order: list[list[str]] = field(default_factory=list)
     baseline: str | None = None
     baseline_fingerprints: dict[str, str] = field(default_factory=dict)
+    #: fingerprint -> the identities of the accepted finding's locks (None: a
+    #: baseline written before they were recorded)
+    baseline_locks: dict[str, list[str] | None] = field(default_factory=dict)
     #: lock wrappers: "module", "module:function", "module:Class.method"
     wrappers: list[str] = field(default_factory=list)
     #: rule text -> times it matched
@@ -119,9 +123,43 @@ class ProjectConfig:
                 return rule
         return None
 
-    def stale(self) -> list[str]:
-        """Rules that never matched."""
-        return [rule for rule in self.rules() if not self.matched.get(rule)]
+    def use_baseline(self, path: str) -> None:
+        """Accept the findings of the baseline file at ``path``."""
+        self.baseline = path
+        self.baseline_fingerprints, self.baseline_locks = load_baseline(path)
+
+    def stale(self, classes: Iterable[dict[str, Any]]) -> list[str]:
+        """Rules that matched nothing although the run could have matched them.
+
+        ``classes``: the lock classes the run made (a wire graph's). A rule that
+        names locks could have matched when the run made a lock it names (an
+        allowed pair: one for each side); a baseline entry, when the run made every
+        lock of the accepted finding (entries of baselines written before the locks
+        were recorded: never judged); a ``kind:`` rule, always."""
+        locks = [_class_ref(cls) for cls in classes]
+        stale = []
+        for rule in self.ignore:
+            text = f"ignore {rule!r}"
+            if not self.matched.get(text) and (
+                rule.startswith("kind:") or any(lock_matches(lock, rule) for lock in locks)
+            ):
+                stale.append(text)
+        for pair in self.allow:
+            text = f"allow {pair!r}"
+            if not self.matched.get(text) and all(
+                any(lock_matches(lock, side) for lock in locks) for side in pair
+            ):
+                stale.append(text)
+        if self.baseline_fingerprints:
+            from lockorder.report.fingerprint import lock_identity
+
+            made = {lock_identity(lock) for lock in locks}
+            for fp, what in self.baseline_fingerprints.items():
+                text = f"baseline {fp} ({what})"
+                identities = self.baseline_locks.get(fp)
+                if not self.matched.get(text) and identities and set(identities) <= made:
+                    stale.append(text)
+        return stale
 
     def order_position(self, lock: LockRef) -> tuple[int, int] | None:
         """(which declared order, position in it) of a lock, if it is in one."""
@@ -132,6 +170,19 @@ class ProjectConfig:
                 ):
                     return number, position
         return None
+
+
+def _class_ref(cls: dict[str, Any]) -> LockRef:
+    """A wire graph's lock class as findings name locks."""
+    via = cls.get("via")
+    return LockRef(
+        key=str(cls.get("key", "")),
+        site=str(cls.get("site", "")),
+        name=cls.get("name"),
+        kind=str(cls.get("kind", "Lock")),
+        function=str(cls.get("function", "")),
+        via=str(via.get("site", "")) if isinstance(via, dict) else "",
+    )
 
 
 def _pair_matches(locks: tuple[LockRef, ...], pair: list[str]) -> bool:
@@ -226,7 +277,7 @@ def load_project_config(path: str | None = None) -> ProjectConfig:
             raise ConfigurationError("tool.lockorder.baseline", baseline, "a file path", path)
         config.baseline = os.path.join(os.path.dirname(path), baseline)
         if os.path.exists(config.baseline):
-            config.baseline_fingerprints = load_baseline(config.baseline)
+            config.use_baseline(config.baseline)
     return config
 
 
@@ -242,8 +293,10 @@ def activate(config: ProjectConfig | None) -> None:
     _sites.set_wrappers(config.wrappers if config is not None else ())
 
 
-def load_baseline(path: str) -> dict[str, str]:
-    """fingerprint -> description, from a baseline file written by ``lockorder baseline``."""
+def load_baseline(path: str) -> tuple[dict[str, str], dict[str, list[str] | None]]:
+    """fingerprint -> description, and fingerprint -> the identities of the
+    finding's locks (None if not recorded), from a file ``lockorder baseline``
+    wrote."""
     from lockorder.report import ReportError
 
     try:
@@ -260,4 +313,14 @@ def load_baseline(path: str) -> dict[str, str]:
             path, "version", f"baseline version {data.get('version')!r}; this lockorder reads 1"
         )
     entries = data.get("findings", [])
-    return {entry["fingerprint"]: entry.get("message", "") for entry in entries}
+    try:
+        messages = {str(entry["fingerprint"]): str(entry.get("message", "")) for entry in entries}
+        locks = {
+            str(entry["fingerprint"]): (
+                [str(lock) for lock in entry["locks"]] if "locks" in entry else None
+            )
+            for entry in entries
+        }
+    except (KeyError, TypeError, AttributeError):
+        raise ReportError(path, "corrupt", "a baseline entry without a fingerprint") from None
+    return messages, locks

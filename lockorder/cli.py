@@ -265,7 +265,7 @@ def _run(args: argparse.Namespace) -> int:
         {"mode": settings.mode, "single_thread": settings.single_thread},
         {"command": command, "exit_status": status},
         suppressed=list(_tracker.suppressed),
-        stale=_tracker.project.stale() if _tracker.project is not None else [],
+        stale=_tracker.project.stale(wire["classes"]) if _tracker.project is not None else [],
     )
     _print_findings(data, args.quiet)
     project = _tracker.project
@@ -277,7 +277,7 @@ def _run(args: argparse.Namespace) -> int:
                 f"[tool.lockorder] in {project.path}",
                 file=sys.stderr,
             )
-        for rule in project.stale():
+        for rule in project.stale(wire["classes"]):
             print(f"lockorder: stale suppression, never matched: {rule}", file=sys.stderr)
     for path, fmt in ((args.html, "html"), (args.sarif, "sarif")):
         if path:

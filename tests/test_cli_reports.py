@@ -175,26 +175,90 @@ def test_a_changed_lock_line_is_a_new_finding(pytester: pytest.Pytester) -> None
 # -- [tool.lockorder] -------------------------------------------------------------------
 
 
+def test_check_counts_what_the_run_suppressed_by_its_baseline_as_matched(
+    pytester: pytest.Pytester,
+) -> None:
+    """Issue 13.3: a run that applied the baseline leaves those findings under
+    'suppressed'; check must count those entries as matched, not stale."""
+    pytester.makepyfile(prog=INVERSION)
+    lockorder(pytester, "run", "--json", "r1.json", "prog.py")
+    lockorder(pytester, "baseline", "r1.json", "-o", "lockorder-baseline.json")
+    pytester.makepyprojecttoml('[tool.lockorder]\nbaseline = "lockorder-baseline.json"\n')
+    run = lockorder(pytester, "run", "--json", "r2.json", "prog.py")
+    assert run.ret == 0
+    assert "stale" not in run.stderr.str()
+    data = json.loads((pytester.path / "r2.json").read_text())
+    assert data["findings"] == [] and len(data["suppressed"]) == 1
+    result = lockorder(pytester, "check", "r2.json")
+    assert result.ret == 0
+    assert "stale" not in result.stderr.str()
+    result.stderr.fnmatch_lines(["lockorder check: 0 new finding(s), 1 accepted"])
+
+
+def test_a_run_that_could_not_have_matched_the_baseline_lists_nothing_stale(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(prog=INVERSION)
+    lockorder(pytester, "run", "--json", "r1.json", "prog.py")
+    lockorder(pytester, "baseline", "r1.json", "-o", "lockorder-baseline.json")
+    pytester.makepyprojecttoml('[tool.lockorder]\nbaseline = "lockorder-baseline.json"\n')
+    pytester.makepyfile(other="import threading\nlock = threading.Lock()\nwith lock:\n    pass\n")
+    result = lockorder(pytester, "run", "--json", "r3.json", "other.py")
+    assert result.ret == 0
+    assert "stale" not in result.stderr.str()
+    assert json.loads((pytester.path / "r3.json").read_text())["stale_suppressions"] == []
+    assert "stale" not in lockorder(pytester, "check", "r3.json").stderr.str()
+
+
+def test_a_baseline_entry_whose_locks_were_made_without_the_finding_is_stale(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(prog=INVERSION)
+    lockorder(pytester, "run", "--json", "r1.json", "prog.py")
+    lockorder(pytester, "baseline", "r1.json", "-o", "lockorder-baseline.json")
+    entry = json.loads((pytester.path / "lockorder-baseline.json").read_text())["findings"][0]
+    assert len(entry["locks"]) == 2
+    pytester.makepyprojecttoml('[tool.lockorder]\nbaseline = "lockorder-baseline.json"\n')
+    fixed = INVERSION.replace("    with b:\n        with a:", "    with a:\n        with b:")
+    assert fixed != INVERSION
+    pytester.makepyfile(prog=fixed)  # the same locks, the inversion fixed
+    result = lockorder(pytester, "run", "--json", "r4.json", "prog.py")
+    stale = f"baseline {entry['fingerprint']} ({entry['message']})"
+    result.stderr.fnmatch_lines([f"lockorder: stale suppression, never matched: {stale}"])
+    check = lockorder(pytester, "check", "r4.json")
+    check.stderr.fnmatch_lines([f"stale: {stale} matched no finding of this report"])
+    # a baseline written before entries named their locks: never judged
+    old = json.loads((pytester.path / "lockorder-baseline.json").read_text())
+    del old["findings"][0]["locks"]
+    (pytester.path / "lockorder-baseline.json").write_text(json.dumps(old))
+    assert "stale" not in lockorder(pytester, "check", "r4.json").stderr.str()
+
+
 def test_ignore_rule_and_stale_rules_in_run(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(prog=INVERSION)
     pytester.makepyprojecttoml(
         """
         [tool.lockorder]
         ignore = ["site:prog.py:3", "name:never_used"]
+        allow = [["prog.py:3", "prog.py:4"]]
         """
     )
     result = lockorder(pytester, "run", "--json", "r.json", "prog.py")
     assert result.ret == 0
+    # the pair could have matched (both locks were made; the ignore rule took the
+    # finding first); no lock named never_used was made: not judged
+    stale = "allow ['prog.py:3', 'prog.py:4']"
     result.stderr.fnmatch_lines(
         [
             "lockorder: 0 finding(s)*",
             "lockorder: 1 finding(s) suppressed by ?tool.lockorder? in *pyproject.toml",
-            "lockorder: stale suppression, never matched: ignore 'name:never_used'",
+            f"lockorder: stale suppression, never matched: {stale}",
         ]
     )
+    assert "never_used" not in result.stderr.str()
     data = json.loads((pytester.path / "r.json").read_text())
     assert data["suppressed"][0]["rule"] == "ignore 'site:prog.py:3'"
-    assert data["stale_suppressions"] == ["ignore 'name:never_used'"]
+    assert data["stale_suppressions"] == [stale]
 
 
 def test_allowed_pair(pytester: pytest.Pytester) -> None:
@@ -283,7 +347,8 @@ def test_plugin_reads_tool_lockorder(pytester: pytest.Pytester) -> None:
         """
     )
     pytester.makepyprojecttoml(
-        '[tool.lockorder]\nallow = [["conftest.py:2", "conftest.py:3"]]\nignore = ["name:gone"]\n'
+        '[tool.lockorder]\nallow = [["conftest.py:2", "conftest.py:3"]]\n'
+        'ignore = ["name:gone", "kind:long-hold"]\n'
     )
     result = pytester.runpytest_subprocess(
         "--lockorder", "-p", "no:xdist", "-p", "no:cacheprovider"
@@ -293,9 +358,10 @@ def test_plugin_reads_tool_lockorder(pytester: pytest.Pytester) -> None:
         [
             "no findings",
             "suppressed by ?tool.lockorder? in *: 1",
-            "stale suppression, never matched: ignore 'name:gone'",
+            "stale suppression, never matched: ignore 'kind:long-hold'",
         ]
     )
+    assert "name:gone" not in result.stdout.str()  # no such lock made: not judged
 
 
 def test_run_writes_html_and_sarif(pytester: pytest.Pytester) -> None:

@@ -107,22 +107,25 @@ def test_project_suppressions_reach_the_report_in_every_mode(
     pytester.makepyprojecttoml(
         """
         [tool.lockorder]
-        ignore = ["site:conftest.py:*", "name:never-made"]
+        ignore = ["site:conftest.py:*", "name:never-made", "site:conftest.py:3"]
         """
     )
     result = run(pytester, "--lockorder", "--lockorder-report=json", *_args(xdist))
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    # the third rule names a lock the run made, and the first rule took its finding
+    stale = "ignore 'site:conftest.py:3'"
     result.stdout.fnmatch_lines(
         [
             "no findings",
             "suppressed by ?tool.lockorder? in *pyproject.toml: 1",
-            "stale suppression, never matched: ignore 'name:never-made'",
+            f"stale suppression, never matched: {stale}",
         ]
     )
-    assert "never matched: ignore 'site:" not in result.stdout.str()
+    assert "never matched: ignore 'site:conftest.py:*" not in result.stdout.str()
+    assert "never-made" not in result.stdout.str()  # no such lock made: not judged
     data = json.loads((pytester.path / "lockorder.json").read_text())
     assert [s["finding"]["kind"] for s in data["suppressed"]] == ["potential-deadlock"]
-    assert data["stale_suppressions"] == ["ignore 'name:never-made'"]
+    assert data["stale_suppressions"] == [stale]
 
 
 def test_project_rules_apply_to_what_only_the_merge_finds(pytester: pytest.Pytester) -> None:
