@@ -15,12 +15,15 @@ Usage errors exit with 2.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import runpy
 import signal
 import sys
 import threading
 import traceback
+import types
+import zipfile
 from typing import Any
 
 __all__ = ["main"]
@@ -181,8 +184,66 @@ def _join_non_daemon_threads() -> None:
             thread.join()
 
 
+class _NotStarted(Exception):
+    """The program never ran: ``message`` says why, ``status`` is the exit status."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+_CLI_FILE = os.path.abspath(__file__)
+#: frames before the program's first line: runpy finding and loading it
+_RUNPY_FILES = (
+    os.path.abspath(runpy.__file__),
+    "<frozen runpy>",
+    "<frozen importlib._bootstrap>",
+    "<frozen importlib._bootstrap_external>",
+)
+
+
+def _program_traceback(tb: Any) -> Any:
+    """``tb`` without its first entries in lockorder and runpy: where the program's
+    own frames start (None if the program never ran a line)."""
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if os.path.abspath(filename) != _CLI_FILE and filename not in _RUNPY_FILES:
+            break
+        tb = tb.tb_next
+    return tb
+
+
+def _print_program_error(exc: BaseException) -> None:
+    """Print an exception the program raised as ``python`` prints it."""
+    traceback.print_exception(type(exc), exc, _program_traceback(exc.__traceback__))
+
+
+def _run_script(script: str) -> None:
+    """Run a script file as ``python SCRIPT`` does: as module ``__main__``, by its
+    absolute path (``__file__``, tracebacks), ``sys.argv[0]`` as given."""
+    path = os.path.abspath(script)
+    with io.open_code(path) as handle:
+        source = handle.read()
+    code = compile(source, path, "exec", dont_inherit=True)
+    main = types.ModuleType("__main__")
+    main.__dict__.update(
+        __file__=path, __cached__=None, __loader__=None, __package__=None, __spec__=None
+    )
+    saved = sys.modules.get("__main__")
+    sys.modules["__main__"] = main
+    try:
+        exec(code, main.__dict__)
+    finally:
+        if saved is not None:
+            sys.modules["__main__"] = saved
+
+
 def _execute(args: argparse.Namespace) -> int:
-    """Run the target; return its exit status as ``python`` would."""
+    """Run the target; return its exit status as ``python`` would.
+
+    Raises:
+        _NotStarted: the script does not compile, or the module cannot be found.
+    """
     try:
         if args.module is not None:
             sys.argv = [args.module, *args.target]
@@ -192,7 +253,10 @@ def _execute(args: argparse.Namespace) -> int:
             script, *rest = args.target
             sys.argv = [script, *rest]
             sys.path[0] = os.path.dirname(os.path.abspath(script))
-            runpy.run_path(script, run_name="__main__")
+            if os.path.isfile(script) and not zipfile.is_zipfile(script):
+                _run_script(script)
+            else:  # a directory or a zip file with a __main__.py
+                runpy.run_path(script, run_name="__main__")
         _join_non_daemon_threads()
         return 0
     except SystemExit as exc:
@@ -204,12 +268,14 @@ def _execute(args: argparse.Namespace) -> int:
             return code
         print(code, file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        traceback.print_exc()
-        return 130
-    except BaseException:  # the program's own exception: print it as python would
-        traceback.print_exc()
-        return 1
+    except BaseException as exc:  # the program's own exception: print it as python would
+        if _program_traceback(exc.__traceback__) is None:
+            if isinstance(exc, SyntaxError):  # the script does not compile
+                raise _NotStarted("".join(traceback.format_exception_only(exc)), 1) from None
+            if isinstance(exc, ImportError) and args.module is not None:
+                raise _NotStarted(f"lockorder run: {exc}\n", 2) from None
+        _print_program_error(exc)
+        return 130 if isinstance(exc, KeyboardInterrupt) else 1
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -249,6 +315,9 @@ def _run(args: argparse.Namespace) -> int:
     previous = _dump_on_signal()
     try:
         status = _execute(args)
+    except _NotStarted as exc:  # nothing ran: no findings, no report
+        sys.stderr.write(str(exc))
+        return exc.status
     finally:
         if previous is not None:
             signal.signal(signal.SIGUSR1, previous)

@@ -79,6 +79,52 @@ def test_program_exception_prints_traceback_and_exits_1(pytester: pytest.Pyteste
     result.stderr.fnmatch_lines(["Traceback (most recent call last):", "*ValueError: boom"])
 
 
+def _python(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.run(sys.executable, *args, timeout=60)
+
+
+def test_a_script_that_does_not_compile_fails_as_python_says_and_writes_no_report(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(prog="def f(:\n    pass\n")
+    result = run(pytester, "prog.py")
+    python = _python(pytester, "prog.py")
+    assert result.ret == python.ret == 1
+    assert result.stderr.lines == python.stderr.lines  # no lockorder or runpy frames
+    assert result.stdout.lines == []
+    assert not (pytester.path / "lockorder-report.json").exists()
+
+
+def test_a_missing_module_is_one_line_and_status_2(pytester: pytest.Pytester) -> None:
+    result = run(pytester, "-m", "no_such_module_here")
+    assert result.ret == 2
+    assert result.stderr.lines == ["lockorder run: No module named no_such_module_here"]
+    assert not (pytester.path / "lockorder-report.json").exists()
+    pytester.makepyfile(broken="x = (\n")  # a module that does not compile: python's
+    result = run(pytester, "-m", "broken")  # error, without its runpy frames
+    assert result.ret == 1
+    python = _python(pytester, "-m", "broken").stderr.lines
+    error = next(i for i, line in enumerate(python) if "broken.py" in line)
+    assert result.stderr.lines == python[error:]
+
+
+def test_the_programs_exception_is_printed_as_python_prints_it(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        helper="def fail():\n    raise KeyError('boom')\n",
+        prog="import sys, helper\nprint(__file__, sys.argv[0])\nhelper.fail()\n",
+    )
+    result = run(pytester, "--json", "r.json", "prog.py")
+    python = _python(pytester, "prog.py")
+    assert result.ret == python.ret == 1
+    assert result.stdout.lines == python.stdout.lines  # __file__ absolute, argv[0] as given
+    lines = result.stderr.lines
+    assert lines[: len(python.stderr.lines)] == python.stderr.lines
+    assert lines[len(python.stderr.lines)].startswith("lockorder: 0 finding(s)")
+    assert json.loads((pytester.path / "r.json").read_text())["run"]["exit_status"] == 1
+
+
 def test_clean_program_exits_0(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         prog="""
