@@ -109,10 +109,7 @@ def _write(text: str, output: str | None) -> None:
     if output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
-    directory = os.path.dirname(os.path.abspath(output))
-    os.makedirs(directory, exist_ok=True)
-    with open(output, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    _report.write_text(output, text)
 
 
 def _render(args: argparse.Namespace) -> int:

@@ -63,6 +63,8 @@ class LockorderPlugin:
         #: the merge
         self.worker_suppressed: list[tuple[str, Finding]] = []
         self.written: list[str] = []
+        #: reports that could not be written, each with why
+        self.unwritten: list[str] = []
         self.journal_dir: str | None = None
         self._journal_changes = -1
         self._reported = 0
@@ -424,9 +426,10 @@ class LockorderPlugin:
                 else:
                     write_graphml(dest, graph, self.final)
             except OSError as exc:
-                raise pytest.UsageError(
-                    f"lockorder cannot write the {kind} report to {dest!r}: {exc}"
-                ) from None
+                # the tests' result must show: the session's status is settled in
+                # pytest_sessionfinish, the error printed in the summary
+                self.unwritten.append(f"cannot write the {kind} report to {dest!r}: {exc}")
+                continue
             self.written.append(f"{kind}: {dest}")
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -491,6 +494,15 @@ class LockorderPlugin:
                 tr.write_line(f"stale suppression, never matched: {rule}")
         for line in self.written:
             tr.write_line(f"report {line}")
+        for line in self.unwritten:
+            tr.write_line(f"lockorder: {line}", red=True)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """A report that could not be written fails a run that passed (usage error,
+        4: the destination given is unusable); a failing run keeps its status."""
+        if self.unwritten and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
 
 class _Watchdog:

@@ -348,27 +348,33 @@ def _run(args: argparse.Namespace) -> int:
             )
         for rule in project.stale(wire["classes"]):
             print(f"lockorder: stale suppression, never matched: {rule}", file=sys.stderr)
-    for path, fmt in ((args.html, "html"), (args.sarif, "sarif")):
-        if path:
-            _write_extra(path, fmt, data)
     json_path = "lockorder-report.json" if args.json is None else args.json
-    if json_path:
+    unwritten = False
+    for path, fmt in ((args.html, "html"), (args.sarif, "sarif"), (json_path, "json")):
+        if not path:
+            continue
         try:
-            report.write_json(json_path, data)
+            _write_report(path, fmt, data)
         except OSError as exc:
-            print(f"lockorder: cannot write the report {json_path!r}: {exc}", file=sys.stderr)
-            return status or 2
-        print(f"lockorder: report written to {json_path}", file=sys.stderr)
+            print(f"lockorder: cannot write the {fmt} report {path!r}: {exc}", file=sys.stderr)
+            unwritten = True
+    # the program's status wins, then the findings', then a report not written
     if status:
         return status
     if _fails(findings, args.fail_on):
         return int(args.finding_status)
-    return 0
+    return 2 if unwritten else 0
 
 
-def _write_extra(path: str, fmt: str, data: dict[str, Any]) -> None:
+def _write_report(path: str, fmt: str, data: dict[str, Any]) -> None:
     import json
 
+    from lockorder.report import write_json, write_text
+
+    if fmt == "json":
+        write_json(path, data)
+        print(f"lockorder: report written to {path}", file=sys.stderr)
+        return
     if fmt == "html":
         from lockorder.report.html import render_html
 
@@ -378,8 +384,7 @@ def _write_extra(path: str, fmt: str, data: dict[str, Any]) -> None:
 
         # paths relative to where the run started, whatever the program did
         text = json.dumps(to_sarif(data, root=data.get("cwd")), indent=1)
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    write_text(path, text)
     print(f"lockorder: {fmt} report written to {path}", file=sys.stderr)
 
 

@@ -266,3 +266,31 @@ def test_withdrawn_findings_are_counted_not_listed(pytester: pytest.Pytester) ->
     assert "potential-deadlock" not in result.stderr.str()
     data = json.loads((pytester.path / "r.json").read_text())
     assert "potential-deadlock" in {s["finding"]["kind"] for s in data["suppressed"]}
+
+
+def test_reports_make_their_folders_and_a_failed_one_never_hides_the_status(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(prog=INVERSION)
+    result = run(
+        pytester,
+        "--json",
+        "o/a/r.json",
+        "--html",
+        "o/b/r.html",
+        "--sarif",
+        "o/c/r.sarif",
+        "prog.py",
+    )
+    assert result.ret == 3
+    for made in ("o/a/r.json", "o/b/r.html", "o/c/r.sarif"):
+        assert (pytester.path / made).stat().st_size > 0, made
+    (pytester.path / "blocker").write_text("a file where a folder should be")
+    result = run(pytester, "--html", "blocker/r.html", "--json", "r.json", "prog.py")
+    result.stderr.fnmatch_lines(["lockorder: cannot write the html report 'blocker/r.html': *"])
+    assert result.ret == 3  # the findings' status wins over the report's failure
+    assert (pytester.path / "r.json").exists()
+    pytester.makepyfile(prog="print('fine')")
+    result = run(pytester, "--json", "blocker/r.json", "prog.py")
+    assert result.ret == 2
+    result.stderr.fnmatch_lines(["lockorder: cannot write the json report 'blocker/r.json': *"])

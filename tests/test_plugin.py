@@ -864,3 +864,44 @@ def test_a_lock_the_test_dropped_while_held_is_no_leak(pytester: pytest.Pytester
     result = run(pytester, "--lockorder", "-p", "no:xdist")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["held-at-test-end: 1", "*test_drop.py::test_kept*"])
+
+
+def test_every_report_format_makes_its_folders(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_ab=AB)
+    result = run(
+        pytester,
+        "--lockorder",
+        "--lockorder-report=json:out/a/r.json",
+        "--lockorder-report=dot:out/b/g.dot",
+        "--lockorder-report=graphml:out/c/g.graphml",
+    )
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    for made in ("out/a/r.json", "out/b/g.dot", "out/c/g.graphml"):
+        assert (pytester.path / made).stat().st_size > 0, made
+    assert not list(pytester.path.glob("out/*/*.tmp-*"))
+
+
+@pytest.mark.parametrize("failing", [False, True], ids=["tests-pass", "a-test-fails"])
+def test_a_report_that_cannot_be_written_never_hides_the_tests_result(
+    pytester: pytest.Pytester, failing: bool
+) -> None:
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(
+        test_ab=AB + ("\n\ndef test_fails():\n    assert False\n" if failing else "")
+    )
+    (pytester.path / "blocker").write_text("a file where a folder should be")
+    result = run(
+        pytester,
+        "--lockorder",
+        "--lockorder-report=dot:blocker/g.dot",
+        "--lockorder-report=json:ok/r.json",
+    )
+    result.stdout.fnmatch_lines(["lockorder: cannot write the dot report to 'blocker/g.dot': *"])
+    assert (pytester.path / "ok" / "r.json").exists()  # the other reports are written
+    if failing:
+        assert result.ret == pytest.ExitCode.TESTS_FAILED
+        result.assert_outcomes(passed=1, failed=1)
+    else:
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.assert_outcomes(passed=1)

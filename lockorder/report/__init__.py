@@ -6,6 +6,7 @@ field changes meaning or disappears (fields may be added within a version).
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -25,6 +26,7 @@ __all__ = [
     "format_text",
     "load",
     "write_json",
+    "write_text",
 ]
 
 #: the value of the report's "format" key
@@ -83,15 +85,29 @@ def build(
     }
 
 
-def write_json(path: str, report: dict[str, Any]) -> None:
-    """Write ``report`` to ``path`` atomically (a reader never sees half a file)."""
+def write_text(path: str, text: str) -> None:
+    """Write a report file: its folder made if missing, atomically (a reader never
+    sees half a file). Every format's writer comes here.
+
+    Raises:
+        OSError: the file or its folder cannot be written.
+    """
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(report, handle, indent=1, sort_keys=False)
-        handle.write("\n")
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: str, report: dict[str, Any]) -> None:
+    """Write ``report`` as JSON to ``path`` (see :func:`write_text`)."""
+    write_text(path, json.dumps(report, indent=1, sort_keys=False) + "\n")
 
 
 def load(path: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from lockorder._findings import Finding
+from lockorder.report import write_text
 
 __all__ = ["cycle_edges", "write_dot", "write_graphml"]
 
@@ -45,8 +46,7 @@ def write_dot(path: str, graph: dict[str, Any], findings: list[Finding]) -> None
             attrs.append("style=dotted")  # made only inside ordered acquisitions
         lines.append(f"  {_quote(edge['from'])} -> {_quote(edge['to'])} [{', '.join(attrs)}];")
     lines.append("}")
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
+    write_text(path, "\n".join(lines) + "\n")
 
 
 def _scalar(value: Any) -> Any:
@@ -69,4 +69,4 @@ def write_graphml(path: str, graph: dict[str, Any], findings: list[Finding]) -> 
         attrs = {k: _scalar(v) for k, v in edge.items() if k not in ("from", "to")}
         attrs["cycle"] = (edge["from"], edge["to"]) in hot
         nxgraph.add_edge(edge["from"], edge["to"], **attrs)
-    nx.write_graphml(nxgraph, path)
+    write_text(path, "\n".join(nx.generate_graphml(nxgraph)) + "\n")
