@@ -115,6 +115,7 @@ def configure(
     Raises:
         ConfigurationError: a value is invalid (the message names it).
     """
+    _config.warn_pending()
     settings = _tracker.configure(
         mode=mode,
         single_thread=single_thread,
@@ -131,6 +132,7 @@ def configure(
 
 def settings() -> Settings:
     """The settings in effect."""
+    _config.warn_pending()
     return _tracker.settings
 
 

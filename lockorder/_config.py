@@ -113,16 +113,23 @@ ENVIRONMENT = (
 )
 
 
+#: problems with the environment's values found at import, not yet told (see
+#: warn_pending): a tool that reports them its own way drops them instead
+_pending: list[str] = []
+
+
 def settings_from_env(
     environ: os._Environ[str] | dict[str, str] | None = None, strict: bool = True
 ) -> Settings:
-    """Read ``LOCKORDER``, ``LOCKORDER_MODE``, ``LOCKORDER_SINGLE_THREAD`` and
-    ``LOCKORDER_SELF_DEADLOCK_WAIT``.
+    """Read the ``LOCKORDER*`` variables of :data:`ENVIRONMENT`.
 
-    An invalid value raises :class:`ConfigurationError`; with ``strict=False``
-    (at import) it is reported as a :class:`LockOrderWarning` and the setting
-    keeps its default, so a typo in the environment cannot break every program
-    (or pytest run) that imports lockorder.
+    An invalid value raises :class:`ConfigurationError` naming the variable and
+    the values it takes. With ``strict=False`` (at import) the setting keeps its
+    default and the problem waits in a list: :func:`warn_pending` tells it, once,
+    as a one-line :class:`LockOrderWarning` when lockorder is first used, so a
+    typo in the environment cannot break every program that imports lockorder,
+    and the ``lockorder`` command and the pytest plugin, which reject it with an
+    error of their own, do not also warn.
     """
     env = os.environ if environ is None else environ
     settings = Settings()
@@ -130,9 +137,25 @@ def settings_from_env(
         if env.get(var, "") == "":
             continue
         try:
-            settings = apply(settings, f"the {var} environment variable", **{key: env[var]})
+            settings = apply(settings, "the environment", **{key: env[var]})
         except ConfigurationError as exc:
+            error = ConfigurationError(var, exc.value, exc.expected, "the environment")
             if strict:
-                raise
-            warnings.warn(LockOrderWarning(f"{exc}; using the default"), stacklevel=2)
+                raise error from None
+            _pending.append(f"{error}; using the default")
     return settings
+
+
+def warn_pending() -> None:
+    """Tell the environment's problems found at import, each in one line."""
+    while _pending:
+        message = _pending.pop(0)
+        # no file and line of lockorder's own (the value came from the environment)
+        warnings.warn_explicit(
+            LockOrderWarning(message), LockOrderWarning, "<environment>", 0, module="lockorder"
+        )
+
+
+def drop_pending() -> None:
+    """Forget the problems found at import: the caller reports them itself."""
+    _pending.clear()

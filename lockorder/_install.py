@@ -21,7 +21,7 @@ from typing import Any
 
 import wrapt
 
-from lockorder import _forksafe, _primitives, _sites, _tracker, _unpatched, _waits
+from lockorder import _config, _forksafe, _primitives, _sites, _tracker, _unpatched, _waits
 from lockorder.errors import LockOrderWarning
 
 __all__ = ["install", "installed", "uninstall"]
@@ -85,6 +85,7 @@ def _make_wrapper(name: str) -> Any:
 def install() -> None:
     """Patch ``threading``'s lock factories (idempotent; nestable with uninstall())."""
     global _depth
+    _config.warn_pending()
     with _mu:
         _depth += 1
         if _depth > 1:

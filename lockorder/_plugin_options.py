@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from lockorder._config import MODES, SINGLE_THREAD_POLICIES
+from lockorder.errors import ConfigurationError
 
 ENABLE_HELP = "Check lock order and lock discipline in the tests (lockorder)"
 DISABLE_HELP = "Disable lockorder whatever the ini setting or LOCKORDER say (e.g. for debuggers)"
@@ -82,24 +83,26 @@ class Options:
         )
 
 
+def _invalid(setting: str, value: Any, expected: str, where: str) -> pytest.UsageError:
+    """A usage error worded as every invalid setting is (docs/api.md, "Invalid
+    values"): the setting, what it takes, the value and where it came from."""
+    return pytest.UsageError(str(ConfigurationError(setting, value, expected, where)))
+
+
 def _choice(setting: str, value: Any, choices: tuple[str, ...], where: str) -> str:
     text = str(value).strip().lower()
     if text not in choices:
-        raise pytest.UsageError(
-            f"invalid {setting} {value!r} from {where} (choose from: {', '.join(choices)})"
-        )
+        raise _invalid(setting, value, "one of " + ", ".join(choices), where)
     return text
 
 
 def _bool(setting: str, value: str, where: str) -> bool:
-    text = value.strip().lower()
-    if text in ("1", "true", "yes", "on"):
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on", "y", "t"):
         return True
-    if text in ("0", "false", "no", "off"):
+    if text in ("0", "false", "no", "off", "n", "f", ""):
         return False
-    raise pytest.UsageError(
-        f"invalid {setting} {value!r} from {where} (use 1/0, true/false, yes/no or on/off)"
-    )
+    raise _invalid(setting, value, "a boolean (1/0, true/false, yes/no, on/off)", where)
 
 
 def _reports(values: list[str], where: str) -> tuple[tuple[str, str], ...]:
@@ -111,9 +114,11 @@ def _reports(values: list[str], where: str) -> tuple[tuple[str, str], ...]:
         kind, _, dest = value.partition(":")
         kind = kind.strip().lower()
         if kind not in REPORT_TYPES:
-            raise pytest.UsageError(
-                f"invalid lockorder report type {kind!r} in {value!r} from {where} "
-                f"(choose from: {', '.join(REPORT_TYPES)})"
+            raise _invalid(
+                "a lockorder report",
+                value,
+                "TYPE[:DEST] with TYPE one of " + ", ".join(REPORT_TYPES),
+                where,
             )
         reports[kind] = dest or f"lockorder.{kind}"
     return tuple(reports.items())
@@ -134,9 +139,10 @@ def resolve(config: pytest.Config, namespace: Any = None) -> Options:
     """The effective options: ini, then environment, then command line."""
     ns = namespace if namespace is not None else config.option
     sources: dict[str, str] = {}
-    enabled = bool(config.getini("lockorder"))
+    ini = str(config.inipath) if config.inipath is not None else "the configuration file"
+    enabled = _bool("lockorder", config.getini("lockorder"), ini)
     if os.environ.get("LOCKORDER", "") != "":
-        enabled = _bool("LOCKORDER", os.environ["LOCKORDER"], "the LOCKORDER environment variable")
+        enabled = _bool("LOCKORDER", os.environ["LOCKORDER"], "the environment")
     if getattr(ns, "lockorder", None):
         enabled = True
     if getattr(ns, "no_lockorder", False):
@@ -148,33 +154,26 @@ def resolve(config: pytest.Config, namespace: Any = None) -> Options:
     fail_on = "error"
     ini_mode = str(config.getini("lockorder_mode") or "")
     if ini_mode:
-        mode = _choice("lockorder_mode", ini_mode, MODES, "config file")
+        mode = _choice("lockorder_mode", ini_mode, MODES, ini)
         sources["mode"] = "config file"
     ini_single = str(config.getini("lockorder_single_thread") or "")
     if ini_single:
-        single = _choice(
-            "lockorder_single_thread", ini_single, SINGLE_THREAD_POLICIES, "config file"
-        )
+        single = _choice("lockorder_single_thread", ini_single, SINGLE_THREAD_POLICIES, ini)
     ini_fail = str(config.getini("lockorder_fail_on") or "")
     if ini_fail:
-        fail_on = _choice("lockorder_fail_on", ini_fail, FAIL_ON, "config file")
+        fail_on = _choice("lockorder_fail_on", ini_fail, FAIL_ON, ini)
     ini_reports = list(config.getini("lockorder_report") or [])
-    reports = _reports(ini_reports, "config file") if ini_reports else ()
+    reports = _reports(ini_reports, ini) if ini_reports else ()
 
     env = os.environ
     if env.get("LOCKORDER_MODE", "") != "":
-        mode = _choice(
-            "LOCKORDER_MODE",
-            env["LOCKORDER_MODE"],
-            MODES,
-            "the LOCKORDER_MODE environment variable",
-        )
+        mode = _choice("LOCKORDER_MODE", env["LOCKORDER_MODE"], MODES, "the environment")
     if env.get("LOCKORDER_SINGLE_THREAD", "") != "":
         single = _choice(
             "LOCKORDER_SINGLE_THREAD",
             env["LOCKORDER_SINGLE_THREAD"],
             SINGLE_THREAD_POLICIES,
-            "the LOCKORDER_SINGLE_THREAD environment variable",
+            "the environment",
         )
 
     mode = getattr(ns, "lockorder_mode", None) or mode
@@ -187,7 +186,7 @@ def resolve(config: pytest.Config, namespace: Any = None) -> Options:
     for key in seconds:
         ini_value = str(config.getini(f"lockorder_{key}") or "")
         if ini_value:
-            seconds[key] = _seconds(f"lockorder_{key}", ini_value, "config file")
+            seconds[key] = _seconds(f"lockorder_{key}", ini_value, ini)
         cli_value = getattr(ns, f"lockorder_{key}", None)
         if cli_value is not None:
             seconds[key] = cli_value
@@ -216,9 +215,7 @@ def _parse_seconds(value: str) -> float | None:
 def _seconds(setting: str, value: str, where: str) -> float:
     number = _parse_seconds(value)
     if number is None:
-        raise pytest.UsageError(
-            f"invalid {setting} {value!r} from {where} (a number of seconds >= 0)"
-        )
+        raise _invalid(setting, value, "a number of seconds >= 0", where)
     return number
 
 

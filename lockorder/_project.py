@@ -209,6 +209,26 @@ def find_pyproject(start: str | None = None) -> str | None:
         directory = parent
 
 
+#: a word and a colon at the start of a pattern: a prefix (a site pattern's colon
+#: follows a file name, which has a dot or a slash)
+_PREFIX_LIKE = re.compile(r"[A-Za-z_]+:")
+
+
+def _check_prefix(pattern: str, key: str, path: str, known: tuple[str, ...]) -> None:
+    """An unknown prefix is a typo to report now, not a rule that never matches."""
+    found = _PREFIX_LIKE.match(pattern)
+    if found and found.group(0) not in known:
+        raise ConfigurationError(
+            f"tool.lockorder.{key}",
+            pattern,
+            "a pattern with one of the prefixes " + ", ".join(known) + " or none",
+            path,
+            f"tool.lockorder.{key}: unknown prefix {found.group(0)!r} in {pattern!r} "
+            f"(the prefixes are {', '.join(known)}; a pattern without one matches a "
+            f"lock's name or site) in {path}",
+        )
+
+
 def _strings(value: Any, key: str, path: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ConfigurationError(f"tool.lockorder.{key}", value, "a list of strings", path)
@@ -230,9 +250,13 @@ def load_project_config(path: str | None = None) -> ProjectConfig:
         with open(path, "rb") as handle:
             data = tomllib.load(handle)
     except OSError as exc:
-        raise ConfigurationError("pyproject.toml", path, "a readable file", str(exc)) from None
+        raise ConfigurationError(
+            "pyproject.toml", path, "a readable file", path, f"cannot read {path}: {exc.strerror}"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError("pyproject.toml", path, "valid TOML", str(exc)) from None
+        raise ConfigurationError(
+            "pyproject.toml", path, "valid TOML", path, f"{path} is not valid TOML: {exc}"
+        ) from None
     table = data.get("tool", {}).get("lockorder", {})
     if not isinstance(table, dict):
         raise ConfigurationError("tool.lockorder", table, "a table", path)
@@ -247,6 +271,8 @@ def load_project_config(path: str | None = None) -> ProjectConfig:
         )
     config = ProjectConfig(path=path)
     config.ignore = _strings(table.get("ignore", []), "ignore", path)
+    for rule in config.ignore:
+        _check_prefix(rule, "ignore", path, _PREFIXES)
     config.wrappers = _strings(table.get("wrappers", []), "wrappers", path)
     for wrapper in config.wrappers:
         if not _WRAPPER.fullmatch(wrapper):
@@ -270,6 +296,9 @@ def load_project_config(path: str | None = None) -> ProjectConfig:
             raise ConfigurationError(
                 "tool.lockorder.allow", value, "a list of pairs [first, second]", path
             )
+        for group in value:
+            for pattern in group:
+                _check_prefix(pattern, key, path, _PREFIXES[:3])
         setattr(config, key, [list(group) for group in value])
     baseline = table.get("baseline")
     if baseline is not None:

@@ -131,6 +131,8 @@ def register(site: _sites.Site, name: str | None, kind: str) -> tuple[LockClass,
     if wrapper is not None:
         wrapper = wrapper._replace(filename=_absolute(wrapper.filename))
     key = name if name is not None else site_key(filename, site.lineno, kind, wrapper)
+    if _config._pending:  # lockorder's first use: the environment's problems, told once
+        _config.warn_pending()
     with _mu:
         cls = graph.lock_class(key, filename, site.lineno, site.function, name, kind, wrapper)
         cls.created += 1

@@ -115,6 +115,11 @@ def _status(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``lockorder`` command; returns the exit status."""
+    from lockorder import _config
+
+    # the command judges the environment itself (run rejects an invalid value;
+    # the report commands do not use it): no import-time warning as well
+    _config.drop_pending()
     parser = _build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     program: list[str] | None = None
@@ -303,7 +308,14 @@ def _run(args: argparse.Namespace) -> int:
     except (ConfigurationError, report.ReportError) as exc:
         print(f"lockorder run: {exc}", file=sys.stderr)
         return 2
-    mode = args.mode or os.environ.get("LOCKORDER_MODE") or "record"
+    from lockorder import _config
+
+    try:  # the policy for every environment value: one line, the usage status
+        env = _config.settings_from_env()
+    except ConfigurationError as exc:
+        print(f"lockorder run: {exc}", file=sys.stderr)
+        return 2
+    mode = args.mode or (env.mode if os.environ.get("LOCKORDER_MODE") else "record")
     # a real deadlock is broken (DeadlockError in one thread) in every mode here:
     # a hung program tells nothing
     _tracker.configure(

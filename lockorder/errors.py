@@ -61,10 +61,13 @@ class LockOrderViolation(LockOrderError, RuntimeError):
 class ConfigurationError(ValueError):
     """An invalid setting: names the setting, the value and where it came from."""
 
-    def __init__(self, setting: str, value: Any, expected: str, source: str) -> None:
-        super().__init__(f"{setting} must be {expected} (got {value!r} from {source})")
+    def __init__(
+        self, setting: str, value: Any, expected: str, source: str, message: str | None = None
+    ) -> None:
+        super().__init__(message or f"{setting} must be {expected} (got {value!r} from {source})")
         self.setting = setting
         self.value = value
+        self.expected = expected
         self.source = source
 
 

@@ -92,7 +92,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             help=text,
         )
         parser.addini(f"lockorder_{key}", text, type="string", default="")
-    parser.addini("lockorder", ENABLE_HELP, type="bool", default=False)
+    # a string, read by lockorder: pytest's own bool type rejects a typo without
+    # naming the setting
+    parser.addini("lockorder", ENABLE_HELP, type="string", default="")
     parser.addini("lockorder_mode", MODE_HELP, type="string", default="")
     parser.addini("lockorder_single_thread", SINGLE_THREAD_HELP, type="string", default="")
     parser.addini("lockorder_fail_on", FAIL_ON_HELP, type="string", default="")

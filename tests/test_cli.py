@@ -294,3 +294,37 @@ def test_reports_make_their_folders_and_a_failed_one_never_hides_the_status(
     result = run(pytester, "--json", "blocker/r.json", "prog.py")
     assert result.ret == 2
     result.stderr.fnmatch_lines(["lockorder: cannot write the json report 'blocker/r.json': *"])
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("LOCKORDER_MODE", "loud", "LOCKORDER_MODE must be one of raise, warn, record"),
+        ("LOCKORDER", "banana", "LOCKORDER must be a boolean (1/0, true/false, yes/no, on/off)"),
+        ("LOCKORDER_LONG_WAIT", "soon", "LOCKORDER_LONG_WAIT must be a number of seconds"),
+    ],
+)
+def test_an_invalid_environment_value_is_one_line_and_status_2(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    value: str,
+    message: str,
+) -> None:
+    pytester.makepyfile(prog="print('ran')")
+    monkeypatch.setenv(variable, value)
+    result = run(pytester, "prog.py")
+    assert result.ret == 2
+    assert result.stderr.lines == [f"lockorder run: {message} (got {value!r} from the environment)"]
+    assert result.stdout.lines == []
+
+
+def test_the_report_commands_ignore_the_checkers_environment(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(prog="print('ran')")
+    assert run(pytester, "--json", "r.json", "prog.py").ret == 0
+    monkeypatch.setenv("LOCKORDER_MODE", "loud")
+    result = pytester.run(sys.executable, "-m", "lockorder", "report", "r.json", timeout=60)
+    assert result.ret == 0
+    assert result.stderr.lines == []

@@ -75,6 +75,18 @@ def test_report_text_to_stdout(pytester: pytest.Pytester, inversion_report: Path
         ("not json at all", 5, "corrupt JSON"),
         ('{"hello": 1}', 6, "not a lockorder report"),
         ('{"format": "lockorder-report", "version": 2}', 7, "schema version 2"),
+        ("", 5, "empty file"),
+        ("\n  \n", 5, "empty file"),
+        (
+            '{"format": "lockorder-report", "version": 1, "findings": [{"x": 1}]}',
+            6,
+            "not a lockorder report: a malformed finding (no 'kind' field)",
+        ),
+        (
+            '{"format": "lockorder-report", "version": 1, "findings": 5}',
+            6,
+            "not a lockorder report: a malformed finding",
+        ),
     ],
 )
 @pytest.mark.parametrize("command", ["report", "check", "baseline", "merge"])
@@ -310,7 +322,10 @@ def test_declared_order_raises_in_raise_mode(pytester: pytest.Pytester) -> None:
         ('ignore = "x"', "tool.lockorder.ignore must be a list of strings"),
         ('allow = [["a"]]', "tool.lockorder.allow must be a list of pairs"),
         ("colour = 1", "tool.lockorder.colour must be one of the keys"),
-        ("ignore = [", "pyproject.toml must be valid TOML"),
+        ("ignore = [", "*pyproject.toml is not valid TOML: "),
+        ('ignore = ["nmae:cache"]', "tool.lockorder.ignore: unknown prefix 'nmae:'"),
+        ('allow = [["kind:x", "a"]]', "tool.lockorder.allow: unknown prefix 'kind:'"),
+        ('order = [["db", "sight:a.py:1"]]', "tool.lockorder.order: unknown prefix 'sight:'"),
     ],
 )
 def test_bad_configuration_is_a_clear_error(

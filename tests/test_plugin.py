@@ -127,23 +127,36 @@ def test_header_shows_effective_settings(pytester: pytest.Pytester) -> None:
         (
             "ini:lockorder_mode = rase",
             [],
-            "*invalid lockorder_mode 'rase' from config file (choose from: raise, warn, record)*",
+            "*lockorder_mode must be one of raise, warn, record (got 'rase' from *tox.ini)",
         ),
         (
             "env:LOCKORDER_MODE=loud",
             [],
-            "*invalid LOCKORDER_MODE 'loud' from the LOCKORDER_MODE environment variable*",
+            "*LOCKORDER_MODE must be one of raise, warn, record (got 'loud' from the environment)",
         ),
-        ("env:LOCKORDER=maybe", [], "*invalid LOCKORDER 'maybe' from the LOCKORDER environment*"),
+        (
+            "env:LOCKORDER=maybe",
+            [],
+            "*LOCKORDER must be a boolean (1/0, true/false, yes/no, on/off) "
+            "(got 'maybe' from the environment)",
+        ),
         (
             "",
             ["--lockorder-report=html"],
-            "*invalid lockorder report type 'html' in 'html' from --lockorder-report*",
+            "*a lockorder report must be TYPE?:DEST? with TYPE one of json, dot, graphml "
+            "(got 'html' from --lockorder-report)",
         ),
         (
             "ini:lockorder_single_thread = sometimes",
             [],
-            "*invalid lockorder_single_thread 'sometimes' from config file*",
+            "*lockorder_single_thread must be one of report, strict, ignore "
+            "(got 'sometimes' from *tox.ini)",
+        ),
+        (
+            "ini:lockorder = maybe",
+            [],
+            "*lockorder must be a boolean (1/0, true/false, yes/no, on/off) "
+            "(got 'maybe' from *tox.ini)",
         ),
     ],
 )

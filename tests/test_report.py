@@ -45,14 +45,14 @@ def test_round_trip_keeps_every_finding(tmp_path: Path) -> None:
         ('{"format": "lockorder-report", "version": 99}', "version", "schema version 99"),
         (
             '{"format": "lockorder-report", "version": 1, "findings": [{"kind": 1}]}',
-            "corrupt",
-            "malformed finding",
+            "not-a-report",
+            "not a lockorder report: a malformed finding (no 'severity' field)",
         ),
         (
             '{"format": "lockorder-report", "version": 1, "findings": [], '
             '"suppressed": [{"rule": "x"}]}',
-            "corrupt",
-            "malformed suppressed entry",
+            "not-a-report",
+            "not a lockorder report: a malformed suppressed entry (no 'finding' field)",
         ),
     ],
 )

@@ -119,6 +119,8 @@ def load(path: str) -> dict[str, Any]:
         raise ReportError(path, "unreadable", f"cannot read the report: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise ReportError(path, "corrupt", "not a lockorder report (not UTF-8 text)") from None
+    if not text.strip():
+        raise ReportError(path, "corrupt", "empty file: no JSON, no report in it")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -135,15 +137,30 @@ def load(path: str) -> dict[str, Any]:
             "version",
             f"report schema version {version!r}; this lockorder reads version {SCHEMA_VERSION}",
         )
+    # valid JSON that says it is a report but does not hold one: not a report
+    # (a corrupt file is one that is not valid JSON)
     try:
         findings_of(data)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ReportError(path, "corrupt", f"malformed finding: {exc!r}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ReportError(
+            path, "not-a-report", f"not a lockorder report: a malformed finding ({_what(exc)})"
+        ) from None
     try:
         suppressed_of(data)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ReportError(path, "corrupt", f"malformed suppressed entry: {exc!r}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ReportError(
+            path,
+            "not-a-report",
+            f"not a lockorder report: a malformed suppressed entry ({_what(exc)})",
+        ) from None
     return data
+
+
+def _what(exc: Exception) -> str:
+    """What is wrong with an entry, from the exception reading it raised."""
+    if isinstance(exc, KeyError):
+        return f"no {exc.args[0]!r} field"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def findings_of(report: dict[str, Any]) -> list[Finding]:
