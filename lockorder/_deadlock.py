@@ -21,6 +21,7 @@ is wedged, from a signal handler too.
 
 from __future__ import annotations
 
+import _thread
 import sys
 import threading
 import time
@@ -256,6 +257,8 @@ def dump_text() -> str:
     frames = sys._current_frames()
     names = {thread.ident: thread.name for thread in list(threading._active.values())}  # type: ignore[attr-defined]
     for ident, frame in frames.items():
+        if ident in _tracker.internal_idents:  # lockorder's own threads hold nothing
+            continue
         ts = states.get(ident)
         name = ts.name if ts is not None else names.get(ident, f"thread-{ident}")
         lines.append("")
@@ -304,8 +307,6 @@ def ensure_monitor() -> None:
     if _monitor_started or _tracker.settings.long_hold <= 0:
         return
     _monitor_started = True
-    import _thread
-
     _tracker.internal_threads += 1
     _thread.start_new_thread(_monitor, ())
 
@@ -317,6 +318,7 @@ class _MonitorState:
 
 
 def _monitor() -> None:
+    _tracker.internal_idents.add(_thread.get_ident())
     first_seen: dict[tuple[int, int], float] = {}
     reported: set[tuple[int, int]] = set()
     while True:

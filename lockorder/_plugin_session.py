@@ -496,6 +496,18 @@ class LockorderPlugin:
             tr.write_line(f"report {line}")
         for line in self.unwritten:
             tr.write_line(f"lockorder: {line}", red=True)
+        if self.unattached:
+            # pytest's last line counts tests only: say why the run fails
+            where = (
+                "found by merging the xdist workers' graphs"
+                if self.worker_data
+                else "made outside any test"
+            )
+            tr.write_line(
+                f"lockorder: {len(self.unattached)} finding(s) {where} fail the run "
+                "(exit status 1), whatever the tests' outcomes below",
+                red=True,
+            )
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -535,10 +547,12 @@ class _Watchdog:
         self.test = None
 
     def _run(self) -> None:
+        import _thread
         import time
 
-        from lockorder import _deadlock
+        from lockorder import _deadlock, _tracker
 
+        _tracker.internal_idents.add(_thread.get_ident())
         while True:
             time.sleep(min(0.5, self.after / 4))
             test = self.test

@@ -286,17 +286,28 @@ def _analyse_loop(code: object, lasti: int) -> bool:
     return False
 
 
+#: test runners: a lock whose creation site is theirs (pytest's log capture
+#: handlers, pluggy's, xdist's; lockorder's own, made from their hooks) is not the
+#: program's, and is not checked
+INFRASTRUCTURE = ("_pytest", "pytest", "pluggy", "xdist")
+_infrastructure_prefixes = tuple(name + "." for name in INFRASTRUCTURE)
+
+
 def made_by(qualnames: frozenset[str], depth: int = 2) -> bool:
-    """Whether a frame of module ``threading`` with one of ``qualnames`` is on the
-    stack between the factory and the creation site."""
+    """Whether the lock a factory ``depth`` frames up is making is not the
+    program's: a frame of module ``threading`` with one of ``qualnames`` is on
+    the stack between the factory and the creation site, or the creation site is
+    a test runner's (:data:`INFRASTRUCTURE`)."""
     try:
         frame: FrameType | None = _getframe(depth)
     except ValueError:
         return False
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
-        if not isinstance(module, str) or not is_skipped(module):
+        if not isinstance(module, str):
             return False
+        if not is_skipped(module):
+            return module in INFRASTRUCTURE or module.startswith(_infrastructure_prefixes)
         if module == "threading" and _qualname(frame) in qualnames:
             return True
         frame = frame.f_back

@@ -70,7 +70,13 @@ _thread_count = getattr(_thread, "_count", lambda: 0)
 #: raw threads lockorder itself started (the long-hold monitor, the plugin's
 #: watchdog): they never release a program's lock
 internal_threads = 0
+#: their idents, each added by the thread itself as it starts (dumps leave them out)
+internal_idents: set[int] = set()
 _logger = logging.getLogger("lockorder")
+# a library's logger: records reach the program's handlers if it configured
+# logging, and are not printed a second time by logging's last resort if not
+# (warn mode's LockOrderWarning already shows them)
+_logger.addHandler(logging.NullHandler())
 
 
 # -- global state (guarded by _mu) -------------------------------------------

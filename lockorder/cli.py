@@ -344,7 +344,13 @@ def _run(args: argparse.Namespace) -> int:
         findings,
         wire,
         {"mode": settings.mode, "single_thread": settings.single_thread},
-        {"command": command, "exit_status": status},
+        {
+            "command": command,
+            "exit_status": status,
+            # what lockorder run exits with (unless a report cannot be written)
+            "lockorder_exit_status": status
+            or (int(args.finding_status) if _fails(findings, args.fail_on) else 0),
+        },
         suppressed=list(_tracker.suppressed),
         stale=_tracker.project.stale(wire["classes"]) if _tracker.project is not None else [],
     )

@@ -52,7 +52,7 @@ def test_inversion_is_reported_and_the_report_written(pytester: pytest.Pytester)
     )
     data = json.loads(Path(pytester.path, "out.json").read_text())
     assert data["format"] == "lockorder-report" and data["version"] == 1
-    assert data["run"] == {"command": ["prog.py"], "exit_status": 0}
+    assert data["run"] == {"command": ["prog.py"], "exit_status": 0, "lockorder_exit_status": 3}
     (finding,) = data["findings"]
     assert finding["kind"] == "potential-deadlock"
     assert {lock["site"] for lock in finding["locks"]} == {"prog.py:3", "prog.py:4"}

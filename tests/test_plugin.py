@@ -459,7 +459,11 @@ in_thread(_ba)
     result.assert_outcomes(passed=1)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
-        ["  ERROR ?outside any test? lock-order inversion: *", "failing the run: *"]
+        [
+            "  ERROR ?outside any test? lock-order inversion: *",
+            "failing the run: *",
+            "lockorder: 1 finding(s) made outside any test fail the run (exit status 1), *",
+        ]
     )
 
 

@@ -181,6 +181,10 @@ def suppressed_of(report: dict[str, Any]) -> list[tuple[str, Finding]]:
     ]
 
 
+def _count(number: Any, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
+
+
 def format_text(report: dict[str, Any]) -> str:
     """The whole report as a person reads it: a summary line, then each finding."""
     findings = findings_of(report)
@@ -188,7 +192,8 @@ def format_text(report: dict[str, Any]) -> str:
     head = (
         f"lockorder: {summary.get('findings', len(findings))} finding(s) "
         f"({summary.get('errors', 0)} error(s), {summary.get('warnings', 0)} warning(s)) "
-        f"over {summary.get('classes', 0)} lock classes and {summary.get('edges', 0)} edges"
+        f"over {_count(summary.get('classes', 0), 'lock class', 'lock classes')} and "
+        f"{_count(summary.get('edges', 0), 'edge', 'edges')}"
     )
     settings = report.get("settings", {})
     if settings:

@@ -835,8 +835,19 @@ def _run_text(run: dict[str, Any]) -> str:
         shown = shlex.join(str(c) for c in command) if isinstance(command, list) else str(command)
         items.append(("command", f"<code>lockorder run {_e(shown)}</code>"))
     if "exit_status" in run:
-        items.append(("exit status", _e(run["exit_status"])))
-    known = {"pytest", "workers", "crashed_workers", "command", "exit_status"}
+        items.append(("program's exit status", _e(run["exit_status"])))
+    if "lockorder_exit_status" in run:
+        status = run["lockorder_exit_status"]
+        why = " (findings)" if status and status != run.get("exit_status") else ""
+        items.append(("lockorder run's exit status", _e(f"{status}{why}")))
+    known = {
+        "pytest",
+        "workers",
+        "crashed_workers",
+        "command",
+        "exit_status",
+        "lockorder_exit_status",
+    }
     for key, value in run.items():
         if key not in known:
             items.append((str(key), _e(value)))
