@@ -16,6 +16,17 @@ from lockorder import _tracker, report
 from lockorder.report.html import render_html
 from tests.conftest import TIMEOUT, run_inversion
 
+#: a program's end: two threads nest the locks ``a`` and ``b`` in both orders
+INVERSION_OF_A_AND_B = """
+def nest(x, y):
+    with x, y:
+        pass
+for args in ((a, b), (b, a)):
+    t = threading.Thread(target=nest, args=args)
+    t.start()
+    t.join(10)
+"""
+
 
 def test_locks_pytest_makes_are_not_checked(pytester: pytest.Pytester) -> None:
     """pytest's log capture handlers (RLocks made in _pytest/logging.py) are not the
@@ -58,18 +69,9 @@ def test_the_dump_leaves_out_lockorders_own_threads() -> None:
 
 def test_warn_mode_prints_a_finding_once(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
-        prog="""
-        import threading, lockorder
-        lockorder.configure(mode="warn")
-        a, b = lockorder.Lock(name="a"), lockorder.Lock(name="b")
-        def nest(x, y):
-            with x, y:
-                pass
-        for args in ((a, b), (b, a)):
-            t = threading.Thread(target=nest, args=args)
-            t.start()
-            t.join(10)
-        """
+        prog="import threading, lockorder\n"
+        'lockorder.configure(mode="warn")\n'
+        'a, b = lockorder.Lock(name="a"), lockorder.Lock(name="b")\n' + INVERSION_OF_A_AND_B
     )
     result = pytester.run(sys.executable, "prog.py", timeout=60)
     assert result.ret == 0
@@ -116,17 +118,7 @@ def test_the_html_header_says_what_lockorder_run_exited_with(tmp_path: Path) -> 
 
 def test_a_report_of_lockorder_run_records_its_exit_status(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
-        prog="""
-        import threading
-        a, b = threading.Lock(), threading.Lock()
-        def nest(x, y):
-            with x, y:
-                pass
-        for args in ((a, b), (b, a)):
-            t = threading.Thread(target=nest, args=args)
-            t.start()
-            t.join(10)
-        """
+        prog="import threading\na, b = threading.Lock(), threading.Lock()\n" + INVERSION_OF_A_AND_B
     )
     result = pytester.run(
         sys.executable, "-m", "lockorder", "run", "--json", "r.json", "prog.py", timeout=60
