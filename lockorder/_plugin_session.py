@@ -463,11 +463,16 @@ class LockorderPlugin:
                     where = f" [{finding.test}]"
                 else:
                     where = " [outside any test]"
-                tr.write_line(f"  {level}{where} {finding.message}")
+                tr.write_line(f"  {level}{where} {finding.message}{_why_short(finding)}")
                 if finding.kind == "potential-deadlock":
                     tests = sorted({t for e in finding.cycle for t in (e.test, *e.tests) if t})
                     if tests:
                         tr.write_line(f"    edges made in: {', '.join(tests)}")
+                    if len(tests) > 1:  # one of them alone does not make the cycle
+                        tr.write_line(
+                            f"    rerun them together: pytest --lockorder {' '.join(tests)}"
+                        )
+        self._what_to_do(tr, counted)
         for finding in self.unattached:
             tr.write_line(f"failing the run: {finding.kind}: {finding.message}")
             for line in finding.format().splitlines()[1:]:
@@ -507,6 +512,33 @@ class LockorderPlugin:
                 f"lockorder: {len(self.unattached)} finding(s) {where} fail the run "
                 "(exit status 1), whatever the tests' outcomes below",
                 red=True,
+            )
+
+    def _what_to_do(self, tr: Any, findings: list[Finding]) -> None:
+        """After the list: where the stacks are, and how to make warnings fail."""
+        if not findings:
+            return
+        json_reports = [dest for kind, dest in self.options.reports if kind == "json"]
+        if json_reports:
+            tr.write_line(
+                f"every finding with its stacks: lockorder report {json_reports[0]} "
+                "(or --format html)"
+            )
+        else:
+            tr.write_line(
+                "every finding with its stacks: rerun with --lockorder-report=json, "
+                "then lockorder report lockorder.json (or --format html)"
+            )
+        warnings = [f for f in findings if f.severity == "warning"]
+        if any(f.kind == "potential-deadlock" and f.single_thread for f in warnings):
+            tr.write_line(
+                "cycles seen in one thread only are warnings: a deadlock needs two "
+                "threads on those paths; make them fail with "
+                "--lockorder-single-thread=strict (ini: lockorder_single_thread = strict)"
+            )
+        if warnings and self.options.fail_on == "error":
+            tr.write_line(
+                "warnings do not fail the run; make every one fail with --lockorder-fail-on=warning"
             )
 
     @pytest.hookimpl(trylast=True)
@@ -594,3 +626,12 @@ def _marker_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
 
 _SETTINGS = pytest.StashKey[Any]()
 _MARKER_ERROR = pytest.StashKey[str]()
+
+
+def _why_short(finding: Finding) -> str:
+    """Why a finding is only a warning, in a few words, for the summary line."""
+    if finding.severity != "warning" or finding.kind != "potential-deadlock":
+        return ""
+    if finding.single_thread:
+        return " (seen in one thread only)"
+    return ""

@@ -222,7 +222,27 @@ def test_single_thread_cycle_across_tests_warns_and_strict_fails(
     )
     result = run(pytester, "--lockorder")
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["  warning ?test_main.py::test_ba? lock-order inversion: *"])
+    # the summary says why it is a warning, which tests make it together, where
+    # the stacks are and how to make it fail (issue 13.2)
+    result.stdout.fnmatch_lines(
+        [
+            "  warning ?test_main.py::test_ba? lock-order inversion: * (seen in one thread only)",
+            "    edges made in: test_main.py::test_ab, test_main.py::test_ba",
+            "    rerun them together: pytest --lockorder test_main.py::test_ab "
+            "test_main.py::test_ba",
+            "every finding with its stacks: rerun with --lockorder-report=json, then "
+            "lockorder report lockorder.json (or --format html)",
+            "cycles seen in one thread only are warnings: * make them fail with "
+            "--lockorder-single-thread=strict (ini: lockorder_single_thread = strict)",
+            "warnings do not fail the run; make every one fail with --lockorder-fail-on=warning",
+        ]
+    )
+    alone = run(pytester, "--lockorder", "test_main.py::test_ab", "test_main.py::test_ba")
+    alone.stdout.fnmatch_lines(["  warning ?test_main.py::test_ba? lock-order inversion: *"])
+    with_report = run(pytester, "--lockorder", "--lockorder-report=json:out/r.json")
+    with_report.stdout.fnmatch_lines(
+        ["every finding with its stacks: lockorder report out/r.json (or --format html)"]
+    )
     strict = run(pytester, "--lockorder", "--lockorder-single-thread=strict")
     strict.assert_outcomes(passed=1, failed=1)
 
