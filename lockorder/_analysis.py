@@ -64,6 +64,8 @@ def cycle_finding(
                 held=edge.first.held,
                 test=edge.first.test,
                 tests=tuple(edge.tests),
+                held_at=edge.first.held_at,
+                thread_started_at=edge.first.started_at,
             )
         )
     locks = tuple(e.src for e in edges)

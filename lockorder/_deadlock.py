@@ -152,7 +152,17 @@ def _holder(waited: Any, owner: ThreadState | None) -> str:
 
 
 def _held_labels(ts: ThreadState) -> list[str]:
-    return [_label(st) for st in list(ts.held)]
+    """The thread's held locks, each with where it was taken when that is known."""
+    labels = []
+    for st in list(ts.held):
+        at = _tracker.held_site(st)
+        where = (
+            ""
+            if at is None
+            else f" (acquired at {_sites.relpath(at.filename)}:{at.lineno} in {at.function})"
+        )
+        labels.append(_label(st) + where)
+    return labels
 
 
 def _stack_lines(stack: tuple[Frame, ...], indent: str) -> list[str]:

@@ -91,6 +91,11 @@ class LockRef:
         )
 
 
+def _frame(data: Any) -> Frame | None:
+    """A frame as JSON holds it, ``[file, line, function]``, or None."""
+    return None if data is None else Frame(str(data[0]), int(data[1]), str(data[2]))
+
+
 @dataclass(frozen=True)
 class EdgeReport:
     """One edge of a cycle: ``src`` held while ``dst`` was acquired."""
@@ -103,6 +108,10 @@ class EdgeReport:
     held: tuple[str, ...]
     test: str | None = None
     tests: tuple[str, ...] = ()
+    #: where each held lock was acquired, in the order of ``held`` (None: unknown)
+    held_at: tuple[Frame | None, ...] = ()
+    #: the program's lines that started ``thread``: start() and its callers
+    thread_started_at: tuple[Frame, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -112,6 +121,8 @@ class EdgeReport:
             "threads": list(self.threads),
             "stack": [list(frame) for frame in self.stack],
             "held": list(self.held),
+            "held_at": [None if at is None else list(at) for at in self.held_at],
+            "thread_started_at": [list(frame) for frame in self.thread_started_at],
             "test": self.test,
             "tests": list(self.tests),
         }
@@ -127,6 +138,10 @@ class EdgeReport:
             held=tuple(data.get("held", ())),
             test=data.get("test"),
             tests=tuple(data.get("tests", ())),
+            held_at=tuple(_frame(at) for at in data.get("held_at", ())),
+            thread_started_at=tuple(
+                f for f in map(_frame, data.get("thread_started_at") or ()) if f is not None
+            ),
         )
 
 
@@ -206,6 +221,10 @@ class Finding:
 _STACKS_IN_DETAILS = frozenset({"deadlock", "long-hold"})
 
 
+def _where(frame: Frame) -> str:
+    return f"{relpath(frame.filename)}:{frame.lineno} in {frame.function}"
+
+
 def _stack_lines(stack: tuple[Frame, ...], indent: str) -> list[str]:
     lines = [f"{indent}stack (most recent call last):"]
     for filename, lineno, function in stack:
@@ -235,11 +254,17 @@ def format_lines(finding: Finding) -> list[str]:
         if edge.test:
             made += f" in test {edge.test}"
         lines.append(made)
+        if edge.thread_started_at:
+            started = ", called from ".join(_where(f) for f in edge.thread_started_at)
+            lines.append(f"    thread {edge.thread!r} was started at {started}")
         extra_tests = [t for t in edge.tests if t != edge.test]
         if extra_tests:
             lines.append(f"    also made in: {', '.join(extra_tests)}")
         if edge.held:
             lines.append(f"    locks held: {', '.join(edge.held)}")
+            for label, at in zip(edge.held, edge.held_at, strict=False):
+                if at is not None:
+                    lines.append(f"      {label} acquired at {_where(at)}")
         lines.extend(_stack_lines(edge.stack, "    "))
     if finding.cycle:
         lines.append("")

@@ -116,6 +116,10 @@ class Evidence(NamedTuple):
     #: labels of the locks held when the edge was made, outermost first
     held: tuple[str, ...]
     test: str | None
+    #: where each of those was acquired (None where not known), in that order
+    held_at: tuple[Frame | None, ...] = ()
+    #: the program's lines that started the thread (start() and its callers)
+    started_at: tuple[Frame, ...] = ()
 
 
 @dataclass
@@ -480,6 +484,8 @@ def edge_to_dict(edge: Edge, classes: list[LockClass]) -> dict[str, Any]:
         "thread_ids": [thread_id(serial) for serial in edge.threads],
         "thread_count": edge.nthreads,
         "held": list(edge.first.held),
+        "held_at": [None if at is None else list(at) for at in edge.first.held_at],
+        "thread_started_at": [list(frame) for frame in edge.first.started_at],
         "stack": [list(frame) for frame in edge.first.stack],
         "test": edge.first.test,
         "tests": list(edge.tests),

@@ -64,6 +64,7 @@ class ThreadState:
         "name",
         "ordered",
         "serial",
+        "started_at",
         "stolen",
         "suppress",
         "wait_restore",
@@ -82,6 +83,9 @@ class ThreadState:
         self.serial = serial
         self.ident = ident
         self.name = name
+        #: the program's lines that started this thread (under install()), innermost
+        #: first: the start() call and up to two of its callers
+        self.started_at: tuple[_sites.Frame, ...] = ()
         #: locks another thread released for us (guarded by mu)
         self.stolen: list[Any] = []
         self.mu = _forksafe.Mutex(_unpatched.allocate_lock)
@@ -150,6 +154,19 @@ class _Probe:
 _ORPHAN_REFS = _refs_at([_Probe()], 0) if _getrefcount is not None else -1
 
 
+def _probe_frame_refs() -> int:
+    def ended() -> Any:
+        return sys._getframe()
+
+    frame = ended()
+    assert _getrefcount is not None
+    return _getrefcount(frame)  # type: ignore[no-any-return]
+
+
+#: references to an ended frame that only one local name holds, as getrefcount sees them
+_ENDED_FRAME_REFS = _probe_frame_refs() if _getrefcount is not None else -1
+
+
 def prune_orphans(ts: ThreadState) -> bool:
     """Forget the held locks that nothing but this held stack refers to (the
     program dropped a lock while holding it): no thread can ever acquire or
@@ -161,10 +178,35 @@ def prune_orphans(ts: ThreadState) -> bool:
     held = ts.held
     pruned = False
     for index in range(len(held) - 1, -1, -1):
-        if _refs_at(held, index) <= _ORPHAN_REFS:
+        refs = _refs_at(held, index)
+        if refs == _ORPHAN_REFS + 1 and _drop_ended_frame(held[index]):
+            refs = _refs_at(held, index)
+        if refs <= _ORPHAN_REFS:
             _remove_at(ts, index)
             pruned = True
     return pruned
+
+
+def _drop_ended_frame(st: Any) -> bool:
+    """Let go of the frame that acquired ``st`` if that frame has ended and
+    nothing else keeps it: its locals may be the one other reference to ``st``
+    (a function took a lock of its own and returned holding it), which only the
+    frame lockorder kept would keep alive. Returns whether it let go."""
+    frame = getattr(st, "_lo_at", None)
+    if frame is None:
+        return False
+    assert _getrefcount is not None
+    # this function's name for it, getrefcount's argument and the lock's: a
+    # running frame is also referenced by the interpreter
+    if _getrefcount(frame) > _ENDED_FRAME_REFS + 1:
+        return False
+    import gc
+
+    if not any(ref is st for ref in gc.get_referents(frame)):
+        return False  # letting go would not free the lock: keep where it was taken
+    st._lo_at = None
+    del frame
+    return True
 
 
 def refresh_held(ts: ThreadState) -> bool:
@@ -203,6 +245,8 @@ def disown(st: Any) -> None:
     """``st`` was reset to unlocked (``_at_fork_reinit()``): no thread holds it now."""
     owner: ThreadState | None = st._lo_owner
     st._lo_owner = None
+    if hasattr(st, "_lo_at"):
+        st._lo_at = None  # keep no frame alive
     if owner is None:
         return
     me: ThreadState | None = getattr(_tls, "ts", None)

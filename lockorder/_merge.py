@@ -39,6 +39,11 @@ class Merged:
     withdrawn: list[Finding] = field(default_factory=list)
 
 
+def _frame(data: Any) -> Frame | None:
+    """A wire frame ``[file, line, function]``, or None."""
+    return None if data is None else Frame(str(data[0]), int(data[1]), str(data[2]))
+
+
 def _edge_from_wire(graph: LockGraph, origin: str, data: dict[str, Any]) -> Edge:
     prefix = f"{origin}:" if origin else ""
     names = list(data.get("threads", ())) or [data.get("thread", "?")]
@@ -52,6 +57,8 @@ def _edge_from_wire(graph: LockGraph, origin: str, data: dict[str, Any]) -> Edge
             tuple(Frame(str(f), int(n), str(fn)) for f, n, fn in data.get("stack", ())),
             tuple(data.get("held", ())),
             data.get("test"),
+            tuple(_frame(at) for at in data.get("held_at", ())),
+            tuple(f for f in map(_frame, data.get("thread_started_at") or ()) if f is not None),
         ),
         gates=frozenset(
             graph.by_key[key].cid for key in data.get("gates", ()) if key in graph.by_key

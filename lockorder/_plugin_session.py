@@ -253,6 +253,7 @@ class LockorderPlugin:
 
         for thread, locks in _tracker.abandon_held():
             refs = tuple(_tracker._ref(st) for st in locks)
+            stack, taken = _tracker.where_taken(list(locks))
             _tracker.add_finding(
                 Finding(
                     kind="held-at-test-end",
@@ -262,6 +263,8 @@ class LockorderPlugin:
                     + " when the test ended; these locks make no more edges",
                     locks=refs,
                     thread=thread,
+                    stack=stack,
+                    details=taken,
                     reason="a lock left held by one test would otherwise chain unrelated "
                     "locks of later tests into cycles",
                     test=item.nodeid,

@@ -10,6 +10,9 @@ wrapped object's underlying lock.
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Callable
+from types import FrameType
 from typing import Any, NoReturn
 
 import wrapt
@@ -26,6 +29,9 @@ from lockorder._tracker import (
     record,
     slow_acquire,
 )
+
+#: the frame that called an acquire: kept on the lock while it is held
+_getframe: Callable[[int], FrameType] = sys._getframe
 
 __all__ = [
     "BoundedSemaphore",
@@ -67,6 +73,7 @@ def _setup(
     obj._lo_signal = bool(signal)
     obj._lo_leaked = False
     obj._lo_watched = False
+    obj._lo_at = None
 
 
 def _cannot_pickle(raw_type: type) -> NoReturn:
@@ -85,6 +92,7 @@ class _Checked:
     __slots__ = (
         "__weakref__",
         "_lo_acquire",
+        "_lo_at",
         "_lo_cid",
         "_lo_cls",
         "_lo_leaked",
@@ -111,6 +119,9 @@ class _Checked:
     _lo_signal: bool
     _lo_leaked: bool
     _lo_watched: bool
+    #: while held: the frame that acquired it (where it was taken, resolved only
+    #: when an edge or a finding needs it: _sites.acquired_at)
+    _lo_at: Any
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         if not _tracker.settings.enabled:
@@ -199,7 +210,9 @@ class Lock(_Checked):
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         """Acquire the lock, as ``threading.Lock.acquire``; records lock-order edges."""
         if blocking and timeout == -1:
-            return self.__enter__()
+            entered = self.__enter__()
+            self._lo_at = _getframe(1)  # taken by acquire()'s caller, not by acquire()
+            return entered
         try:
             ts = _tls.ts
         except AttributeError:
@@ -209,6 +222,7 @@ class Lock(_Checked):
         if self._lo_acquire(blocking, timeout):
             push(ts, self)
             self._lo_owner = ts
+            self._lo_at = _getframe(1)
             return True
         return False
 
@@ -237,6 +251,7 @@ class Lock(_Checked):
         chains.append(key)
         ts.held.append(self)
         self._lo_owner = ts
+        self._lo_at = _getframe(1)
         return True
 
     def release(self) -> None:
@@ -247,6 +262,7 @@ class Lock(_Checked):
             ts = _new_ts()
         if self._lo_owner is ts:
             self._lo_owner = None
+            self._lo_at = None
             held = ts.held
             if held and held[-1] is self:
                 held.pop()
@@ -257,13 +273,15 @@ class Lock(_Checked):
         else:
             _release_other(self, ts)
 
-    def __exit__(self, *exc: object) -> None:
+    # three parameters, not *exc: packing a tuple cost ~190 instructions a `with`
+    def __exit__(self, exc_type: object = None, exc: object = None, tb: object = None) -> None:
         try:
             ts = _tls.ts
         except AttributeError:
             ts = _new_ts()
         if self._lo_owner is ts:
             self._lo_owner = None
+            self._lo_at = None
             held = ts.held
             if held and held[-1] is self:
                 held.pop()
@@ -334,6 +352,7 @@ def _release_other(st: Any, ts: Any) -> None:
     if owner is not None:
         steal(owner, st)
         _tracker.release_not_held(st, ts, owner)
+    st._lo_at = None  # keep no frame alive
 
 
 _RLOCK_REPR = re.compile(r"^<(\w+) \S+ object (.*)at 0x[0-9a-f]+>$")
@@ -359,7 +378,9 @@ class RLock(_Checked):
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         """Acquire the lock, as ``threading.RLock.acquire``; re-entry makes no edge."""
         if blocking and timeout == -1:
-            return self.__enter__()
+            entered = self.__enter__()
+            self._lo_at = _getframe(1)  # taken by acquire()'s caller, not by acquire()
+            return entered
         try:
             ts = _tls.ts
         except AttributeError:
@@ -376,6 +397,7 @@ class RLock(_Checked):
         push(ts, self)
         self._lo_owner = ts
         self._lo_count = 1
+        self._lo_at = _getframe(1)
         return True
 
     # See Lock: the bodies are repeated for speed.
@@ -405,6 +427,7 @@ class RLock(_Checked):
         ts.held.append(self)
         self._lo_owner = ts
         self._lo_count = 1
+        self._lo_at = _getframe(1)
         return True
 
     def release(self) -> None:
@@ -419,6 +442,7 @@ class RLock(_Checked):
             else:
                 self._lo_owner = None
                 self._lo_count = 0
+                self._lo_at = None
                 held = ts.held
                 if held and held[-1] is self:
                     held.pop()
@@ -427,7 +451,8 @@ class RLock(_Checked):
                     pop(ts, self)
         self._lo_release()
 
-    def __exit__(self, *exc: object) -> None:
+    # three parameters, not *exc: packing a tuple cost ~190 instructions a `with`
+    def __exit__(self, exc_type: object = None, exc: object = None, tb: object = None) -> None:
         try:
             ts = _tls.ts
         except AttributeError:
@@ -438,6 +463,7 @@ class RLock(_Checked):
             else:
                 self._lo_owner = None
                 self._lo_count = 0
+                self._lo_at = None
                 held = ts.held
                 if held and held[-1] is self:
                     held.pop()
@@ -519,6 +545,15 @@ class Condition(_unpatched.Condition):
             kwargs.pop("name", None)
             return _unpatched.Condition(*args, **kwargs)
         return object.__new__(cls)
+
+    def __enter__(self) -> bool:
+        lock = self._lock  # type: ignore[attr-defined]
+        entered = lock.__enter__()
+        if getattr(lock, "_lo_count", 1) == 1 and hasattr(lock, "_lo_at"):
+            # taken now, not re-entered: it was taken here, where `with cond:` is,
+            # not in threading's Condition.__enter__
+            lock._lo_at = _getframe(1)
+        return entered  # type: ignore[no-any-return]
 
     def __init__(self, lock: Any = None, *, name: str | None = None) -> None:
         if lock is None:
@@ -688,6 +723,14 @@ def _shadow_lock(raw: Any, name: Any, site: _sites.Site) -> Any:
     return lock
 
 
+def _taken_by_caller(st: Any) -> None:
+    """A delegating acquire (a wrap() proxy's) took ``st``: it was taken where the
+    delegate was called, two frames up, not in lockorder (whose frame would also
+    keep ``st`` alive). A re-entered RLock keeps the site of its first hold."""
+    if getattr(st, "_lo_count", 1) == 1 and hasattr(st, "_lo_at"):
+        st._lo_at = _getframe(2)
+
+
 class _Proxy(wrapt.BaseObjectProxy):  # type: ignore[type-arg,unused-ignore]
     """A checked proxy: lock operations go to ``_self_checked``, the rest to the
     wrapped object."""
@@ -697,13 +740,18 @@ class _Proxy(wrapt.BaseObjectProxy):  # type: ignore[type-arg,unused-ignore]
         self._self_checked = checked
 
     def acquire(self, *args: Any, **kwargs: Any) -> Any:
-        return self._self_checked.acquire(*args, **kwargs)
+        taken = self._self_checked.acquire(*args, **kwargs)
+        if taken:
+            _taken_by_caller(self._self_state)
+        return taken
 
     def release(self, *args: Any, **kwargs: Any) -> Any:
         return self._self_checked.release(*args, **kwargs)
 
     def __enter__(self) -> Any:
-        return self._self_checked.__enter__()
+        entered = self._self_checked.__enter__()
+        _taken_by_caller(self._self_state)
+        return entered
 
     def __exit__(self, *exc: Any) -> Any:
         return self._self_checked.__exit__(*exc)

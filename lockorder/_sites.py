@@ -17,14 +17,16 @@ import os
 import sys
 from collections.abc import Callable, Iterable
 from types import FrameType
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 __all__ = [
     "SKIPPED_MODULES",
     "Frame",
     "Site",
+    "acquired_at",
     "capture_stack",
     "find_site",
+    "program_stack",
     "qualname",
     "relpath",
     "set_wrappers",
@@ -188,11 +190,11 @@ def _calls(function: object, names: tuple[str, str]) -> bool:
 
 
 #: (code, offset of a call, question) -> the answer, read from the bytecode once
-_known_facts: dict[tuple[object, int, object], bool] = {}
+_known_facts: dict[tuple[object, int, object], Any] = {}
 _FACTS_LIMIT = 4096
 
 
-def _facts(code: object, lasti: int, question: Callable[[object, int], bool]) -> bool:
+def _facts(code: object, lasti: int, question: Callable[[object, int], Any]) -> Any:
     key = (code, lasti, question)
     known = _known_facts.get(key)
     if known is None:
@@ -209,7 +211,7 @@ def _facts(code: object, lasti: int, question: Callable[[object, int], bool]) ->
 def _returns_call(code: object, lasti: int) -> bool:
     """Whether the call at ``lasti`` in ``code`` makes the function's return value:
     ``return threading.Lock()``, or ``lock = threading.Lock(); ...; return lock``."""
-    return _facts(code, lasti, _analyse_return)
+    return bool(_facts(code, lasti, _analyse_return))
 
 
 def _analyse_return(code: object, lasti: int) -> bool:
@@ -266,11 +268,30 @@ def user_frame(depth: int = 2) -> Frame | None:
     return Frame(frame.f_code.co_filename, frame.f_lineno, _qualname(frame))
 
 
+def program_stack(depth: int = 2, limit: int = 3) -> tuple[Frame, ...]:
+    """The program's frames from the one that called in (see :func:`user_frame`)
+    outwards, at most ``limit``, innermost first; a test runner's frames end it."""
+    frame = _program_frame(depth + 1)
+    frames: list[Frame] = []
+    while frame is not None and len(frames) < limit:
+        module = frame.f_globals.get("__name__", "")
+        if not isinstance(module, str):
+            module = ""
+        if module in _RUNNER_MODULES or module.startswith(_RUNNER_PREFIXES):
+            break
+        filename = frame.f_code.co_filename
+        # lockorder's own files: `python -m lockorder` runs __main__ under that name
+        if not is_skipped(module) and not filename.startswith(_LOCKORDER_DIR):
+            frames.append(Frame(filename, frame.f_lineno, _qualname(frame)))
+        frame = frame.f_back
+    return tuple(frames)
+
+
 def taken_in_loop(depth: int = 2) -> bool:
     """Whether the program's code that called a semaphore's acquire (see
     :func:`_program_frame`) runs it inside a loop of its function."""
     frame = _program_frame(depth + 1)
-    return frame is not None and _facts(frame.f_code, frame.f_lasti, _analyse_loop)
+    return frame is not None and bool(_facts(frame.f_code, frame.f_lasti, _analyse_loop))
 
 
 def _analyse_loop(code: object, lasti: int) -> bool:
@@ -312,6 +333,54 @@ def made_by(qualnames: frozenset[str], depth: int = 2) -> bool:
             return True
         frame = frame.f_back
     return False
+
+
+def acquired_at(frame: FrameType | None) -> Frame | None:
+    """Where a held lock was acquired, from the frame that called its acquire.
+
+    The frame is kept, not the line (reading the line at every acquire would
+    cost the hot path more than the 5% it may), so the line is found again: the
+    last ``with`` statement or ``acquire()``/``__enter__()`` call before the
+    point the frame has reached (the frame is still running the body of that
+    ``with``, or calling down to where the edge is made; a frame that has ended
+    stopped after it). When the frame is not the program's (threading's own,
+    a Queue's method), the first frame out of it that is the program's answers
+    the same way.
+    """
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if not isinstance(module, str) or not is_skipped(module):
+            code = frame.f_code
+            line = _facts(code, frame.f_lasti, _acquire_line) or frame.f_lineno or 0
+            return Frame(code.co_filename, int(line), _qualname(frame))
+        frame = frame.f_back
+    return None
+
+
+#: instructions that start a ``with`` block, in every supported Python
+_WITH_OPS = frozenset({"BEFORE_WITH", "SETUP_WITH", "BEFORE_ASYNC_WITH", "SETUP_ASYNC_WITH"})
+
+
+def _acquire_line(code: object, lasti: int) -> int:
+    """The line of the last ``with`` or ``acquire``/``__enter__`` call before the
+    instruction at ``lasti`` (0 if there is none)."""
+    found = -1
+    for ins in dis.get_instructions(code):  # type: ignore[arg-type]
+        if ins.offset >= lasti:
+            break
+        if ins.opname in _WITH_OPS or (
+            ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and ins.argval in ("acquire", "__enter__")
+        ):
+            found = ins.offset
+    if found < 0:
+        return 0
+    line = 0
+    for offset, number in dis.findlinestarts(code):  # type: ignore[arg-type]
+        if offset > found:
+            break
+        if number is not None:
+            line = number
+    return line
 
 
 _STACK_SKIP = ("lockorder.", "wrapt", "runpy")

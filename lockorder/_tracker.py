@@ -187,6 +187,7 @@ def _new_thread_state() -> ThreadState:
         _exit_refs[ref] = ts
     if thread is not None:  # lets a join() find what the joined thread acquired
         thread._lo_state = ts  # type: ignore[attr-defined]
+        ts.started_at = getattr(thread, "_lo_started_at", ())
     _tls.ts = ts
     _tls.token = token
     return ts
@@ -233,6 +234,9 @@ def _thread_exited(ref: Any) -> None:
             for st in leaked:
                 st._lo_leaked = True
             refs = tuple(_ref(st) for st in leaked)
+            stack, taken = where_taken(leaked)
+            if ts.started_at:
+                taken += (f"thread {ts.name!r} was {started_text(ts.started_at)}",)
             finding = Finding(
                 kind="held-at-exit",
                 severity="warning",
@@ -242,8 +246,10 @@ def _thread_exited(ref: Any) -> None:
                 ),
                 locks=refs,
                 thread=ts.name,
+                stack=stack,
                 test=current_test,
                 signature="held-at-exit:" + "|".join(ref.key for ref in refs),
+                details=taken,
             )
             _add_finding(finding)
     except Exception:  # pragma: no cover - teardown must not fail
@@ -285,6 +291,34 @@ def note_taken(cls: LockClass, ts: ThreadState) -> None:
             taken[frame] = [ts.name]
     elif len(threads) < TAKERS_LIMIT and ts.name not in threads:
         threads.append(ts.name)
+
+
+def held_site(st: Any) -> _sites.Frame | None:
+    """Where the held lock ``st`` was acquired (None for semaphore units, and for
+    a lock whose acquire is not known)."""
+    return _sites.acquired_at(getattr(st, "_lo_at", None))
+
+
+def _where(frame: _sites.Frame) -> str:
+    return f"{_sites.relpath(frame.filename)}:{frame.lineno} in {frame.function}"
+
+
+def started_text(frames: tuple[_sites.Frame, ...]) -> str:
+    """ "started at A, called from B, called from C": where a thread was started."""
+    return "started at " + ", called from ".join(_where(frame) for frame in frames)
+
+
+def where_taken(locks: list[Any]) -> tuple[tuple[_sites.Frame, ...], tuple[str, ...]]:
+    """For a finding about held locks: where the innermost one was acquired (as
+    the finding's stack) and a line per lock saying where it was acquired."""
+    sites = [held_site(st) for st in locks]
+    lines = tuple(
+        f"{_label(st)} acquired at {_where(at)}"
+        for st, at in zip(locks, sites, strict=True)
+        if at is not None
+    )
+    known = [at for at in sites if at is not None]
+    return (known[-1],) if known else (), lines
 
 
 def record(ts: ThreadState, st: Any, key: int | None) -> None:
@@ -392,6 +426,8 @@ def _record_locked(
                 _sites.capture_stack(4) if stack is None else stack,
                 tuple(_label(e) for e in held),
                 test,
+                tuple(held_site(e) for e in held),
+                ts.started_at,
             )
         edge = Edge(src_cls.cid, dst_cls.cid, evidence, gates=gates, ordered=ordered)
         changes += 1
@@ -718,6 +754,7 @@ def release_not_held(st: Any, ts: ThreadState, owner: ThreadState) -> None:
     if not learned_signal(cls) or st._lo_signal:
         return
     ref = _ref(st)
+    _, taken = where_taken([st])
     finding = Finding(
         kind="release-not-held",
         severity="warning",
@@ -730,6 +767,7 @@ def release_not_held(st: Any, ts: ThreadState, owner: ThreadState) -> None:
         "from now on a re-acquire of this class by its holder waits for the release",
         test=current_test,
         signature=f"release-not-held:{cls.key}",
+        details=tuple(f"{line} (by thread {owner.name!r})" for line in taken),
     )
     if add_finding(finding):
         emit([finding], ts)

@@ -270,6 +270,8 @@ def _report_wait(what: str, exclude: Any = None) -> None:
             )
         if len(taken) >= TAKEN_AT_LIMIT:
             details.append(f"  (the first {TAKEN_AT_LIMIT} places seen)")
+    if ts.started_at:
+        details.append(f"thread {ts.name!r} was {_tracker.started_text(ts.started_at)}")
     finding = Finding(
         kind="wait-while-holding",
         severity="warning",
@@ -354,7 +356,18 @@ def _acquire_futures(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any
         ts.groups.pop()
 
 
+def _start(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    """Remember the program's line that starts a thread: findings that name the
+    thread show it, so a finding made in a worker leads back to the test."""
+    try:
+        instance._lo_started_at = _sites.program_stack(2)
+    except Exception:  # a Thread subclass with __slots__ and no __dict__: unknown
+        pass
+    return wrapped(*args, **kwargs)
+
+
 _TARGETS: list[tuple[Any, str, Any]] = [
+    (threading.Thread, "start", _start),
     (threading.Thread, "join", _join),
     (concurrent.futures.thread._WorkItem, "run", _run_item),
     (concurrent.futures.Future, "result", _result),

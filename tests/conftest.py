@@ -85,3 +85,12 @@ def run_inversion(a: Any, b: Any) -> None:
             pass
 
     run_threads(ab, ba)
+
+
+def marked_line(path: str, marker: str) -> int:
+    """The line of ``path`` that ends with the comment ``# <marker>``."""
+    with open(path, encoding="utf-8") as handle:
+        for number, text in enumerate(handle, 1):
+            if text.rstrip().endswith(f"# {marker}") and "marked_line(" not in text:
+                return number
+    raise AssertionError(f"no line of {path} ends with # {marker}")

@@ -235,7 +235,7 @@ def test_sigusr1_dumps_while_the_program_runs(pytester: pytest.Pytester) -> None
     result = run(pytester, "--json", "", "prog.py")
     assert result.ret == 0
     result.stderr.fnmatch_lines(
-        ["lockorder dump: *", "thread 'MainThread' *", "  holds: Lock prog.py:2"]
+        ["lockorder dump: *", "thread 'MainThread' *", "  holds: Lock prog.py:2 (acquired at *"]
     )
 
 

@@ -55,7 +55,7 @@ def _pattern(expected: str) -> re.Pattern[str]:
             continue
         regex = re.escape(line)
         regex = re.sub(r"ident\\ \d+", r"ident\\ \\d+", regex)
-        regex = re.sub(r"\\\(for\\ \d+\\\.\d+\\ s\\\)", r"\\(for\\ [\\d.]+\\ s\\)", regex)
+        regex = re.sub(r"for\\ \d+\\\.\d+\\ s", r"for\\ [\\d.]+\\ s", regex)
         stdlib = re.match(r'((?:\\ )*)File\\ "/[^"]*",\\ line\\ \d+,(.*)$', regex)
         if stdlib:
             regex = stdlib.group(1) + r'File\ "/[^"]*",\ line\ \d+,' + stdlib.group(2)

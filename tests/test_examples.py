@@ -40,8 +40,10 @@ def test_readme_bank_transfer() -> None:
                 "no hang",
                 "lockorder ERROR: deadlock: '*' waits for Lock "
                 "examples/deadlocks/two_threads.py:* held by '*'*",
-                "    holds: Lock examples/deadlocks/two_threads.py:5",
-                "    holds: Lock examples/deadlocks/two_threads.py:6",
+                "    holds: Lock examples/deadlocks/two_threads.py:6 (acquired at "
+                "examples/deadlocks/two_threads.py:12 in post_payment)",
+                "    holds: Lock examples/deadlocks/two_threads.py:7 (acquired at "
+                "examples/deadlocks/two_threads.py:20 in run_audit)",
             ],
             3,
         ),
@@ -72,7 +74,8 @@ def test_readme_bank_transfer() -> None:
             [
                 "lockorder dump: checked locks held and waited for, by thread",
                 "  waits for: Lock examples/deadlocks/wedged.py:12, held by 'refresher' *",
-                "  holds: Lock examples/deadlocks/wedged.py:12",
+                "  holds: Lock examples/deadlocks/wedged.py:12 (acquired at "
+                "examples/deadlocks/wedged.py:17 in refresher)",
                 '    File "examples/deadlocks/wedged.py", line 18, in refresher',
             ],
             0,

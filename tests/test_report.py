@@ -78,7 +78,18 @@ def test_written_report_is_plain_json(tmp_path: Path) -> None:
     report.write_json(str(path), _report_with_a_finding())
     data = json.loads(path.read_text())
     edge = data["findings"][0]["cycle"][0]
-    assert set(edge) == {"from", "to", "thread", "threads", "stack", "held", "test", "tests"}
+    assert set(edge) == {
+        "from",
+        "to",
+        "thread",
+        "threads",
+        "stack",
+        "held",
+        "held_at",
+        "thread_started_at",
+        "test",
+        "tests",
+    }
     assert not list(path.parent.glob("*.tmp-*"))
 
 

@@ -56,12 +56,12 @@ def _inversion() -> None:
     b = lockorder.Lock(name="sarif-B")  # creates B
 
     def ab() -> None:
-        with a:
+        with a:  # t1 takes A
             with b:  # edge 1
                 pass
 
     def ba() -> None:
-        with b:
+        with b:  # t2 takes B
             with a:  # closes the cycle
                 pass
 
@@ -183,7 +183,15 @@ def test_findings_become_valid_sarif_at_the_closing_line(tmp_path: Path) -> None
     assert "held while acquiring sarif-B (" in edge_1 and "thread 't1'" in edge_1
     assert related[(THIS_URI, "%SRCROOT%", _line("# creates A"))].startswith("lock 'sarif-A'")
     assert related[(THIS_URI, "%SRCROOT%", _line("# creates B"))].startswith("lock 'sarif-B'")
-    assert len(related) == 3
+    # where each edge's held lock was acquired (issue 13.1)
+    assert related[(THIS_URI, "%SRCROOT%", _line("# t1 takes A"))].startswith("edge 1: sarif-A (")
+    assert (
+        "acquired here, held while acquiring sarif-B"
+        in related[(THIS_URI, "%SRCROOT%", _line("# t1 takes A"))]
+    )
+    assert related[(THIS_URI, "%SRCROOT%", _line("# t2 takes B"))].startswith("edge 2: sarif-B (")
+    assert len(related) == 5
+    assert "The held locks were acquired at [sarif-A (" in cycle["message"]["text"]
     finding = report.findings_of(data)[0]
     assert cycle["message"]["text"].startswith(finding.message)
     assert finding.reason in cycle["message"]["text"]

@@ -748,3 +748,30 @@ def test_capacity_taken_through_a_wrapper_is_seen_at_the_wrappers_caller() -> No
 
     run_threads(shrink)
     assert _tracker.graph.by_key["wrapped-capacity"].signal
+
+
+def test_a_function_returning_with_its_own_lock_held_leaks_nothing_and_frees_it() -> None:
+    """lockorder keeps the frame that took a held lock (to say where it was
+    taken); when that frame has ended and its locals were the lock's last other
+    reference, the lock is still an orphan: forgotten, and freed by reference
+    counting alone, as without lockorder."""
+    import weakref
+
+    lockorder.configure(mode="record")
+    refs: list[weakref.ref[lockorder.Lock]] = []
+
+    def take_and_return() -> None:
+        lock = lockorder.Lock(name="own-local")
+        lock.acquire()
+        refs.append(weakref.ref(lock))
+
+    gc.disable()
+    try:
+        run_threads(take_and_return)
+        take_and_return()  # in this thread: forgotten at the next slow path
+        with lockorder.Lock(name="after-own-local"):
+            pass
+        assert [r() for r in refs] == [None, None]
+    finally:
+        gc.enable()
+    assert [f.kind for f in lockorder.findings()] == []

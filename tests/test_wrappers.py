@@ -19,18 +19,13 @@ from lockorder._analysis import class_ref
 from lockorder._project import activate, load_project_config
 from lockorder.errors import ConfigurationError
 from lockorder.report.fingerprint import fingerprint, lock_identity
-from tests.conftest import run_inversion, run_threads
+from tests.conftest import marked_line, run_inversion, run_threads
 
 HERE = os.path.abspath(__file__)
 
 
 def _line(marker: str) -> int:
-    """The line of this file that ends with the comment ``# <marker>``."""
-    with open(HERE, encoding="utf-8") as handle:
-        for number, text in enumerate(handle, 1):
-            if text.rstrip().endswith(f"# {marker}") and "_line(" not in text:
-                return number
-    raise AssertionError(marker)
+    return marked_line(HERE, marker)
 
 
 def _site(marker: str) -> str:

@@ -1,6 +1,7 @@
 """Two threads take two locks in opposite orders and really deadlock; lockorder breaks it."""
 
 import threading
+import time
 
 accounts = threading.Lock()
 audit_log = threading.Lock()
@@ -10,6 +11,7 @@ both_hold_one = threading.Barrier(2, timeout=10)
 def post_payment() -> None:
     with accounts:
         both_hold_one.wait()
+        time.sleep(0.1)  # the auditor waits first: payments, the last to wait, is the victim
         with audit_log:
             pass
 

@@ -711,6 +711,10 @@ def _quoted(names: Iterable[str]) -> str:
     return ", ".join(f"<q>{_e(n)}</q>" for n in names)
 
 
+def _at(frame: Frame) -> str:
+    return f"{relpath(frame.filename)}:{frame.lineno} in {frame.function}"
+
+
 def _edge_block(number: int, er: EdgeReport) -> str:
     facts: list[tuple[str, str]] = []
     others = [t for t in er.threads if t != er.thread]
@@ -721,9 +725,19 @@ def _edge_block(number: int, er: EdgeReport) -> str:
     tests = list(dict.fromkeys([*([er.test] if er.test else []), *er.tests]))
     if tests:
         facts.append(("tests", ", ".join(f"<code>{_e(t)}</code>" for t in tests)))
-    facts.append(
-        ("locks held", ", ".join(f"<code>{_e(h)}</code>" for h in er.held) if er.held else "none")
-    )
+    if er.thread_started_at:
+        facts.append(
+            (
+                "thread started at",
+                ", called from ".join(f"<code>{_e(_at(f))}</code>" for f in er.thread_started_at),
+            )
+        )
+    held = []
+    for index, label in enumerate(er.held):
+        at = er.held_at[index] if index < len(er.held_at) else None
+        where = f" acquired at <code>{_e(_at(at))}</code>" if at is not None else ""
+        held.append(f"<code>{_e(label)}</code>{where}")
+    facts.append(("locks held", "; ".join(held) if held else "none"))
     return (
         f'<li class="edge-report"><h4>edge {number}: {_lock_chip(er.src)} '
         f'<span class="arrow">→</span> {_lock_chip(er.dst)}</h4>'

@@ -227,6 +227,16 @@ def _result(finding: Finding, rule_index: int, paths: _Paths) -> dict[str, Any]:
                 edge_links.append(_link(f"edge {number}", location["id"]))
     elif finding.stack:
         primary = paths.location(_pick(finding.stack, paths), f"found in thread {finding.thread!r}")
+    held_links: list[str] = []
+    for number, edge in enumerate(cycle, 1):
+        for label, at in zip(edge.held, edge.held_at, strict=False):
+            if at is None:
+                continue
+            text = f"edge {number}: {label} acquired here, held while acquiring {edge.dst.label}"
+            location = paths.location(at, text, len(related) + 1)
+            if location is not None:
+                related.append(location)
+                held_links.append(_link(f"{label} (edge {number})", location["id"]))
 
     lock_links: list[str] = []
     seen: set[tuple[str, int]] = set()
@@ -254,6 +264,8 @@ def _result(finding: Finding, rule_index: int, paths: _Paths) -> dict[str, Any]:
         here = ", here," if closed_here else ""
         text += f" Edge {len(cycle)}{here} closed the cycle; the other {others}: "
         text += f"{_joined(edge_links)}."
+    if held_links:
+        text += f" The held locks were acquired at {_joined(held_links)}."
     if lock_links:
         were = "The locks were" if len(lock_links) > 1 else "The lock was"
         text += f" {were} created at {_joined(lock_links)}."
