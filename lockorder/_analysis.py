@@ -73,19 +73,23 @@ def cycle_finding(
     what = "two locks of one class taken in both orders" if same_class else "lock-order inversion"
     alone = made_alone(cycle)
     maker = labels[min(alone, key=str)] if alone else threads[0]
+    lonely = list(
+        dict.fromkeys(classes[edge.src].label for edge in cycle if not classes[edge.src].shared)
+    )
     private_why = (
         "the edges were made by "
         + ", ".join(repr(t) for t in threads)
-        + f", but {thread_phrase(maker)} made all of them alone and no lock of these classes was "
-        "ever acquired by two threads: each thread took locks of its own (one object per "
-        "thread), so none could block another in this run"
+        + f", but {thread_phrase(maker)} made all of them alone and no lock of "
+        + ", ".join(lonely)
+        + " was ever acquired by two threads: each thread took locks of its own (one "
+        "object per thread), so none could block another in this run"
     )
     if single and private and policy != "strict":
         severity = "warning"
         reason = (
             f"{private_why} (seen in one thread only); a real deadlock if two threads can "
             "run these paths on the same locks; it becomes a full finding once a lock of "
-            "these classes is acquired by two threads"
+            "every class of the cycle is acquired by two threads"
         )
     elif single and policy != "strict":
         severity = "warning"

@@ -35,7 +35,10 @@ from lockorder.errors import DeadlockError
 
 __all__ = ["dump", "wait_acquire"]
 
+# bound at import: a test that patches time.sleep or time.monotonic (portalocker's
+# replace sleep with list.append) must not reach lockorder's own threads and waits
 monotonic = time.monotonic
+sleep = time.sleep
 
 
 class Waitable:
@@ -334,7 +337,7 @@ def _monitor() -> None:
     while True:
         limit = _tracker.settings.long_hold
         if limit <= 0:
-            time.sleep(0.5)
+            sleep(0.5)
             continue
         try:
             now = monotonic()
@@ -355,7 +358,7 @@ def _monitor() -> None:
                     reported.discard(key)
         except Exception:  # pragma: no cover - the monitor must outlive a bad snapshot
             pass
-        time.sleep(min(limit / 4, 1.0))
+        sleep(min(limit / 4, 1.0))
 
 
 def _long_hold(st: Any, ts: ThreadState, held_for: float) -> None:

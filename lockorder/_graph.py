@@ -246,11 +246,14 @@ def judge(cycle: list[Edge], classes: list[LockClass]) -> Verdict:
     # One thread made the whole cycle alone, and the others only repeated some of
     # it on locks of their own (an object per thread, each with its own locks): a
     # lock that only one thread ever took cannot block another, so the others add
-    # no evidence of contention. They do once a lock of these classes is taken by
-    # two threads. (A cycle that needs several threads to exist at all stays full:
-    # lockdep's rule, the classes stand for all their locks.)
-    shared = any(classes[edge.src].shared or classes[edge.dst].shared for edge in cycle)
-    if made_alone(cycle) and not shared:
+    # no evidence of contention. A deadlock along the cycle needs every one of its
+    # locks held by one thread while another waits for it: it counts once a lock
+    # of every class of the cycle was taken by two threads (paho's network thread
+    # alone takes its client's callback mutex, though the caller's thread takes
+    # the client's message mutex too). A cycle that needs several threads to exist
+    # at all stays full: lockdep's rule, the classes stand for all their locks.
+    contended = all(classes[edge.src].shared for edge in cycle)
+    if made_alone(cycle) and not contended:
         return Verdict("single-thread", names, gates, private=True)
     return Verdict("full", names, gates)
 

@@ -573,9 +573,9 @@ class _Watchdog:
             _thread.start_new_thread(self._run, ())
 
     def arm(self, test: str) -> None:
-        import time
+        from lockorder._deadlock import monotonic
 
-        self.started = time.monotonic()
+        self.started = monotonic()
         self.test = test
 
     def disarm(self) -> None:
@@ -583,17 +583,19 @@ class _Watchdog:
 
     def _run(self) -> None:
         import _thread
-        import time
 
         from lockorder import _deadlock, _tracker
 
+        # lockorder's own bindings, not the time module's: a test may patch those
+        sleep, monotonic = _deadlock.sleep, _deadlock.monotonic
+
         _tracker.internal_idents.add(_thread.get_ident())
         while True:
-            time.sleep(min(0.5, self.after / 4))
+            sleep(min(0.5, self.after / 4))
             test = self.test
             if test is None or test == self.dumped:
                 continue
-            if time.monotonic() - self.started >= self.after:
+            if monotonic() - self.started >= self.after:
                 self.dumped = test
                 try:
                     self.text = _deadlock.dump_text()

@@ -164,24 +164,42 @@ def _is_wrapper(frame: FrameType, module: str, qualname: str) -> bool:
             if (module, ".".join(parts[:end])) in _wrapper_functions:
                 return True
     code = frame.f_code
-    if code.co_argcount and code.co_varnames[0] == "self":
-        try:
-            owner = frame.f_locals.get("self")
-            if owner is not None and _lock_like(type(owner)):
-                return True
-        except Exception:  # a hostile __getattr__ or descriptor: not a wrapper
-            pass
+    if code.co_argcount and "." in qualname:
+        owner = _defining_class(frame.f_globals, qualname)
+        if owner is not None and _lock_like(owner):
+            return True
     return _returns_call(code, frame.f_lasti)
+
+
+def _defining_class(namespace: dict[str, Any], qualname: str) -> type | None:
+    """The class whose method ``qualname`` ("Lock.__init__", "Outer.Inner.setup")
+    names, found from the module's globals; None for a function or a class made
+    inside a function. Never from the frame's locals: reading ``f_locals`` before
+    Python 3.13 keeps a copy of every local alive in the frame (transitions'
+    garbage-collection test failed on that)."""
+    *path, _ = qualname.split(".")
+    if not path or "<locals>" in path:
+        return None
+    try:
+        owner: Any = namespace.get(path[0])
+        for name in path[1:]:
+            owner = getattr(owner, name, None)
+    except Exception:  # a hostile __getattr__: not a wrapper
+        return None
+    return owner if isinstance(owner, type) else None
 
 
 def _lock_like(cls: type) -> bool:
     """Whether instances of ``cls`` are used as locks: ``acquire`` and ``release``
     methods, or an ``__enter__`` and ``__exit__`` that acquire and release."""
-    if callable(getattr(cls, "acquire", None)) and callable(getattr(cls, "release", None)):
-        return True
-    return _calls(getattr(cls, "__enter__", None), ("acquire", "__enter__")) and _calls(
-        getattr(cls, "__exit__", None), ("release", "__exit__")
-    )
+    try:
+        if callable(getattr(cls, "acquire", None)) and callable(getattr(cls, "release", None)):
+            return True
+        return _calls(getattr(cls, "__enter__", None), ("acquire", "__enter__")) and _calls(
+            getattr(cls, "__exit__", None), ("release", "__exit__")
+        )
+    except Exception:  # a hostile metaclass __getattr__: not a wrapper
+        return False
 
 
 def _calls(function: object, names: tuple[str, str]) -> bool:

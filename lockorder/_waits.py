@@ -26,7 +26,6 @@ import concurrent.futures.thread
 import queue
 import sys
 import threading
-import time
 from types import FrameType
 from typing import Any
 
@@ -116,7 +115,7 @@ def _waiting(
     """Wait in slices, taking part in the wait-for check between them."""
     period = _tracker.settings.deadlock_check or 0.2
     waitable = _deadlock.Waitable(label, owner())
-    ts.wait_since = time.monotonic()
+    ts.wait_since = _deadlock.monotonic()
     ts.wait_restore = False
     ts.waiting_on = waitable
     try:

@@ -67,9 +67,11 @@ def test_judge_levels() -> None:
     # thread 1 made the whole cycle; thread 2 repeated an edge on locks of its own
     verdict = judge([one, two], classes)
     assert (verdict.level, verdict.private) == ("single-thread", True)
-    classes[1].shared = True  # a lock of the cycle's classes was taken by two threads
+    classes[1].shared = True  # a lock of one class of the cycle was taken by two threads
+    assert judge([one, two], classes).private  # the other's never: still one thread
+    classes[0].shared = True  # every class: the locks are contended
     assert judge([one, two], classes).level == "full"
-    classes[1].shared = False
+    classes[0].shared = classes[1].shared = False
     one.threads.clear()
     one.add_thread(3, "t3")  # no thread made the whole cycle: lockdep's rule
     assert judge([one, two], classes).level == "full"

@@ -126,3 +126,21 @@ def test_a_report_of_lockorder_run_records_its_exit_status(pytester: pytest.Pyte
     assert result.ret == 3
     run = json.loads((pytester.path / "r.json").read_text())["run"]
     assert run["exit_status"] == 0 and run["lockorder_exit_status"] == 3
+
+
+def test_lockorders_threads_do_not_use_a_patched_time_sleep(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """portalocker's tests replace time.sleep with list.append: the long-hold
+    monitor slept through the module attribute, so it spun and filled the list."""
+    lockorder.configure(long_hold=0.02)  # starts the monitor (every 0.005 s)
+    deadline = time.monotonic() + TIMEOUT
+    while not _tracker.internal_idents and time.monotonic() < deadline:
+        threading.Event().wait(0.01)
+    calls: list[object] = []
+    monkeypatch.setattr(time, "sleep", calls.append)
+    monkeypatch.setattr(time, "monotonic", lambda: calls.append("monotonic") or 0.0)
+    threading.Event().wait(1.5)  # the monitor wakes (at most 1 s) and runs a few rounds
+    monkeypatch.undo()
+    lockorder.configure(long_hold=0.0)
+    assert calls == []

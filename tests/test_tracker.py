@@ -142,7 +142,12 @@ def test_threads_each_on_locks_of_their_own_do_not_make_a_one_thread_cycle_full(
     (finding,) = potential()  # still the one warning: no error
     assert finding.severity == "warning" and finding.single_thread
 
-    # a third thread takes client one's lock: the locks are contended, the cycle is full
+    # paho's caller thread takes a client's message mutex too: one class shared is
+    # not enough, nobody but the network thread takes the callback mutex
+    _in_thread("caller", one.out.acquire, one.out.release)
+    assert [f.severity for f in potential()] == ["warning"]
+    # a thread takes client one's callback mutex as well: every class of the cycle
+    # had a lock two threads took, the cycle is full
     _in_thread("other", one.callback.acquire, one.callback.release)
     assert [f.severity for f in potential()] == ["warning", "error"]
     full = potential()[1]
@@ -160,7 +165,9 @@ def test_the_private_verdict_says_why_it_is_one_thread() -> None:
     (finding,) = potential()
     assert finding.severity == "warning" and finding.single_thread
     assert "'client-1' made all of them alone" in finding.reason
-    assert "no lock of these classes was ever acquired by two threads" in finding.reason
+    assert "no lock of callback-mutex (" in finding.reason
+    assert "out-mutex (" in finding.reason.split("no lock of")[1]
+    assert "was ever acquired by two threads" in finding.reason
 
 
 def test_same_class_instance_inversion_in_two_threads_is_still_full() -> None:

@@ -385,3 +385,29 @@ def test_the_plugin_reads_the_setting(pytester: pytest.Pytester) -> None:
     data = json.loads((pytester.path / "r.json").read_text())
     sites = sorted(lock["site"] for lock in data["findings"][0]["locks"])
     assert sites == ["test_it.py:5", "test_it.py:6"]  # a = ..., b = ...: the callers
+
+
+class _Model:
+    pass
+
+
+class _Maker:
+    """Not lock-like: makes a lock in a method while it holds other objects."""
+
+    def make_and_drop(self) -> bool:
+        import gc
+        import weakref
+
+        model = _Model()
+        gone = weakref.ref(model)
+        self.lock = lockorder.Lock()  # the walk looks at this method's frame
+        del model
+        gc.collect()
+        return gone() is None
+
+
+def test_finding_a_site_keeps_no_local_of_the_frame_alive() -> None:
+    """Regression (transitions' test_garbage_collection): the wrapper check read
+    the frame's f_locals, which before Python 3.13 keeps a copy of every local
+    alive in the frame; a model deleted afterwards was never collected."""
+    assert _Maker().make_and_drop()
