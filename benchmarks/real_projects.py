@@ -10,9 +10,11 @@ repository:
     python benchmarks/real_projects.py table   [NAME ...]  # compare outcomes, count findings
 
 ``setup`` downloads each project's sdist from the package index
-(``pip download --no-deps --no-binary :all:``), unpacks it, makes one virtual
-environment per project (``venv-NAME``) and installs lockorder (editable, from
-this checkout), the project (editable) and its test dependencies into it.
+(``pip download --no-deps --no-binary NAME``: the project's sdist, while its
+build backend may come as a wheel), unpacks it, makes one virtual environment
+per project (``venv-NAME``, with the interpreter that runs this script) and
+installs lockorder (editable, from this checkout or from ``--lockorder PATH``,
+e.g. a clean clone), the project (editable) and its test dependencies into it.
 
 ``run`` runs the suite from the unpacked sdist three times, one after the other
 (never in parallel: the wall times are compared):
@@ -22,9 +24,11 @@ this checkout), the project (editable) and its test dependencies into it.
 - ``record``: ``--lockorder --lockorder-mode=record --lockorder-report=json:...``
 
 each with ``-p no:cacheprovider -rA --junitxml=...`` and the project's own extra
-arguments (see PROJECTS), bounded by a 600 s timeout. Logs, JUnit XML files,
-the JSON report and the times (appended to ``walls.jsonl``: remove the folder for
-a fresh start) go to ``WORKDIR/results/NAME/``. ``time`` adds plain/raise pairs.
+arguments, environment variables, folder and plugin (see PROJECTS), the venv's
+``bin`` first on PATH (as under tox), bounded by a 600 s timeout. Logs, JUnit XML
+files, the JSON report and the times (appended to ``walls.jsonl``: remove the
+folder for a fresh start) go to ``WORKDIR/results/NAME/``. ``time`` adds
+plain/raise pairs.
 
 ``table`` reads them back: per-test outcomes of the plain and raise runs (every
 test that passes without the plugin and fails with it is listed), the findings
@@ -36,6 +40,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import signal
 import statistics
@@ -61,11 +66,42 @@ class Project:
     extra: str = ""  # the project's own test extra, e.g. "testing"
     args: list[str] = field(default_factory=list)  # extra pytest arguments
     why_args: str = ""
+    env: dict[str, str] = field(default_factory=dict)  # extra environment variables
+    # source of a pytest plugin module the runs load (-p), for suites pytest needs help with
+    plugin: str = ""
+    cwd: str = ""  # where pytest runs, relative to the unpacked sdist
 
     @property
-    def srcdir(self) -> str:
-        return f"{self.dist}-{self.version}"
+    def stem(self) -> str:
+        """The sdist's name as pip saves it: the normalized name (PEP 625)."""
+        return f"{re.sub(r'[-_.]+', '_', self.dist).lower()}-{self.version}"
 
+    def srcdir(self, dl: Path) -> Path:
+        """The unpacked sdist (older sdists keep the name as spelled)."""
+        for stem in (self.stem, f"{self.dist}-{self.version}"):
+            if (dl / stem).is_dir():
+                return dl / stem
+        return dl / self.stem
+
+
+# futurist's tests multiply their methods with testscenarios (TestWithScenarios.run
+# runs a copy of the test per scenario). pytest sets the test method on the instance,
+# bound to it, before running it: the copies kept that bound method, so each scenario
+# ran on the original instance, without the scenario's attributes. Drop it from them.
+TESTSCENARIOS_PLUGIN = """
+import testscenarios.scenarios as _scenarios
+
+_apply_scenario = _scenarios.apply_scenario
+
+
+def apply_scenario(scenario, test):
+    new = _apply_scenario(scenario, test)
+    new.__dict__.pop(test._testMethodName, None)
+    return new
+
+
+_scenarios.apply_scenario = apply_scenario
+"""
 
 PROJECTS = {
     p.name: p
@@ -150,6 +186,232 @@ PROJECTS = {
             ],
             why_args="pytest.ini's addopts less -n auto, --cov and reruns",
         ),
+        # The fourteen below: test dependencies from each sdist's own files, less
+        # coverage and cosmetic plugins and the runners pytest replaces (stestr, tox).
+        Project(
+            "watchdog",
+            "watchdog",
+            "7.1.0",
+            "filesystem events",
+            # tox.ini: extras watchmedo, deps requirements-tests.txt less pytest-cov/xdist
+            extra="watchmedo",
+            test_deps=["pytest", "pytest-timeout", "flaky"],
+            why_args="tox.ini runs `pytest -n auto`: run serially here",
+        ),
+        Project(
+            "prometheus-client",
+            "prometheus_client",
+            "0.26.0",
+            "metrics client",
+            # no test requirements in the sdist: the extras its tests import, and asgiref
+            extra="twisted,aiohttp,django",
+            test_deps=["pytest", "asgiref"],
+        ),
+        Project(
+            "futurist",
+            "futurist",
+            "3.5.0",
+            "thread/green executors, periodic callbacks",
+            # test-requirements.txt less coverage and stestr (pytest runs the testtools tests)
+            test_deps=[
+                "pytest",
+                "eventlet",
+                "oslotest",
+                "testscenarios",
+                "testtools",
+                "prettytable",
+            ],
+            args=["futurist/tests"],
+            plugin=TESTSCENARIOS_PLUGIN,
+            why_args=(
+                "tox.ini runs stestr; pytest runs the same testtools tests, with a plugin "
+                "that lets testscenarios work under pytest (one pytest test per method, "
+                "running all its scenarios)"
+            ),
+        ),
+        Project(
+            "transitions",
+            "transitions",
+            "0.9.3",
+            "state machines (LockedMachine)",
+            # requirements_test.txt less pytest-cov, pytest-runner, pytest-xdist
+            test_deps=["pytest", "mock", "dill", "six", "pycodestyle"],
+            args=["-o", "addopts=-rf", "tests"],
+            why_args=(
+                "pytest.ini's addopts less -x (run the whole suite); no diagrams "
+                "dependencies, as in noxfile.py's test_no_gv session (graphviz needs `dot`)"
+            ),
+        ),
+        Project(
+            "httpcore",
+            "httpcore",
+            "1.0.9",
+            "HTTP connection pool",
+            # no test requirements in the sdist: all extras, and the plugins its tests use
+            extra="asyncio,trio,http2,socks",
+            test_deps=["pytest", "pytest-httpbin", "pytest-trio"],
+            args=["tests"],
+        ),
+        Project(
+            "filelock",
+            "filelock",
+            "3.20.0",
+            "file locks with in-process reentrancy",
+            # the "test" dependency group less covdefaults, diff-cover, pytest-cov
+            test_deps=["pytest", "pytest-asyncio", "pytest-mock", "pytest-timeout", "virtualenv"],
+        ),
+        Project(
+            "dogpile-cache",
+            "dogpile.cache",
+            "1.5.0",
+            "caching with dogpile (mutex) locks",
+            # the "tests" dependency group less pytest-xdist and junitparser
+            test_deps=["pytest", "mako"],
+            args=[
+                "-m",
+                "not time_intensive",
+                "--ignore=tests/cache/test_memcached_backend.py",
+                "--ignore=tests/cache/test_redis_backend.py",
+                "--ignore=tests/cache/test_redis_sentinel_backend.py",
+                "--ignore=tests/cache/test_valkey_backend.py",
+                "--ignore=tests/cache/test_valkey_sentinel_backend.py",
+            ],
+            why_args=(
+                "noxfile.py's default session (generic, memory, dbm; not time_intensive): "
+                "the memcached/redis/valkey backends need servers"
+            ),
+        ),
+        Project(
+            "oslo-concurrency",
+            "oslo.concurrency",
+            "7.6.1",
+            "inter-process and thread locks (lockutils)",
+            # test-requirements.txt less coverage and stestr
+            test_deps=["pytest", "oslotest", "fixtures"],
+            args=[
+                "oslo_concurrency/tests/unit",
+                "--ignore=oslo_concurrency/tests/unit/test_lockutils_eventlet.py",
+            ],
+            why_args=(
+                "tox.ini runs stestr on oslo_concurrency/tests/unit; stdlib threads here: "
+                "test_lockutils_eventlet.py needs eventlet.monkey_patch() (TEST_EVENTLET "
+                "set), without it its green threads hang on real locks"
+            ),
+        ),
+        Project(
+            "opentelemetry-sdk",
+            "opentelemetry_sdk",
+            "1.45.2",
+            "tracing/metrics/logs SDK (batch processors, readers)",
+            # no test requirements in the sdist: the packages its tests import
+            test_deps=["pytest", "opentelemetry-test-utils", "psutil"],
+            args=["tests"],
+        ),
+        Project(
+            "paho-mqtt",
+            "paho_mqtt",
+            "2.2.0",
+            "MQTT client (network loop thread)",
+            # no test requirements in the sdist: its tests import only pytest
+            test_deps=["pytest"],
+            why_args=(
+                "test_mqttv5.py skips itself: it needs a paho.mqtt.testing checkout, "
+                "not in the sdist"
+            ),
+        ),
+        Project(
+            "execnet",
+            "execnet",
+            "2.1.2",
+            "remote execution: gateways, channels, thread pool",
+            # tox.ini's deps
+            test_deps=["pytest", "pytest-timeout"],
+            env={"PYTHONWARNDEFAULTENCODING": "1"},
+            args=["--deselect=testing/test_gateway.py::TestPopenGateway::test_dont_write_bytecode"],
+            why_args=(
+                "tox.ini sets PYTHONWARNDEFAULTENCODING=1; test_dont_write_bytecode expects "
+                "PYTHONDONTWRITEBYTECODE unset, which these runs set"
+            ),
+        ),
+        Project(
+            "persist-queue",
+            "persist_queue",
+            "1.1.0",
+            "disk-based persistent queues (sqlite)",
+            # test-requirements.txt less tox, flake8, coverage and virtualenv
+            extra="extra,async",
+            test_deps=["pytest", "pytest-asyncio", "mock", "eventlet", "msgpack", "cbor2"],
+            args=["persistqueue/tests"],
+            why_args="the MySQL tests skip themselves (no server)",
+        ),
+        Project(
+            "portalocker",
+            "portalocker",
+            "4.4.2",
+            "file and Redis locks",
+            # the "tests" extra less coverage-conditional-plugin, pytest-cov, types-pywin32
+            test_deps=[
+                "pytest",
+                "fakeredis>=2.31.0",
+                "redis>=5.0",
+                "pytest-rerunfailures",
+                "pytest-timeout",
+                "typing_extensions",
+            ],
+            args=[
+                "-o",
+                "addopts=--doctest-modules --doctest-glob=*.rst --timeout=20 "
+                "--strict-config --strict-markers -ra",
+            ],
+            why_args="pyproject's addopts less the coverage options",
+        ),
+        Project(
+            "sentry-sdk",
+            "sentry_sdk",
+            "2.75.0",
+            "error monitoring SDK (background worker, transport)",
+            # the sdist has no test requirements (its "test" group: pytest, pytest-cov);
+            # the packages tests/conftest.py and the chosen tests import
+            test_deps=[
+                "pytest",
+                "pytest-asyncio",
+                "pytest-localserver",
+                "jsonschema",
+                "hypothesis",
+                "brotli",
+                "httpcore[http2,asyncio,socks]",
+                "pysocks",
+                "executing",
+                # pytest-forked fails every forked test under pytest 9 here (the child
+                # exits with status 3; 1.6.0 crashes): pytest 8 and pytest-forked 1.6.0
+                "pytest<9",
+                "pytest-forked==1.6.0",
+            ],
+            args=[
+                "-o",
+                "addopts=-rfEs --tb=short",
+                "tests/test_basics.py",
+                "tests/test_client.py",
+                "tests/test_logs.py",
+                "tests/test_metrics.py",
+                "tests/test_monitor.py",
+                "tests/test_sessions.py",
+                "tests/test_transport.py",
+                "tests/tracing/test_span_batcher.py",
+                "tests/utils/test_contextvars.py",
+                "tests/integrations/logging",
+                "tests/integrations/threading",
+            ],
+            why_args=(
+                "pyproject's addopts less -s and coverage. A subset: tests/ less "
+                "tests/integrations (dozens of frameworks and services) takes over 450 s "
+                "plain here (tests/profiler alone minutes, forked), so the files around its "
+                "threads: client, transport (background worker), monitor, sessions "
+                "(flusher), logs/metrics and span batchers, contextvars, and the threading "
+                "and logging integrations (the stdlib one, httplib and subprocess spans, "
+                "took 105 s more)"
+            ),
+        ),
     ]
 }
 
@@ -165,10 +427,17 @@ def sh(cmd: list[str], **kw: object) -> None:
     subprocess.run(cmd, check=True, **kw)  # type: ignore[call-overload]
 
 
-def setup(work: Path, p: Project) -> None:
+def find_sdist(dl: Path, p: Project) -> Path | None:
+    for stem in (p.stem, f"{p.dist}-{p.version}"):
+        if (dl / f"{stem}.tar.gz").is_file():
+            return dl / f"{stem}.tar.gz"
+    return None
+
+
+def setup(work: Path, p: Project, lockorder: Path) -> None:
     dl = work / "dl"
     dl.mkdir(parents=True, exist_ok=True)
-    sdist = next(dl.glob(f"{p.dist}-{p.version}.tar.gz"), None)
+    sdist = find_sdist(dl, p)
     if sdist is None:
         sh(
             [
@@ -178,48 +447,76 @@ def setup(work: Path, p: Project) -> None:
                 "download",
                 "--no-deps",
                 "--no-binary",
-                ":all:",
+                p.dist,
                 f"{p.dist}=={p.version}",
                 "-d",
                 str(dl),
             ]
         )
-        sdist = next(dl.glob(f"{p.dist}-{p.version}.tar.gz"))
-    if not (dl / p.srcdir).is_dir():
+        sdist = find_sdist(dl, p)
+        assert sdist is not None, f"no sdist {p.stem}.tar.gz in {dl}"
+    if not p.srcdir(dl).is_dir():
         with tarfile.open(sdist) as tf:
             tf.extractall(dl, filter="data")
     venv = work / f"venv-{p.name}"
     if not venv.is_dir():
         sh([sys.executable, "-m", "venv", str(venv)])
-    target = str(dl / p.srcdir) + (f"[{p.extra}]" if p.extra else "")
-    sh([str(venv / "bin" / "pip"), "install", "-q", "-e", str(REPO), "-e", target, *p.test_deps])
+    target = str(p.srcdir(dl)) + (f"[{p.extra}]" if p.extra else "")
+    sh(
+        [
+            str(venv / "bin" / "pip"),
+            "install",
+            "-q",
+            "-e",
+            str(lockorder),
+            "-e",
+            target,
+            *p.test_deps,
+        ]
+    )
 
 
 def run_once(work: Path, p: Project, mode: str, tag: str) -> dict[str, object]:
     out = work / "results" / p.name
     out.mkdir(parents=True, exist_ok=True)
+    cwd = p.srcdir(work / "dl") / p.cwd
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCKORDER")}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # the venv's bin first on PATH, as under tox or nox: suites that start `python`
+    venv = work / f"venv-{p.name}"
+    env["PATH"] = os.pathsep.join([str(venv / "bin"), env.get("PATH", os.defpath)])
+    env["VIRTUAL_ENV"] = str(venv)
+    env.update(p.env)
+    plugin = []
+    if p.plugin:
+        mod = f"realproj_{p.name.replace('-', '_')}"
+        (work / "plugins").mkdir(exist_ok=True)
+        (work / "plugins" / f"{mod}.py").write_text(p.plugin)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(work / "plugins"), *filter(None, [env.get("PYTHONPATH")])]
+        )
+        plugin = ["-p", mod]
     cmd = [
-        str(work / f"venv-{p.name}" / "bin" / "python"),
+        str(venv / "bin" / "python"),
         "-m",
         "pytest",
         "-p",
         "no:cacheprovider",
         "-rA",
         f"--junitxml={out / (tag + '.xml')}",
+        *plugin,
         *p.args,
         *MODES[mode],
     ]
     if mode == "record":
         cmd.append(f"--lockorder-report=json:{out / 'report.json'}")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCKORDER")}
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
     print(f"[{p.name}] {tag}: {' '.join(cmd[1:])}", flush=True)
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     with open(out / f"{tag}.log", "w") as log:
         proc = subprocess.Popen(
             cmd,
-            cwd=work / "dl" / p.srcdir,
+            cwd=cwd,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -294,7 +591,9 @@ def table(work: Path, names: list[str]) -> None:
         out = work / "results" / name
         if not (out / "plain.xml").exists():
             continue
-        plain, raised = outcomes(out / "plain.xml"), outcomes(out / "raise.xml")
+        plain = outcomes(out / "plain.xml")
+        # a project whose --lockorder runs are still to come shows "-" there
+        raised = outcomes(out / "raise.xml") if (out / "raise.xml").exists() else {}
         walls: dict[str, list[float]] = {}
         cpus: dict[str, list[float]] = {}
         for line in (out / "walls.jsonl").read_text().splitlines():
@@ -322,20 +621,26 @@ def table(work: Path, names: list[str]) -> None:
                 f"{rep['summary']['edges']} edges"
             )
         fk = ", ".join(f"{k}: {v}" for k, v in sorted(kinds.items())) or "none"
-        wp, wr = statistics.median(walls["plain"]), statistics.median(walls["raise"])
+        if not (out / "report.json").exists():
+            fk = "-"  # no record run yet
+        wp = statistics.median(walls["plain"]) if walls.get("plain") else None
+        wr = statistics.median(walls["raise"]) if walls.get("raise") else None
         cr = (
             f"{statistics.median(cpus['raise']) / statistics.median(cpus['plain']):.2f}"
             if cpus.get("plain") and cpus.get("raise")
             else "-"
         )
         print(
-            f"| {p.dist} {p.version} | {len(plain)} | {counts(plain)} | {counts(raised)} "
-            f"| {fk} | {wp:.1f} | {wr:.1f} | {wr / wp:.2f} | {cr} |"
+            f"| {p.dist} {p.version} | {len(plain)} | {counts(plain)} "
+            f"| {counts(raised) if raised else '-'} | {fk} "
+            f"| {f'{wp:.1f}' if wp else '-'} | {f'{wr:.1f}' if wr else '-'} "
+            f"| {f'{wr / wp:.2f}' if wp and wr else '-'} | {cr} |"
         )
-        for tid in sorted(set(plain) | set(raised)):
-            a, b = plain.get(tid, "missing"), raised.get(tid, "missing")
-            if a != b:
-                details.append(f"{name}: DIFFERENCE {tid}: plain {a}, --lockorder {b}")
+        if raised:
+            for tid in sorted(set(plain) | set(raised)):
+                a, b = plain.get(tid, "missing"), raised.get(tid, "missing")
+                if a != b:
+                    details.append(f"{name}: DIFFERENCE {tid}: plain {a}, --lockorder {b}")
         for mode in MODES:
             details.append(
                 f"{name}: {mode} wall {[round(w, 1) for w in walls.get(mode, [])]}"
@@ -352,9 +657,15 @@ def main() -> None:
     ap.add_argument("command", choices=["setup", "run", "time", "table"])
     ap.add_argument("names", nargs="*", help=f"default: all of {', '.join(PROJECTS)}")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/realproj"))
+    ap.add_argument(
+        "--lockorder",
+        type=Path,
+        default=REPO,
+        help="the lockorder checkout `setup` installs (editable); default: this repository",
+    )
     ap.add_argument("--repeat", type=int, default=2, help="plain/raise pairs for `time`")
     ap.add_argument("--modes", default="plain,raise,record", help="the runs `run` makes")
-    a = ap.parse_args()
+    a = ap.parse_intermixed_args()  # options may come after the command or the names
     if not set(a.modes.split(",")) <= set(MODES):
         ap.error(f"--modes: choose from {', '.join(MODES)}")
     names = a.names or list(PROJECTS)
@@ -366,10 +677,14 @@ def main() -> None:
     if a.command == "table":
         table(a.workdir, names)
         return
+    # a shell without job control starts background commands with SIGINT ignored, and
+    # the suites' children would inherit that (paho-mqtt, watchdog stop theirs with it)
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     for n in names:
         p = PROJECTS[n]
         if a.command == "setup":
-            setup(a.workdir, p)
+            setup(a.workdir, p, a.lockorder.resolve())
         elif a.command == "run":
             for mode in a.modes.split(","):
                 run_once(a.workdir, p, mode, mode)
