@@ -217,8 +217,8 @@ class Lock(_Checked):
             ts = _tls.ts
         except AttributeError:
             ts = _new_ts()
-        if self._lo_user is not ts:
-            new_user(self, ts)
+        # a try-acquire never waits: it does not make the lock shared (a thread
+        # that holds it and then waits makes an edge, which does: record())
         if self._lo_acquire(blocking, timeout):
             push(ts, self)
             self._lo_owner = ts
@@ -390,9 +390,7 @@ class RLock(_Checked):
             if rc:
                 self._lo_count += 1
             return rc  # type: ignore[no-any-return]
-        if self._lo_user is not ts:
-            new_user(self, ts)
-        if not self._lo_acquire(blocking, timeout):
+        if not self._lo_acquire(blocking, timeout):  # a try-acquire: see Lock.acquire
             return False
         push(ts, self)
         self._lo_owner = ts
@@ -605,7 +603,7 @@ class _SemaphoreMixin:
             key = hash((ts.chains[-1], self._lo_cls.cid))
             if key not in ts.known:
                 record(ts, self, key)
-        if self._lo_user is not ts:
+        if blocking and timeout is None and self._lo_user is not ts:
             new_user(self, ts)
         rc = self._lo_raw_acquire(blocking, timeout)
         if rc and not self._lo_cls.signal:

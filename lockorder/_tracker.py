@@ -329,6 +329,10 @@ def record(ts: ThreadState, st: Any, key: int | None) -> None:
     :class:`PotentialDeadlockError` in raise mode when a full cycle closes.
     """
     note_taken(st._lo_cls, ts)
+    for held in ts.held:
+        # holding a lock while waiting for another shares it, however it was taken
+        if held._lo_user is not ts and not ts.suppress:
+            new_user(held, ts)
     error = _record(ts, st, key)
     if error is not None:
         raise error

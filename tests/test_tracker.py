@@ -6,6 +6,7 @@ import gc
 import logging
 import threading
 import warnings
+from typing import Any
 
 import pytest
 
@@ -155,6 +156,37 @@ def test_threads_each_on_locks_of_their_own_do_not_make_a_one_thread_cycle_full(
     # the two threads named 'client' are told apart
     names = {t for t in full.reason.split("'") if t.startswith("client")}
     assert len(names) == 2 and all("(thread " in n for n in names), full.reason
+
+
+def _probe(lock: Any) -> None:
+    """paho's _packet_queue: ``if self._in_callback_mutex.acquire(False): release()``."""
+    if lock.acquire(False):
+        lock.release()
+
+
+def test_a_try_acquire_by_another_thread_does_not_share_a_lock() -> None:
+    """Regression (paho-mqtt, second pass): the test's thread publishes (the
+    client's message mutex, blocking) and probes the callback mutex with a
+    try-acquire; only the network thread ever waits for or holds the callback
+    mutex while waiting: no second thread can deadlock on it."""
+    lockorder.configure(mode="record")
+    one, two = _Client(), _Client()
+    _in_thread("network-1", one.callback_then_publish, one.puback)
+    _in_thread("network-2", two.callback_then_publish)
+    _in_thread("caller", lambda: _probe(one.callback), one.out.acquire, one.out.release)
+    assert [f.severity for f in potential()] == ["warning"]
+
+    # holding the probed lock while waiting for another is taking it for real
+    def probe_then_wait() -> None:
+        assert one.callback.acquire(False)
+        try:
+            with one.out:
+                pass
+        finally:
+            one.callback.release()
+
+    _in_thread("caller", probe_then_wait)
+    assert [f.severity for f in potential()] == ["warning", "error"]
 
 
 def test_the_private_verdict_says_why_it_is_one_thread() -> None:
