@@ -89,7 +89,13 @@ def test_a_documented_command_prints_what_the_page_shows(
         args[0] = sys.executable
     else:
         args[0] = str(Path(sys.executable).parent / args[0])
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOCKORDER", "PYTEST"))}
+    # as on a user's terminal: pytest does not shorten its summary lines on CI
+    # (CI, BUILD_NUMBER set), which the page shows shortened
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("LOCKORDER", "PYTEST")) and k not in ("CI", "BUILD_NUMBER")
+    }
     env["COLUMNS"] = "80"
     shutil.copytree(ROOT / "examples", tmp_path / "examples", ignore=_caches)
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
