@@ -271,6 +271,30 @@ def test_a_big_graph_renders_fast_and_small(tmp_path: Path) -> None:
     assert 'id="show-full"' in page
 
 
+def test_the_whole_graph_stays_reachable_when_capped_to_the_findings(tmp_path: Path) -> None:
+    """Issue 13.8 (part): 300 classes, 605 edges, one cycle. Capped, the whole
+    graph drew only the classes on cycles, which are the finding's: the page then
+    had no "show the whole graph" toggle (and #full did nothing) and said nothing
+    of what it left out."""
+    real = _report(tmp_path)
+    wire = _wire(300, 0)
+    wire["edges"] = [  # acyclic: edges only from a lower class to a higher one
+        {"from": wire["classes"][i]["key"], "to": wire["classes"][j]["key"], "thread": "t"}
+        for i in range(300)
+        for j in (i + 1, i + 2, i + 3)
+        if j < 300
+    ][:605]
+    wire["classes"] += real["graph"]["classes"]
+    wire["edges"] += real["graph"]["edges"]
+    data = report.build(report.findings_of(real), wire, {"mode": "record"}, {"command": ["x"]})
+    page = render_html(data)
+    assert 'id="show-full"' in page
+    assert 'id="view-full" hidden' in page
+    full = page[page.index('id="view-full"') :]
+    note = full[: full.index("</p>")]
+    assert "too big to draw" in note and "on cycles" in note
+
+
 def test_no_findings_draws_the_whole_graph(tmp_path: Path) -> None:
     data = report.build([], _wire(12, 15), {"mode": "record"}, {"command": ["x"]})
     page = render_html(data)

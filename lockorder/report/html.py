@@ -964,11 +964,12 @@ def render_html(report: dict[str, Any]) -> str:
     views = []
     if focus is None:
         views.append(("full", full, True))
-    elif set(focus.keys) == set(full.keys):
-        if len(focus.keys) == len(graph.nodes):
-            focus.note += " That is the whole graph."
+    elif set(focus.keys) == set(full.keys) and len(full.keys) == len(graph.nodes):
+        focus.note += " That is the whole graph."
         views.append(("focus", focus, True))
     else:
+        # the whole graph, or as much of it as can be drawn: always reachable
+        # (the toggle, #full), its note saying what it leaves out
         views.append(("focus", focus, True))
         views.append(("full", full, False))
     graph_html = []
