@@ -226,7 +226,12 @@ def _future_y() -> concurrent.futures.Future[int]:
 def test_waiting_on_futures_of_two_sites_from_two_threads_is_clean(call: str) -> None:
     """wait()/as_completed() lock every future's condition in id() order: one order
     over the instances, whichever creation site (lock class) comes first."""
-    pairs = [(_future_x(), _future_y()) for _ in range(64)]
+    # id() order is allocation order, mostly: make pairs both ways round (an x
+    # first, a y first), then pick one of each id order
+    pairs = [(_future_x(), _future_y()) for _ in range(32)]
+    for _ in range(32):
+        y = _future_y()
+        pairs.append((_future_x(), y))
     xy = next(pair for pair in pairs if id(pair[0]) < id(pair[1]))
     yx = next(pair for pair in pairs if id(pair[1]) < id(pair[0]))
     for pair in (xy, yx):
