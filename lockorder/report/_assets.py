@@ -1,0 +1,215 @@
+"""The HTML report's inline style sheet and script (the page fetches nothing)."""
+
+CSS = """
+:root{--red:#c62828;--red-bg:#fdecea;--amber:#9a6700;--amber-bg:#fff4d6;--ink:#1f2328;
+--muted:#656d76;--line:#d0d7de;--bg:#f6f8fa;--blue:#0969da;
+--mono:ui-monospace,"DejaVu Sans Mono","Liberation Mono",Menlo,Consolas,monospace;}
+*{box-sizing:border-box}
+body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI","DejaVu Sans","Liberation Sans",
+sans-serif;color:var(--ink);background:#fff}
+code,pre,.stack,q{font-family:var(--mono);font-size:12.5px}
+q{quotes:"'" "'"}
+.suppressed{padding:0 24px 24px}.suppressed details{margin:4px 0}
+header{padding:16px 24px 12px;background:var(--bg);border-bottom:1px solid var(--line)}
+.title{display:flex;align-items:baseline;gap:16px;flex-wrap:wrap}
+h1{font-size:22px;margin:0}
+h2{font-size:17px;margin:0}
+h4{margin:8px 0 4px;font-size:13.5px;font-weight:600}
+.verdict{font-weight:600;padding:2px 10px;border-radius:12px}
+.verdict.error{color:#fff;background:var(--red)}
+.verdict.warning{color:#fff;background:var(--amber)}
+.verdict.ok{color:#fff;background:#1a7f37}
+.cards{display:flex;gap:10px;margin:12px 0 8px;flex-wrap:wrap}
+.card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:6px 16px;
+min-width:110px}
+.card .n{font-size:22px;font-weight:700}
+.card .l{color:var(--muted);font-size:12px}
+.card.error{border-color:var(--red)}.card.error .n{color:var(--red)}
+.card.warning{border-color:var(--amber)}.card.warning .n{color:var(--amber)}
+.row{display:flex;gap:8px;align-items:center;flex-wrap:wrap;margin:4px 0}
+.row-head{color:var(--muted);font-size:12px;min-width:64px}
+.chip{border:1px solid var(--line);background:#fff;border-radius:12px;padding:0 9px;
+font-size:12.5px;font-family:var(--mono)}
+.meta{gap:4px 18px;color:var(--muted);font-size:12.5px}.meta .wide{flex-basis:100%}
+.meta b{color:var(--ink);font-weight:600}
+.toolbar{position:sticky;top:0;z-index:5;display:flex;gap:8px;align-items:center;
+padding:8px 24px;background:#fff;border-bottom:1px solid var(--line)}
+.toolbar input{flex:1;max-width:640px;padding:6px 10px;border:1px solid var(--line);
+border-radius:6px;font:inherit}
+select,button{font:inherit;font-size:13px;padding:5px 10px;border:1px solid var(--line);
+border-radius:6px;background:var(--bg);cursor:pointer}
+.muted{color:var(--muted)}
+section{padding:12px 24px}
+.section-head{display:flex;gap:16px;align-items:center;flex-wrap:wrap;margin-bottom:4px}
+.toggle{user-select:none;cursor:pointer}
+.legend{display:flex;gap:6px;align-items:center;color:var(--muted);font-size:12px}
+.sw{display:inline-block;width:22px;height:0;border-top:2px solid #8c959f;margin-left:10px}
+.sw.hot{border-top:3px solid var(--red);margin-left:0}
+.sw.gated{border-top:2px dashed #8c959f}
+.sw.node-hot{width:16px;height:12px;border:1.5px solid var(--red);background:var(--red-bg);
+border-radius:3px}
+#fit{margin-left:auto}
+.note{margin:2px 0 6px;color:var(--muted);font-size:12.5px}
+.canvas{border:1px solid var(--line);border-radius:8px;overflow:auto;max-height:72vh;
+background:#fcfcfd}
+.canvas.fit svg{width:100%;height:auto}
+svg.graph{display:block}
+.node rect{fill:#fff;stroke:#6e7781;stroke-width:1.2}
+.node.hot rect{fill:var(--red-bg);stroke:var(--red);stroke-width:1.8}
+.node text{font-family:var(--mono);text-anchor:middle;fill:var(--ink)}
+.node .t1{font-size:12px;font-weight:700}
+.node .t2{font-size:11px;fill:var(--muted)}
+.node{cursor:pointer}
+.node.match rect{stroke:var(--blue);stroke-width:3;fill:#ddf4ff}
+.node.focus rect{stroke:var(--blue);stroke-width:3}
+.dim{opacity:.18}
+.edge{fill:none;stroke:#8c959f;stroke-width:1.3}
+.edge.gated{stroke-dasharray:5 4}
+.edge.hot{stroke:var(--red);stroke-width:2.8}
+.arrow-grey{fill:#8c959f}.arrow-hot{fill:var(--red)}
+.findings h2{margin-bottom:8px}
+details.finding{border:1px solid var(--line);border-left:5px solid var(--red);border-radius:8px;
+margin:0 0 10px;background:#fff}
+details.finding.warning{border-left-color:var(--amber)}
+details.finding>summary{cursor:pointer;padding:8px 12px;display:flex;gap:10px;
+align-items:baseline;flex-wrap:wrap;list-style:none}
+details.finding>summary::-webkit-details-marker{display:none}
+details.finding>summary::before{content:"\\25B8";color:var(--muted);width:10px}
+details.finding[open]>summary::before{content:"\\25BE"}
+details.finding[open]>summary{border-bottom:1px solid var(--line);background:var(--bg);
+border-radius:8px 8px 0 0}
+.num{color:var(--muted);font-size:12px}
+.badge{text-transform:uppercase;font-size:11px;font-weight:700;padding:1px 7px;border-radius:4px;
+color:#fff;background:var(--red)}
+.badge.warning{background:var(--amber)}
+.kind{font-family:var(--mono);font-weight:700}
+.msg{flex:1 1 400px;font-family:var(--mono);font-size:12.5px;word-break:break-word}
+.test{font-family:var(--mono);font-size:12px;color:var(--blue)}
+.body{padding:6px 14px 12px}
+.kind-help{margin:4px 0 8px;color:var(--muted);font-size:12.5px}
+dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:3px 14px;margin:4px 0 8px}
+dl.facts dt{color:var(--muted);font-size:12.5px}
+dl.facts dd{margin:0;word-break:break-word}
+code.lock{background:var(--red-bg);border:1px solid #f5c2c0;border-radius:4px;padding:0 5px}
+.chain{margin:8px 0;padding:8px 10px;background:var(--bg);border-radius:6px;line-height:2}
+.chain-head{color:var(--muted);font-size:12px;margin-right:8px}
+.arrow{color:var(--red);font-weight:700}
+ol.edges{list-style:none;padding:0;margin:0;display:grid;
+grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:10px}
+li.edge-report{border:1px solid var(--line);border-radius:6px;padding:4px 12px 8px}
+.stack-head{color:var(--muted);font-size:12px;margin-top:4px}
+ol.stack{margin:2px 0 0;padding:6px 10px 6px 34px;background:#0d1117;color:#e6edf3;
+border-radius:6px;overflow:auto}
+ol.stack li{white-space:pre}
+ol.stack .file{color:#79c0ff}ol.stack .line{color:#ffa657}ol.stack .fn{color:#d2a8ff}
+ol.stack li.lib{opacity:.6}
+table.scenario{border-collapse:collapse;font-family:var(--mono);font-size:12.5px;margin:4px 0}
+table.scenario th{text-align:left;border-bottom:2px solid var(--line);padding:3px 14px 3px 6px}
+table.scenario td{padding:2px 14px 2px 6px;white-space:nowrap;vertical-align:top}
+table.scenario td.waits{color:var(--red);font-weight:600}
+table.scenario td.dead{font-weight:700;color:var(--red);padding-top:6px}
+pre{background:var(--bg);border:1px solid var(--line);border-radius:6px;padding:8px 10px;
+overflow:auto;margin:6px 0}
+details.as-text{margin-top:8px}details.as-text>summary{cursor:pointer;color:var(--muted);
+font-size:12.5px}
+.empty{color:var(--muted);font-style:italic}
+[hidden]{display:none!important}
+"""
+
+JS = """
+(function () {
+  "use strict";
+  var q = document.getElementById("q"), kind = document.getElementById("kind");
+  var count = document.getElementById("count");
+  var findings = Array.prototype.slice.call(document.querySelectorAll("details.finding"));
+  var texts = findings.map(function (f) { return f.textContent.toLowerCase(); });
+  var nodes = Array.prototype.slice.call(document.querySelectorAll("g.node"));
+  var edges = Array.prototype.slice.call(document.querySelectorAll("path.edge"));
+  function nodesOf(f) { return (f.getAttribute("data-nodes") || "").split(" ").filter(Boolean); }
+  function apply() {
+    var text = q.value.trim().toLowerCase(), k = kind.value, shown = 0, related = {};
+    var active = text !== "" || k !== "";
+    findings.forEach(function (f, i) {
+      var ok = (!k || f.getAttribute("data-kind") === k || f.getAttribute("data-severity") === k)
+        && (!text || texts[i].indexOf(text) >= 0);
+      f.hidden = !ok;
+      if (ok) { shown++; nodesOf(f).forEach(function (n) { related[n] = true; }); }
+    });
+    nodes.forEach(function (n) {
+      var match = text !== "" && n.getAttribute("data-search").indexOf(text) >= 0;
+      n.classList.toggle("match", match);
+      if (match) { related[n.getAttribute("data-k")] = true; }
+    });
+    nodes.forEach(function (n) {
+      n.classList.toggle("dim", active && !related[n.getAttribute("data-k")]);
+    });
+    edges.forEach(function (e) {
+      var on = related[e.getAttribute("data-s")] && related[e.getAttribute("data-d")];
+      e.classList.toggle("dim", active && !on);
+    });
+    count.textContent = active ? shown + " of " + findings.length + " findings"
+      : findings.length + (findings.length === 1 ? " finding" : " findings");
+  }
+  q.addEventListener("input", apply);
+  kind.addEventListener("change", apply);
+  document.getElementById("expand").addEventListener("click", function () {
+    findings.forEach(function (f) { f.open = true; });
+  });
+  document.getElementById("collapse").addEventListener("click", function () {
+    findings.forEach(function (f) { f.open = false; });
+  });
+  var full = document.getElementById("show-full");
+  if (full) {
+    var showFull = function () {
+      document.getElementById("view-full").hidden = !full.checked;
+      document.getElementById("view-focus").hidden = full.checked;
+      views.forEach(frame);
+    };
+    full.addEventListener("change", showFull);
+    if (location.hash === "#full") { full.checked = true; showFull(); }
+  }
+  if (location.hash.indexOf("#q=") === 0) {  // report.html#q=TEXT opens filtered
+    q.value = decodeURIComponent(location.hash.slice(3));
+  }
+  function frame(view) {  // a drawing a little too wide shrinks to fit; a big one
+    var c = view.querySelector(".canvas"), svg = c && c.querySelector("svg");
+    if (!svg || c.getAttribute("data-framed")) { return; }
+    var wide = svg.width.baseVal.value, room = c.clientWidth;
+    if (!room) { return; }  // hidden: framed when shown
+    c.setAttribute("data-framed", "1");
+    if (wide > room && wide < room * 1.6) { c.classList.add("fit"); return; }
+    var first = svg.querySelector("g.node.hot") || svg.querySelector("g.node");
+    if (first) {  // scrolls to its first class in a finding
+      var box = first.getBoundingClientRect(), at = c.getBoundingClientRect();
+      c.scrollTop += box.top - at.top - 40;
+      c.scrollLeft += box.left - at.left - 40;
+    }
+  }
+  var views = Array.prototype.slice.call(document.querySelectorAll(".view"));
+  views.forEach(frame);
+  document.getElementById("fit").addEventListener("click", function () {
+    document.querySelectorAll(".canvas").forEach(function (c) { c.classList.toggle("fit"); });
+  });
+  nodes.forEach(function (n) {
+    n.addEventListener("click", function () {
+      var title = n.querySelector("title").textContent.split("\\n")[0];
+      q.value = q.value === title ? "" : title;
+      apply();
+    });
+  });
+  findings.forEach(function (f) {
+    var mark = function (on) {
+      var set = {};
+      nodesOf(f).forEach(function (k) { set[k] = true; });
+      nodes.forEach(function (n) {
+        if (set[n.getAttribute("data-k")]) { n.classList.toggle("focus", on); }
+      });
+    };
+    var s = f.querySelector("summary");
+    s.addEventListener("mouseenter", function () { mark(true); });
+    s.addEventListener("mouseleave", function () { mark(false); });
+  });
+  apply();
+  document.body.setAttribute("data-ready", "1");
+})();
+"""
