@@ -7,12 +7,14 @@ skip when it is not installed, except under CI (``CI=true``), where they fail.
 from __future__ import annotations
 
 import html
+import json
 import os
 import random
 import re
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -21,8 +23,10 @@ import pytest
 
 import lockorder
 from lockorder import _tracker, report
+from lockorder._findings import Finding
 from lockorder._sites import relpath
 from lockorder.report.html import MAX_DRAWN_NODES, render_html
+from tests.browser import FLAGS, Browser
 from tests.conftest import run_threads
 
 BROWSER_TIMEOUT = 60
@@ -305,13 +309,105 @@ def test_no_findings_draws_the_whole_graph(tmp_path: Path) -> None:
     assert 'id="show-full"' not in page
 
 
-def test_drawn_nodes_never_overlap() -> None:
-    data = report.build([], _wire(60, 140, seed=11), {"mode": "record"}, {"command": ["x"]})
-    parsed = _parse(render_html(data))
+def _lock_ref(i: int) -> dict[str, Any]:
+    site = f"app/mod{i % 40}.py:{100 + i}"
+    return {"key": site, "site": site, "name": None, "kind": "Lock", "function": f"make_{i}"}
+
+
+def _group_edge(a: int, b: int) -> dict[str, Any]:
+    return {
+        "thread": f"worker-{a % 5}",
+        "threads": [f"worker-{a % 5}"],
+        "thread_count": 1,
+        "held": [_lock_ref(a)["site"]],
+        "stack": [[f"app/mod{a % 40}.py", 200 + b, "work"]],
+        "test": None,
+        "tests": [],
+        "gates": [],
+        "gated": False,
+    }
+
+
+def _cycle_group_report(
+    classes: int = 2000, edges: int = 5000, group: int = 164, inversions: int = 120
+) -> dict[str, Any]:
+    """Issue 13.8's shape: ``inversions`` two-lock inversions among ``group``
+    classes that a ring makes one cycle group, in a graph of ``classes`` classes
+    and ``edges`` edges (the others acyclic)."""
+    rng = random.Random(1)
+    pairs = {(i, (i + 1) % group) for i in range(group)}
+    findings = []
+    while len(findings) < inversions:
+        a, b = rng.randrange(group), rng.randrange(group)
+        if a == b or (a, b) in pairs or (b, a) in pairs:
+            continue
+        pairs |= {(a, b), (b, a)}
+        cycle = [
+            {"from": _lock_ref(x), "to": _lock_ref(y), **_group_edge(x, y)}
+            for x, y in ((a, b), (b, a))
+        ]
+        message = f"lock-order inversion: {_lock_ref(a)['site']} -> {_lock_ref(b)['site']} -> ..."
+        finding = {
+            "kind": "potential-deadlock",
+            "severity": "error",
+            "message": message,
+            "locks": [_lock_ref(a), _lock_ref(b)],
+            "thread": "worker-1",
+            "cycle": cycle,
+            "signature": f"potential-deadlock:{a}|{b}",
+        }
+        findings.append(Finding.from_dict(finding))
+    while len(pairs) < edges:
+        a, b = rng.randrange(classes), rng.randrange(classes)
+        if a < b and b >= group:
+            pairs.add((a, b))
+    wire = {
+        "classes": [
+            {**_lock_ref(i), "file": f"app/mod{i % 40}.py", "line": 100 + i, "created": 1}
+            for i in range(classes)
+        ],
+        "edges": [
+            {"from": _lock_ref(a)["key"], "to": _lock_ref(b)["key"], **_group_edge(a, b)}
+            for a, b in sorted(pairs)
+        ],
+    }
+    return report.build(findings, wire, {"mode": "record"}, {"command": ["x"]})
+
+
+def _svg_size(page: str, view: str) -> tuple[float, float]:
+    found = re.search(
+        rf'<svg class="graph" id="{view}-svg" width="([\d.]+)" height="([\d.]+)"', page
+    )
+    assert found, f"no {view} drawing"
+    return float(found[1]), float(found[2])
+
+
+def test_a_big_cycle_group_is_drawn_compactly() -> None:
+    """Issue 13.8: 120 inversions among 164 classes of one cycle group were drawn
+    13,996 px wide (a layered layout makes a band of it); now a grid in a frame
+    that counts the group's classes and edges."""
+    page = render_html(_cycle_group_report())
+    width, height = _svg_size(page, "focus")
+    assert width < 3000 and height < 2000, (width, height)
+    assert 1.2 < width / height < 3.5  # wide, as a window is
+    labels = re.findall(r'<g class="group">.*?<text[^>]*>([^<]*)</text>', page)
+    assert len(labels) == 2  # in the findings' view and in the whole graph's
+    assert re.match(r"cycle group: \d+ lock classes, [\d,]+ edges between them", labels[0])
+    full_width, full_height = _svg_size(page, "full")
+    assert full_width < 3000 and full_height < 2000
+
+
+@pytest.mark.parametrize(("edges", "compact"), [(70, False), (140, True)])
+def test_drawn_nodes_never_overlap(edges: int, compact: bool) -> None:
+    """60 classes: 70 random edges make small cycle groups (a layered layout);
+    140 make one group of more than COMPACT_GROUP classes (a grid)."""
+    data = report.build([], _wire(60, edges, seed=11), {"mode": "record"}, {"command": ["x"]})
+    page = render_html(data)
+    assert ('<g class="group">' in page) is compact
+    parsed = _parse(page)
     boxes = [
         (float(r["x"]), float(r["y"]), float(r["width"]), float(r["height"]))
-        for r in parsed.all("rect")
-        if "rx" in r
+        for r in parsed.all("rect", rx="6")  # a lock class (a group's frame has rx=10)
     ]
     assert len(boxes) == 60
     for i, (x1, y1, w1, h1) in enumerate(boxes):
@@ -356,19 +452,7 @@ def test_a_missing_browser_skips_or_fails_under_ci(
 def _browse(chromium: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     profile = tmp_path / "chromium-profile"
     profile.mkdir(exist_ok=True)
-    command = [
-        chromium,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        *args,
-    ]
+    command = [chromium, *FLAGS, f"--user-data-dir={profile}", *args]
     return subprocess.run(
         command, capture_output=True, text=True, timeout=BROWSER_TIMEOUT, check=False
     )
@@ -427,3 +511,155 @@ def test_browser_screenshot(chromium: str, tmp_path: Path) -> None:
     content = shot.read_bytes()
     assert content.startswith(b"\x89PNG\r\n\x1a\n")
     assert len(content) > 10_000, f"a {len(content)}-byte screenshot is blank"
+
+
+# --------------------------------------------------------------------------- driven by DevTools
+
+_FOCUS = "document.querySelector('#view-focus .canvas')"
+_FULL = "document.querySelector('#view-full .canvas')"
+
+
+def _state(browser: Browser, canvas: str = _FOCUS) -> dict[str, Any]:
+    """The canvas's zoom, viewBox and box on screen, and the drawing's nodes."""
+    state: dict[str, Any] = browser.eval(
+        f"""(function () {{
+          var c = {canvas}, svg = c.querySelector("svg"), r = c.getBoundingClientRect();
+          var nodes = Array.prototype.slice.call(svg.querySelectorAll("g.node")).map(
+            function (n) {{ var b = n.getBBox();
+              return {{k: n.dataset.k, x: b.x, y: b.y, w: b.width, h: b.height,
+                       cls: n.getAttribute("class")}}; }});
+          return {{zoom: Number(c.dataset.zoom), box: svg.getAttribute("viewBox"),
+                   left: r.left, top: r.top, width: r.width, height: r.height,
+                   bottom: r.bottom, right: r.right, nodes: nodes,
+                   label: document.getElementById("zoom").textContent,
+                   inner: [innerWidth, innerHeight]}};
+        }})()"""
+    )
+    state["box"] = [float(v) for v in state["box"].split()]
+    return state
+
+
+def _inside(node: dict[str, Any], box: list[float]) -> bool:
+    x, y, w, h = box
+    return (
+        node["x"] >= x - 0.5
+        and node["y"] >= y - 0.5
+        and node["x"] + node["w"] <= x + w + 0.5
+        and node["y"] + node["h"] <= y + h + 0.5
+    )
+
+
+def _to_drawing(state: dict[str, Any], px: float, py: float) -> tuple[float, float]:
+    """The drawing point under a screen point."""
+    x, y, _, _ = state["box"]
+    return x + (px - state["left"]) / state["zoom"], y + (py - state["top"]) / state["zoom"]
+
+
+@pytest.fixture
+def big_page(tmp_path: Path) -> Path:
+    return _page_file(tmp_path, _cycle_group_report())
+
+
+@pytest.fixture
+def browser(chromium: str, tmp_path: Path) -> Iterator[Browser]:
+    with Browser(chromium, tmp_path / "devtools-profile", 1400, 1000, BROWSER_TIMEOUT) as open_:
+        yield open_
+
+
+def test_browser_fits_a_report_with_thousands_of_edges(browser: Browser, big_page: Path) -> None:
+    """Issue 13.8: the first screen shows the findings' graph, all of it, fitted
+    to the window; the findings render; a screenshot is kept as an artifact."""
+    browser.open(big_page.as_uri())
+    state = _state(browser)
+    assert len(state["nodes"]) > 100
+    assert all(_inside(node, state["box"]) for node in state["nodes"]), "a class is off screen"
+    assert 0.3 < state["zoom"] <= 1, state["zoom"]
+    assert state["bottom"] <= state["inner"][1], "the drawing runs below the first screen"
+    assert state["right"] <= state["inner"][0]
+    assert state["label"] == f"{round(state['zoom'] * 100)}%"
+    shown = browser.eval(
+        "Array.prototype.filter.call(document.querySelectorAll('details.finding'),"
+        " function (f) { return !f.hidden; }).length"
+    )
+    assert shown == 120
+    assert browser.eval("document.getElementById('finding-1').open") is True
+    assert "lock-order inversion" in browser.eval("document.getElementById('finding-1').innerText")
+    artifacts = os.environ.get("LOCKORDER_ARTIFACTS")
+    directory = Path(artifacts) if artifacts else big_page.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    content = browser.screenshot(directory / "report-html-large.png")
+    assert content.startswith(b"\x89PNG\r\n\x1a\n") and len(content) > 50_000
+
+
+def test_browser_pans_and_zooms(browser: Browser, big_page: Path) -> None:
+    browser.open(big_page.as_uri())
+    fitted = _state(browser)
+    # Ctrl+wheel zooms in around the pointer: the point under it stays put
+    at = (fitted["left"] + fitted["width"] * 0.3, fitted["top"] + fitted["height"] * 0.6)
+    before = _to_drawing(fitted, *at)
+    browser.mouse("mouseWheel", *at, deltaX=0, deltaY=-300, modifiers=2)  # 2: Ctrl
+    zoomed = _state(browser)
+    assert zoomed["zoom"] == pytest.approx(fitted["zoom"] * 2.718, rel=0.02)
+    assert _to_drawing(zoomed, *at) == pytest.approx(before, abs=1.0)
+    # a plain wheel is the page's: it scrolls, the drawing keeps its zoom
+    browser.mouse("mouseWheel", *at, deltaX=0, deltaY=200)
+    assert _state(browser)["zoom"] == zoomed["zoom"]
+    browser.eval("scrollTo(0, 0)")
+    # dragging pans: the drawing follows the pointer
+    start = (zoomed["left"] + 400, zoomed["top"] + 300)
+    browser.drag(start, (start[0] - 200, start[1] - 100))
+    panned = _state(browser)
+    assert panned["zoom"] == zoomed["zoom"]
+    assert panned["box"][0] == pytest.approx(zoomed["box"][0] + 200 / zoomed["zoom"], abs=1.0)
+    assert panned["box"][1] == pytest.approx(zoomed["box"][1] + 100 / zoomed["zoom"], abs=1.0)
+    # the drag did not count as a click on a class (which would filter the findings)
+    assert browser.eval("document.getElementById('q').value") == ""
+    # the buttons and the keyboard
+    fit = browser.eval("JSON.stringify(document.getElementById('fit').getBoundingClientRect())")
+    box = json.loads(fit)
+    browser.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    assert _state(browser)["box"] == fitted["box"]
+    browser.eval(f"{_FOCUS}.focus()")
+    browser.key("+")
+    assert _state(browser)["zoom"] == pytest.approx(fitted["zoom"] * 1.25, rel=0.01)
+    browser.key("0")
+    assert _state(browser)["box"] == fitted["box"]
+
+
+def test_browser_shows_a_finding_in_the_graph(browser: Browser, big_page: Path) -> None:
+    browser.open(big_page.as_uri())
+    fitted = _state(browser)
+    keys = browser.eval("document.getElementById('finding-57').dataset.nodes").split()
+    assert len(keys) == 2
+    # a real click on the finding's button: open it, then press the button
+    for selector in ("#finding-57 > summary", "#finding-57 button.show-in-graph"):
+        box = json.loads(
+            browser.eval(
+                f"(function () {{ var e = document.querySelector('{selector}');"
+                " e.scrollIntoView({block: 'center'});"
+                " return JSON.stringify(e.getBoundingClientRect()); })()"
+            )
+        )
+        browser.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    shown = _state(browser)
+    assert shown["zoom"] > fitted["zoom"] * 1.5  # zoomed in on the two classes
+    assert shown["top"] >= 0 and shown["bottom"] <= shown["inner"][1]  # scrolled to
+    mine = [n for n in shown["nodes"] if n["k"] in keys]
+    assert len(mine) == 2 and all(_inside(n, shown["box"]) for n in mine)
+    assert all("focus" in n["cls"] and "dim" not in n["cls"] for n in mine)
+    others = [n for n in shown["nodes"] if n["k"] not in keys]
+    assert all("dim" in n["cls"] for n in others)
+    browser.key("Escape")
+    assert not any("dim" in n["cls"] for n in _state(browser)["nodes"])
+
+
+def test_browser_fits_the_whole_graph_when_shown(browser: Browser, big_page: Path) -> None:
+    browser.open(big_page.as_uri())
+    browser.eval("document.getElementById('show-full').click()")
+    whole = _state(browser, _FULL)
+    assert whole["width"] > 0 and 0 < whole["zoom"] <= 1
+    assert all(_inside(node, whole["box"]) for node in whole["nodes"])
+    note = browser.eval("document.querySelector('#view-full .note').textContent")
+    assert "2,000 lock classes, 5,000 edges" in note and "too big to draw" in note
+    browser.open(big_page.as_uri() + "#full")  # the URL opens it too, fitted
+    assert _state(browser, _FULL)["zoom"] == whole["zoom"]

@@ -48,12 +48,19 @@ section{padding:12px 24px}
 .sw.gated{border-top:2px dashed #8c959f}
 .sw.node-hot{width:16px;height:12px;border:1.5px solid var(--red);background:var(--red-bg);
 border-radius:3px}
-#fit{margin-left:auto}
+.zoom-controls{margin-left:auto;display:flex;gap:4px;align-items:center}
+.zoom-controls button{min-width:32px}
+#zoom{min-width:44px;text-align:center;font-size:12.5px}
+.hint{margin:0 0 4px;color:var(--muted);font-size:12px}
 .note{margin:2px 0 6px;color:var(--muted);font-size:12.5px}
 .canvas{border:1px solid var(--line);border-radius:8px;overflow:auto;max-height:72vh;
 background:#fcfcfd}
-.canvas.fit svg{width:100%;height:auto}
+.canvas.live{overflow:hidden;touch-action:none;cursor:grab}
+.canvas.live:focus{outline:2px solid var(--blue);outline-offset:1px}
+.canvas.live.panning{cursor:grabbing}
+.canvas.live svg{width:100%;height:100%}
 svg.graph{display:block}
+button.show-in-graph{float:right;margin:4px 0 0 8px}
 .node rect{fill:#fff;stroke:#6e7781;stroke-width:1.2}
 .node.hot rect{fill:var(--red-bg);stroke:var(--red);stroke-width:1.8}
 .node text{font-family:var(--mono);text-anchor:middle;fill:var(--ink)}
@@ -63,6 +70,8 @@ svg.graph{display:block}
 .node.match rect{stroke:var(--blue);stroke-width:3;fill:#ddf4ff}
 .node.focus rect{stroke:var(--blue);stroke-width:3}
 .dim{opacity:.18}
+.group rect{fill:#f6f8fa;stroke:#d0d7de;stroke-dasharray:4 3}
+.group text{font-size:12.5px;fill:var(--muted);font-weight:600}
 .edge{fill:none;stroke:#8c959f;stroke-width:1.3}
 .edge.gated{stroke-dasharray:5 4}
 .edge.hot{stroke:var(--red);stroke-width:2.8}
@@ -125,8 +134,13 @@ JS = """
   var texts = findings.map(function (f) { return f.textContent.toLowerCase(); });
   var nodes = Array.prototype.slice.call(document.querySelectorAll("g.node"));
   var edges = Array.prototype.slice.call(document.querySelectorAll("path.edge"));
+  var spotlight = false;  // a finding shown in the graph: its classes lit, the rest dim
   function nodesOf(f) { return (f.getAttribute("data-nodes") || "").split(" ").filter(Boolean); }
   function apply() {
+    if (spotlight) {  // a finding shown in the graph gives way to the filter
+      spotlight = false;
+      nodes.forEach(function (n) { n.classList.remove("focus"); });
+    }
     var text = q.value.trim().toLowerCase(), k = kind.value, shown = 0, related = {};
     var active = text !== "" || k !== "";
     findings.forEach(function (f, i) {
@@ -158,40 +172,177 @@ JS = """
   document.getElementById("collapse").addEventListener("click", function () {
     findings.forEach(function (f) { f.open = false; });
   });
-  var full = document.getElementById("show-full");
-  if (full) {
-    var showFull = function () {
-      document.getElementById("view-full").hidden = !full.checked;
-      document.getElementById("view-focus").hidden = full.checked;
-      views.forEach(frame);
+  // pan and zoom: each drawing is moved by its viewBox; s is screen px per drawing px
+  var MAX_ZOOM = 4, zoomLabel = document.getElementById("zoom");
+  function Canvas(view) {
+    var c = view.querySelector(".canvas"), svg = c && c.querySelector("svg");
+    if (!svg) { return null; }
+    var box = svg.getAttribute("viewBox").split(" ").map(Number);
+    var me = { view: view, c: c, svg: svg, x0: box[0], y0: box[1], W: box[2], H: box[3],
+               x: box[0], y: box[1], s: 1, fitS: 1, fitted: false, ready: false };
+    me.show = function () {
+      var cw = c.clientWidth, ch = c.clientHeight;
+      svg.setAttribute("viewBox", [me.x, me.y, cw / me.s, ch / me.s].map(function (v) {
+        return Math.round(v * 10) / 10; }).join(" "));
+      c.setAttribute("data-zoom", me.s.toFixed(3));
+      if (!view.hidden) { zoomLabel.textContent = Math.round(me.s * 100) + "%"; }
     };
-    full.addEventListener("change", showFull);
-    if (location.hash === "#full") { full.checked = true; showFull(); }
+    me.fit = function () {  // the whole drawing in the window, never enlarged
+      var cw = c.clientWidth;
+      if (!cw) { return false; }  // hidden: fitted when shown
+      // as tall as the rest of the first screen allows (at least 40% of it, at
+      // most 72%), never taller than the fitted drawing
+      var top = c.getBoundingClientRect().top + window.scrollY, tall = window.innerHeight;
+      var room = Math.round(Math.min(tall * 0.72, Math.max(tall * 0.4, tall - top - 12)));
+      var h = Math.min(room, Math.ceil(me.H * Math.min(1, cw / me.W)) + 2);
+      c.style.height = Math.max(h, 120) + "px";
+      var ch = c.clientHeight;
+      me.s = me.fitS = Math.min(1, cw / me.W, ch / me.H);
+      me.x = me.x0 + (me.W - cw / me.s) / 2;
+      me.y = me.y0 + (me.H - ch / me.s) / 2;
+      me.fitted = true;
+      me.show();
+      return true;
+    };
+    me.zoomAt = function (factor, px, py) {  // px, py: canvas pixels that stay put
+      var s = Math.max(Math.min(me.fitS, 1) / 2, Math.min(MAX_ZOOM, me.s * factor));
+      me.x += px / me.s - px / s; me.y += py / me.s - py / s; me.s = s;
+      me.fitted = false;
+      me.show();
+    };
+    me.zoomTo = function (x, y, w, h) {  // a drawing rectangle, centred, at most 150%
+      var cw = c.clientWidth, ch = c.clientHeight, pad = 40;
+      me.s = Math.min(1.5, cw / (w + 2 * pad), ch / (h + 2 * pad));
+      me.x = x + w / 2 - cw / me.s / 2; me.y = y + h / 2 - ch / me.s / 2;
+      me.fitted = false;
+      me.show();
+    };
+    svg.removeAttribute("width"); svg.removeAttribute("height");
+    c.classList.add("live");
+    c.setAttribute("tabindex", "0");
+    var drag = null;
+    c.addEventListener("pointerdown", function (e) {
+      if (e.button !== 0) { return; }
+      drag = { px: e.clientX, py: e.clientY, x: me.x, y: me.y, moved: false, id: e.pointerId };
+    });
+    c.addEventListener("pointermove", function (e) {
+      if (!drag) { return; }
+      var dx = e.clientX - drag.px, dy = e.clientY - drag.py;
+      if (!drag.moved && Math.abs(dx) + Math.abs(dy) < 4) { return; }
+      if (!drag.moved) { drag.moved = true; c.setPointerCapture(drag.id);
+                         c.classList.add("panning"); }
+      me.x = drag.x - dx / me.s; me.y = drag.y - dy / me.s; me.fitted = false;
+      me.show();
+    });
+    var end = function () {
+      if (drag && drag.moved) { me.dragged = Date.now(); }
+      drag = null; c.classList.remove("panning");
+    };
+    c.addEventListener("pointerup", end);
+    c.addEventListener("pointercancel", end);
+    c.addEventListener("wheel", function (e) {  // Ctrl+wheel and pinch zoom; a wheel scrolls
+      if (!e.ctrlKey && !e.metaKey) { return; }
+      e.preventDefault();
+      var at = c.getBoundingClientRect();
+      me.zoomAt(Math.exp(-e.deltaY / 300), e.clientX - at.left, e.clientY - at.top);
+    }, { passive: false });
+    c.addEventListener("dblclick", function (e) {
+      var at = c.getBoundingClientRect();
+      me.zoomAt(e.shiftKey ? 0.5 : 2, e.clientX - at.left, e.clientY - at.top);
+    });
+    c.addEventListener("keydown", function (e) {
+      var step = 60 / me.s, cw = c.clientWidth, ch = c.clientHeight;
+      if (e.key === "+" || e.key === "=") { me.zoomAt(1.25, cw / 2, ch / 2); }
+      else if (e.key === "-") { me.zoomAt(0.8, cw / 2, ch / 2); }
+      else if (e.key === "0") { unspot(); me.fit(); }
+      else if (e.key === "ArrowLeft") { me.x -= step; me.show(); }
+      else if (e.key === "ArrowRight") { me.x += step; me.show(); }
+      else if (e.key === "ArrowUp") { me.y -= step; me.show(); }
+      else if (e.key === "ArrowDown") { me.y += step; me.show(); }
+      else { return; }
+      e.preventDefault();
+    });
+    return me;
+  }
+  var canvases = Array.prototype.slice.call(document.querySelectorAll(".view"))
+    .map(Canvas).filter(Boolean);
+  function current() {
+    return canvases.filter(function (k) { return !k.view.hidden; })[0] || null;
+  }
+  function frame() {  // fits each shown drawing the first time it has room
+    canvases.forEach(function (k) {
+      if (!k.view.hidden && !k.ready) { k.ready = k.fit(); }
+      if (!k.view.hidden && k.ready) { k.show(); }
+    });
+  }
+  var full = document.getElementById("show-full");
+  function showView(whole) {
+    if (!full) { return; }
+    full.checked = whole;
+    document.getElementById("view-full").hidden = !whole;
+    document.getElementById("view-focus").hidden = whole;
+    frame();
+  }
+  if (full) {
+    full.addEventListener("change", function () { showView(full.checked); });
+    if (location.hash === "#full") { showView(true); }
   }
   if (location.hash.indexOf("#q=") === 0) {  // report.html#q=TEXT opens filtered
     q.value = decodeURIComponent(location.hash.slice(3));
   }
-  function frame(view) {  // a drawing a little too wide shrinks to fit; a big one
-    var c = view.querySelector(".canvas"), svg = c && c.querySelector("svg");
-    if (!svg || c.getAttribute("data-framed")) { return; }
-    var wide = svg.width.baseVal.value, room = c.clientWidth;
-    if (!room) { return; }  // hidden: framed when shown
-    c.setAttribute("data-framed", "1");
-    if (wide > room && wide < room * 1.6) { c.classList.add("fit"); return; }
-    var first = svg.querySelector("g.node.hot") || svg.querySelector("g.node");
-    if (first) {  // scrolls to its first class in a finding
-      var box = first.getBoundingClientRect(), at = c.getBoundingClientRect();
-      c.scrollTop += box.top - at.top - 40;
-      c.scrollLeft += box.left - at.left - 40;
-    }
-  }
-  var views = Array.prototype.slice.call(document.querySelectorAll(".view"));
-  views.forEach(frame);
+  frame();
+  window.addEventListener("resize", function () {
+    canvases.forEach(function (k) { if (k.fitted && !k.view.hidden) { k.fit(); } });
+  });
   document.getElementById("fit").addEventListener("click", function () {
-    document.querySelectorAll(".canvas").forEach(function (c) { c.classList.toggle("fit"); });
+    var k = current(); unspot(); if (k) { k.fit(); }
+  });
+  document.getElementById("zoom-in").addEventListener("click", function () {
+    var k = current(); if (k) { k.zoomAt(1.25, k.c.clientWidth / 2, k.c.clientHeight / 2); }
+  });
+  document.getElementById("zoom-out").addEventListener("click", function () {
+    var k = current(); if (k) { k.zoomAt(0.8, k.c.clientWidth / 2, k.c.clientHeight / 2); }
+  });
+  function drawn(k, set) {
+    return Array.prototype.slice.call(k.svg.querySelectorAll("g.node")).filter(function (n) {
+      return set[n.getAttribute("data-k")]; });
+  }
+  function unspot() {  // back to what the filter shows
+    if (spotlight) { apply(); }
+  }
+  document.addEventListener("keydown", function (e) { if (e.key === "Escape") { unspot(); } });
+  function showInGraph(f) {  // zooms to the finding's classes, in a view that draws them
+    var set = {}, k = current(), found;
+    nodesOf(f).forEach(function (key) { set[key] = true; });
+    if (!k) { return; }
+    found = drawn(k, set);
+    if (!found.length && full) { showView(!full.checked); k = current(); found = drawn(k, set); }
+    if (!found.length) { return; }
+    var x1 = Infinity, y1 = Infinity, x2 = -Infinity, y2 = -Infinity;
+    found.forEach(function (n) {
+      var b = n.getBBox();
+      x1 = Math.min(x1, b.x); y1 = Math.min(y1, b.y);
+      x2 = Math.max(x2, b.x + b.width); y2 = Math.max(y2, b.y + b.height);
+    });
+    nodes.forEach(function (n) {  // the finding's classes stand out, the rest dims
+      var mine = !!set[n.getAttribute("data-k")];
+      n.classList.toggle("focus", mine); n.classList.toggle("dim", !mine);
+    });
+    edges.forEach(function (e) {
+      e.classList.toggle("dim", !(set[e.getAttribute("data-s")] && set[e.getAttribute("data-d")]));
+    });
+    spotlight = true;
+    k.c.scrollIntoView({ block: "nearest" });
+    k.zoomTo(x1, y1, x2 - x1, y2 - y1);
+  }
+  findings.forEach(function (f) {
+    var b = f.querySelector("button.show-in-graph");
+    if (b) { b.addEventListener("click", function () { showInGraph(f); }); }
   });
   nodes.forEach(function (n) {
     n.addEventListener("click", function () {
+      var k = current();
+      if (k && k.dragged && Date.now() - k.dragged < 300) { return; }
       var title = n.querySelector("title").textContent.split("\\n")[0];
       q.value = q.value === title ? "" : title;
       apply();

@@ -1,8 +1,12 @@
-"""The HTML report's drawings: a layered layout of the lock-order graph, as SVG.
+"""The HTML report's drawings: a layout of the lock-order graph, as SVG.
 
-A small Sugiyama-style layout, left to right, of each weakly connected
-component, the components packed in rows; networkx only for the graph
-algorithms. Node sizes come from :mod:`lockorder.report._views`.
+Each weakly connected component gets a small Sugiyama-style layout, left to
+right, unless it holds a big cycle group (a strongly connected component of more
+than ``COMPACT_GROUP`` classes): a layered layout draws such a group as a band
+thousands of pixels long, so that component is laid out compactly instead, in a
+grid whose order keeps linked classes near, inside a frame that names the group
+and counts its classes and edges. The components are packed in rows; networkx
+only for the graph algorithms. Node sizes come from :mod:`lockorder.report._views`.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import pairwise
 
-from lockorder.report._views import Edge, Graph, Node, View, esc
+from lockorder.report._views import NODE_H, Edge, Graph, Node, View, esc
 
 # geometry of the drawing (px)
 _COL_GAP = 80.0
@@ -19,6 +23,13 @@ _DUMMY_GAP = 11.0
 _LOOP_ROOM = 24.0
 _COMP_GAP = 36.0
 _PACK_WIDTH = 1300.0
+#: a component with a cycle group of more classes than this is laid out as a grid
+COMPACT_GROUP = 24
+_GRID_COL_GAP = 56.0
+_GRID_ROW_GAP = 34.0  # a self-loop (30 px high) fits above a node
+_GRID_ASPECT = 2.2  # width / height aimed at: what is left of a wide first screen
+_FRAME_PAD = 14.0
+_FRAME_HEAD = 22.0
 
 
 # --------------------------------------------------------------------------- layout
@@ -49,6 +60,11 @@ class _Placed:
     height: float
     routes: dict[tuple[str, str], list[tuple[float, float]]] = field(default_factory=dict)
     reversed_: set[tuple[str, str]] = field(default_factory=set)
+    #: a compact (grid) component: its edges go straight, and its frame's label
+    compact: bool = False
+    label: str = ""
+    x: float = 0.0  # where packing put it
+    y: float = 0.0
 
 
 def _layout_component(
@@ -202,6 +218,63 @@ def _layout_component(
     return placed
 
 
+def _big_group(keys: list[str], pairs: list[tuple[str, str]]) -> tuple[int, int]:
+    """The size of the component's biggest cycle group, and its count of edges."""
+    import networkx as nx
+
+    digraph = nx.DiGraph()
+    digraph.add_nodes_from(keys)
+    digraph.add_edges_from(pairs)
+    biggest: set[str] = max(nx.strongly_connected_components(digraph), key=len, default=set())
+    inside = sum(1 for s, d in pairs if s in biggest and d in biggest and s != d)
+    return len(biggest), inside
+
+
+def _grid_component(
+    keys: list[str], pairs: list[tuple[str, str]], nodes: dict[str, Node], group: tuple[int, int]
+) -> _Placed:
+    """A compact layout: a grid, filled row by row in alternate directions in a
+    reverse Cuthill-McKee order (linked classes get near numbers, so they land in
+    the same or a nearby row), inside a frame labelled with the group's counts."""
+    import math
+
+    import networkx as nx
+
+    undirected = nx.Graph()
+    undirected.add_nodes_from(keys)
+    undirected.add_edges_from((s, d) for s, d in pairs if s != d)
+    order = list(nx.utils.reverse_cuthill_mckee_ordering(undirected))
+    n = len(order)
+    cell_w = sum(nodes[k].w for k in keys) / n + _GRID_COL_GAP
+    pitch = NODE_H + _GRID_ROW_GAP
+    cols = max(1, min(n, round(math.sqrt(n * _GRID_ASPECT * pitch / cell_w))))
+    rows = math.ceil(n / cols)
+    cell: dict[str, tuple[int, int]] = {}
+    for i, key in enumerate(order):
+        row, col = divmod(i, cols)
+        cell[key] = (row, cols - 1 - col if row % 2 else col)  # rows alternate direction
+    col_w = [0.0] * cols
+    for key, (_, col) in cell.items():
+        col_w[col] = max(col_w[col], nodes[key].w)
+    col_x: list[float] = []
+    left = _FRAME_PAD
+    for w in col_w:
+        col_x.append(left + w / 2)
+        left += w + _GRID_COL_GAP
+    top = _FRAME_PAD + _FRAME_HEAD + _LOOP_ROOM
+    for key, (row, col) in cell.items():
+        nodes[key].x = col_x[col]
+        nodes[key].y = top + row * pitch + NODE_H / 2
+    width = left - _GRID_COL_GAP + _FRAME_PAD
+    height = top + rows * pitch - _GRID_ROW_GAP + _FRAME_PAD
+    classes, edges = group
+    label = (
+        f"cycle group: {classes:,} lock classes, {edges:,} edges between them "
+        "(laid out compactly: every class here can reach every other)"
+    )
+    return _Placed(keys, width, height, compact=True, label=label)
+
+
 def _layout(view: View, nodes: dict[str, Node]) -> tuple[list[_Placed], float, float]:
     """Lay out each weakly connected component, then pack them in rows."""
     import networkx as nx
@@ -216,12 +289,19 @@ def _layout(view: View, nodes: dict[str, Node]) -> tuple[list[_Placed], float, f
     pairs: list[list[tuple[str, str]]] = [[] for _ in components]
     for edge in view.edges:
         pairs[by_component[edge.src]].append((edge.src, edge.dst))
-    placed = [_layout_component(c, p, nodes) for c, p in zip(components, pairs, strict=True)]
+    placed = []
+    for keys, inner in zip(components, pairs, strict=True):
+        group = _big_group(keys, inner) if len(keys) > COMPACT_GROUP else (0, 0)
+        if group[0] > COMPACT_GROUP:
+            placed.append(_grid_component(keys, inner, nodes, group))
+        else:
+            placed.append(_layout_component(keys, inner, nodes))
     row_w = max([_PACK_WIDTH, *(p.width for p in placed)])
     x = y = row_h = total_w = 0.0
     for part in placed:
         if x > 0 and x + part.width > row_w:
             x, y, row_h = 0.0, y + row_h + _COMP_GAP, 0.0
+        part.x, part.y = x, y
         for key in part.keys:
             nodes[key].x += x
             nodes[key].y += y
@@ -309,6 +389,26 @@ def _edge_points(
     return points
 
 
+def _clip(node: Node, toward: _Point) -> _Point:
+    """Where the ray from the node's centre towards a point leaves its box."""
+    dx, dy = toward[0] - node.x, toward[1] - node.y
+    limits = [node.w / 2 / abs(dx) if dx else float("inf")]
+    limits.append(node.h / 2 / abs(dy) if dy else float("inf"))
+    t = min(limits)
+    return (node.x + t * dx, node.y + t * dy) if t != float("inf") else (node.x, node.y)
+
+
+def _direct(src: Node, dst: Node) -> str:
+    """A slightly bent edge between two classes of a compact group: bent to the
+    left of its direction, so that A -> B and B -> A are two arcs."""
+    dx, dy = dst.x - src.x, dst.y - src.y
+    length = max((dx * dx + dy * dy) ** 0.5, 1.0)
+    bend = min(40.0, 0.12 * length)
+    control = ((src.x + dst.x) / 2 + dy / length * bend, (src.y + dst.y) / 2 - dx / length * bend)
+    (x0, y0), (x1, y1) = _clip(src, control), _clip(dst, control)
+    return f"M{_fmt(x0)},{_fmt(y0)} Q{_fmt(control[0])},{_fmt(control[1])} {_fmt(x1)},{_fmt(y1)}"
+
+
 def svg(view: View, graph: Graph, prefix: str) -> str:
     nodes = graph.nodes
     if not view.keys:
@@ -322,10 +422,13 @@ def svg(view: View, graph: Graph, prefix: str) -> str:
     margin = 20.0
     top_room = _LOOP_ROOM
     w, h = width + 2 * margin, height + 2 * margin + top_room
+    # drawing coordinates are the page's: the viewBox starts above and left of 0,0
+    # (the script pans and zooms by moving the viewBox; width and height are the
+    # drawing's natural size, used as they are where scripts do not run)
+    box = f"{_fmt(-margin)} {_fmt(-margin - top_room)} {_fmt(w)} {_fmt(h)}"
     out = [
-        f'<svg class="graph" id="{prefix}-svg" '
-        f'width="{_fmt(w)}" height="{_fmt(h)}" viewBox="0 0 {_fmt(w)} {_fmt(h)}" '
-        f'role="img" aria-label="lock-order graph">',
+        f'<svg class="graph" id="{prefix}-svg" width="{_fmt(w)}" height="{_fmt(h)}" '
+        f'viewBox="{box}" role="img" aria-label="lock-order graph">',
         "<defs>",
     ]
     for name in ("grey", "hot"):
@@ -334,12 +437,26 @@ def svg(view: View, graph: Graph, prefix: str) -> str:
             f'markerWidth="9" markerHeight="9" markerUnits="userSpaceOnUse" orient="auto">'
             f'<path class="arrow-{name}" d="M0,0 L10,5 L0,10 z"/></marker>'
         )
-    out.append("</defs>")
-    out.append(f'<g transform="translate({_fmt(margin)},{_fmt(margin + top_room)})">')
-    points = _edge_points(view.edges, nodes, routes, back)
+    out.append("</defs><g>")
+    compact = {key for part in placed if part.compact for key in part.keys}
+    for part in placed:
+        if part.compact:
+            out.append(
+                f'<g class="group"><rect x="{_fmt(part.x)}" y="{_fmt(part.y)}" '
+                f'width="{_fmt(part.width)}" height="{_fmt(part.height)}" rx="10"/>'
+                f'<text x="{_fmt(part.x + _FRAME_PAD)}" y="{_fmt(part.y + _FRAME_PAD + 12)}">'
+                f"{esc(part.label)}</text></g>"
+            )
+    layered = [e for e in view.edges if e.src not in compact]
+    points = _edge_points(layered, nodes, routes, back)
     for edge in sorted(view.edges, key=lambda e: e.hot):
         pair = (edge.src, edge.dst)
-        d = _loop_path(nodes[edge.src]) if edge.src == edge.dst else _curve(points[pair])
+        if edge.src == edge.dst:
+            d = _loop_path(nodes[edge.src])
+        elif edge.src in compact:
+            d = _direct(nodes[edge.src], nodes[edge.dst])
+        else:
+            d = _curve(points[pair])
         cls = "edge hot" if edge.hot else "edge gated" if edge.gated else "edge"
         marker = "hot" if edge.hot else "grey"
         out.append(

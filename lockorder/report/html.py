@@ -139,6 +139,11 @@ def _finding(number: int, finding: Finding, graph: Graph, open_: bool) -> str:
         + "</summary>"
     )
     parts = []
+    if keys:
+        parts.append(
+            '<button type="button" class="show-in-graph" title="zoom the graph to this '
+            "finding's lock classes\">show in graph</button>"
+        )
     if finding.kind in KINDS:
         parts.append(f'<p class="kind-help">{esc(finding.kind)}: {esc(KINDS[finding.kind])}</p>')
     facts: list[tuple[str, str]] = []
@@ -379,7 +384,14 @@ def render_html(report: dict[str, Any]) -> str:
             '<span class="legend"><span class="sw hot"></span>edge of a reported cycle'
             '<span class="sw grey"></span>other edge<span class="sw gated"></span>gated edge'
             '<span class="sw node-hot"></span>class in a finding</span>'
-            '<button type="button" id="fit">fit to width</button></div>',
+            '<span class="zoom-controls"><button type="button" id="zoom-out" title="zoom out (-)">'
+            '&minus;</button><span id="zoom" class="muted" title="zoom">100%</span>'
+            '<button type="button" id="zoom-in" title="zoom in (+)">+</button>'
+            '<button type="button" id="fit" title="fit the drawing to the window (0)">fit'
+            "</button></span></div>"
+            '<p class="hint">drag to pan; Ctrl+wheel, pinch, double-click or + and &minus; '
+            "to zoom; fit (or 0) shows it all; a finding's <b>show in graph</b> zooms to its "
+            "classes</p>",
             "".join(graph_html),
             "</section>",
             f'<section class="findings"><h2>findings</h2>{finding_html}</section>',
