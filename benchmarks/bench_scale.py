@@ -117,7 +117,7 @@ def main() -> None:
     took = time.perf_counter() - started
     gc.collect()
     after = rss_mib()
-    states = len(lockorder._tracker.threads())
+    states = len(lockorder._threads.states())
     print(
         f"{args.threads:,} threads started and ended in {took:.1f} s: "
         f"RSS {before:.1f} -> {after:.1f} MiB ({after - before:+.1f}); "

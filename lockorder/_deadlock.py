@@ -27,7 +27,7 @@ import threading
 import time
 from typing import Any
 
-from lockorder import _sites, _tracker
+from lockorder import _sites, _threads, _tracker
 from lockorder._findings import Finding
 from lockorder._sites import Frame
 from lockorder._tracker import ThreadState
@@ -266,11 +266,11 @@ def dump_text() -> str:
     """What every thread holds and waits for, with its stack (lockorder.dump())."""
     lines = ["lockorder dump: checked locks held and waited for, by thread"]
     now = monotonic()
-    states = {ts.ident: ts for ts in list(_tracker._threads.values())}
+    states = {ts.ident: ts for ts in list(_threads.by_serial.values())}
     frames = sys._current_frames()
     names = {thread.ident: thread.name for thread in list(threading._active.values())}  # type: ignore[attr-defined]
     for ident, frame in frames.items():
-        if ident in _tracker.internal_idents:  # lockorder's own threads hold nothing
+        if ident in _threads.internal_idents:  # lockorder's own threads hold nothing
             continue
         ts = states.get(ident)
         name = ts.name if ts is not None else names.get(ident, f"thread-{ident}")
@@ -320,7 +320,7 @@ def ensure_monitor() -> None:
     if _monitor_started or _tracker.settings.long_hold <= 0:
         return
     _monitor_started = True
-    _tracker.internal_threads += 1
+    _threads.internal_threads += 1
     _thread.start_new_thread(_monitor, ())
 
 
@@ -331,7 +331,7 @@ class _MonitorState:
 
 
 def _monitor() -> None:
-    _tracker.internal_idents.add(_thread.get_ident())
+    _threads.internal_idents.add(_thread.get_ident())
     first_seen: dict[tuple[int, int], float] = {}
     reported: set[tuple[int, int]] = set()
     while True:
@@ -342,7 +342,7 @@ def _monitor() -> None:
         try:
             now = monotonic()
             current: set[tuple[int, int]] = set()
-            for ts in list(_tracker._threads.values()):
+            for ts in list(_threads.by_serial.values()):
                 for st in list(ts.held):
                     if st._lo_sema or _tracker.is_signal(st):
                         continue  # nobody owns a signal: its "holder" holds up nothing

@@ -28,8 +28,15 @@ __all__ = [
     "steal",
 ]
 
-#: each thread's ThreadState (``ts``) and its exit token (lockorder._tracker)
+#: each thread's ThreadState (``ts``) and its exit token (lockorder._threads)
 _tls = threading.local()
+
+# Reentrant: a garbage-collection callback (a weakref.finalize, a __del__) can run
+# at any allocation made while mu is held and take checked locks itself, in the
+# same thread; it must neither deadlock on mu nor be lost (the slow path defers
+# such acquires through ThreadState.busy).
+#: the tracker's mutex: it guards the graph, the findings and the thread registry
+mu = _forksafe.Mutex(_unpatched.CRLock)
 
 
 class LockState(Protocol):

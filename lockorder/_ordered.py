@@ -13,7 +13,7 @@ import weakref
 from types import TracebackType
 from typing import Any
 
-from lockorder import _forksafe, _sites, _tracker, _unpatched
+from lockorder import _forksafe, _sites, _threads, _tracker, _unpatched
 from lockorder._findings import Finding, LockRef
 from lockorder._primitives import is_checked
 from lockorder._primitives import state_of as _state
@@ -89,7 +89,7 @@ class acquire:
         self._locks = [lock for _, lock in pairs]
 
     def __enter__(self) -> tuple[Any, ...]:
-        ts = _tracker.current()
+        ts = _threads.current()
         ordered = ts.ordered
         if ordered:
             top_key, top = max(ordered, key=lambda pair: pair[0])

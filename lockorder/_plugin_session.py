@@ -248,10 +248,10 @@ class LockorderPlugin:
         return finding.severity == "error"
 
     def _held_at_test_end(self, item: pytest.Item) -> None:
-        from lockorder import _tracker
+        from lockorder import _threads, _tracker
         from lockorder._findings import Finding
 
-        for thread, locks in _tracker.abandon_held():
+        for thread, locks in _threads.abandon_held():
             refs = tuple(_tracker._ref(st) for st in locks)
             stack, taken = _tracker.where_taken(list(locks))
             _tracker.add_finding(
@@ -560,6 +560,8 @@ class _Watchdog:
     def __init__(self, after: float, capture: Any) -> None:
         import _thread
 
+        from lockorder import _threads
+
         self.after = after
         self.capture = capture
         self.test: str | None = None
@@ -567,9 +569,7 @@ class _Watchdog:
         self.dumped: str | None = None
         self.text = ""
         if after > 0:
-            from lockorder import _tracker
-
-            _tracker.internal_threads += 1
+            _threads.internal_threads += 1
             _thread.start_new_thread(self._run, ())
 
     def arm(self, test: str) -> None:
@@ -584,12 +584,12 @@ class _Watchdog:
     def _run(self) -> None:
         import _thread
 
-        from lockorder import _deadlock, _tracker
+        from lockorder import _deadlock, _threads
 
         # lockorder's own bindings, not the time module's: a test may patch those
         sleep, monotonic = _deadlock.sleep, _deadlock.monotonic
 
-        _tracker.internal_idents.add(_thread.get_ident())
+        _threads.internal_idents.add(_thread.get_ident())
         while True:
             sleep(min(0.5, self.after / 4))
             test = self.test

@@ -17,13 +17,13 @@ from typing import Any, NoReturn
 
 import wrapt
 
-from lockorder import _sites, _tracker, _unpatched
+from lockorder import _sites, _threads, _tracker, _unpatched
 from lockorder._deadlock import wait_acquire
 from lockorder._graph import LockClass
 from lockorder._held import _drain, _tls, disown, pop, push, steal
+from lockorder._threads import current
 from lockorder._tracker import (
     _record,
-    current,
     first_take,
     new_user,
     record,
@@ -317,9 +317,9 @@ def _reacquire(st: Any, ts: Any) -> bool:
     if not _tracker.is_signal(st):
         # a thread just started with _thread is not counted until it runs: give
         # it a moment before calling the wait certain to last forever
-        if not _tracker.other_threads_alive(ts) and st._lo_acquire(True, _FOREIGN_THREAD_GRACE):
+        if not _threads.other_threads_alive(ts) and st._lo_acquire(True, _FOREIGN_THREAD_GRACE):
             return _reacquired(st, ts)
-        if not _tracker.other_threads_alive(ts):
+        if not _threads.other_threads_alive(ts):
             error = _tracker.self_deadlock(st, ts, None)
         else:
             wait = _tracker.settings.self_deadlock_wait

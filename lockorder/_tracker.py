@@ -1,6 +1,6 @@
-"""The tracker: each thread's state (made here; its held stack is
-lockorder._held's), and the slow path that records edges, checks cycles and
-makes findings.
+"""The tracker: the slow path that records edges, checks cycles and makes
+findings, and the findings it made. The holders of locks are elsewhere: each
+thread's state in lockorder._threads, its held stack in lockorder._held.
 
 Fast path (an acquire whose held-lock chain this thread has already validated):
 one thread-local lookup, one hash, one set lookup, two list appends. No global
@@ -12,18 +12,17 @@ mutex ``_mu`` (a raw lock from :mod:`lockorder._unpatched`), record each edge
 discipline errors into findings. Findings are emitted (warning, log, exception)
 after ``_mu`` is released.
 
-Every piece of shared state is guarded by ``_mu``; per-thread state is touched
+Every piece of shared state is guarded by ``_mu`` (lockorder._held.mu, which
+also guards the thread registry); per-thread state is touched
 only by its own thread, except the ``stolen`` list (guarded by the thread's own
 ``mu``), so nothing relies on the GIL.
 """
 
 from __future__ import annotations
 
-import _thread
 import logging
 import os
 import sys
-import threading
 import warnings
 import weakref
 from collections.abc import Iterator
@@ -31,7 +30,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-from lockorder import _config, _forksafe, _sites, _unpatched
+from lockorder import _config, _held, _sites, _threads
 from lockorder._analysis import cycle_finding, cycle_signature
 from lockorder._findings import WITHDRAWN_PREFIX, Finding, LockRef
 from lockorder._graph import (
@@ -43,14 +42,7 @@ from lockorder._graph import (
     LockGraph,
     judge,
 )
-from lockorder._held import (
-    LockState,
-    ThreadState,
-    _drain,
-    _tls,
-    prune_orphans,
-    refresh_held,
-)
+from lockorder._held import LockState, ThreadState, refresh_held
 from lockorder._project import ProjectConfig
 from lockorder.errors import (
     LockOrderViolation,
@@ -59,19 +51,10 @@ from lockorder.errors import (
     SelfDeadlockError,
 )
 
-__all__ = ["LockState", "ThreadState", "current"]
+__all__ = ["LockState", "ThreadState"]
 
-# Reentrant: a garbage-collection callback (a weakref.finalize, a __del__) can run
-# at any allocation made while _mu is held and take checked locks itself, in the
-# same thread; it must neither deadlock on _mu nor be lost (the slow path defers
-# such acquires through ThreadState.busy).
-_mu = _forksafe.Mutex(_unpatched.CRLock)
-_thread_count = getattr(_thread, "_count", lambda: 0)
-#: raw threads lockorder itself started (the long-hold monitor, the plugin's
-#: watchdog): they never release a program's lock
-internal_threads = 0
-#: their idents, each added by the thread itself as it starts (dumps leave them out)
-internal_idents: set[int] = set()
+#: the mutex guarding everything below (lockorder._held.mu)
+_mu = _held.mu
 _logger = logging.getLogger("lockorder")
 # a library's logger: records reach the program's handlers if it configured
 # logging, and are not printed a second time by logging's last resort if not
@@ -91,12 +74,8 @@ _signatures: set[str] = set()
 #: cycles that are not (yet) full findings: signature -> edges
 _pending: dict[str, list[Edge]] = {}
 _pending_by_edge: dict[int, set[str]] = {}
-_threads: dict[int, ThreadState] = {}
-_exit_refs: dict[Any, ThreadState] = {}
 _dead_instances: list[int] = []
 _serial = 0
-_thread_serial = 0
-MAIN_SERIAL = 0
 #: the test running now (set by the pytest plugin), for attribution
 current_test: str | None = None
 #: bumped (under _mu) whenever an edge or finding is added or an edge's evidence changes
@@ -146,117 +125,13 @@ def register(site: _sites.Site, name: str | None, kind: str) -> tuple[LockClass,
         return cls, _serial
 
 
-# -- thread states -------------------------------------------------------------
-
-
-class _ExitToken:
-    """Lives in the thread-local storage only: it dies when its thread ends."""
-
-    __slots__ = ("__weakref__",)
-
-
-def _thread_object(ident: int) -> threading.Thread | None:
-    """The Thread object of ``ident``, also while it starts: before Python 3.11 a
-    new thread sets its ``_started`` Event before threading lists it as active."""
-    thread: threading.Thread | None = threading._active.get(ident)  # type: ignore[attr-defined]
-    if thread is None:
-        for starting in list(threading._limbo):  # type: ignore[attr-defined]
-            if getattr(starting, "_ident", None) == ident:
-                return starting  # type: ignore[no-any-return]
-    return thread
-
-
-def _new_thread_state() -> ThreadState:
-    global _thread_serial
-    ident = _unpatched.get_ident()
-    # allocate outside _mu: an allocation may run a GC callback that takes a
-    # checked lock in this very thread
-    thread = _thread_object(ident)
-    ts = ThreadState(0, ident, thread.name if thread is not None else f"thread-{ident}")
-    token = _ExitToken()
-    ref = weakref.ref(token, _thread_exited)
-    with _mu:
-        if ident == threading.main_thread().ident and MAIN_SERIAL not in _threads:
-            # the main thread has serial 0 in every process: merged runs (xdist
-            # workers) see their test runners' main threads as one thread
-            ts.serial = MAIN_SERIAL
-        else:
-            _thread_serial += 1
-            ts.serial = _thread_serial
-        _threads[ts.serial] = ts
-        _exit_refs[ref] = ts
-    if thread is not None:  # lets a join() find what the joined thread acquired
-        thread._lo_state = ts  # type: ignore[attr-defined]
-        ts.started_at = getattr(thread, "_lo_started_at", ())
-    _tls.ts = ts
-    _tls.token = token
-    return ts
-
-
-def current() -> ThreadState:
-    """This thread's state, created on first use."""
-    try:
-        return _tls.ts  # type: ignore[no-any-return]
-    except AttributeError:
-        return _new_thread_state()
+# -- the slow path ---------------------------------------------------------------
 
 
 def is_signal(st: Any) -> bool:
     """Whether ``st`` is used as a signal: declared so, or of a class seen released
     by another thread than its acquirer. Its "holder" owns nothing."""
     return st._lo_signal or st._lo_cls.signal  # type: ignore[no-any-return]
-
-
-def _owns_as_mutex(ts: ThreadState, st: Any) -> bool:
-    """Whether ``ts`` holds ``st`` as a mutex, whose release is its own job: not a
-    semaphore unit, nor a Lock used as a signal, which another thread is meant
-    to release."""
-    return st._lo_owner is ts and not st._lo_sema and not is_signal(st)
-
-
-def _thread_exited(ref: Any) -> None:
-    # Runs as the thread's local storage is torn down: never raise, never block long.
-    try:
-        if _forksafe.forked():
-            # a forked child deletes the parent's other threads before its
-            # after-fork hooks run: they did not end, they are not in this
-            # process (the hook below forgets them)
-            return
-        with _mu:
-            ts = _exit_refs.pop(ref, None)
-            if ts is None:
-                return
-            _threads.pop(ts.serial, None)
-            prune_orphans(ts)  # locks the thread dropped while holding them leak nothing
-            leaked = [st for st in ts.held if _owns_as_mutex(ts, st)]
-            if not leaked:
-                return
-            for st in leaked:
-                st._lo_leaked = True
-            refs = tuple(_ref(st) for st in leaked)
-            stack, taken = where_taken(leaked)
-            if ts.started_at:
-                taken += (f"thread {ts.name!r} was {started_text(ts.started_at)}",)
-            finding = Finding(
-                kind="held-at-exit",
-                severity="warning",
-                message=(
-                    f"thread {ts.name!r} ended while holding "
-                    + ", ".join(ref.label for ref in refs)
-                ),
-                locks=refs,
-                thread=ts.name,
-                stack=stack,
-                test=current_test,
-                signature="held-at-exit:" + "|".join(ref.key for ref in refs),
-                details=taken,
-            )
-            _add_finding(finding)
-    except Exception:  # pragma: no cover - teardown must not fail
-        pass
-
-
-# -- the slow path ---------------------------------------------------------------
 
 
 def _ref(st: Any) -> LockRef:
@@ -668,7 +543,7 @@ def emit(new: list[Finding], ts: ThreadState | None = None) -> Exception | None:
     mode = settings.mode
     error: Exception | None = None
     if ts is None:
-        ts = current()
+        ts = _threads.current()
     ts.suppress += 1
     try:
         for finding in new:
@@ -707,16 +582,6 @@ def _internal_error(exc: Exception) -> None:
 
 
 # -- discipline errors -------------------------------------------------------------
-
-
-def other_threads_alive(ts: ThreadState) -> bool:
-    """Whether any thread but this one could release a lock."""
-    # _thread._count(): threads started with _thread (or by C code), which
-    # threading does not list
-    if threading.active_count() > 1 or _thread_count() > internal_threads:
-        return True
-    with _mu:
-        return any(other is not ts for other in _threads.values())
 
 
 def self_deadlock(st: Any, ts: ThreadState, waited: float | None) -> Exception | None:
@@ -863,33 +728,8 @@ def reset() -> None:
         _pending.clear()
         _pending_by_edge.clear()
         _dead_instances.clear()
-        for ts in _threads.values():
+        for ts in _threads.by_serial.values():
             ts.known.clear()
-
-
-def abandon_held() -> list[tuple[str, list[Any]]]:
-    """Make every lock held by any thread make no more edges (a test ended with
-    them held): the calling thread forgets them now, the others at their next
-    slow-path acquire (a known chain makes no edge anyway). The locks stay
-    locked and owned. Returns (thread name, locks) for each thread that held
-    some as a mutex (semaphore units and signal Locks are forgotten silently,
-    as at thread exit)."""
-    me = current()
-    prune_orphans(me)  # locks the test dropped while holding them: no leak
-    with _mu:
-        states = list(_threads.values())
-    abandoned = []
-    for ts in states:
-        held = list(ts.held)
-        if not held:
-            continue
-        mutexes = [st for st in held if _owns_as_mutex(ts, st)]
-        if mutexes:
-            abandoned.append((ts.name, mutexes))
-        with ts.mu:
-            ts.stolen.extend(held)
-    _drain(me)
-    return abandoned
 
 
 def configure(**changes: Any) -> _config.Settings:
@@ -909,24 +749,3 @@ def test_context(name: str | None) -> Iterator[None]:
         yield
     finally:
         current_test = previous
-
-
-def threads() -> list[ThreadState]:
-    with _mu:
-        return list(_threads.values())
-
-
-def _after_fork_in_child() -> None:
-    # _mu and each thread's mu are new in the child already (_forksafe)
-    me = _tls.__dict__.get("ts")
-    _threads.clear()
-    _exit_refs.clear()
-    if me is not None:
-        _threads[me.serial] = me
-        token = _tls.__dict__.get("token")
-        if token is not None:
-            _exit_refs[weakref.ref(token, _thread_exited)] = me
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)

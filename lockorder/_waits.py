@@ -31,7 +31,7 @@ from typing import Any
 
 import wrapt
 
-from lockorder import _deadlock, _held, _sites, _tracker
+from lockorder import _deadlock, _held, _sites, _threads, _tracker
 from lockorder._findings import Finding
 from lockorder._graph import TAKEN_AT_LIMIT
 
@@ -160,7 +160,7 @@ def _join(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
 
 def _run_item(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     """A ThreadPoolExecutor work item: record the classes it acquires."""
-    ts = _tracker.current()
+    ts = _threads.current()
     future = instance.future
     saved_known, saved_classes = ts.known, ts.classes
     ts.known, ts.classes = set(), set()
@@ -346,7 +346,7 @@ def _acquire_futures(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any
     order, one global order over the instances: an ordered acquisition."""
     from lockorder._primitives import is_checked, state_of
 
-    ts = _tracker.current()
+    ts = _threads.current()
     conditions = [getattr(future, "_condition", None) for future in instance.futures]
     ts.groups.append(frozenset(id(state_of(c)) for c in conditions if is_checked(c)))
     try:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import lockorder
-from lockorder import _tracker, _unpatched
+from lockorder import _threads, _tracker, _unpatched
 
 pytest_plugins = ["pytester"]
 
@@ -32,7 +32,7 @@ def clean_checker() -> Iterator[None]:
     lockorder.reset()
     lockorder.configure(mode="raise", single_thread="report", enabled=True, self_deadlock_wait=1.0)
     yield
-    _tracker.abandon_held()  # a lock a test left held must not gate later tests' cycles
+    _threads.abandon_held()  # a lock a test left held must not gate later tests' cycles
     _tracker.settings = saved
     lockorder.reset()
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 
 import lockorder
-from lockorder import _install, _ordered, _tracker
+from lockorder import _install, _ordered, _threads, _tracker
 from tests.conftest import TIMEOUT
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on this platform")
@@ -43,7 +43,7 @@ def _fork_and_wait(child: Callable[[], int]) -> int:
 def _use_everything() -> int:
     """In a child: every lockorder mutex works, and the parent's threads are gone."""
     lockorder.configure(mode="record")
-    if any(ts.name != "MainThread" for ts in _tracker.threads()):
+    if any(ts.name != "MainThread" for ts in _threads.states()):
         return 10
     a = lockorder.Lock(name="child-a")
     b = lockorder.Lock(name="child-b")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import lockorder
-from lockorder import _tracker, report
+from lockorder import _threads, _tracker, report
 from lockorder.report.html import render_html
 from tests.conftest import TIMEOUT, run_inversion
 
@@ -58,11 +58,11 @@ def test_locks_pytest_makes_are_not_checked(pytester: pytest.Pytester) -> None:
 def test_the_dump_leaves_out_lockorders_own_threads() -> None:
     lockorder.configure(long_hold=30.0)  # starts the long-hold monitor thread
     deadline = time.monotonic() + TIMEOUT
-    while not _tracker.internal_idents and time.monotonic() < deadline:
+    while not _threads.internal_idents and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert _tracker.internal_idents
+    assert _threads.internal_idents
     text = lockorder.dump(file=False)
-    for ident in _tracker.internal_idents:
+    for ident in _threads.internal_idents:
         assert f"(ident {ident})" not in text
     assert f"(ident {threading.get_ident()})" in text
 
@@ -135,7 +135,7 @@ def test_lockorders_threads_do_not_use_a_patched_time_sleep(
     monitor slept through the module attribute, so it spun and filled the list."""
     lockorder.configure(long_hold=0.02)  # starts the monitor (every 0.005 s)
     deadline = time.monotonic() + TIMEOUT
-    while not _tracker.internal_idents and time.monotonic() < deadline:
+    while not _threads.internal_idents and time.monotonic() < deadline:
         threading.Event().wait(0.01)
     calls: list[object] = []
     monkeypatch.setattr(time, "sleep", calls.append)

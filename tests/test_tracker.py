@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import lockorder
-from lockorder import _sites, _tracker
+from lockorder import _sites, _threads, _tracker
 from tests.conftest import TIMEOUT, run_threads
 
 
@@ -406,7 +406,7 @@ def test_semaphore_used_as_a_signal_makes_no_holds() -> None:
         pass
     assert lockorder.findings() == []
     assert list(lockorder.graph().edges) == []
-    assert not any(st is sem for ts in _tracker.threads() for st in ts.held)
+    assert not any(st is sem for ts in _threads.states() for st in ts.held)
 
 
 def test_release_by_another_thread_ends_the_hold() -> None:
@@ -424,7 +424,7 @@ def test_release_by_another_thread_ends_the_hold() -> None:
     assert finding.severity == "warning"
     assert "MainThread" in finding.message
     assert list(lockorder.graph().edges) == []
-    assert all(st is not handoff for st in _tracker.current().held)
+    assert all(st is not handoff for st in _threads.current().held)
 
 
 def test_release_not_held_warns_in_raise_mode() -> None:
@@ -591,7 +591,7 @@ def test_dropped_locks_leave_memory_flat() -> None:
 
 def test_ended_threads_are_forgotten() -> None:
     lock = lockorder.Lock()
-    before = len(_tracker.threads())
+    before = len(_threads.states())
 
     def work() -> None:
         with lock:
@@ -600,7 +600,7 @@ def test_ended_threads_are_forgotten() -> None:
     for _ in range(50):
         run_threads(work)
     gc.collect()
-    assert len(_tracker.threads()) <= before + 1
+    assert len(_threads.states()) <= before + 1
 
 
 def test_instance_graph_forgets_dead_locks() -> None:
@@ -641,7 +641,7 @@ def test_fork_child_keeps_only_the_forking_thread() -> None:
             try:
                 with lock:
                     pass
-                if len(_tracker.threads()) != 1:
+                if len(_threads.states()) != 1:
                     code = 3
             except BaseException:
                 code = 4
@@ -667,7 +667,7 @@ def test_cycle_closed_by_condition_wait_raises_with_locks_balanced(lock_kind: st
     assert not x.locked()
     assert inner.acquire(blocking=False)
     inner.release()
-    assert _tracker.current().held == []
+    assert _threads.current().held == []
 
 
 def test_lock_and_semaphore_made_on_one_line_are_two_classes() -> None:

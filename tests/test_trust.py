@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 import lockorder
-from lockorder import _tracker
+from lockorder import _threads, _tracker
 from tests.conftest import TIMEOUT, run_inversion, run_threads
 
 
@@ -124,7 +124,7 @@ def test_many_threads_started_and_ended_leave_state_flat() -> None:
         if "lockorder" in str(stat.traceback)
     )
     assert grown < 100_000, f"{grown} bytes kept by lockorder after 500 threads"
-    assert len(_tracker.threads()) < 20
+    assert len(_threads.states()) < 20
 
 
 # -- process boundaries -----------------------------------------------------------------
@@ -163,7 +163,7 @@ def test_fork_while_another_thread_holds_a_lock() -> None:
         if pid == 0:  # the child: only the forking thread's state, locks usable
             status = 0
             try:
-                states = _tracker.threads()
+                states = _threads.states()
                 if [ts.name for ts in states] not in ([], ["MainThread"]):
                     status = 10
                 elif _child_inversion() != 1:
@@ -197,7 +197,7 @@ def test_at_fork_reinit_forgets_the_holder(make: object) -> None:
     other = lockorder.Lock(name="after-reinit")
     lock.acquire()
     lock._at_fork_reinit()
-    assert _tracker.current().held == []
+    assert _threads.current().held == []
     assert not lock._is_owned() if hasattr(lock, "_is_owned") else not lock.locked()
     with other:
         pass
@@ -291,7 +291,7 @@ def test_keyboard_interrupt_while_blocked_leaves_no_phantom_hold(interrupt_main:
     thread = threading.Thread(target=holder)
     thread.start()
     assert holding.wait(TIMEOUT)
-    ts = _tracker.current()
+    ts = _threads.current()
     try:
         interrupt_main(0.3)  # type: ignore[operator]
         with pytest.raises(KeyboardInterrupt), other:
@@ -311,7 +311,7 @@ def test_keyboard_interrupt_while_blocked_leaves_no_phantom_hold(interrupt_main:
 def test_exception_inside_the_with_body_releases_and_pops() -> None:
     a = lockorder.Lock()
     b = lockorder.RLock()
-    ts = _tracker.current()
+    ts = _threads.current()
     with pytest.raises(ZeroDivisionError), a, b, b:
         1 / 0  # noqa: B018
     assert ts.held == [] and not a.locked()
@@ -547,7 +547,7 @@ def test_a_lock_dropped_while_held_is_forgotten_and_collected() -> None:
         pass
     gc.collect()
     assert ref() is None
-    assert _tracker.current().held == []
+    assert _threads.current().held == []
     assert not any("dropped" in a for a, _ in lockorder.graph().edges)
 
 
@@ -561,7 +561,7 @@ def test_a_kept_lock_is_never_forgotten_while_held() -> None:
         assert ("kept", "inner") in lockorder.graph().edges
     finally:
         kept["lock"].release()
-    assert _tracker.current().held == []
+    assert _threads.current().held == []
 
 
 def test_waiting_after_dropping_a_held_lock_is_no_wait_while_holding() -> None:

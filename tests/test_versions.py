@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import lockorder
-from lockorder import _sites, _tracker
+from lockorder import _sites, _threads
 from tests.conftest import TIMEOUT
 
 
@@ -55,7 +55,7 @@ def test_a_starting_thread_is_found_before_threading_lists_it_active() -> None:
             del threading._active[ident]  # type: ignore[attr-defined]
             threading._limbo[thread] = thread  # type: ignore[attr-defined]
             try:
-                assert _tracker._thread_object(ident) is thread
+                assert _threads.thread_object(ident) is thread
             finally:
                 del threading._limbo[thread]  # type: ignore[attr-defined]
                 threading._active[ident] = thread  # type: ignore[attr-defined]

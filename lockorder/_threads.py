@@ -1,0 +1,194 @@
+"""Threads as holders of locks: each thread's ThreadState, made on its first
+use of a checked lock and forgotten when it ends (a thread that ends holding
+locks is a ``held-at-exit`` finding), the registry of live states, and what a
+test's end or a fork does to them.
+
+The registry is guarded by the tracker's mutex (:data:`lockorder._held.mu`);
+a thread's own state is touched by that thread only (lockorder._held).
+"""
+
+from __future__ import annotations
+
+import _thread
+import os
+import threading
+import weakref
+from typing import Any
+
+from lockorder import _forksafe, _tracker, _unpatched
+from lockorder._findings import Finding
+from lockorder._held import ThreadState, _drain, _tls, mu, prune_orphans
+
+__all__ = ["ThreadState", "abandon_held", "current", "other_threads_alive", "states"]
+
+_thread_count = getattr(_thread, "_count", lambda: 0)
+
+#: raw threads lockorder itself started (the long-hold monitor, the plugin's
+#: watchdog): they never release a program's lock
+internal_threads = 0
+#: their idents, each added by the thread itself as it starts (dumps leave them out)
+internal_idents: set[int] = set()
+
+#: every live thread's state, by serial (guarded by mu)
+by_serial: dict[int, ThreadState] = {}
+_exit_refs: dict[Any, ThreadState] = {}
+_thread_serial = 0
+MAIN_SERIAL = 0
+
+
+class _ExitToken:
+    """Lives in the thread-local storage only: it dies when its thread ends."""
+
+    __slots__ = ("__weakref__",)
+
+
+def thread_object(ident: int) -> threading.Thread | None:
+    """The Thread object of ``ident``, also while it starts: before Python 3.11 a
+    new thread sets its ``_started`` Event before threading lists it as active."""
+    thread: threading.Thread | None = threading._active.get(ident)  # type: ignore[attr-defined]
+    if thread is None:
+        for starting in list(threading._limbo):  # type: ignore[attr-defined]
+            if getattr(starting, "_ident", None) == ident:
+                return starting  # type: ignore[no-any-return]
+    return thread
+
+
+def _new_thread_state() -> ThreadState:
+    global _thread_serial
+    ident = _unpatched.get_ident()
+    # allocate outside mu: an allocation may run a GC callback that takes a
+    # checked lock in this very thread
+    thread = thread_object(ident)
+    ts = ThreadState(0, ident, thread.name if thread is not None else f"thread-{ident}")
+    token = _ExitToken()
+    ref = weakref.ref(token, _thread_exited)
+    with mu:
+        if ident == threading.main_thread().ident and MAIN_SERIAL not in by_serial:
+            # the main thread has serial 0 in every process: merged runs (xdist
+            # workers) see their test runners' main threads as one thread
+            ts.serial = MAIN_SERIAL
+        else:
+            _thread_serial += 1
+            ts.serial = _thread_serial
+        by_serial[ts.serial] = ts
+        _exit_refs[ref] = ts
+    if thread is not None:  # lets a join() find what the joined thread acquired
+        thread._lo_state = ts  # type: ignore[attr-defined]
+        ts.started_at = getattr(thread, "_lo_started_at", ())
+    _tls.ts = ts
+    _tls.token = token
+    return ts
+
+
+def current() -> ThreadState:
+    """This thread's state, created on first use."""
+    try:
+        return _tls.ts  # type: ignore[no-any-return]
+    except AttributeError:
+        return _new_thread_state()
+
+
+def _owns_as_mutex(ts: ThreadState, st: Any) -> bool:
+    """Whether ``ts`` holds ``st`` as a mutex, whose release is its own job: not a
+    semaphore unit, nor a Lock used as a signal, which another thread is meant
+    to release."""
+    return st._lo_owner is ts and not st._lo_sema and not _tracker.is_signal(st)
+
+
+def _thread_exited(ref: Any) -> None:
+    # Runs as the thread's local storage is torn down: never raise, never block long.
+    try:
+        if _forksafe.forked():
+            # a forked child deletes the parent's other threads before its
+            # after-fork hooks run: they did not end, they are not in this
+            # process (the hook below forgets them)
+            return
+        with mu:
+            ts = _exit_refs.pop(ref, None)
+            if ts is None:
+                return
+            by_serial.pop(ts.serial, None)
+            prune_orphans(ts)  # locks the thread dropped while holding them leak nothing
+            leaked = [st for st in ts.held if _owns_as_mutex(ts, st)]
+            if not leaked:
+                return
+            for st in leaked:
+                st._lo_leaked = True
+            refs = tuple(_tracker._ref(st) for st in leaked)
+            stack, taken = _tracker.where_taken(leaked)
+            if ts.started_at:
+                taken += (f"thread {ts.name!r} was {_tracker.started_text(ts.started_at)}",)
+            finding = Finding(
+                kind="held-at-exit",
+                severity="warning",
+                message=(
+                    f"thread {ts.name!r} ended while holding "
+                    + ", ".join(ref.label for ref in refs)
+                ),
+                locks=refs,
+                thread=ts.name,
+                stack=stack,
+                test=_tracker.current_test,
+                signature="held-at-exit:" + "|".join(ref.key for ref in refs),
+                details=taken,
+            )
+            _tracker._add_finding(finding)
+    except Exception:  # pragma: no cover - teardown must not fail
+        pass
+
+
+def other_threads_alive(ts: ThreadState) -> bool:
+    """Whether any thread but this one could release a lock."""
+    # _thread._count(): threads started with _thread (or by C code), which
+    # threading does not list
+    if threading.active_count() > 1 or _thread_count() > internal_threads:
+        return True
+    with mu:
+        return any(other is not ts for other in by_serial.values())
+
+
+def abandon_held() -> list[tuple[str, list[Any]]]:
+    """Make every lock held by any thread make no more edges (a test ended with
+    them held): the calling thread forgets them now, the others at their next
+    slow-path acquire (a known chain makes no edge anyway). The locks stay
+    locked and owned. Returns (thread name, locks) for each thread that held
+    some as a mutex (semaphore units and signal Locks are forgotten silently,
+    as at thread exit)."""
+    me = current()
+    prune_orphans(me)  # locks the test dropped while holding them: no leak
+    with mu:
+        states = list(by_serial.values())
+    abandoned = []
+    for ts in states:
+        held = list(ts.held)
+        if not held:
+            continue
+        mutexes = [st for st in held if _owns_as_mutex(ts, st)]
+        if mutexes:
+            abandoned.append((ts.name, mutexes))
+        with ts.mu:
+            ts.stolen.extend(held)
+    _drain(me)
+    return abandoned
+
+
+def states() -> list[ThreadState]:
+    """Every live thread's state."""
+    with mu:
+        return list(by_serial.values())
+
+
+def _after_fork_in_child() -> None:
+    # mu and each thread's mu are new in the child already (_forksafe)
+    me = _tls.__dict__.get("ts")
+    by_serial.clear()
+    _exit_refs.clear()
+    if me is not None:
+        by_serial[me.serial] = me
+        token = _tls.__dict__.get("token")
+        if token is not None:
+            _exit_refs[weakref.ref(token, _thread_exited)] = me
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
