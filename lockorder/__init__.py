@@ -165,3 +165,9 @@ if not _tracker.settings.enabled:
     Condition = _threading.Condition  # type: ignore[misc,assignment]
     Semaphore = _threading.Semaphore  # type: ignore[misc,assignment]
     BoundedSemaphore = _threading.BoundedSemaphore  # type: ignore[misc,assignment]
+
+# a confirm rerun (lockorder confirm, run --confirm, pytest --lockorder-confirm):
+# its plan steers the slow path (docs/confirm.md); nothing when LOCKORDER_STEER is unset
+from lockorder._steer import install_from_env as _steer_from_env  # noqa: E402
+
+_steer_from_env()

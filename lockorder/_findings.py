@@ -161,6 +161,10 @@ class Finding:
         single_thread: every edge of the cycle was made by one thread.
         test: the test running when it was found (under the pytest plugin).
         signature: identity used to report each distinct finding once.
+        confirmation: for a potential deadlock that a steered rerun tried to
+            confirm, the verdict (docs/confirm.md): ``status``, ``reason``,
+            ``attempts``, ``seconds``, and when confirmed the real deadlock's
+            report (``deadlock``) and the ``command`` that reproduces it.
     """
 
     kind: str
@@ -175,9 +179,10 @@ class Finding:
     test: str | None = None
     signature: str = ""
     details: tuple[str, ...] = field(default=())
+    confirmation: dict[str, Any] | None = field(default=None, compare=False, hash=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "kind": self.kind,
             "severity": self.severity,
             "message": self.message,
@@ -191,6 +196,9 @@ class Finding:
             "signature": self.signature,
             "details": list(self.details),
         }
+        if self.confirmation is not None:
+            data["confirmation"] = self.confirmation
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Finding:
@@ -207,6 +215,7 @@ class Finding:
             test=data.get("test"),
             signature=data.get("signature", ""),
             details=tuple(data.get("details", ())),
+            confirmation=_confirmation(data.get("confirmation")),
         )
 
     def format(self) -> str:
@@ -215,6 +224,13 @@ class Finding:
 
     def __str__(self) -> str:
         return self.format()
+
+
+def _confirmation(value: Any) -> dict[str, Any] | None:
+    """A report's confirmation object, if it is one (else None: reports are input)."""
+    if isinstance(value, dict) and isinstance(value.get("status"), str):
+        return value
+    return None
 
 
 #: kinds whose details already show every thread's stack
@@ -234,9 +250,14 @@ def _stack_lines(stack: tuple[Frame, ...], indent: str) -> list[str]:
 
 def format_lines(finding: Finding) -> list[str]:
     level = "WARNING" if finding.severity == "warning" else "ERROR"
-    lines = [f"lockorder {level}: {finding.kind}: {finding.message}"]
+    confirmation = finding.confirmation
+    confirmed = confirmation is not None and confirmation.get("status") == "confirmed"
+    kind = f"{finding.kind} (CONFIRMED)" if confirmed else finding.kind
+    lines = [f"lockorder {level}: {kind}: {finding.message}"]
     if finding.test:
         lines.append(f"  test: {finding.test}")
+    if confirmation is not None:
+        lines.extend(_confirmation_lines(confirmation))
     if finding.cycle:
         chain = " -> ".join(edge.src.label for edge in finding.cycle)
         lines.append(f"  cycle: {chain} -> {finding.cycle[0].src.label}")
@@ -269,9 +290,35 @@ def format_lines(finding: Finding) -> list[str]:
     if finding.cycle:
         lines.append("")
         lines.extend(scenario_lines(finding))
+        if confirmation is not None:
+            lines.extend(_deadlock_lines(confirmation))
     elif finding.stack and finding.kind not in _STACKS_IN_DETAILS:
         lines.append(f"  thread: {finding.thread!r}")
         lines.extend(_stack_lines(finding.stack, "  "))
+    return lines
+
+
+def _confirmation_lines(confirmation: dict[str, Any]) -> list[str]:
+    status = confirmation.get("status", "?")
+    attempts = confirmation.get("attempts", 0)
+    seconds = confirmation.get("seconds", 0)
+    if status == "not-attempted":
+        head = f"  confirm: {status}"
+    else:
+        head = f"  confirm: {status} ({attempts} rerun{'s' if attempts != 1 else ''}, {seconds} s)"
+    lines = [head, f"    {confirmation.get('reason', '')}"]
+    if status == "confirmed" and confirmation.get("command"):
+        lines.append(f"    reproduce: {confirmation['command']}")
+    return lines
+
+
+def _deadlock_lines(confirmation: dict[str, Any]) -> list[str]:
+    """The confirming rerun's deadlock report: every thread's locks and stack."""
+    deadlock = confirmation.get("deadlock")
+    if confirmation.get("status") != "confirmed" or not isinstance(deadlock, dict):
+        return []
+    lines = ["", "  the real deadlock of the confirming rerun:"]
+    lines.extend(f"    {line}" if line else "" for line in deadlock.get("details", ()))
     return lines
 
 

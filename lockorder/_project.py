@@ -9,6 +9,7 @@ orders and the baseline, for adopting lockorder without fixing everything at onc
     order = [["db", "cache", "log"]]      # must be taken in this order
     baseline = "lockorder-baseline.json"  # findings accepted as they are
     wrappers = ["mypkg.sync", "mypkg.util:make_lock"]  # lock wrappers and factories
+    confirm_attempts = 3                  # confirm settings (docs/confirm.md)
 
 Matching uses shell-style patterns (fnmatch) against a lock's name, its site
 (``path:line`` as reports show it), or its module (the site's path as a dotted
@@ -87,6 +88,8 @@ class ProjectConfig:
     wrappers: list[str] = field(default_factory=list)
     #: rule text -> times it matched
     matched: dict[str, int] = field(default_factory=dict)
+    #: confirm settings (confirm_attempts, ...): name without the prefix -> value
+    confirm: dict[str, float | int] = field(default_factory=dict)
 
     def rules(self) -> list[str]:
         rules = [f"ignore {rule!r}" for rule in self.ignore]
@@ -235,6 +238,10 @@ def _strings(value: Any, key: str, path: str) -> list[str]:
     return list(value)
 
 
+#: [tool.lockorder] keys of the confirm settings (docs/confirm.md)
+CONFIRM_KEYS = ("confirm_attempts", "confirm_budget", "confirm_total", "confirm_pause")
+
+
 def load_project_config(path: str | None = None) -> ProjectConfig:
     """Read ``[tool.lockorder]`` from ``path`` (or the nearest pyproject.toml).
 
@@ -260,7 +267,7 @@ def load_project_config(path: str | None = None) -> ProjectConfig:
     table = data.get("tool", {}).get("lockorder", {})
     if not isinstance(table, dict):
         raise ConfigurationError("tool.lockorder", table, "a table", path)
-    known = {"ignore", "allow", "order", "baseline", "wrappers"}
+    known = {"ignore", "allow", "order", "baseline", "wrappers", *CONFIRM_KEYS}
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigurationError(
@@ -270,6 +277,17 @@ def load_project_config(path: str | None = None) -> ProjectConfig:
             path,
         )
     config = ProjectConfig(path=path)
+    from lockorder._confirm import OPTION_LIMITS, parse_option
+
+    for key in CONFIRM_KEYS:
+        if key in table:
+            name = key.removeprefix("confirm_")
+            value = parse_option(name, table[key])
+            if value is None or isinstance(table[key], str):
+                raise ConfigurationError(
+                    f"tool.lockorder.{key}", table[key], OPTION_LIMITS[name][0], path
+                )
+            config.confirm[name] = value
     config.ignore = _strings(table.get("ignore", []), "ignore", path)
     for rule in config.ignore:
         _check_prefix(rule, "ignore", path, _PREFIXES)

@@ -84,6 +84,9 @@ changes = 0
 project: ProjectConfig | None = None
 #: (rule, finding) for each finding a rule of the project suppressed
 suppressed: list[tuple[str, Finding]] = []
+#: a confirm rerun's steering (lockorder._steer.Steering), else None: the slow
+#: path of a blocking acquire then pauses at the plan's edges
+steering: Any = None
 
 
 def next_serial() -> int:
@@ -249,7 +252,10 @@ def _record(ts: ThreadState, st: Any, key: int | None) -> LockOrderWarning | Exc
         _internal_error(exc)
     finally:
         ts.busy = False
-    return emit(new, ts)
+    error = emit(new, ts)
+    if error is None and steering is not None:
+        steering.arrive(ts, st)  # a confirm rerun: maybe pause before the acquire
+    return error
 
 
 def _record_locked(
@@ -324,7 +330,8 @@ def _record_locked(
         if cycle:
             _on_cycle(cycle, ts, new)
     ts.classes.add(dst_cls.cid)
-    if cacheable and key is not None:
+    # (a confirm rerun keeps its target chains slow while the thread may pause)
+    if cacheable and key is not None and (steering is None or not steering.keeps_slow(ts, dst_cls)):
         ts.known.add(key)
 
 

@@ -93,11 +93,15 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("-q", "--quiet", action="store_true", help="Print only the summary line")
     run.add_argument("--html", metavar="PATH", default=None, help="Also write the HTML report")
     run.add_argument("--sarif", metavar="PATH", default=None, help="Also write a SARIF log")
+    from lockorder._confirm_cli import add_confirm_parser, add_run_options
+
+    add_run_options(run)
     run.add_argument("-m", dest="module", metavar="MODULE", help="Run a library module as a script")
     run.add_argument("target", nargs=argparse.REMAINDER, metavar="SCRIPT [ARGS...]")
     from lockorder._commands import add_parsers
 
     add_parsers(commands)
+    add_confirm_parser(commands)
     return parser
 
 
@@ -135,6 +139,10 @@ def main(argv: list[str] | None = None) -> int:
             print("lockorder run: error: give a SCRIPT or -m MODULE to run", file=sys.stderr)
             return 2
         return _run(args)
+    if args.command == "confirm":
+        from lockorder._confirm_cli import confirm_command
+
+        return confirm_command(args)
     from lockorder._commands import dispatch
 
     return dispatch(args)
@@ -149,6 +157,10 @@ _RUN_VALUED = {
     "--finding-status",
     "--html",
     "--sarif",
+    "--confirm-attempts",
+    "--confirm-budget",
+    "--confirm-total",
+    "--confirm-pause",
 }
 
 
@@ -354,6 +366,24 @@ def _run(args: argparse.Namespace) -> int:
         suppressed=list(_tracker.suppressed),
         stale=_tracker.project.stale(wire["classes"]) if _tracker.project is not None else [],
     )
+    if args.confirm:
+        from lockorder._confirm_cli import confirm_data, options_from
+
+        options = options_from(
+            {
+                "attempts": args.confirm_attempts,
+                "budget": args.confirm_budget,
+                "total": args.confirm_total,
+                "pause": args.confirm_pause,
+            },
+            _tracker.project,
+        )
+        confirm_data(data, options)
+        # a confirmed finding is an error: it may fail the run now
+        findings = report.findings_of(data)
+        data["run"]["lockorder_exit_status"] = status or (
+            int(args.finding_status) if _fails(findings, args.fail_on) else 0
+        )
     _print_findings(data, args.quiet)
     project = _tracker.project
     if project is not None and project.path:
