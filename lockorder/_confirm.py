@@ -189,6 +189,9 @@ def pytest_rerun(
             "--lockorder-mode=record",
             f"--lockorder-report=json:{out}",
             "--lockorder-dump-after=0",
+            # pauses must not trip the long-wait and long-hold warnings
+            "--lockorder-long-wait=0",
+            "--lockorder-long-hold=0",
             "-q",
             target,
         ]

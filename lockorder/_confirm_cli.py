@@ -104,7 +104,7 @@ def confirm_data(data: dict[str, Any], options: ConfirmOptions, only: Any = None
         if run.get("pytest"):
             tests = edge_tests(finding)
             if len(tests) != 1:
-                return _why_not_one_test(tests)
+                return why_not_one_test(tests)
             rootdir = str(run.get("rootdir") or cwd)
             return pytest_rerun(tests[0], rootdir, cwd, run.get("rerun_options") or ())
         command = run.get("command")
@@ -126,7 +126,7 @@ def confirm_data(data: dict[str, Any], options: ConfirmOptions, only: Any = None
     return len(confirmed)
 
 
-def _why_not_one_test(tests: list[str]) -> str:
+def why_not_one_test(tests: list[str]) -> str:
     if not tests:
         return "its edges were made outside any test: there is no test to rerun"
     return (

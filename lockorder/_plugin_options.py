@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from lockorder._config import MODES, SINGLE_THREAD_POLICIES
+from lockorder._confirm import OPTION_LIMITS, parse_option
 from lockorder.errors import ConfigurationError
 
 ENABLE_HELP = "Check lock order and lock discipline in the tests (lockorder)"
@@ -44,6 +45,16 @@ DUMP_AFTER_HELP = (
     "who holds and waits for what (default: 80% of pytest-timeout's timeout, else 60; "
     "0 for never)"
 )
+CONFIRM_HELP = (
+    "After the session, rerun the test that made each potential deadlock, steered "
+    "until the real deadlock forms, to confirm it (docs/confirm.md)"
+)
+CONFIRM_VALUE_HELP = {
+    "attempts": "Confirm: reruns per finding at most (default 3)",
+    "budget": "Confirm: seconds per finding, all its reruns together (default 60)",
+    "total": "Confirm: seconds for every finding together (default 600)",
+    "pause": "Confirm: seconds a thread waits at an edge for the others (default 2)",
+}
 REPORT_TYPES = ("json", "dot", "graphml")
 FAIL_ON = ("error", "warning", "never")
 MARKER = (
@@ -71,6 +82,11 @@ class Options:
     long_wait: float = 5.0
     long_hold: float = 10.0
     dump_after: float | None = None
+    #: --lockorder-confirm: rerun steered, to confirm potential deadlocks
+    confirm: bool = False
+    #: the confirm settings given in the ini file or on the command line (the
+    #: plugin adds [tool.lockorder]'s beneath them)
+    confirm_values: dict[str, float | int] = field(default_factory=dict)
     #: where each setting came from, for error messages and the header
     sources: dict[str, str] = field(default_factory=dict)
 
@@ -79,7 +95,7 @@ class Options:
         return (
             f"lockorder: mode={self.mode}, single_thread={self.single_thread}, "
             f"fail_on={self.fail_on}, reports={reports}, long_wait={self.long_wait:g}, "
-            f"long_hold={self.long_hold:g}"
+            f"long_hold={self.long_hold:g}" + (", confirm=on" if self.confirm else "")
         )
 
 
@@ -190,6 +206,20 @@ def resolve(config: pytest.Config, namespace: Any = None) -> Options:
         cli_value = getattr(ns, f"lockorder_{key}", None)
         if cli_value is not None:
             seconds[key] = cli_value
+    confirm = _bool("lockorder_confirm", config.getini("lockorder_confirm"), ini)
+    if getattr(ns, "lockorder_confirm", None):
+        confirm = True
+    confirm_values: dict[str, float | int] = {}
+    for key in CONFIRM_VALUE_HELP:
+        ini_value = str(config.getini(f"lockorder_confirm_{key}") or "")
+        if ini_value:
+            number = parse_option(key, ini_value)
+            if number is None:
+                raise _invalid(f"lockorder_confirm_{key}", ini_value, OPTION_LIMITS[key][0], ini)
+            confirm_values[key] = number
+        cli_value = getattr(ns, f"lockorder_confirm_{key}", None)
+        if cli_value is not None:
+            confirm_values[key] = cli_value
     return Options(
         enabled,
         mode,
@@ -200,6 +230,8 @@ def resolve(config: pytest.Config, namespace: Any = None) -> Options:
         long_wait=seconds["long_wait"] or 0.0,
         long_hold=seconds["long_hold"] or 0.0,
         dump_after=seconds["dump_after"],
+        confirm=confirm,
+        confirm_values=confirm_values,
     )
 
 
@@ -224,3 +256,15 @@ def _seconds_type(value: str) -> float:
     if number is None:
         raise argparse.ArgumentTypeError(f"invalid value: {value!r} (a number of seconds >= 0)")
     return number
+
+
+def confirm_type(name: str) -> object:
+    """The argparse type of --lockorder-confirm-NAME."""
+
+    def check(value: str) -> float | int:
+        number = parse_option(name, value)
+        if number is None:
+            raise argparse.ArgumentTypeError(f"invalid value: {value!r} ({OPTION_LIMITS[name][0]})")
+        return number
+
+    return check

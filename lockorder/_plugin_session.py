@@ -346,12 +346,23 @@ class LockorderPlugin:
             self.config.workeroutput["lockorder"] = self._wire()  # type: ignore[attr-defined]
             return result
         self.final = self._final_findings()
+        upgraded: set[str] = set()
+        if self.options.confirm:
+            from lockorder._plugin_confirm import confirm_session
+
+            failing = {f.signature for f in self.final if self._fails(f)}
+            self.final = confirm_session(self.config, self.options, self.final)
+            # a confirmed finding is an error, whatever its test made of it
+            upgraded = {f.signature for f in self.final if self._fails(f)} - failing
         # Findings no test report stood for (made outside any test, or closed only
-        # by merging the workers' graphs) fail the run here: pytest_sessionfinish
-        # is too late to change session.testsfailed.
+        # by merging the workers' graphs), and warnings a steered rerun confirmed,
+        # fail the run here: pytest_sessionfinish is too late to change
+        # session.testsfailed.
         if self.options.mode == "raise":
             self.unattached = [
-                f for f in self.final if self._fails(f) and f.signature not in self.attached
+                f
+                for f in self.final
+                if self._fails(f) and (f.signature not in self.attached or f.signature in upgraded)
             ]
             session.testsfailed += len(self.unattached)
         self._write_reports()
@@ -414,12 +425,8 @@ class LockorderPlugin:
                     data = report.build(
                         self.final,
                         graph,
-                        {"mode": self.options.mode, "single_thread": self.options.single_thread},
-                        {
-                            "pytest": True,
-                            "workers": sorted(self.worker_data),
-                            "crashed_workers": dict(self.crashed_workers),
-                        },
+                        self._settings_info(),
+                        self._run_info(),
                         suppressed=self._all_suppressed(),
                         stale=project.stale(graph["classes"]) if project is not None else [],
                     )
@@ -434,6 +441,30 @@ class LockorderPlugin:
                 self.unwritten.append(f"cannot write the {kind} report to {dest!r}: {exc}")
                 continue
             self.written.append(f"{kind}: {dest}")
+
+    def _settings_info(self) -> dict[str, Any]:
+        settings: dict[str, Any] = {
+            "mode": self.options.mode,
+            "single_thread": self.options.single_thread,
+        }
+        if self.options.confirm:
+            from lockorder import _tracker
+            from lockorder._confirm_cli import options_from
+
+            settings["confirm"] = options_from(self.options.confirm_values, _tracker.project).text()
+        return settings
+
+    def _run_info(self) -> dict[str, Any]:
+        from lockorder._plugin_confirm import rerun_options
+
+        return {
+            "pytest": True,
+            "workers": sorted(self.worker_data),
+            "crashed_workers": dict(self.crashed_workers),
+            # what `lockorder confirm` needs to rerun one test of this session
+            "rootdir": str(self.config.rootpath),
+            "rerun_options": rerun_options(self.config),
+        }
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if hasattr(self.config, "workerinput"):
@@ -475,6 +506,12 @@ class LockorderPlugin:
                         tr.write_line(
                             f"    rerun them together: pytest --lockorder {' '.join(tests)}"
                         )
+                    if finding.confirmation is not None:
+                        from lockorder._confirm import summary_line
+
+                        tr.write_line(f"    confirm: {summary_line(finding.confirmation)}")
+                        if finding.confirmation.get("command"):
+                            tr.write_line(f"    reproduce: {finding.confirmation['command']}")
         self._what_to_do(tr, counted)
         for finding in self.unattached:
             tr.write_line(f"failing the run: {finding.kind}: {finding.message}")
@@ -506,11 +543,18 @@ class LockorderPlugin:
             tr.write_line(f"lockorder: {line}", red=True)
         if self.unattached:
             # pytest's last line counts tests only: say why the run fails
+            confirmed = sum(
+                1 for f in self.unattached if (f.confirmation or {}).get("status") == "confirmed"
+            )
             where = (
                 "found by merging the xdist workers' graphs"
                 if self.worker_data
                 else "made outside any test"
             )
+            if confirmed == len(self.unattached):
+                where = "confirmed by a steered rerun"
+            elif confirmed:
+                where += " or confirmed by a steered rerun"
             tr.write_line(
                 f"lockorder: {len(self.unattached)} finding(s) {where} fail the run "
                 "(exit status 1), whatever the tests' outcomes below",

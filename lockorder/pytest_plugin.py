@@ -21,6 +21,8 @@ import pytest
 
 from lockorder._config import MODES, SINGLE_THREAD_POLICIES
 from lockorder._plugin_options import (
+    CONFIRM_HELP,
+    CONFIRM_VALUE_HELP,
     DISABLE_HELP,
     DUMP_AFTER_HELP,
     ENABLE_HELP,
@@ -34,6 +36,7 @@ from lockorder._plugin_options import (
     SINGLE_THREAD_HELP,
     _argtype,
     _seconds_type,
+    confirm_type,
     resolve,
 )
 
@@ -92,6 +95,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             help=text,
         )
         parser.addini(f"lockorder_{key}", text, type="string", default="")
+    group.addoption("--lockorder-confirm", action="store_true", default=None, help=CONFIRM_HELP)
+    parser.addini("lockorder_confirm", CONFIRM_HELP, type="string", default="")
+    for key, text in CONFIRM_VALUE_HELP.items():
+        group.addoption(
+            f"--lockorder-confirm-{key}",
+            dest=f"lockorder_confirm_{key}",
+            metavar="N" if key == "attempts" else "SECONDS",
+            type=confirm_type(key),
+            default=None,
+            help=text,
+        )
+        parser.addini(f"lockorder_confirm_{key}", text, type="string", default="")
     # a string, read by lockorder: pytest's own bool type rejects a typo without
     # naming the setting
     parser.addini("lockorder", ENABLE_HELP, type="string", default="")

@@ -75,6 +75,10 @@ def build(
             "errors": sum(1 for f in findings if f.severity == "error"),
             "warnings": sum(1 for f in findings if f.severity == "warning"),
             "by_kind": {kind: by_kind[kind] for kind in KINDS if by_kind[kind]},
+            # potential deadlocks a steered rerun confirmed (docs/confirm.md)
+            "confirmed": sum(
+                1 for f in findings if (f.confirmation or {}).get("status") == "confirmed"
+            ),
             "classes": len(graph.get("classes", ())),
             "edges": len(graph.get("edges", ())),
         },
