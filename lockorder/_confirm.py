@@ -102,6 +102,19 @@ def parse_option(name: str, value: Any) -> float | int | None:
     return number  # type: ignore[no-any-return]
 
 
+def argtype(name: str) -> Callable[[str], float | int]:
+    """The argparse type of a confirm setting's option: a clear error naming it."""
+    import argparse
+
+    def check(value: str) -> float | int:
+        number = parse_option(name, value)
+        if number is None:
+            raise argparse.ArgumentTypeError(f"invalid value {value!r} ({OPTION_LIMITS[name][0]})")
+        return number
+
+    return check
+
+
 # --------------------------------------------------------------------------- a rerun
 
 #: Runs the steered rerun: (plan file, report file to write, timeout in seconds)

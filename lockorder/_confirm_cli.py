@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any
 
-from lockorder._confirm import OPTION_LIMITS, ConfirmOptions, parse_option
+from lockorder._confirm import OPTION_LIMITS, ConfirmOptions, argtype
 
 __all__ = ["add_confirm_parser", "add_run_options", "confirm_command", "options_from"]
 
@@ -27,16 +27,6 @@ _HELP = {
 }
 
 
-def _argtype(name: str) -> Any:
-    def check(value: str) -> float | int:
-        number = parse_option(name, value)
-        if number is None:
-            raise argparse.ArgumentTypeError(f"invalid value {value!r} ({OPTION_LIMITS[name][0]})")
-        return number
-
-    return check
-
-
 def add_run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--confirm",
@@ -45,7 +35,7 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
         "to confirm it (docs/confirm.md)",
     )
     for name in _NAMES:
-        run.add_argument(f"--confirm-{name}", type=_argtype(name), default=None, help=_HELP[name])
+        run.add_argument(f"--confirm-{name}", type=argtype(name), default=None, help=_HELP[name])
 
 
 #: run's confirm options that take a value (lockorder.cli splits run's arguments)
@@ -77,7 +67,7 @@ def add_confirm_parser(commands: Any) -> None:
         help="Only this finding (its signature in the JSON report); repeatable",
     )
     for name in _NAMES:
-        confirm.add_argument(f"--{name}", type=_argtype(name), default=None, help=_HELP[name])
+        confirm.add_argument(f"--{name}", type=argtype(name), default=None, help=_HELP[name])
 
 
 def options_from(values: dict[str, Any], project: Any = None) -> ConfirmOptions:

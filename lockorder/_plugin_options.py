@@ -256,15 +256,3 @@ def _seconds_type(value: str) -> float:
     if number is None:
         raise argparse.ArgumentTypeError(f"invalid value: {value!r} (a number of seconds >= 0)")
     return number
-
-
-def confirm_type(name: str) -> object:
-    """The argparse type of --lockorder-confirm-NAME."""
-
-    def check(value: str) -> float | int:
-        number = parse_option(name, value)
-        if number is None:
-            raise argparse.ArgumentTypeError(f"invalid value: {value!r} ({OPTION_LIMITS[name][0]})")
-        return number
-
-    return check

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from lockorder._config import MODES, SINGLE_THREAD_POLICIES
+from lockorder._confirm import argtype as confirm_type
 from lockorder._plugin_options import (
     CONFIRM_HELP,
     CONFIRM_VALUE_HELP,
@@ -36,7 +37,6 @@ from lockorder._plugin_options import (
     SINGLE_THREAD_HELP,
     _argtype,
     _seconds_type,
-    confirm_type,
     resolve,
 )
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from tests.test_plugin import clean_environment  # noqa: F401 (an autouse fixture)
 
 PAY_AND_REVIEW = """
 import threading
@@ -87,15 +88,16 @@ def test_refresh_then_rebuild():
 """
 
 
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("LOCKORDER", "LOCKORDER_MODE", "LOCKORDER_SINGLE_THREAD", "PYTEST_ADDOPTS"):
-        monkeypatch.delenv(name, raising=False)
-    yield
-
-
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=180)
+
+
+def confirm(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """The bank tests (or those named), with confirm on and a JSON report."""
+    pytester.makepyfile(test_bank=PAY_AND_REVIEW)
+    return run(
+        pytester, "--lockorder", "--lockorder-confirm", "--lockorder-report=json:r.json", *args
+    )
 
 
 def _report(pytester: pytest.Pytester, name: str = "r.json") -> dict[str, Any]:
@@ -109,14 +111,7 @@ def _potential(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_the_test_that_made_a_cycle_is_rerun_and_confirmed(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_bank=PAY_AND_REVIEW)
-    result = run(
-        pytester,
-        "--lockorder",
-        "--lockorder-confirm",
-        "--lockorder-report=json:r.json",
-        "test_bank.py::test_pay_and_review",
-    )
+    result = confirm(pytester, "test_bank.py::test_pay_and_review")
     text = result.stdout.str()
     assert "confirm: confirmed (1 rerun" in text, text[-4000:]
     assert (
@@ -163,15 +158,7 @@ def test_a_one_thread_warning_confirmed_fails_the_run(pytester: pytest.Pytester)
 
 
 def test_a_cycle_made_by_two_tests_is_not_attempted(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_bank=PAY_AND_REVIEW)
-    result = run(
-        pytester,
-        "--lockorder",
-        "--lockorder-confirm",
-        "--lockorder-report=json:r.json",
-        "test_bank.py::test_pay",
-        "test_bank.py::test_review",
-    )
+    result = confirm(pytester, "test_bank.py::test_pay", "test_bank.py::test_review")
     result.assert_outcomes(passed=2)  # a one-thread warning: the result stays
     text = result.stdout.str()
     assert "confirm: not-attempted: its edges were made by 2 tests" in text
@@ -181,16 +168,8 @@ def test_a_cycle_made_by_two_tests_is_not_attempted(pytester: pytest.Pytester) -
 
 
 def test_confirm_under_xdist(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_bank=PAY_AND_REVIEW)
-    result = run(
-        pytester,
-        "-n",
-        "2",
-        "--lockorder",
-        "--lockorder-confirm",
-        "--lockorder-confirm-attempts=2",
-        "--lockorder-report=json:r.json",
-        "test_bank.py::test_pay_and_review",
+    result = confirm(
+        pytester, "-n", "2", "--lockorder-confirm-attempts=2", "test_bank.py::test_pay_and_review"
     )
     assert "confirm: confirmed" in result.stdout.str(), result.stdout.str()[-4000:]
     assert _report(pytester)["run"]["rerun_options"] == ["-n", "0"]
