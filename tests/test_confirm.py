@@ -270,3 +270,61 @@ def test_steering_keeps_target_chains_off_the_fast_path(record_mode: None) -> No
 def test_no_plan_no_steering() -> None:
     assert "LOCKORDER_STEER" not in os.environ
     assert _tracker.steering is None
+
+
+# --------------------------------------------------------------------------- renderings
+
+
+@pytest.fixture(scope="module")
+def confirmed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One confirmed finding, and a not-confirmed one, in one report."""
+    from lockorder import report
+
+    directory = tmp_path_factory.mktemp("confirmed")
+    reports = []
+    for script in ("staggered.py", "handoff.py"):
+        out = directory / f"{script}.json"
+        _lockorder("run", "--json", str(out), "--confirm", "--confirm-attempts", "1", script)
+        reports.append(report.load(str(out)))
+    data = reports[0]
+    data["findings"] += reports[1]["findings"]
+    return data
+
+
+def test_text_says_confirmed_and_shows_the_real_deadlock(confirmed: dict[str, Any]) -> None:
+    from lockorder import report
+
+    text = report.format_text(confirmed)
+    assert "lockorder ERROR: potential-deadlock (CONFIRMED): lock-order inversion" in text
+    assert "  confirm: confirmed (1 rerun, " in text
+    assert "    reproduce: lockorder run --confirm staggered.py" in text
+    assert "  the real deadlock of the confirming rerun:" in text
+    assert "  confirm: not-confirmed (1 rerun, " in text
+
+
+def test_html_shows_a_badge_and_the_verdict(confirmed: dict[str, Any]) -> None:
+    from lockorder.report.html import render_html
+
+    page = render_html(confirmed)
+    assert '<span class="badge confirm confirmed"' in page and ">confirmed</span>" in page
+    assert '<span class="badge confirm not-confirmed"' in page
+    assert 'data-confirm="confirmed"' in page
+    assert '<option value="confirmed">confirmed only</option>' in page
+    assert "the real deadlock of the confirming rerun" in page
+    assert "<code>lockorder run --confirm staggered.py</code>" in page
+
+
+def test_sarif_carries_the_verdict(confirmed: dict[str, Any]) -> None:
+    from lockorder.report.sarif import to_sarif
+    from tests.test_report_sarif import _assert_valid
+
+    log = to_sarif(confirmed, root=confirmed["cwd"])
+    _assert_valid(log)
+    first, second = log["runs"][0]["results"]
+    assert first["properties"]["confirmed"] is True
+    assert first["properties"]["confirmation"]["status"] == "confirmed"
+    assert "deadlock" not in first["properties"]["confirmation"]
+    assert first["message"]["text"].startswith("Confirmed: a steered rerun made this deadlock")
+    assert "Reproduce with: lockorder run --confirm staggered.py" in first["message"]["text"]
+    assert second["properties"]["confirmed"] is False
+    assert "Confirm: not-confirmed:" in second["message"]["text"]

@@ -91,6 +91,9 @@ border-radius:8px 8px 0 0}
 .badge{text-transform:uppercase;font-size:11px;font-weight:700;padding:1px 7px;border-radius:4px;
 color:#fff;background:var(--red)}
 .badge.warning{background:var(--amber)}
+.badge.confirm{background:#6e7781}.badge.confirm.confirmed{background:#82071e}
+.confirmation{border:1px solid var(--line);border-radius:6px;padding:2px 12px 6px;margin:6px 0}
+.confirmation.confirmed{border-color:var(--red);background:#fff8f8}
 .kind{font-family:var(--mono);font-weight:700}
 .msg{flex:1 1 400px;font-family:var(--mono);font-size:12.5px;word-break:break-word}
 .test{font-family:var(--mono);font-size:12px;color:var(--blue)}
@@ -144,7 +147,8 @@ JS = """
     var text = q.value.trim().toLowerCase(), k = kind.value, shown = 0, related = {};
     var active = text !== "" || k !== "";
     findings.forEach(function (f, i) {
-      var ok = (!k || f.getAttribute("data-kind") === k || f.getAttribute("data-severity") === k)
+      var ok = (!k || f.getAttribute("data-kind") === k || f.getAttribute("data-severity") === k
+                || f.getAttribute("data-confirm") === k)
         && (!text || texts[i].indexOf(text) >= 0);
       f.hidden = !ok;
       if (ok) { shown++; nodesOf(f).forEach(function (n) { related[n] = true; }); }

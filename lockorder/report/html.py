@@ -127,13 +127,57 @@ def _scenario(finding: Finding) -> str:
     )
 
 
+#: what each confirm verdict means (the badge's tooltip; docs/confirm.md)
+_CONFIRM_TITLES = {
+    "confirmed": "a steered rerun made this deadlock happen: it is real",
+    "not-confirmed": "a steered rerun reached every edge but the deadlock did not form "
+    "(not proof of safety)",
+    "not-reached": "a steered rerun never made some edge of the cycle",
+    "not-attempted": "nothing could be rerun for this finding",
+}
+
+
+def _confirmation(confirmation: dict[str, Any]) -> str:
+    status = str(confirmation.get("status", ""))
+    facts = [("verdict", f"<b>{esc(status)}</b>")]
+    if status != "not-attempted":
+        facts.append(
+            (
+                "reruns",
+                f"{esc(confirmation.get('attempts'))} in {esc(confirmation.get('seconds'))} s",
+            )
+        )
+    facts.append(("why", esc(confirmation.get("reason", ""))))
+    if confirmation.get("command"):
+        facts.append(("reproduce", f"<code>{esc(confirmation['command'])}</code>"))
+    html_parts = [f'<div class="confirmation {esc(status)}"><h4>confirm</h4>', _facts(facts)]
+    deadlock = confirmation.get("deadlock")
+    if status == "confirmed" and isinstance(deadlock, dict):
+        details = "\n".join(str(line) for line in deadlock.get("details") or ())
+        html_parts.append(
+            '<div class="stack-head">the real deadlock of the confirming rerun: every '
+            "thread's held and awaited locks</div>"
+            f"<pre>{esc(details)}</pre>"
+        )
+    html_parts.append("</div>")
+    return "".join(html_parts)
+
+
 def _finding(number: int, finding: Finding, graph: Graph, open_: bool) -> str:
     severity = "warning" if finding.severity == "warning" else "error"
     keys = " ".join(str(graph.number[k]) for k in finding_keys(finding) if k in graph.number)
+    confirmation = finding.confirmation or {}
+    status = str(confirmation.get("status", ""))
+    badge = (
+        f'<span class="badge confirm {esc(status)}" title="{esc(_CONFIRM_TITLES.get(status, ""))}">'
+        f"{esc(status.replace('-', ' '))}</span>"
+        if status
+        else ""
+    )
     summary = (
         f'<summary><span class="num">#{number}</span>'
         f'<span class="badge {severity}">{esc(finding.severity)}</span>'
-        f'<span class="kind">{esc(finding.kind)}</span>'
+        f'<span class="kind">{esc(finding.kind)}</span>{badge}'
         f'<span class="msg">{esc(finding.message)}</span>'
         + (f'<span class="test">{esc(finding.test)}</span>' if finding.test else "")
         + "</summary>"
@@ -158,6 +202,8 @@ def _finding(number: int, finding: Finding, graph: Graph, open_: bool) -> str:
     if finding.single_thread:
         facts.append(("single thread", "every edge of the cycle was made by one thread"))
     parts.append(_facts(facts))
+    if status:
+        parts.append(_confirmation(confirmation))
     if finding.cycle:
         chain = [_lock_chip(er.src) for er in finding.cycle] + [_lock_chip(finding.cycle[0].src)]
         parts.append(
@@ -186,6 +232,7 @@ def _finding(number: int, finding: Finding, graph: Graph, open_: bool) -> str:
     return (
         f'<details class="finding {severity}" id="finding-{number}" '
         f'data-kind="{esc(finding.kind)}" data-severity="{severity}" data-nodes="{keys}"'
+        f' data-confirm="{esc(status)}"'
         f"{' open' if open_ else ''}>{summary}<div class='body'>{''.join(parts)}</div></details>"
     )
 
@@ -243,10 +290,14 @@ def _header(report: dict[str, Any], findings: list[Finding]) -> str:
     errors = summary.get("errors", sum(f.severity == "error" for f in findings))
     warnings = summary.get("warnings", sum(f.severity == "warning" for f in findings))
     verdict = "error" if errors else "warning" if warnings else "ok"
+    confirmed = summary.get("confirmed") or sum(
+        1 for f in findings if (f.confirmation or {}).get("status") == "confirmed"
+    )
     cards = [
         ("findings", total, verdict),
         ("errors", errors, "error" if errors else ""),
         ("warnings", warnings, "warning" if warnings else ""),
+        *([("confirmed", confirmed, "error")] if confirmed else []),
         ("lock classes", summary.get("classes", 0), ""),
         ("edges", summary.get("edges", 0), ""),
     ]
@@ -375,7 +426,13 @@ def render_html(report: dict[str, Any]) -> str:
             'highlight locks: name, file, function, thread, test…" autocomplete="off">',
             f'<select id="kind"><option value="">every kind</option>{options}'
             '<option value="error">errors only</option><option value="warning">warnings only'
-            "</option></select>",
+            "</option>"
+            + (
+                '<option value="confirmed">confirmed only</option>'
+                if any((f.confirmation or {}).get("status") == "confirmed" for f in findings)
+                else ""
+            )
+            + "</select>",
             '<button type="button" id="expand">expand all</button>'
             '<button type="button" id="collapse">collapse all</button>'
             f'<span id="count" class="muted">{plural(len(findings), "finding")}</span></nav>',

@@ -257,8 +257,16 @@ def _result(finding: Finding, rule_index: int, paths: _Paths) -> dict[str, Any]:
             primary = paths.location(Frame(where[0], where[1], lock.function), text)
 
     text = _sentence(finding.message)
+    confirmation = finding.confirmation or {}
+    if confirmation.get("status") == "confirmed":
+        text = "Confirmed: a steered rerun made this deadlock happen. " + text
     if finding.reason:
         text += f" Why: {_sentence(finding.reason)}"
+    if confirmation:
+        why = _sentence(str(confirmation.get("reason", "")))
+        text += f" Confirm: {confirmation.get('status')}: {why}"
+        if confirmation.get("command"):
+            text += f" Reproduce with: {confirmation['command']} ."
     if edge_links:
         others = "edges" if len(edge_links) > 1 else "edge"
         here = ", here," if closed_here else ""
@@ -311,6 +319,12 @@ def _properties(finding: Finding) -> dict[str, Any]:
         properties["single_thread"] = finding.single_thread
     if finding.details:
         properties["details"] = list(finding.details)
+    if finding.confirmation is not None:
+        # the verdict without the rerun's own report (the JSON report has it)
+        properties["confirmation"] = {
+            key: value for key, value in finding.confirmation.items() if key != "deadlock"
+        }
+        properties["confirmed"] = finding.confirmation.get("status") == "confirmed"
     return properties
 
 
