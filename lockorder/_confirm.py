@@ -306,6 +306,11 @@ def _edge_text(finding: Finding, number: int) -> str:
     return f"edge {number} ({edge.src.label} -> {edge.dst.label})"
 
 
+def _reached(pauses: list[dict[str, Any]]) -> set[int]:
+    """The edges the paused threads stood at (a pause stands for every edge alike)."""
+    return {int(n) for p in pauses for n in p.get("edges") or (p.get("edge", 0),)}
+
+
 def _verdict(
     finding: Finding, attempts: list[Attempt], reproduce: str, spent: float
 ) -> dict[str, Any]:
@@ -325,16 +330,12 @@ def _verdict(
                 "pauses": attempt.pauses,
             }
     edges = range(1, len(finding.cycle) + 1)
-    reached = [
-        attempt
-        for attempt in attempts
-        if {int(p.get("edge", 0)) for p in attempt.pauses} >= set(edges)
-    ]
+    reached = [attempt for attempt in attempts if _reached(attempt.pauses) >= set(edges)]
     if not reached:
         problems = [a.problem for a in attempts if a.problem]
         if problems and not any(a.pauses for a in attempts):
             return {"status": "not-confirmed", "reason": problems[-1], **base}
-        seen = {int(p.get("edge", 0)) for a in attempts for p in a.pauses}
+        seen = {n for a in attempts for n in _reached(a.pauses)}
         missing = [_edge_text(finding, n) for n in edges if n not in seen]
         if not missing:  # every edge, but never all in one rerun
             reason = "no rerun made every edge of the cycle"
@@ -351,8 +352,10 @@ def _verdict(
     for pause in best.pauses:
         outcomes.add(pause.get("outcome"))
         where = f" at {pause['site']}" if pause.get("site") else ""
+        numbers = [str(n) for n in pause.get("edges") or (pause.get("edge"),)]
+        which = f"edge {numbers[0]}" if len(numbers) == 1 else f"edges {', '.join(numbers)}"
         parts.append(
-            f"edge {pause.get('edge')} (thread {pause.get('thread')!r}{where}, paused "
+            f"{which} (thread {pause.get('thread')!r}{where}, paused "
             f"{float(pause.get('paused_s', 0)):.2f} s): {pause.get('outcome')}: {pause.get('why')}"
         )
     hints = []
@@ -364,7 +367,10 @@ def _verdict(
     if "thrash" in outcomes:
         hints.append("another thread needed a lock the paused thread held")
     if "timeout" in outcomes:
-        hints.append("a longer pause (--confirm-pause) may let a timed wait expire")
+        hints.append(
+            "a longer pause (--confirm-pause, --lockorder-confirm-pause) may let a timed "
+            "wait expire and the other thread arrive"
+        )
     if best.other_deadlocks:
         hints.append("the rerun deadlocked on other locks: " + "; ".join(best.other_deadlocks))
     reason = "; ".join(parts)

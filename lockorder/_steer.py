@@ -108,8 +108,16 @@ class Steering:
     ) -> None:
         self.targets = targets
         self.by_dst: dict[str, list[Target]] = {}
+        #: the edges each target stands for: a cycle of two locks of one class has
+        #: two edges alike (same classes, same line), one target
+        self.edges: dict[Target, list[int]] = {}
         for target in targets:
+            alike = [t for t in self.by_dst.get(target.dst, ()) if t[1:] == target[1:]]
+            if alike:
+                self.edges[alike[0]].append(target.number)
+                continue
             self.by_dst.setdefault(target.dst, []).append(target)
+            self.edges[target] = [target.number]
         self.pause = pause
         self.grace = grace
         self.max_pauses = max_pauses
@@ -249,6 +257,7 @@ class Steering:
         site = pause.target.site
         record = {
             "edge": pause.target.number,
+            "edges": self.edges.get(pause.target, [pause.target.number]),
             "thread": pause.ts.name,
             "held": first._lo_cls.label,
             "want": pause.want._lo_cls.label,

@@ -56,6 +56,8 @@ def _pattern(expected: str) -> re.Pattern[str]:
         regex = re.escape(line)
         regex = re.sub(r"ident\\ \d+", r"ident\\ \\d+", regex)
         regex = re.sub(r"for\\ \d+\\\.\d+\\ s", r"for\\ [\\d.]+\\ s", regex)
+        # a confirm verdict's time, and a pause's
+        regex = re.sub(r"(reruns?,\\ |paused\\ )\d+\\\.\d+\\ s", r"\1[\\d.]+\\ s", regex)
         stdlib = re.match(r'((?:\\ )*)File\\ "/[^"]*",\\ line\\ \d+,(.*)$', regex)
         if stdlib:
             regex = stdlib.group(1) + r'File\ "/[^"]*",\ line\ \d+,' + stdlib.group(2)

@@ -96,3 +96,12 @@ def test_deadlock_examples_print_what_the_docs_show(
         core = pattern.rstrip("*")
         if "*" not in core:
             assert core in docs, f"docs/deadlocks.md no longer shows: {core}"
+
+
+def test_the_rare_deadlock_example_never_deadlocks_unsteered() -> None:
+    """examples/deadlocks/rare.py (docs/confirm.md): a plain run finds the
+    potential deadlock and never the real one (its confirm is in the docs)."""
+    result = run_example("examples/deadlocks/rare.py")
+    assert result.returncode == 3, result.stderr
+    assert "lockorder ERROR: potential-deadlock: lock-order inversion" in result.stderr
+    assert "ERROR: deadlock" not in result.stderr
