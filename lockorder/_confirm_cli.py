@@ -79,7 +79,9 @@ def options_from(values: dict[str, Any], project: Any = None) -> ConfirmOptions:
     return ConfirmOptions(**chosen)
 
 
-def confirm_data(data: dict[str, Any], options: ConfirmOptions, only: Any = None) -> int:
+def confirm_data(
+    data: dict[str, Any], options: ConfirmOptions, only: Any = None, quiet: bool = False
+) -> int:
     """Confirm the report ``data``'s potential deadlocks in place; how many were confirmed."""
     from lockorder import report
     from lockorder._confirm import confirm_findings, edge_tests, pytest_rerun, run_rerun
@@ -105,7 +107,7 @@ def confirm_data(data: dict[str, Any], options: ConfirmOptions, only: Any = None
     def progress(text: str) -> None:
         print(f"lockorder: {text}", file=sys.stderr, flush=True)
 
-    done = confirm_findings(findings, rerun_for, cwd, options, progress)
+    done = confirm_findings(findings, rerun_for, cwd, options, None if quiet else progress)
     data["findings"] = [finding.to_dict() for finding in done]
     summary = data.setdefault("summary", {})
     summary["errors"] = sum(1 for f in done if f.severity == "error")

@@ -378,7 +378,7 @@ def _run(args: argparse.Namespace) -> int:
             },
             _tracker.project,
         )
-        confirm_data(data, options)
+        confirm_data(data, options, quiet=args.quiet)
         # a confirmed finding is an error: it may fail the run now
         findings = report.findings_of(data)
         data["run"]["lockorder_exit_status"] = status or (
