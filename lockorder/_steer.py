@@ -55,6 +55,7 @@ PLAN_VERSION = 1
 from time import monotonic, sleep  # noqa: E402
 
 _POLL = 0.002
+_CLOSER_DELAY = 0.05
 _THREADING_FILE = os.path.normcase(os.path.abspath(threading.__file__))
 _LOCKORDER_DIR = os.path.normcase(os.path.dirname(os.path.abspath(__file__))) + os.sep
 #: threading's functions a thread blocks in: (name, how its locals say "no timeout")
@@ -158,11 +159,13 @@ class Steering:
             self._count[ts.serial] = self._count.get(ts.serial, 0) + 1
             self._paused[id(ts)] = pause
         quiet_since: float | None = None
+        closed = False
         try:
             while True:
                 with self._mu:
                     if pause.outcome is None:
                         self._judge(pause)
+                        closed = pause.outcome == "cycle"
                     done = pause.outcome is not None
                 if done:
                     break
@@ -183,6 +186,11 @@ class Steering:
                 self._paused.pop(id(ts), None)
                 if pause.outcome is None:  # interrupted (KeyboardInterrupt)
                     pause.outcome, pause.why = "interrupted", "the pause was interrupted"
+        if closed:
+            # the thread that closed the cycle goes last: the others block first,
+            # so it is the last to wait, the victim of the break (as its acquire
+            # would be without steering), and every rerun reports alike
+            sleep(_CLOSER_DELAY)
         self._write(pause, first)
 
     def _judge(self, pause: _Pause) -> None:
