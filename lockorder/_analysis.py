@@ -66,6 +66,7 @@ def cycle_finding(
                 tests=tuple(edge.tests),
                 held_at=edge.first.held_at,
                 thread_started_at=edge.first.started_at,
+                holder=edge.first.holder,
             )
         )
     locks = tuple(e.src for e in edges)

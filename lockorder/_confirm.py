@@ -436,6 +436,11 @@ def confirm_findings(
             continue
         how = rerun_for(finding)
         left = options.total - (time.monotonic() - started)
+        if any(edge.holder == "task" for edge in finding.cycle):
+            how = (
+                "asyncio tasks made its edges: a task cannot be paused without blocking "
+                "its whole event loop, so a steered rerun cannot confirm it (docs/asyncio.md)"
+            )
         if isinstance(how, str):
             confirmation = not_attempted(how)
         elif left < 1.0:

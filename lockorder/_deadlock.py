@@ -122,13 +122,9 @@ def check(ts: ThreadState) -> None:
     again = find_cycle(ts)  # confirm: a real deadlock does not move
     if again is None or [n for n, _ in again] != [n for n, _ in cycle]:
         return
-    finding = _deadlock_finding(cycle, ts)
+    finding = deadlock_finding(cycle, ts)
     _tracker.add_finding(finding)
-    settings = _tracker.settings
-    breaking = settings.break_deadlocks
-    if breaking is None:
-        breaking = settings.mode != "record"
-    if breaking:
+    if _tracker.breaks_deadlocks():
         raise DeadlockError(finding.format(), finding)
 
 
@@ -172,8 +168,17 @@ def _stack_lines(stack: tuple[Frame, ...], indent: str) -> list[str]:
     return [f'{indent}File "{_sites.relpath(f)}", line {n}, in {fn}' for f, n, fn in stack]
 
 
-def _deadlock_finding(cycle: list[tuple[ThreadState, Any]], victim: ThreadState) -> Finding:
+def deadlock_finding(
+    cycle: list[tuple[ThreadState, Any]],
+    victim: ThreadState,
+    stack_of: Any = None,
+) -> Finding:
+    """The ``deadlock`` finding of a wait-for cycle, ``victim`` getting DeadlockError.
+    ``stack_of``: a holder's stack (default: its thread's)."""
+    if stack_of is None:
+        stack_of = thread_stack
     now = monotonic()
+    who = "task" if victim.task is not None else "thread"
     details: list[str] = []
     parts = []
     refs = []
@@ -184,21 +189,21 @@ def _deadlock_finding(cycle: list[tuple[ThreadState, Any]], victim: ThreadState)
         if not isinstance(waited, Waitable):
             refs.append(_tracker._ref(waited))
         details.append("")
-        details.append(f"thread {node.name!r}:")
+        details.append(f"{'task' if node.task is not None else 'thread'} {node.name!r}:")
         held = _held_labels(node)
         details.append(f"  holds: {', '.join(held) if held else 'nothing checked'}")
         details.append(f"  waits for: {_label(waited)}{holder}, for {now - node.wait_since:.2f} s")
         details.append("  stack (most recent call last):")
-        details.extend(_stack_lines(thread_stack(node), "    "))
+        details.extend(_stack_lines(stack_of(node), "    "))
     return Finding(
         kind="deadlock",
         severity="error",
         message="; ".join(parts),
         locks=tuple(refs),
         thread=victim.name,
-        stack=thread_stack(victim),
+        stack=stack_of(victim),
         reason=(
-            f"every thread of the cycle is blocked; {victim.name!r} (the last to start "
+            f"every {who} of the cycle is blocked; {victim.name!r} (the last to start "
             "waiting) gets DeadlockError so its locks are released and the others go on"
         ),
         test=_tracker.current_test,

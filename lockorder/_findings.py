@@ -29,6 +29,10 @@ KINDS = {
     "holding a lock",
     "long-wait": "a lock waited on longer than the long_wait threshold",
     "long-hold": "a lock held longer than the long_hold threshold",
+    "nested-acquire": "an asyncio task holding a unit of a semaphore waited for another unit "
+    "of the same one: once every unit is held that way, all wait for ever",
+    "held-across-await": "an asyncio task suspended at an await while holding a threading "
+    "lock: another task of its loop that takes the lock blocks the loop's thread",
 }
 
 
@@ -112,6 +116,8 @@ class EdgeReport:
     held_at: tuple[Frame | None, ...] = ()
     #: the program's lines that started ``thread``: start() and its callers
     thread_started_at: tuple[Frame, ...] = ()
+    #: what ``thread`` is: a "thread", or an asyncio "task"
+    holder: str = "thread"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -125,6 +131,7 @@ class EdgeReport:
             "thread_started_at": [list(frame) for frame in self.thread_started_at],
             "test": self.test,
             "tests": list(self.tests),
+            "holder": self.holder,
         }
 
     @classmethod
@@ -142,6 +149,7 @@ class EdgeReport:
             thread_started_at=tuple(
                 f for f in map(_frame, data.get("thread_started_at") or ()) if f is not None
             ),
+            holder="task" if data.get("holder") == "task" else "thread",
         )
 
 
@@ -269,7 +277,7 @@ def format_lines(finding: Finding) -> list[str]:
         lines.append("")
         lines.append(f"  edge {number}: {edge.src.label} -> {edge.dst.label}")
         others = [t for t in edge.threads if t != edge.thread]
-        made = f"    first made by thread {edge.thread!r}"
+        made = f"    first made by {edge.holder} {edge.thread!r}"
         if others:
             made += f" (also by {', '.join(repr(t) for t in others)})"
         if edge.test:

@@ -120,6 +120,8 @@ class Evidence(NamedTuple):
     held_at: tuple[Frame | None, ...] = ()
     #: the program's lines that started the thread (start() and its callers)
     started_at: tuple[Frame, ...] = ()
+    #: what made it: a "thread", or an asyncio "task"
+    holder: str = "thread"
 
 
 @dataclass
@@ -482,6 +484,7 @@ def edge_to_dict(edge: Edge, classes: list[LockClass]) -> dict[str, Any]:
         "from": classes[edge.src].key,
         "to": classes[edge.dst].key,
         "thread": edge.first.thread,
+        "holder": edge.first.holder,
         "threads": list(edge.threads.values()),
         # identities that stay distinct across processes (merging runs)
         "thread_ids": [thread_id(serial) for serial in edge.threads],

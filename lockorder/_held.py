@@ -74,6 +74,7 @@ class ThreadState:
         "started_at",
         "stolen",
         "suppress",
+        "task",
         "wait_restore",
         "wait_since",
         "waiting_on",
@@ -116,9 +117,13 @@ class ThreadState:
         self.in_wait = 0
         #: lock classes this thread (or its current work item) acquired blocking
         self.classes: set[int] = set()
+        #: for an asyncio task's state (lockorder._tasks): a weak reference to the
+        #: task; None for a thread
+        self.task: Any = None
 
     def __repr__(self) -> str:
-        return f"<ThreadState {self.name!r} serial={self.serial} held={len(self.held)}>"
+        kind = "TaskState" if self.task is not None else "ThreadState"
+        return f"<{kind} {self.name!r} serial={self.serial} held={len(self.held)}>"
 
 
 def _drain(ts: ThreadState) -> None:

@@ -82,8 +82,59 @@ def _make_wrapper(name: str) -> Any:
     return factory
 
 
+class _AsyncioFactory(_Factory):
+    """A patched asyncio primitive (``asyncio.Lock`` and the others)."""
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        return (asyncio_factory, (self._self_name,))
+
+
+def asyncio_factory(name: str) -> Any:
+    """``asyncio.<name>`` as it is in this process (for unpickling a factory)."""
+    import asyncio
+
+    return getattr(asyncio, name)
+
+
+#: asyncio's primitives install() checks (lockorder._aio); patched in
+#: asyncio.locks, where asyncio.Condition makes its Lock, and in asyncio
+ASYNCIO_TARGETS = ("Lock", "Condition", "Semaphore", "BoundedSemaphore")
+
+
+def _make_asyncio_wrapper(name: str) -> Any:
+    from lockorder import _aio
+
+    checked = getattr(_aio, name)
+
+    def factory(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        if not _tracker.settings.enabled:
+            return wrapped(*args, **kwargs)
+        return checked(*args, **kwargs)
+
+    return factory
+
+
+def _patch_asyncio() -> None:
+    import asyncio
+    from asyncio import locks
+
+    for name in ASYNCIO_TARGETS:
+        for module in (locks, asyncio):
+            current = getattr(module, name)
+            if isinstance(current, _Factory):
+                continue
+            _saved[f"{module.__name__}.{name}"] = (module, current)
+            factory = _AsyncioFactory(current, _make_asyncio_wrapper(name))
+            factory._self_name = name
+            setattr(module, name, factory)
+    from lockorder import _aio
+
+    _aio.patch_steps()
+
+
 def install() -> None:
-    """Patch ``threading``'s lock factories (idempotent; nestable with uninstall())."""
+    """Patch ``threading``'s lock factories and asyncio's primitives (idempotent;
+    nestable with uninstall())."""
     global _depth
     _config.warn_pending()
     with _mu:
@@ -99,6 +150,7 @@ def install() -> None:
             factory._self_name = name
             setattr(threading, name, factory)
         _waits.patch()
+        _patch_asyncio()
 
 
 def uninstall() -> None:
@@ -111,15 +163,23 @@ def uninstall() -> None:
         if _depth > 0:
             return
         _waits.unpatch()
+        from lockorder import _aio
+
+        _aio.unpatch_steps()
         for name, original in list(_saved.items()):
-            current = getattr(threading, name)
+            if isinstance(original, tuple):  # asyncio's: (module, original)
+                module, original = original
+                attribute = name.rpartition(".")[2]
+            else:
+                module, attribute = threading, name
+            current = getattr(module, attribute)
             if isinstance(current, _Factory):
-                setattr(threading, name, original)
+                setattr(module, attribute, original)
             else:
                 warnings.warn(
                     LockOrderWarning(
-                        f"lockorder.uninstall(): threading.{name} was replaced by "
-                        f"{current!r} after install(); left in place"
+                        f"lockorder.uninstall(): {module.__name__}.{attribute} was replaced "
+                        f"by {current!r} after install(); left in place"
                     ),
                     stacklevel=2,
                 )

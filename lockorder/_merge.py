@@ -59,6 +59,7 @@ def _edge_from_wire(graph: LockGraph, origin: str, data: dict[str, Any]) -> Edge
             data.get("test"),
             tuple(_frame(at) for at in data.get("held_at", ())),
             tuple(f for f in map(_frame, data.get("thread_started_at") or ()) if f is not None),
+            "task" if data.get("holder") == "task" else "thread",
         ),
         gates=frozenset(
             graph.by_key[key].cid for key in data.get("gates", ()) if key in graph.by_key

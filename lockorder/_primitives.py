@@ -637,15 +637,20 @@ class _SemaphoreMixin:
             pop(ts, self)
 
     def _lo_unhold(self, why: str) -> None:
-        """The class is a signal: no unit of it is a hold any more."""
-        _tracker.learned_signal(self._lo_cls, why)
-        holders = self._lo_holders
-        for other in holders[:]:
-            steal(other, self)
-        holders.clear()
+        unhold(self, why)
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def unhold(sem: Any, why: str) -> None:
+    """A semaphore's class is a signal: no unit of it is a hold any more (its
+    holders, threads or asyncio tasks, forget theirs)."""
+    _tracker.learned_signal(sem._lo_cls, why)
+    holders = sem._lo_holders
+    for other in holders[:]:
+        steal(other, sem)
+    holders.clear()
 
 
 def _semaphore_state(obj: Any, value: int) -> None:

@@ -381,24 +381,43 @@ _WITH_OPS = frozenset({"BEFORE_WITH", "SETUP_WITH", "BEFORE_ASYNC_WITH", "SETUP_
 
 def _acquire_line(code: object, lasti: int) -> int:
     """The line of the last ``with`` or ``acquire``/``__enter__`` call before the
-    instruction at ``lasti`` (0 if there is none)."""
-    found = -1
+    instruction at ``lasti`` (0 if there is none).
+
+    A coroutine is past its ``async with`` (or ``await lock.acquire()``) while
+    it awaits the acquire: a statement on the line it is suspended at is the
+    acquire in progress, not the held lock's."""
+    found: list[int] = []
     for ins in dis.get_instructions(code):  # type: ignore[arg-type]
         if ins.offset >= lasti:
             break
         if ins.opname in _WITH_OPS or (
-            ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and ins.argval in ("acquire", "__enter__")
+            ins.opname in ("LOAD_ATTR", "LOAD_METHOD")
+            and ins.argval in ("acquire", "__enter__", "__aenter__")
         ):
-            found = ins.offset
-    if found < 0:
+            found.append(ins.offset)
+    if not found:
         return 0
-    line = 0
-    for offset, number in dis.findlinestarts(code):  # type: ignore[arg-type]
-        if offset > found:
-            break
-        if number is not None:
+    starts = [(o, n) for o, n in dis.findlinestarts(code) if n is not None]  # type: ignore[arg-type]
+
+    def line_of(at: int) -> int:
+        line = 0
+        for offset, number in starts:
+            if offset > at:
+                break
             line = number
-    return line
+        return line
+
+    lines = [line_of(offset) for offset in found]
+    if getattr(code, "co_flags", 0) & _ASYNC_CODE:
+        now = line_of(lasti)
+        earlier = [line for line in lines if line != now]
+        if earlier:
+            return earlier[-1]
+    return lines[-1]
+
+
+#: CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR
+_ASYNC_CODE = 0x80 | 0x100 | 0x200
 
 
 _STACK_SKIP = ("lockorder.", "wrapt", "runpy")
@@ -449,6 +468,8 @@ def stack_of(frame: FrameType | None, limit: int = STACK_LIMIT) -> tuple[Frame, 
             module.startswith(_RUNNER_PREFIXES)
             or module in _RUNNER_MODULES
             or (module == "threading" and frame_info.function in _THREAD_BOOTSTRAP)
+            # the event loop running a task's step: the task's frames lie inside
+            or (module == "asyncio.events" and frame_info.function == "Handle._run")
         ):
             start = index + 1
     return tuple(frame_info for frame_info, _ in frames[start:])

@@ -137,6 +137,8 @@ class Steering:
         targets = self.by_dst.get(st._lo_cls.key)
         if targets is None or st._lo_sema or self._count.get(ts.serial, 0) >= self.max_pauses:
             return
+        if ts.task is not None:
+            return  # an asyncio task: pausing it would block its whole loop
         held = {h._lo_cls.key: h for h in list(ts.held) if h is not st and _owner(h) is ts}
         here: _sites.Frame | None = None
         for target in targets:

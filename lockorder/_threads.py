@@ -53,6 +53,14 @@ def thread_object(ident: int) -> threading.Thread | None:
     return thread
 
 
+def next_serial() -> int:
+    """A new holder serial (threads and asyncio tasks share the numbering)."""
+    global _thread_serial
+    with mu:
+        _thread_serial += 1
+        return _thread_serial
+
+
 def _new_thread_state() -> ThreadState:
     global _thread_serial
     ident = _unpatched.get_ident()

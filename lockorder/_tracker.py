@@ -313,6 +313,7 @@ def _record_locked(
                 test,
                 tuple(held_site(e) for e in held),
                 ts.started_at,
+                "task" if ts.task is not None else "thread",
             )
         edge = Edge(src_cls.cid, dst_cls.cid, evidence, gates=gates, ordered=ordered)
         changes += 1
@@ -591,6 +592,13 @@ def _internal_error(exc: Exception) -> None:
 # -- discipline errors -------------------------------------------------------------
 
 
+def breaks_deadlocks() -> bool:
+    """Whether a real deadlock (or a certain self-deadlock) raises in its victim:
+    ``break_deadlocks``, by default in raise and warn modes (docs/deadlocks.md)."""
+    breaking = settings.break_deadlocks
+    return breaking if breaking is not None else settings.mode != "record"
+
+
 def self_deadlock(st: Any, ts: ThreadState, waited: float | None) -> Exception | None:
     """Record a self-deadlock finding; return the exception to raise (raise/warn modes)."""
     cls: LockClass = st._lo_cls
@@ -616,10 +624,7 @@ def self_deadlock(st: Any, ts: ThreadState, waited: float | None) -> Exception |
         signature=f"self-deadlock:{cls.key}",
     )
     add_finding(finding)
-    raising = settings.break_deadlocks
-    if raising is None:
-        raising = settings.mode != "record"
-    if not raising:
+    if not breaks_deadlocks():
         return None
     return SelfDeadlockError(finding.format(), finding)
 
@@ -634,8 +639,8 @@ def release_not_held(st: Any, ts: ThreadState, owner: ThreadState) -> None:
     finding = Finding(
         kind="release-not-held",
         severity="warning",
-        message=f"thread {ts.name!r} released {ref.label}, which thread {owner.name!r} "
-        "had acquired",
+        message=f"{_who(ts)} {ts.name!r} released {ref.label}, which {_who(owner)} "
+        f"{owner.name!r} had acquired",
         locks=(ref,),
         thread=ts.name,
         stack=_sites.capture_stack(3),
@@ -647,6 +652,11 @@ def release_not_held(st: Any, ts: ThreadState, owner: ThreadState) -> None:
     )
     if add_finding(finding):
         emit([finding], ts)
+
+
+def _who(ts: ThreadState) -> str:
+    """How a finding names a holder: a task (asyncio) or a thread."""
+    return "task" if ts.task is not None else "thread"
 
 
 #: why a class is a signal, as the withdrawn findings' rule says it

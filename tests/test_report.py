@@ -89,7 +89,9 @@ def test_written_report_is_plain_json(tmp_path: Path) -> None:
         "thread_started_at",
         "test",
         "tests",
+        "holder",
     }
+    assert edge["holder"] == "thread"
     assert not list(path.parent.glob("*.tmp-*"))
 
 

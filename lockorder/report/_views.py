@@ -132,7 +132,8 @@ def _edge_tooltip(edge: dict[str, Any], src: Node, dst: Node) -> str:
     count = edge.get("thread_count") or len(threads)
     if edge.get("thread"):
         more = f" (of {count} threads)" if isinstance(count, int) and count > 1 else ""
-        lines.append(f"first made by thread {edge['thread']!r}{more}")
+        holder = "task" if edge.get("holder") == "task" else "thread"
+        lines.append(f"first made by {holder} {edge['thread']!r}{more}")
     tests = [str(t) for t in edge.get("tests") or ()]
     if tests:
         shown = ", ".join(tests[:3]) + (f" and {len(tests) - 3} more" if len(tests) > 3 else "")

@@ -77,7 +77,7 @@ def _at(frame: Frame) -> str:
 def _edge_block(number: int, er: EdgeReport) -> str:
     facts: list[tuple[str, str]] = []
     others = [t for t in er.threads if t != er.thread]
-    threads = f"first made by <q>{esc(er.thread)}</q>"
+    threads = f"first made by {esc(er.holder)} <q>{esc(er.thread)}</q>"
     if others:
         threads += f" (also by {_quoted(others)})"
     facts.append(("threads", threads))

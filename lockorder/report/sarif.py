@@ -387,7 +387,7 @@ def _sentence(text: str) -> str:
 def _edge_text(edge: EdgeReport) -> str:
     text = (
         f"{edge.src.label} held while acquiring {edge.dst.label}, "
-        f"first made by thread {edge.thread!r}"
+        f"first made by {edge.holder} {edge.thread!r}"
     )
     others = [t for t in edge.threads if t != edge.thread]
     if others:

@@ -1,0 +1,401 @@
+"""Checked asyncio primitives: ``Lock``, ``Condition``, ``Semaphore`` and
+``BoundedSemaphore``, subclasses of asyncio's own, with the current task as the
+holder (lockorder._tasks). install() puts them in place of ``asyncio.Lock`` and
+the others (docs/asyncio.md).
+
+An acquire records its edges "held -> acquired" as a thread's does: the task's
+held asyncio locks, through the tracker's slow path, into the one lock-order
+graph. What asyncio adds:
+
+- a task that acquires an ``asyncio.Lock`` it holds (asyncio's locks are not
+  reentrant) is a ``self-deadlock``: raised at once in raise mode; otherwise
+  recorded, and the acquire waits as asyncio's does, yielding to the loop, in
+  case another task releases the lock (then it is a signal, as for threads);
+- the moment a task starts to wait for a lock, lockorder follows the wait-for
+  chain over the tasks (on one loop nothing moves while this task runs, so the
+  check is exact): a chain back to this task is a real deadlock, broken with
+  ``DeadlockError`` raised in this task, the last to wait;
+- a task holding a unit of a semaphore that waits for another unit of the same
+  semaphore is a ``nested-acquire`` (asyncpg: nested ``pool.acquire()`` "will
+  cause a deadlock under load").
+
+Releases by another task than the acquirer are legal for asyncio's locks; the
+first one marks the class as used as a signal, as for threads. Semaphore units
+are holds of the task that took them until it gives them back; a release by a
+task that holds none marks the semaphore a signal (a limiter handed over).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any, Literal
+
+from lockorder import _deadlock, _primitives, _sites, _tasks, _tracker
+from lockorder._held import _drain, _tls, pop, push, steal
+from lockorder._primitives import _setup
+from lockorder._sites import Frame
+from lockorder._tracker import first_take, new_user, slow_acquire
+from lockorder.errors import DeadlockError, PotentialDeadlockError, SelfDeadlockError
+
+__all__ = ["BoundedSemaphore", "Condition", "Lock", "Semaphore"]
+
+_getframe = sys._getframe
+_ASYNCIO = ("asyncio.", "lockorder.")
+
+
+def _caller(depth: int) -> Any:
+    """The frame of the program that called in: past lockorder and asyncio
+    (``async with`` enters through asyncio's ``__aenter__``)."""
+    frame: Any = _getframe(depth)
+    while frame is not None and str(frame.f_globals.get("__name__", "")).startswith(_ASYNCIO):
+        frame = frame.f_back
+    return frame
+
+
+def _chain(holder: Any, st: Any) -> int:
+    """Record the edges of a blocking acquire of ``st`` by ``holder`` (the slow
+    path when the chain is new to it); return the chain key to push."""
+    if holder.stolen:
+        _drain(holder)
+    if st._lo_user is not holder:
+        new_user(st, holder)
+    chains = holder.chains
+    if chains:
+        key = hash((chains[-1], st._lo_cid))
+        if key not in holder.known:
+            key = slow_acquire(holder, st, key)
+        return key
+    first: int = st._lo_cid
+    if first not in holder.known:
+        first_take(holder, st)
+    return first
+
+
+def _task_stack(holder: Any) -> tuple[Frame, ...]:
+    """Where a waiting task is suspended (its await chain), innermost last."""
+    task = _tasks.task_of(holder)
+    return await_chain(task) if task is not None else ()
+
+
+def await_chain(task: Any) -> tuple[Frame, ...]:
+    """The frames of a suspended task, outermost first: each coroutine awaiting
+    the next, down to the innermost await (``Task.get_stack()`` gives one frame)."""
+    frames: list[Frame] = []
+    coro = task.get_coro()
+    while coro is not None and len(frames) < _sites.STACK_LIMIT:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is None:
+            break
+        module = str(frame.f_globals.get("__name__", ""))
+        if not module.startswith(_ASYNCIO):
+            frames.append(Frame(frame.f_code.co_filename, frame.f_lineno, _sites.qualname(frame)))
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return tuple(frames)
+
+
+def _wait_for(holder: Any, st: Any) -> None:
+    """``holder`` starts to wait for ``st``: a wait-for cycle back to it is a real
+    deadlock among tasks, broken here (it waits last)."""
+    holder.waiting_on = st
+    holder.wait_since = _deadlock.monotonic()
+    cycle = _deadlock.find_cycle(holder)
+    if cycle is None or len(cycle) == 1:
+        # (a task waiting for a lock it holds itself: another task may release
+        # it, asyncio's locks have no owner; the self-deadlock finding said it)
+        return
+    finding = _deadlock.deadlock_finding(cycle, holder, stack_of=_stack_of)
+    _tracker.add_finding(finding)
+    if _tracker.breaks_deadlocks():
+        holder.waiting_on = None
+        raise DeadlockError(finding.format(), finding)
+
+
+def _stack_of(holder: Any) -> tuple[Frame, ...]:
+    if holder.task is not None and holder is not _tasks.current():
+        return _task_stack(holder)  # suspended: its await chain
+    return _deadlock.thread_stack(holder)
+
+
+class Lock(asyncio.Lock):
+    """A checked ``asyncio.Lock``: its holder is the task that acquired it.
+
+    Args:
+        name: the lock's class name in reports (default: its creation site).
+        signal: the lock is used as a signal (released by another task than the
+            one that acquired it): a re-acquire by its holder is not a finding.
+    """
+
+    _lo_sema = False
+    _lo_kind = "asyncio.Lock"
+    _lo_owner: Any
+    _lo_at: Any
+    _lo_cls: Any
+    _lo_cid: int
+    _lo_user: Any
+
+    def __init__(self, *, name: str | None = None, signal: bool = False, _site: Any = None) -> None:
+        super().__init__()
+        _setup(self, self._lo_kind, name, None, signal, _site or _sites.find_site(2))
+
+    async def acquire(self) -> Literal[True]:
+        """Acquire the lock, as ``asyncio.Lock.acquire``; records lock-order edges."""
+        holder = _tasks.current()
+        timer = None
+        if self._lo_owner is holder and not _tracker.is_signal(self):
+            if _tracker.settings.mode == "raise":
+                raise _self_deadlock(self, holder, None)
+            # another task may release it (a signal): report only if none has
+            # within self_deadlock_wait, from a timer, while this task waits
+            wait = _tracker.settings.self_deadlock_wait
+            timer = asyncio.get_running_loop().call_later(wait, _self_deadlock, self, holder, wait)
+        _chain(holder, self)
+        try:
+            if self.locked():
+                _wait_for(holder, self)
+                try:
+                    await super().acquire()
+                finally:
+                    holder.waiting_on = None
+            else:
+                await super().acquire()
+        finally:
+            if timer is not None:
+                timer.cancel()
+        push(holder, self)
+        self._lo_owner = holder
+        self._lo_at = _caller(1)
+        return True
+
+    def release(self) -> None:
+        """Release the lock, as ``asyncio.Lock.release`` (any task may)."""
+        holder = _tasks.current()
+        owner = self._lo_owner
+        super().release()  # raises RuntimeError if not locked: nothing changed
+        self._lo_owner = None
+        self._lo_at = None
+        if owner is holder:
+            pop(holder, self)
+        elif owner is not None:
+            # legal for asyncio's locks; the first time, the class is a signal
+            steal(owner, self)
+            _tracker.release_not_held(self, holder, owner)
+
+
+class Condition(asyncio.Condition):
+    """A checked ``asyncio.Condition``: its lock is a checked asyncio lock (its
+    own, labelled Condition, unless one is given)."""
+
+    def __init__(self, lock: Any = None) -> None:
+        if lock is None:
+            lock = _ConditionLock(_site=_sites.find_site(2))
+        super().__init__(lock)
+
+
+class _ConditionLock(Lock):
+    _lo_kind = "asyncio.Condition"
+
+
+class _SemaphoreMixin:
+    """Units of a checked asyncio semaphore: each one a hold of the task that
+    took it, until that task gives it back."""
+
+    _lo_sema = True
+    _lo_holders: list[Any]
+    _lo_cls: Any
+    _lo_user: Any
+
+    def _lo_sem_init(self, kind: str, name: str | None, site: Any) -> None:
+        self._lo_holders = []
+        _setup(self, kind, name, None, False, site)
+
+    async def acquire(self) -> Literal[True]:
+        holder = _tasks.current()
+        nested = holder in self._lo_holders and not self._lo_cls.signal
+        if nested:
+            error = _nested_acquire(self, holder)
+            if error is not None:
+                raise error
+        _chain(holder, self)
+        await super().acquire()  # type: ignore[misc]
+        if not self._lo_cls.signal:
+            if nested and _sites.taken_in_loop(2):
+                # another unit, in a loop, by a task holding one: capacity taken
+                self._lo_unhold(_tracker.TAKEN_AS_CAPACITY)
+            else:
+                push(holder, self)
+                self._lo_holders.append(holder)
+        return True
+
+    def release(self) -> None:
+        super().release()  # type: ignore[misc]
+        holder = _tasks.current()
+        try:
+            self._lo_holders.remove(holder)
+        except ValueError:
+            # released by a task that holds no unit: a limiter handed over
+            self._lo_unhold(_tracker.RELEASED_BY_ANOTHER)
+            return
+        pop(holder, self)
+
+    def _lo_unhold(self, why: str) -> None:
+        _primitives.unhold(self, why)  # as for threads
+
+
+class Semaphore(_SemaphoreMixin, asyncio.Semaphore):
+    """A checked ``asyncio.Semaphore``: each unit is held by the task that took it."""
+
+    def __init__(self, value: int = 1, *, name: str | None = None, _site: Any = None) -> None:
+        super().__init__(value)
+        self._lo_sem_init("asyncio.Semaphore", name, _site or _sites.find_site(2))
+
+
+class BoundedSemaphore(_SemaphoreMixin, asyncio.BoundedSemaphore):
+    """A checked ``asyncio.BoundedSemaphore``."""
+
+    def __init__(self, value: int = 1, *, name: str | None = None, _site: Any = None) -> None:
+        super().__init__(value)
+        self._lo_sem_init("asyncio.BoundedSemaphore", name, _site or _sites.find_site(2))
+
+
+# -- findings -----------------------------------------------------------------------------
+
+
+def _self_deadlock(st: Any, holder: Any, waited: float | None) -> SelfDeadlockError:
+    """A task re-acquires an asyncio lock it holds: the finding, and the exception
+    raise mode raises at once (``waited`` None). Otherwise called from a timer,
+    ``waited`` seconds into the wait, if no other task released the lock: the
+    finding is recorded (and warned of), the task goes on waiting."""
+    from lockorder._findings import Finding
+
+    ref = _tracker._ref(st)
+    if waited is None:
+        why = "in raise mode a re-acquire raises at once"
+    else:
+        why = f"no other task released it within {waited:g} s (self_deadlock_wait)"
+    finding = Finding(
+        kind="self-deadlock",
+        severity="error",
+        message=f"task {holder.name!r} acquires {ref.label}, which it already holds: "
+        "asyncio's locks are not reentrant, it waits until another task releases it",
+        locks=(ref,),
+        thread=holder.name,
+        stack=_stack_of(holder) if waited is not None else _sites.capture_stack(3),
+        reason=why + "; a lock another task releases on purpose is a signal: "
+        "lockorder.aio.Lock(signal=True)",
+        test=_tracker.current_test,
+        signature=f"self-deadlock:{st._lo_cls.key}",
+    )
+    error = SelfDeadlockError(finding.format(), finding)
+    if waited is not None and not _tracker.is_signal(st) and _tracker.add_finding(finding):
+        _tracker.emit([finding], holder)
+    elif waited is None:
+        _tracker.add_finding(finding)
+    return error
+
+
+def _nested_acquire(st: Any, holder: Any) -> Exception | None:
+    from lockorder._findings import Finding
+
+    ref = _tracker._ref(st)
+    finding = Finding(
+        kind="nested-acquire",
+        severity="error",
+        message=f"task {holder.name!r} holds a unit of {ref.label} and waits for another "
+        "unit of it: once every unit is held by a task doing the same, all wait for ever",
+        locks=(ref,),
+        thread=holder.name,
+        stack=_sites.capture_stack(3),
+        reason="a semaphore (a pool, a limiter) acquired again by a holder of one of its "
+        "units deadlocks under load",
+        test=_tracker.current_test,
+        signature=f"nested-acquire:{st._lo_cls.key}",
+    )
+    if not _tracker.add_finding(finding):
+        return None
+    error = _tracker.emit([finding], holder)
+    if isinstance(error, PotentialDeadlockError):
+        return error
+    return None
+
+
+# -- a threading lock held across an await ------------------------------------------------
+
+_original_run: Any = None
+
+
+def _checked_run(self: Any) -> None:
+    """asyncio.events.Handle._run under install(): after a task's step, a
+    threading lock the step took and still holds is held across an await."""
+    state = _tls.__dict__
+    ts = state.get("ts")
+    before = len(ts.held) if ts is not None else 0
+    _original_run(self)
+    if ts is None:
+        ts = state.get("ts")  # the thread's first checked lock was in this step
+    if ts is not None and len(ts.held) > before:
+        _after_step(self, ts, before)
+
+
+def _after_step(handle: Any, ts: Any, before: int) -> None:
+    task = getattr(handle._callback, "__self__", None)
+    if task is None or not hasattr(task, "get_coro") or task.done():
+        return  # a plain callback, or the task ended (held-at-exit is the thread's)
+    for st in list(ts.held[before:]):
+        if st._lo_sema or _tracker.is_signal(st) or st._lo_owner is not ts:
+            continue
+        try:
+            _held_across_await(st, ts, task)
+        except Exception as exc:  # bookkeeping must never break the loop
+            _tracker._internal_error(exc)
+
+
+def _held_across_await(st: Any, ts: Any, task: Any) -> None:
+    from lockorder._findings import Finding
+
+    ref = _tracker._ref(st)
+    name = task._lo_state.name if hasattr(task, "_lo_state") else _tasks.name_of(task)
+    stack = await_chain(task)
+    where = _tracker.held_site(st)
+    details: tuple[str, ...] = ()
+    if where is not None:
+        details = (
+            f"{ref.label} acquired at {_sites.relpath(where.filename)}:{where.lineno} in "
+            f"{where.function}",
+        )
+    finding = Finding(
+        kind="held-across-await",
+        severity="error",
+        message=f"task {name!r} suspended at an await while holding {ref.label}, a "
+        f"threading lock of thread {ts.name!r}",
+        locks=(ref,),
+        thread=name,
+        stack=stack,
+        reason="another task of this loop that takes it blocks the loop's thread until "
+        "this task resumes, which it then never does (an RLock lets the other task in: "
+        "the thread owns it); take an asyncio.Lock, or release it before the await",
+        test=_tracker.current_test,
+        signature=f"held-across-await:{ref.key}",
+        details=details,
+    )
+    if _tracker.add_finding(finding):
+        _tracker.emit([finding], ts)  # (raise mode: nothing to raise into, it is recorded)
+
+
+def patch_steps() -> None:
+    """Watch every task step for threading locks held across an await (install())."""
+    global _original_run
+    from asyncio import events
+
+    if _original_run is None:
+        _original_run = events.Handle._run
+        events.Handle._run = _checked_run  # type: ignore[method-assign]
+
+
+def unpatch_steps() -> None:
+    global _original_run
+    from asyncio import events
+
+    if _original_run is not None and events.Handle._run is _checked_run:
+        events.Handle._run = _original_run  # type: ignore[method-assign]
+    _original_run = None

@@ -1,0 +1,361 @@
+"""asyncio (issue 15, first part): tasks as holders of checked asyncio locks.
+
+Every test drives its tasks with asyncio Events (never sleeps) and bounds each
+wait with asyncio.wait_for, so a bug fails instead of hanging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import lockorder
+from lockorder import _install, _threads, _tracker
+from lockorder.aio import BoundedSemaphore, Condition, Lock, Semaphore
+from lockorder.errors import DeadlockError, SelfDeadlockError
+
+TIMEOUT = 10
+
+
+def run(main: Callable[[], Awaitable[Any]]) -> Any:
+    return asyncio.run(asyncio.wait_for(main(), TIMEOUT))
+
+
+def kinds() -> list[str]:
+    return [f.kind for f in lockorder.findings()]
+
+
+def test_an_inversion_between_two_tasks_is_a_potential_deadlock(record_mode: None) -> None:
+    a = Lock(name="aio a")
+    b = Lock(name="aio b")
+
+    async def forward() -> None:
+        async with a:
+            async with b:
+                pass
+
+    async def backward() -> None:
+        async with b:
+            async with a:
+                pass
+
+    async def main() -> None:
+        await asyncio.create_task(forward())
+        await asyncio.create_task(backward())
+
+    run(main)
+    (finding,) = lockorder.findings()
+    assert finding.kind == "potential-deadlock" and finding.severity == "error"
+    assert [edge.holder for edge in finding.cycle] == ["task", "task"]
+    names = {edge.thread for edge in finding.cycle}
+    assert any("(forward)" in n for n in names) and any("(backward)" in n for n in names)
+    assert "first made by task '" in finding.format()
+    assert "asyncio.Lock" not in finding.message  # named classes
+    assert {lock.kind for lock in finding.locks} == {"asyncio.Lock"}
+
+
+def test_instances_of_one_class_in_two_tasks(record_mode: None) -> None:
+    class Account:
+        def __init__(self) -> None:
+            self.lock = Lock()
+
+    async def transfer(source: Account, target: Account) -> None:
+        async with source.lock:
+            async with target.lock:
+                pass
+
+    async def main() -> None:
+        x, y = Account(), Account()
+        await asyncio.create_task(transfer(x, y))
+        await asyncio.create_task(transfer(y, x))
+
+    run(main)
+    (finding,) = lockorder.findings()
+    assert finding.severity == "error"
+    assert finding.message.startswith("two locks of one class taken in both orders")
+
+
+def test_ordered_acquisition_and_shared_conditions_stay_silent(record_mode: None) -> None:
+    a = Lock(name="ordered a")
+    b = Lock(name="ordered b")
+    lock = Lock(name="shared")
+    not_empty = Condition(lock)
+    not_full = Condition(lock)
+    items: list[int] = []
+
+    async def ordered() -> None:
+        async with a, b:
+            pass
+
+    async def producer() -> None:
+        for i in range(3):
+            async with not_full:
+                await not_full.wait_for(lambda: not items)
+                items.append(i)
+                not_empty.notify()
+
+    async def consumer() -> None:
+        for _ in range(3):
+            async with not_empty:
+                await not_empty.wait_for(lambda: bool(items))
+                items.pop()
+                not_full.notify()
+
+    async def main() -> None:
+        await asyncio.gather(ordered(), ordered(), producer(), consumer())
+
+    run(main)
+    assert lockorder.findings() == []
+
+
+def test_a_conditions_own_lock_is_labelled_condition(record_mode: None) -> None:
+    cond = Condition()
+    inner = Lock(name="inside the condition")
+
+    async def first() -> None:
+        async with cond:
+            async with inner:
+                pass
+
+    async def second() -> None:
+        async with inner:
+            async with cond:
+                pass
+
+    async def main() -> None:
+        await asyncio.create_task(first())
+        await asyncio.create_task(second())
+
+    run(main)
+    (finding,) = lockorder.findings()
+    assert "asyncio.Condition" in {lock.kind for lock in finding.locks}
+
+
+def test_a_real_deadlock_between_tasks_is_broken(record_mode: None) -> None:
+    lockorder.configure(break_deadlocks=True)
+    a = Lock(name="real a")
+    b = Lock(name="real b")
+    outcomes: dict[str, str] = {}
+
+    async def one(mine: asyncio.Event, theirs: asyncio.Event) -> None:
+        try:
+            async with a:
+                mine.set()
+                await theirs.wait()
+                async with b:
+                    pass
+            outcomes["one"] = "ok"
+        except DeadlockError:
+            outcomes["one"] = "DeadlockError"
+
+    async def two(mine: asyncio.Event, theirs: asyncio.Event) -> None:
+        try:
+            async with b:
+                await theirs.wait()
+                mine.set()
+                async with a:
+                    pass
+            outcomes["two"] = "ok"
+        except DeadlockError:
+            outcomes["two"] = "DeadlockError"
+
+    async def main() -> None:
+        first, second = asyncio.Event(), asyncio.Event()
+        await asyncio.gather(one(first, second), two(second, first))
+
+    run(main)
+    assert sorted(outcomes.values()) == ["DeadlockError", "ok"]
+    deadlock = [f for f in lockorder.findings() if f.kind == "deadlock"]
+    assert len(deadlock) == 1
+    text = deadlock[0].format()
+    assert "every task of the cycle is blocked" in text
+    assert text.count("  task '") == 2 and "holds: real a" in text
+
+
+def test_a_task_reacquiring_its_lock_raises_at_once_in_raise_mode() -> None:
+    lockorder.configure(mode="raise")
+    lock = Lock(name="not reentrant")
+
+    async def main() -> str:
+        async with lock:
+            try:
+                async with lock:
+                    return "entered"
+            except SelfDeadlockError as exc:
+                return str(exc)
+
+    text = run(main)
+    assert "acquires not reentrant" in text and "which it already holds" in text
+    assert kinds() == ["self-deadlock"]
+
+
+def test_a_reacquire_waits_yielding_and_a_release_by_another_task_is_a_signal(
+    record_mode: None,
+) -> None:
+    lockorder.configure(self_deadlock_wait=5.0)
+    gate = Lock(name="gate")
+
+    async def main() -> None:
+        await gate.acquire()
+        waiting = asyncio.Event()
+
+        async def opener() -> None:
+            await waiting.wait()
+            gate.release()  # another task opens the gate: a signal
+
+        task = asyncio.create_task(opener())
+        loop = asyncio.get_running_loop()
+        loop.call_soon(waiting.set)  # runs only if the re-acquire yields to the loop
+        await gate.acquire()
+        gate.release()
+        await task
+
+    run(main)
+    assert kinds() == ["release-not-held"]
+    assert _tracker.graph.by_key["gate"].signal
+
+
+def test_a_reacquire_no_task_releases_is_reported_after_the_wait(record_mode: None) -> None:
+    lockorder.configure(self_deadlock_wait=0.05)
+    lock = Lock(name="stuck")
+
+    async def main() -> None:
+        async with lock:
+            # cancelled after a second, in this very task (wait_for would run the
+            # acquire in a task of its own before 3.12: another holder)
+            me = asyncio.current_task()
+            assert me is not None
+            timer = asyncio.get_running_loop().call_later(1.0, me.cancel)
+            with pytest.raises(asyncio.CancelledError):
+                await lock.acquire()
+            timer.cancel()
+            if hasattr(me, "uncancel"):
+                me.uncancel()
+
+    run(main)
+    (finding,) = lockorder.findings()
+    assert finding.kind == "self-deadlock"
+    assert "no other task released it within 0.05 s" in finding.reason
+
+
+def test_a_limiter_is_silent_and_a_nested_unit_is_reported(record_mode: None) -> None:
+    limit = Semaphore(2, name="limiter")
+    pool = BoundedSemaphore(2, name="pool")
+    gate = asyncio.Event()
+
+    async def fetch() -> None:
+        async with limit:
+            await gate.wait()
+
+    async def main() -> None:
+        tasks = [asyncio.create_task(fetch()) for _ in range(5)]
+        await asyncio.sleep(0)
+        gate.set()
+        await asyncio.gather(*tasks)
+        assert lockorder.findings() == []
+        async with pool:
+            async with pool:
+                pass
+
+    run(main)
+    (finding,) = lockorder.findings()
+    assert finding.kind == "nested-acquire" and "holds a unit of pool" in finding.message
+
+
+SCRIPT_ACROSS_AWAIT = """
+import asyncio
+import threading
+
+cache_lock = threading.Lock()
+log_lock = threading.Lock()
+
+
+async def refresh():
+    with cache_lock:
+        await asyncio.sleep(0)  # suspended while holding a threading lock
+
+
+async def log():
+    with log_lock:
+        pass
+    await asyncio.sleep(0)  # released before the await: fine
+
+
+async def main():
+    await asyncio.gather(refresh(), log())
+
+
+asyncio.run(main())
+"""
+
+
+def test_a_threading_lock_held_across_an_await(tmp_path: Path) -> None:
+    script = tmp_path / "across.py"
+    script.write_text(SCRIPT_ACROSS_AWAIT)
+    done = subprocess.run(
+        [sys.executable, "-m", "lockorder", "run", "--json", "", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.count("ERROR: held-across-await") == 1
+    assert "task 'Task-2 (refresh)' suspended at an await while holding Lock" in done.stderr
+    assert "across.py:5" in done.stderr and "log_lock" not in done.stderr
+    assert "in refresh" in done.stderr  # where it was acquired, and where it waits
+
+
+def test_install_checks_asyncio_primitives_and_uninstall_restores() -> None:
+    original = asyncio.Lock
+    before = original()
+    lockorder.install()
+    try:
+        assert _install.installed()
+        made = asyncio.Lock()
+        assert isinstance(made, Lock) and isinstance(made, original)
+        assert isinstance(before, asyncio.Lock)  # a lock made before still is one
+        assert isinstance(asyncio.Condition()._lock, Lock)  # type: ignore[attr-defined]
+        assert isinstance(asyncio.locks.Semaphore(3), Semaphore)
+        assert isinstance(asyncio.BoundedSemaphore(), BoundedSemaphore)
+    finally:
+        lockorder.uninstall()
+    assert asyncio.Lock is original and asyncio.locks.Lock is original
+    assert type(asyncio.Lock()) is original
+
+
+def test_outside_a_task_the_holder_is_the_thread(record_mode: None) -> None:
+    lock = Lock(name="driven by hand")
+    coroutine = lock.acquire()
+    with pytest.raises(StopIteration):
+        coroutine.send(None)  # no running loop: an uncontended acquire needs none
+    assert lock._lo_owner is _threads.current()
+    assert lock in _threads.current().held
+    lock.release()
+    assert lock._lo_owner is None and lock not in _threads.current().held
+
+
+def test_a_cycle_made_by_tasks_is_not_attempted_by_confirm(tmp_path: Path) -> None:
+    """A steered rerun pauses threads; pausing a task would block its loop."""
+    import json
+
+    example = Path(__file__).parent.parent / "examples" / "asyncio_bank.py"
+    out = tmp_path / "r.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "lockorder", "run", "--json", str(out), "--confirm", str(example)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 3, done.stderr
+    (finding,) = json.loads(out.read_text())["findings"]
+    assert [edge["holder"] for edge in finding["cycle"]] == ["task", "task"]
+    assert finding["confirmation"]["status"] == "not-attempted"
+    assert "a task cannot be paused without blocking" in finding["confirmation"]["reason"]
