@@ -238,14 +238,14 @@ def test_steering_keeps_target_chains_off_the_fast_path(record_mode: None) -> No
     a = lockorder.Lock(name="steer a")
     b = lockorder.Lock(name="steer b")
     steering = _steer.Steering(
-        [_steer.Target(1, "steer a", "steer b", None)], pause=5.0, grace=0.01, max_pauses=3
+        [_steer.Target(1, "steer a", "steer b", None)], pause=0.05, grace=0.01, max_pauses=3
     )
     arrived: list[int] = []
     original = steering._hold
 
     def counting(*args: Any) -> None:
         arrived.append(1)
-        original(*args)  # no other thread: each pause ends at once (stall)
+        original(*args)  # no other thread arrives: each pause ends at its limit
 
     steering._hold = counting  # type: ignore[method-assign]
     _tracker.steering = steering
