@@ -127,9 +127,10 @@ def _patch_asyncio() -> None:
             factory = _AsyncioFactory(current, _make_asyncio_wrapper(name))
             factory._self_name = name
             setattr(module, name, factory)
-    from lockorder import _aio
+    from lockorder import _aio, _loops
 
     _aio.patch_steps()
+    _loops.patch()
 
 
 def install() -> None:
@@ -163,9 +164,10 @@ def uninstall() -> None:
         if _depth > 0:
             return
         _waits.unpatch()
-        from lockorder import _aio
+        from lockorder import _aio, _loops
 
         _aio.unpatch_steps()
+        _loops.unpatch()
         for name, original in list(_saved.items()):
             if isinstance(original, tuple):  # asyncio's: (module, original)
                 module, original = original

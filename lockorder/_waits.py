@@ -175,18 +175,31 @@ def _run_item(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
 
 def _result(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     ts = _state()
+    timeout = args[0] if args else kwargs.get("timeout")
+    loop = getattr(instance, "_lo_loop", None)
+    if loop is not None and ts is not None and not instance.done():
+        # a coroutine of an event loop (run_coroutine_threadsafe): waiting for
+        # the loop, which code on it holds (lockorder._loops)
+        from lockorder import _loops
+
+        error = _loops.waiting_for_loop(ts, loop, timeout)
+        if error is not None:
+            raise error
     held = _held_locks(ts)
     if ts is None or not held:
         return wrapped(*args, **kwargs)
-    timeout = args[0] if args else kwargs.get("timeout")
     stack = _sites.capture_stack(2)
     what = "Future.result()"
     worker = "the work item running the future"
 
     def runner() -> Any:
+        if loop is not None:  # the thread running the loop runs the coroutine
+            return getattr(getattr(loop, "_lo_loop_lock", None), "_lo_owner", None)
         return getattr(instance, "_lo_runner", None)
 
     def check_latent() -> None:
+        if loop is not None:
+            return  # the edges "held -> loop" say it (a cycle through the loop)
         _latent(ts, held, runner(), getattr(instance, "_lo_classes", None), what, worker, stack)
 
     if timeout is None and not instance.done():

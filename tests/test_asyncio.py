@@ -359,3 +359,51 @@ def test_a_cycle_made_by_tasks_is_not_attempted_by_confirm(tmp_path: Path) -> No
     assert [edge["holder"] for edge in finding["cycle"]] == ["task", "task"]
     assert finding["confirmation"]["status"] == "not-attempted"
     assert "a task cannot be paused without blocking" in finding["confirmation"]["reason"]
+
+
+# --------------------------------------------------------------------------- the loop as a lock
+
+DATA = Path(__file__).parent / "data" / "aio"
+
+
+def _run_program(name: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lockorder", "run", "--json", "", name],
+        cwd=DATA,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_thread_waiting_for_the_loop_while_holding_what_the_loop_takes() -> None:
+    """loopcycle.py: a coroutine takes config_lock on the loop; a worker thread
+    holds it and waits for a coroutine of the loop. No hang in this run; the
+    cycle goes through the loop's pseudo-lock."""
+    done = _run_program("loopcycle.py")
+    assert done.returncode == 3, done.stderr
+    assert (
+        "lockorder ERROR: potential-deadlock: lock-order inversion: event loop loopcycle.py:37 "
+        "-> Lock loopcycle.py:4 -> event loop loopcycle.py:37" in done.stderr
+    )
+    assert "join-while-holding" not in done.stderr  # said once, through the loop
+    assert "held-at-exit" not in done.stderr  # running a loop is not a leak
+
+
+def test_a_real_deadlock_through_the_loop_is_broken() -> None:
+    """realloop.py: the worker holds config_lock and waits for the loop; the loop's
+    thread blocks on config_lock. The wait-for cycle runs through the loop."""
+    done = _run_program("realloop.py")
+    assert "loop: DeadlockError" in done.stdout, done.stderr
+    assert (
+        "lockorder ERROR: deadlock: 'MainThread' waits for Lock realloop.py:4 held by 'worker'; "
+        "'worker' waits for Future.result() (to be ended by 'MainThread')" in done.stderr
+    )
+
+
+def test_waiting_for_the_loop_from_its_own_thread_raises_at_once() -> None:
+    done = _run_program("selfwait.py")
+    assert "bridge: DeadlockError" in done.stdout, done.stderr
+    assert "the loop it is running itself" in done.stderr
+    assert "it would hang, so it raises DeadlockError now" in done.stderr

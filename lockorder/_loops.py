@@ -1,0 +1,177 @@
+"""The event loop as a lock (docs/asyncio.md, "The event loop as a lock").
+
+While a loop runs, every task and callback of it runs on its thread: code on
+the loop "holds" the loop, and a thread that waits for the loop to run
+something (``run_coroutine_threadsafe(...).result()``) "acquires" it. So
+under install():
+
+- the thread that runs a loop holds a pseudo-lock of it for as long as
+  ``run_forever()`` runs (``asyncio.run()``, ``run_until_complete()``): every
+  blocking acquire of a threading lock on that thread makes the edge
+  "loop -> lock", through the tracker's ordinary slow path and chain cache;
+- a thread that waits on the future of ``run_coroutine_threadsafe(coro,
+  loop)`` makes the edge "held locks -> loop";
+
+and a cycle through a loop is a potential deadlock like any other: a thread
+holds L and waits for a coroutine of the loop, while code on the loop takes L
+(Airflow's ``DeadlockImminentError``, griptape, hivemind; docs/asyncio.md).
+Waiting for the loop from the loop's own thread can only hang: it is a
+``deadlock``, raised at once when the wait has no timeout.
+
+The pseudo-lock is a lock class keyed by where the loop was run (the line of
+``asyncio.run(...)``), of kind "event loop". It is never a mutex of its holder
+(``_lo_sema``): it is not a leak, not a gate, not a signal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lockorder import _sites, _threads, _tracker
+from lockorder._held import pop, push
+
+__all__ = ["loop_lock", "patch", "unpatch"]
+
+_saved: dict[str, Any] = {}
+
+
+class LoopLock:
+    """The lock state of one event loop (the tracker's LockState)."""
+
+    __slots__ = (
+        "__weakref__",
+        "_lo_at",
+        "_lo_cid",
+        "_lo_cls",
+        "_lo_leaked",
+        "_lo_owner",
+        "_lo_serial",
+        "_lo_signal",
+        "_lo_user",
+        "_lo_watched",
+        "loop",
+    )
+    _lo_sema = True  # held by running the loop, never a mutex of its thread
+
+    def __init__(self, loop: Any, site: _sites.Site) -> None:
+        self._lo_cls, self._lo_serial = _tracker.register(site, None, "event loop")
+        self._lo_cid = self._lo_cls.cid
+        self._lo_owner: Any = None
+        self._lo_user: Any = None
+        self._lo_signal = False
+        self._lo_leaked = False
+        self._lo_watched = False
+        self._lo_at: Any = None
+        self.loop = loop
+
+
+def loop_lock(loop: Any, site: _sites.Site | None = None) -> LoopLock:
+    """The pseudo-lock of ``loop``, made the first time it is asked for."""
+    lock: LoopLock | None = getattr(loop, "_lo_loop_lock", None)
+    if lock is None:
+        lock = LoopLock(loop, site or _sites.find_site(3))
+        loop._lo_loop_lock = lock
+    return lock
+
+
+def _run_forever(original: Any) -> Any:
+    def run_forever(self: Any) -> Any:
+        ts = _threads.current()
+        lock = loop_lock(self)
+        chains = ts.chains
+        if chains and not ts.suppress:
+            # running a loop while holding locks: its code runs under them
+            key = hash((chains[-1], lock._lo_cid))
+            if key not in ts.known:
+                _tracker.record(ts, lock, key)
+        push(ts, lock)
+        lock._lo_owner = ts
+        try:
+            return original(self)
+        finally:
+            lock._lo_owner = None
+            pop(ts, lock)
+
+    run_forever.__wrapped__ = original  # type: ignore[attr-defined]
+    return run_forever
+
+
+def _run_coroutine_threadsafe(original: Any) -> Any:
+    def run_coroutine_threadsafe(coro: Any, loop: Any) -> Any:
+        future = original(coro, loop)
+        future._lo_loop = loop  # Future.result() knows it waits for this loop
+        return future
+
+    run_coroutine_threadsafe.__wrapped__ = original  # type: ignore[attr-defined]
+    return run_coroutine_threadsafe
+
+
+def waiting_for_loop(ts: Any, loop: Any, timeout: Any) -> Exception | None:
+    """``ts`` is about to wait on a future that ``loop`` completes: record the
+    edges "held -> loop"; waiting from the loop's own running thread is a real
+    deadlock (returned, to raise, when the wait has no timeout)."""
+    lock = loop_lock(loop)
+    if lock._lo_owner is ts:
+        return _waits_for_itself(lock, ts, timeout)
+    chains = ts.chains
+    if chains and not ts.suppress:
+        key = hash((chains[-1], lock._lo_cid))
+        if key not in ts.known:
+            _tracker.record(ts, lock, key)
+    return None
+
+
+def _waits_for_itself(lock: LoopLock, ts: Any, timeout: Any) -> Exception | None:
+    from lockorder._findings import Finding
+    from lockorder.errors import DeadlockError
+
+    ref = _tracker._ref(lock)
+    timed = timeout is not None
+    finding = Finding(
+        kind="deadlock",
+        severity="error",
+        message=f"thread {ts.name!r} waits for a coroutine it submitted to {ref.label}, "
+        "the loop it is running itself: the loop cannot run it until this wait ends",
+        locks=(ref,),
+        thread=ts.name,
+        stack=_sites.capture_stack(3),
+        reason=(
+            f"the wait has a timeout ({timeout!r} s): it will end with TimeoutError"
+            if timed
+            else "the wait has no timeout: it would hang, so it raises DeadlockError now"
+        ),
+        test=_tracker.current_test,
+        signature=f"deadlock:loop-waits-for-itself:{ref.key}",
+    )
+    if _tracker.add_finding(finding) and not timed:
+        return DeadlockError(finding.format(), finding)
+    return None
+
+
+def patch() -> None:
+    """Hold each loop while it runs; tag run_coroutine_threadsafe's futures."""
+    import asyncio
+    from asyncio import base_events, tasks
+
+    if _saved:
+        return
+    _saved["run_forever"] = base_events.BaseEventLoop.run_forever
+    base_events.BaseEventLoop.run_forever = _run_forever(  # type: ignore[method-assign]
+        _saved["run_forever"]
+    )
+    _saved["run_coroutine_threadsafe"] = tasks.run_coroutine_threadsafe
+    wrapper = _run_coroutine_threadsafe(_saved["run_coroutine_threadsafe"])
+    tasks.run_coroutine_threadsafe = wrapper
+    asyncio.run_coroutine_threadsafe = wrapper
+
+
+def unpatch() -> None:
+    import asyncio
+    from asyncio import base_events, tasks
+
+    if not _saved:
+        return
+    base_events.BaseEventLoop.run_forever = _saved.pop("run_forever")  # type: ignore[method-assign]
+    original = _saved.pop("run_coroutine_threadsafe")
+    tasks.run_coroutine_threadsafe = original
+    asyncio.run_coroutine_threadsafe = original
