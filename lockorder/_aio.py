@@ -44,11 +44,17 @@ _getframe = sys._getframe
 _ASYNCIO = ("asyncio.", "lockorder.")
 
 
-def _caller(depth: int) -> Any:
-    """The frame of the program that called in: past lockorder and asyncio
-    (``async with`` enters through asyncio's ``__aenter__``)."""
-    frame: Any = _getframe(depth)
-    while frame is not None and str(frame.f_globals.get("__name__", "")).startswith(_ASYNCIO):
+#: asyncio's ``async with`` enters through this method (asyncio.locks)
+_AENTER = asyncio.locks._ContextManagerMixin.__aenter__.__code__
+
+
+def _caller() -> Any:
+    """The frame that called acquire(): the program's, past asyncio's
+    ``__aenter__`` (whose frame, once it returns, links to nothing: it must be
+    passed now; where in it the lock was taken is worked out only when a
+    finding needs it, by _sites.acquired_at)."""
+    frame: Any = _getframe(2)
+    if frame is not None and frame.f_code is _AENTER:
         frame = frame.f_back
     return frame
 
@@ -162,9 +168,11 @@ class Lock(asyncio.Lock):
         finally:
             if timer is not None:
                 timer.cancel()
-        push(holder, self)
+        chains = holder.chains
+        chains.append(hash((chains[-1], self._lo_cid)) if chains else self._lo_cid)
+        holder.held.append(self)
         self._lo_owner = holder
-        self._lo_at = _caller(1)
+        self._lo_at = _caller()
         return True
 
     def release(self) -> None:
@@ -285,6 +293,7 @@ def _self_deadlock(st: Any, holder: Any, waited: float | None) -> SelfDeadlockEr
         "lockorder.aio.Lock(signal=True)",
         test=_tracker.current_test,
         signature=f"self-deadlock:{st._lo_cls.key}",
+        holder="task" if holder.task is not None else "thread",
     )
     error = SelfDeadlockError(finding.format(), finding)
     if waited is not None and not _tracker.is_signal(st) and _tracker.add_finding(finding):
@@ -310,6 +319,7 @@ def _nested_acquire(st: Any, holder: Any) -> Exception | None:
         "units deadlocks under load",
         test=_tracker.current_test,
         signature=f"nested-acquire:{st._lo_cls.key}",
+        holder="task" if holder.task is not None else "thread",
     )
     if not _tracker.add_finding(finding):
         return None
@@ -377,6 +387,7 @@ def _held_across_await(st: Any, ts: Any, task: Any) -> None:
         test=_tracker.current_test,
         signature=f"held-across-await:{ref.key}",
         details=details,
+        holder="task",
     )
     if _tracker.add_finding(finding):
         _tracker.emit([finding], ts)  # (raise mode: nothing to raise into, it is recorded)

@@ -188,6 +188,8 @@ class Finding:
     signature: str = ""
     details: tuple[str, ...] = field(default=())
     confirmation: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+    #: what ``thread`` is: a "thread", or an asyncio "task"
+    holder: str = "thread"
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -206,6 +208,8 @@ class Finding:
         }
         if self.confirmation is not None:
             data["confirmation"] = self.confirmation
+        if self.holder != "thread":
+            data["holder"] = self.holder
         return data
 
     @classmethod
@@ -224,6 +228,7 @@ class Finding:
             signature=data.get("signature", ""),
             details=tuple(data.get("details", ())),
             confirmation=_confirmation(data.get("confirmation")),
+            holder="task" if data.get("holder") == "task" else "thread",
         )
 
     def format(self) -> str:
@@ -301,7 +306,7 @@ def format_lines(finding: Finding) -> list[str]:
         if confirmation is not None:
             lines.extend(_deadlock_lines(confirmation))
     elif finding.stack and finding.kind not in _STACKS_IN_DETAILS:
-        lines.append(f"  thread: {finding.thread!r}")
+        lines.append(f"  {finding.holder}: {finding.thread!r}")
         lines.extend(_stack_lines(finding.stack, "  "))
     return lines
 

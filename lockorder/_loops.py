@@ -106,13 +106,14 @@ def _run_coroutine_threadsafe(original: Any) -> Any:
     return run_coroutine_threadsafe
 
 
-def waiting_for_loop(ts: Any, loop: Any, timeout: Any) -> Exception | None:
-    """``ts`` is about to wait on a future that ``loop`` completes: record the
-    edges "held -> loop"; waiting from the loop's own running thread is a real
-    deadlock (returned, to raise, when the wait has no timeout)."""
+def waiting_for_loop(ts: Any, loop: Any, timeout: Any, done: bool) -> Exception | None:
+    """``ts`` is about to wait on a future that ``loop`` completes (``done``: it
+    already has): record the edges "held -> loop"; waiting from the loop's own
+    running thread is a real deadlock (returned, to raise, when the wait has no
+    timeout)."""
     lock = loop_lock(loop)
     if lock._lo_owner is ts:
-        return _waits_for_itself(lock, ts, timeout)
+        return None if done else _waits_for_itself(lock, ts, timeout)
     chains = ts.chains
     if chains and not ts.suppress:
         key = hash((chains[-1], lock._lo_cid))

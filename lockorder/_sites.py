@@ -469,7 +469,8 @@ def stack_of(frame: FrameType | None, limit: int = STACK_LIMIT) -> tuple[Frame, 
             or module in _RUNNER_MODULES
             or (module == "threading" and frame_info.function in _THREAD_BOOTSTRAP)
             # the event loop running a task's step: the task's frames lie inside
-            or (module == "asyncio.events" and frame_info.function == "Handle._run")
+            # (the qualified name is "_run" before Python 3.11)
+            or (module == "asyncio.events" and frame_info.function in ("Handle._run", "_run"))
         ):
             start = index + 1
     return tuple(frame_info for frame_info, _ in frames[start:])

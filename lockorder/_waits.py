@@ -177,12 +177,13 @@ def _result(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     ts = _state()
     timeout = args[0] if args else kwargs.get("timeout")
     loop = getattr(instance, "_lo_loop", None)
-    if loop is not None and ts is not None and not instance.done():
+    if loop is not None and ts is not None:
         # a coroutine of an event loop (run_coroutine_threadsafe): waiting for
-        # the loop, which code on it holds (lockorder._loops)
+        # the loop, which code on it holds (lockorder._loops); the edges count
+        # even when this time the coroutine was done before the wait began
         from lockorder import _loops
 
-        error = _loops.waiting_for_loop(ts, loop, timeout)
+        error = _loops.waiting_for_loop(ts, loop, timeout, instance.done())
         if error is not None:
             raise error
     held = _held_locks(ts)

@@ -82,9 +82,9 @@ def test_instances_of_one_class_in_two_tasks(record_mode: None) -> None:
 
 
 def test_ordered_acquisition_and_shared_conditions_stay_silent(record_mode: None) -> None:
-    a = Lock(name="ordered a")
-    b = Lock(name="ordered b")
-    lock = Lock(name="shared")
+    a = Lock(name="aio ordered a")
+    b = Lock(name="aio ordered b")
+    lock = Lock(name="aio shared")
     not_empty = Condition(lock)
     not_full = Condition(lock)
     items: list[int] = []
@@ -116,7 +116,7 @@ def test_ordered_acquisition_and_shared_conditions_stay_silent(record_mode: None
 
 def test_a_conditions_own_lock_is_labelled_condition(record_mode: None) -> None:
     cond = Condition()
-    inner = Lock(name="inside the condition")
+    inner = Lock(name="aio inside the condition")
 
     async def first() -> None:
         async with cond:
@@ -139,8 +139,8 @@ def test_a_conditions_own_lock_is_labelled_condition(record_mode: None) -> None:
 
 def test_a_real_deadlock_between_tasks_is_broken(record_mode: None) -> None:
     lockorder.configure(break_deadlocks=True)
-    a = Lock(name="real a")
-    b = Lock(name="real b")
+    a = Lock(name="aio real a")
+    b = Lock(name="aio real b")
     outcomes: dict[str, str] = {}
 
     async def one(mine: asyncio.Event, theirs: asyncio.Event) -> None:
@@ -175,12 +175,12 @@ def test_a_real_deadlock_between_tasks_is_broken(record_mode: None) -> None:
     assert len(deadlock) == 1
     text = deadlock[0].format()
     assert "every task of the cycle is blocked" in text
-    assert text.count("  task '") == 2 and "holds: real a" in text
+    assert text.count("  task '") == 2 and "holds: aio real a" in text
 
 
 def test_a_task_reacquiring_its_lock_raises_at_once_in_raise_mode() -> None:
     lockorder.configure(mode="raise")
-    lock = Lock(name="not reentrant")
+    lock = Lock(name="aio not reentrant")
 
     async def main() -> str:
         async with lock:
@@ -191,7 +191,7 @@ def test_a_task_reacquiring_its_lock_raises_at_once_in_raise_mode() -> None:
                 return str(exc)
 
     text = run(main)
-    assert "acquires not reentrant" in text and "which it already holds" in text
+    assert "acquires aio not reentrant" in text and "which it already holds" in text
     assert kinds() == ["self-deadlock"]
 
 
@@ -199,7 +199,7 @@ def test_a_reacquire_waits_yielding_and_a_release_by_another_task_is_a_signal(
     record_mode: None,
 ) -> None:
     lockorder.configure(self_deadlock_wait=5.0)
-    gate = Lock(name="gate")
+    gate = Lock(name="aio gate")
 
     async def main() -> None:
         await gate.acquire()
@@ -218,12 +218,12 @@ def test_a_reacquire_waits_yielding_and_a_release_by_another_task_is_a_signal(
 
     run(main)
     assert kinds() == ["release-not-held"]
-    assert _tracker.graph.by_key["gate"].signal
+    assert _tracker.graph.by_key["aio gate"].signal
 
 
 def test_a_reacquire_no_task_releases_is_reported_after_the_wait(record_mode: None) -> None:
     lockorder.configure(self_deadlock_wait=0.05)
-    lock = Lock(name="stuck")
+    lock = Lock(name="aio stuck")
 
     async def main() -> None:
         async with lock:
@@ -245,8 +245,8 @@ def test_a_reacquire_no_task_releases_is_reported_after_the_wait(record_mode: No
 
 
 def test_a_limiter_is_silent_and_a_nested_unit_is_reported(record_mode: None) -> None:
-    limit = Semaphore(2, name="limiter")
-    pool = BoundedSemaphore(2, name="pool")
+    limit = Semaphore(2, name="aio limiter")
+    pool = BoundedSemaphore(2, name="aio pool")
     gate = asyncio.Event()
 
     async def fetch() -> None:
@@ -265,7 +265,7 @@ def test_a_limiter_is_silent_and_a_nested_unit_is_reported(record_mode: None) ->
 
     run(main)
     (finding,) = lockorder.findings()
-    assert finding.kind == "nested-acquire" and "holds a unit of pool" in finding.message
+    assert finding.kind == "nested-acquire" and "holds a unit of aio pool" in finding.message
 
 
 SCRIPT_ACROSS_AWAIT = """
@@ -331,7 +331,7 @@ def test_install_checks_asyncio_primitives_and_uninstall_restores() -> None:
 
 
 def test_outside_a_task_the_holder_is_the_thread(record_mode: None) -> None:
-    lock = Lock(name="driven by hand")
+    lock = Lock(name="aio driven by hand")
     coroutine = lock.acquire()
     with pytest.raises(StopIteration):
         coroutine.send(None)  # no running loop: an uncontended acquire needs none
@@ -395,11 +395,12 @@ def test_a_real_deadlock_through_the_loop_is_broken() -> None:
     """realloop.py: the worker holds config_lock and waits for the loop; the loop's
     thread blocks on config_lock. The wait-for cycle runs through the loop."""
     done = _run_program("realloop.py")
-    assert "loop: DeadlockError" in done.stdout, done.stderr
-    assert (
-        "lockorder ERROR: deadlock: 'MainThread' waits for Lock realloop.py:4 held by 'worker'; "
-        "'worker' waits for Future.result() (to be ended by 'MainThread')" in done.stderr
-    )
+    # the victim is whichever started waiting last: the loop's thread or the worker
+    victims = [line for line in done.stdout.splitlines() if line.endswith(": DeadlockError")]
+    assert victims in (["loop: DeadlockError"], ["worker: DeadlockError"]), done.stderr
+    (headline,) = [line for line in done.stderr.splitlines() if "ERROR: deadlock:" in line]
+    assert "'MainThread' waits for Lock realloop.py:4 held by 'worker'" in headline
+    assert "'worker' waits for Future.result() (to be ended by 'MainThread')" in headline
 
 
 def test_waiting_for_the_loop_from_its_own_thread_raises_at_once() -> None:
@@ -407,3 +408,61 @@ def test_waiting_for_the_loop_from_its_own_thread_raises_at_once() -> None:
     assert "bridge: DeadlockError" in done.stdout, done.stderr
     assert "the loop it is running itself" in done.stderr
     assert "it would hang, so it raises DeadlockError now" in done.stderr
+
+
+# --------------------------------------------------------------------------- pytest
+
+ANYIO_TESTS = """
+import asyncio
+
+import pytest
+
+a = asyncio.Lock()
+b = asyncio.Lock()
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_forward_then_backward():
+    async def forward():
+        async with a:
+            async with b:
+                pass
+
+    async def backward():
+        async with b:
+            async with a:
+                pass
+
+    await asyncio.create_task(forward())
+    await asyncio.create_task(backward())
+
+
+@pytest.mark.anyio
+async def test_clean():
+    async with a:
+        async with b:
+            pass
+"""
+
+
+def test_async_tests_get_their_findings(pytester: pytest.Pytester) -> None:
+    """anyio's pytest plugin (asyncio backend) runs the tests' coroutines on a
+    loop of its own: what their tasks do is attributed to the test, as for
+    threads, and fails it in raise mode."""
+    import json
+
+    pytester.makepyfile(test_anyio=ANYIO_TESTS)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--lockorder", "--lockorder-report=json:r.json", timeout=120
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    text = result.stdout.str()
+    assert "FAILED test_anyio.py::test_forward_then_backward" in text
+    (finding,) = json.loads((pytester.path / "r.json").read_text())["findings"]
+    assert finding["test"] == "test_anyio.py::test_forward_then_backward"
+    assert [edge["holder"] for edge in finding["cycle"]] == ["task", "task"]

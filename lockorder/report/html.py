@@ -222,7 +222,8 @@ def _finding(number: int, finding: Finding, graph: Graph, open_: bool) -> str:
         parts.append(_scenario(finding))
     elif finding.stack and finding.kind not in ("deadlock", "long-hold"):
         parts.append(
-            f'<div class="stack-head">where it was found, in thread <q>{esc(finding.thread)}</q> '
+            f'<div class="stack-head">where it was found, in {esc(finding.holder)} '
+            f"<q>{esc(finding.thread)}</q> "
             f"(most recent call last)</div>{_frames(finding.stack)}"
         )
     parts.append(
