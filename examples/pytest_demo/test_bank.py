@@ -12,7 +12,7 @@ from bank import Account, audit, record, transfer
 def in_thread(target: Callable[..., Any], *args: Any) -> None:
     thread = threading.Thread(target=target, args=args)
     thread.start()
-    thread.join(10)
+    thread.join(3)
 
 
 def test_pay_rent() -> None:
