@@ -350,9 +350,18 @@ def test_a_thread_started_with_thread_can_release_for_a_reacquire() -> None:
     lockorder.configure(mode="record")  # the release by another thread is a warning
     mutex = lockorder.Lock()
     mutex.acquire()
-    _thread.start_new_thread(mutex.release, ())
+    released = threading.Event()
+
+    def release() -> None:
+        mutex.release()
+        released.set()  # the finding is recorded after the raw release: wait for it too
+
+    _thread.start_new_thread(release, ())
     assert mutex.acquire()  # the stdlib waits for that release: no SelfDeadlockError
     mutex.release()
+    # the warning must be recorded under this test's mode, not under the next test's
+    assert released.wait(10)
+    assert [f.kind for f in lockorder.findings()] == ["release-not-held"]
 
 
 def test_patched_factories_pickle_by_name() -> None:
