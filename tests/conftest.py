@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -12,6 +13,31 @@ import lockorder
 from lockorder import _threads, _tracker, _unpatched
 
 pytest_plugins = ["pytester"]
+
+# pytest-asyncio (in the test extra for test_asyncio.py) warns in every pytest run
+# without its asyncio_default_fixture_loop_scope setting: the pytest runs the tests
+# make leave it out (here and in the pytester fixture), except the one that tests it
+_NO_PYTEST_ASYNCIO = "-p no:asyncio"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def subprocess_pytest_without_pytest_asyncio() -> Iterator[None]:
+    """Set once tests run (not at import: xdist's workers inherit the environment)."""
+    saved = os.environ.get("PYTEST_ADDOPTS")
+    os.environ["PYTEST_ADDOPTS"] = " ".join(filter(None, [saved, _NO_PYTEST_ASYNCIO]))
+    yield
+    if saved is None:
+        del os.environ["PYTEST_ADDOPTS"]
+    else:
+        os.environ["PYTEST_ADDOPTS"] = saved
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """pytest's own, but its runs leave pytest-asyncio out too (it clears PYTEST_ADDOPTS)."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", _NO_PYTEST_ASYNCIO)
+    return pytester
+
 
 _ORIGINALS = {
     "Lock": _unpatched.Lock,

@@ -412,7 +412,8 @@ def test_waiting_for_the_loop_from_its_own_thread_raises_at_once() -> None:
 
 # --------------------------------------------------------------------------- pytest
 
-ANYIO_TESTS = """
+#: two asyncio locks and the two orders of taking them, for the async test plugins
+FORWARD_BACKWARD = """
 import asyncio
 
 import pytest
@@ -421,6 +422,22 @@ a = asyncio.Lock()
 b = asyncio.Lock()
 
 
+async def forward():
+    async with a:
+        async with b:
+            pass
+
+
+async def backward():
+    async with b:
+        async with a:
+            pass
+"""
+
+ANYIO_TESTS = (
+    FORWARD_BACKWARD
+    + """
+
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
@@ -428,26 +445,15 @@ def anyio_backend():
 
 @pytest.mark.anyio
 async def test_forward_then_backward():
-    async def forward():
-        async with a:
-            async with b:
-                pass
-
-    async def backward():
-        async with b:
-            async with a:
-                pass
-
     await asyncio.create_task(forward())
     await asyncio.create_task(backward())
 
 
 @pytest.mark.anyio
 async def test_clean():
-    async with a:
-        async with b:
-            pass
+    await forward()
 """
+)
 
 
 def test_async_tests_get_their_findings(pytester: pytest.Pytester) -> None:
@@ -465,4 +471,53 @@ def test_async_tests_get_their_findings(pytester: pytest.Pytester) -> None:
     assert "FAILED test_anyio.py::test_forward_then_backward" in text
     (finding,) = json.loads((pytester.path / "r.json").read_text())["findings"]
     assert finding["test"] == "test_anyio.py::test_forward_then_backward"
+    assert [edge["holder"] for edge in finding["cycle"]] == ["task", "task"]
+
+
+PYTEST_ASYNCIO_TESTS = (
+    FORWARD_BACKWARD
+    + """
+import pytest_asyncio
+
+
+@pytest_asyncio.fixture
+async def forward_done():
+    await asyncio.create_task(forward())
+
+
+@pytest.mark.asyncio
+async def test_clean():
+    await forward()
+
+
+@pytest.mark.asyncio
+async def test_backward_after_a_fixture(forward_done):
+    await asyncio.create_task(backward())
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_on_a_module_loop():
+    await asyncio.gather(forward(), forward())
+"""
+)
+
+
+def test_pytest_asyncio_tests_get_their_findings(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pytest-asyncio runs each test (and its async fixtures) on a loop of its
+    own or a shared one: the tasks' findings go to the test that ran them."""
+    import json
+
+    monkeypatch.setenv("PYTEST_ADDOPTS", "")  # conftest.py keeps pytest-asyncio out of other runs
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(test_pa=PYTEST_ASYNCIO_TESTS)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--lockorder", "--lockorder-report=json:r.json", timeout=120
+    )
+    result.assert_outcomes(passed=2, failed=1)
+    assert "FAILED test_pa.py::test_backward_after_a_fixture" in result.stdout.str()
+    (finding,) = json.loads((pytester.path / "r.json").read_text())["findings"]
+    assert finding["kind"] == "potential-deadlock"
+    assert finding["test"] == "test_pa.py::test_backward_after_a_fixture"
     assert [edge["holder"] for edge in finding["cycle"]] == ["task", "task"]

@@ -99,6 +99,7 @@ def test_a_documented_command_prints_what_the_page_shows(
         if not k.startswith(("LOCKORDER", "PYTEST")) and k not in ("CI", "BUILD_NUMBER")
     }
     env["COLUMNS"] = "80"
+    env["PYTEST_ADDOPTS"] = "-p no:asyncio"  # the test extra's pytest-asyncio: conftest.py
     shutil.copytree(ROOT / "examples", tmp_path / "examples", ignore=_caches)
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     done = subprocess.run(
