@@ -8,11 +8,13 @@ Run from the repository root::
 
 Each case runs in one task on one loop, uncontended: ``async with lock:`` (the
 steady state, its chain known), a nested pair ``async with a: async with b:``
-whose edge is known, and a semaphore unit. Raw and checked are measured in this
-one run, interleaved repeat by repeat; the best (lowest) repeat of each is kept
-and the ratio is checked / raw from the same run. The checker runs in
-``mode="record"``. Finding the current task is a Python function on 3.11
-(``asyncio.current_task``) and C from 3.12: the ratio differs between them.
+whose edge is known, a semaphore unit, and a task step (``await
+asyncio.sleep(0)``) while the task holds a lock, under ``install()``. Raw and
+checked are measured in this one run, interleaved repeat by repeat; the best
+(lowest) repeat of each is kept and the ratio is checked / raw from the same
+run. The checker runs in ``mode="record"``. Finding the current task is a
+Python function on 3.11 (``asyncio.current_task``) and C from 3.12: the ratio
+differs between them.
 See docs/performance.md.
 """
 
@@ -50,6 +52,14 @@ async def _nested(pair: tuple[Any, Any], n: int) -> float:
     return time.perf_counter() - started
 
 
+async def _steps(lock: Any, n: int) -> float:
+    async with lock:
+        started = time.perf_counter()
+        for _ in range(n):
+            await asyncio.sleep(0)  # one task step each
+        return time.perf_counter() - started
+
+
 CASES: list[tuple[str, Callable[[], Any], Callable[[], Any], Any]] = [
     ("async with Lock", asyncio.Lock, aio.Lock, _one),
     ("async with Semaphore", lambda: asyncio.Semaphore(2), lambda: aio.Semaphore(2), _one),
@@ -59,16 +69,25 @@ CASES: list[tuple[str, Callable[[], Any], Callable[[], Any], Any]] = [
         lambda: (aio.Lock(name="bench a"), aio.Lock(name="bench b")),
         _nested,
     ),
+    # under install(): each step of a task is watched (held-across-await), and
+    # a task holding an asyncio lock has it mirrored on its thread for the step
+    ("step of a task holding a Lock (install())", asyncio.Lock, aio.Lock, _steps),
 ]
 
 
-def _measure(make: Callable[[], Any], body: Any, n: int) -> float:
+def _measure(make: Callable[[], Any], body: Any, n: int, install: bool = False) -> float:
     async def run() -> float:
         lock = make()
         await body(lock, 100)  # warm: the chain is known from here on
         return await body(lock, n)
 
-    return asyncio.run(run()) / n
+    if install:
+        lockorder.install()
+    try:
+        return asyncio.run(run()) / n
+    finally:
+        if install:
+            lockorder.uninstall()
 
 
 def main() -> None:
@@ -85,7 +104,7 @@ def main() -> None:
         best_raw = best_checked = float("inf")
         for _ in range(repeats):
             best_raw = min(best_raw, _measure(raw, body, ops))
-            best_checked = min(best_checked, _measure(checked, body, ops))
+            best_checked = min(best_checked, _measure(checked, body, ops, body is _steps))
         print(
             f"{label:<44} {best_raw * 1e9:>10,.0f} {best_checked * 1e9:>14,.0f} "
             f"{best_checked / best_raw:>6.2f}x"

@@ -31,7 +31,7 @@ import asyncio
 import sys
 from typing import Any, Literal
 
-from lockorder import _deadlock, _primitives, _sites, _tasks, _tracker
+from lockorder import _deadlock, _loops, _primitives, _sites, _tasks, _threads, _tracker
 from lockorder._held import _drain, _tls, pop, push, steal
 from lockorder._primitives import _setup
 from lockorder._sites import Frame
@@ -76,6 +76,25 @@ def _chain(holder: Any, st: Any) -> int:
     if first not in holder.known:
         first_take(holder, st)
     return first
+
+
+def _thread_locks(holder: Any, st: Any) -> None:
+    """A task takes ``st`` while its thread holds threading locks (taken in this
+    step, or held across an await): record their edges to ``st`` too."""
+    if holder.task is None:
+        return  # a thread's own acquire: its held stack has them all
+    ts = _tls.__dict__.get("ts")
+    # (the thread holds the loop it runs, and the task's mirrored asyncio locks)
+    if ts is None or len(ts.held) <= len(ts.mirrored) + 1:
+        return
+    mirrored = ts.mirrored
+    held = [
+        entry
+        for entry in ts.held
+        if not isinstance(entry, _loops.LoopLock) and not any(entry is m for m in mirrored)
+    ]
+    if held:
+        _tracker.record_held(holder, held, st)
 
 
 def _task_stack(holder: Any) -> tuple[Frame, ...]:
@@ -156,6 +175,7 @@ class Lock(asyncio.Lock):
             wait = _tracker.settings.self_deadlock_wait
             timer = asyncio.get_running_loop().call_later(wait, _self_deadlock, self, holder, wait)
         _chain(holder, self)
+        _thread_locks(holder, self)
         try:
             if self.locked():
                 _wait_for(holder, self)
@@ -173,6 +193,8 @@ class Lock(asyncio.Lock):
         holder.held.append(self)
         self._lo_owner = holder
         self._lo_at = _caller()
+        if holder.task is not None and _tls.__dict__.get("step"):
+            _tasks.mirror_take(holder, self)  # (only in a watched step: install())
         return True
 
     def release(self) -> None:
@@ -184,6 +206,8 @@ class Lock(asyncio.Lock):
         self._lo_at = None
         if owner is holder:
             pop(holder, self)
+            if holder.task is not None:
+                _tasks.mirror_drop(holder, self)
         elif owner is not None:
             # legal for asyncio's locks; the first time, the class is a signal
             steal(owner, self)
@@ -225,6 +249,7 @@ class _SemaphoreMixin:
             if error is not None:
                 raise error
         _chain(holder, self)
+        _thread_locks(holder, self)
         await super().acquire()  # type: ignore[misc]
         if not self._lo_cls.signal:
             if nested and _sites.taken_in_loop(2):
@@ -233,6 +258,8 @@ class _SemaphoreMixin:
             else:
                 push(holder, self)
                 self._lo_holders.append(holder)
+                if holder.task is not None and _tls.__dict__.get("step"):
+                    _tasks.mirror_take(holder, self)
         return True
 
     def release(self) -> None:
@@ -245,6 +272,8 @@ class _SemaphoreMixin:
             self._lo_unhold(_tracker.RELEASED_BY_ANOTHER)
             return
         pop(holder, self)
+        if holder.task is not None:
+            _tasks.mirror_drop(holder, self)
 
     def _lo_unhold(self, why: str) -> None:
         _primitives.unhold(self, why)  # as for threads
@@ -340,9 +369,22 @@ def _checked_run(self: Any) -> None:
     state = _tls.__dict__
     ts = state.get("ts")
     before = len(ts.held) if ts is not None else 0
-    _original_run(self)
-    if ts is None:
-        ts = state.get("ts")  # the thread's first checked lock was in this step
+    # a step of a task holding asyncio locks: its thread acts for it (lockorder._tasks)
+    task_state = getattr(getattr(self._callback, "__self__", None), "_lo_state", None)
+    if task_state is not None and task_state.held:
+        if ts is None:
+            ts = _threads.current()
+        _tasks.act_for(ts, task_state)
+    # (a thread acts for a task only inside a step this hook sees: not under uvloop)
+    state["step"] = True
+    try:
+        _original_run(self)
+    finally:
+        state["step"] = False
+        if ts is None:
+            ts = state.get("ts")  # the thread's first checked lock was in this step
+        if ts is not None and ts.acting is not None:
+            _tasks.stop_acting(ts)
     if ts is not None and len(ts.held) > before:
         _after_step(self, ts, before)
 

@@ -58,6 +58,7 @@ class ThreadState:
 
     __slots__ = (
         "__weakref__",
+        "acting",
         "busy",
         "chains",
         "classes",
@@ -67,6 +68,7 @@ class ThreadState:
         "ident",
         "in_wait",
         "known",
+        "mirrored",
         "mu",
         "name",
         "ordered",
@@ -120,6 +122,11 @@ class ThreadState:
         #: for an asyncio task's state (lockorder._tasks): a weak reference to the
         #: task; None for a thread
         self.task: Any = None
+        #: a thread running a step of a task that holds asyncio locks: that task's
+        #: state, whose held asyncio locks are ``mirrored`` on this thread's held
+        #: stack for the step (lockorder._tasks.act_for)
+        self.acting: ThreadState | None = None
+        self.mirrored: list[Any] = []
 
     def __repr__(self) -> str:
         kind = "TaskState" if self.task is not None else "ThreadState"

@@ -420,7 +420,8 @@ def _acquire_line(code: object, lasti: int) -> int:
 _ASYNC_CODE = 0x80 | 0x100 | 0x200
 
 
-_STACK_SKIP = ("lockorder.", "wrapt", "runpy")
+# (asyncio.locks: the `async with` of a checked asyncio primitive enters through it)
+_STACK_SKIP = ("lockorder.", "wrapt", "runpy", "asyncio.locks")
 
 #: frames kept per stack
 STACK_LIMIT = 40

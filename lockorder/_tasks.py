@@ -8,6 +8,14 @@ parent's locks). Outside any task (no running loop, a plain callback) the
 holder is the thread. A task's state is a ThreadState whose ``task`` is a weak
 reference to the task: the tracker's slow path, edges and findings work on it
 as on a thread's, so one graph holds both.
+
+The locks of the two kinds meet on the loop's thread: a task that holds an
+asyncio lock and takes a threading lock (or the reverse) orders the two. While
+a step of a task that holds asyncio locks runs, its thread *acts for* the task:
+the task's asyncio locks are mirrored on the thread's held stack, so the
+thread's acquires make the edges "asyncio lock -> threading lock" through the
+ordinary fast and slow paths (and the edges are the task's). The mirror is
+taken down when the step ends.
 """
 
 from __future__ import annotations
@@ -17,9 +25,18 @@ from asyncio import events, tasks
 from typing import Any
 
 from lockorder import _threads, _unpatched
-from lockorder._held import ThreadState
+from lockorder._held import ThreadState, _tls, pop, push
 
-__all__ = ["current", "name_of", "task_of"]
+__all__ = [
+    "act_for",
+    "current",
+    "mirror_drop",
+    "mirror_take",
+    "name_of",
+    "recheck",
+    "stop_acting",
+    "task_of",
+]
 
 _get_running_loop = events._get_running_loop
 _current_task = tasks.current_task
@@ -58,3 +75,62 @@ def task_of(ts: ThreadState) -> Any:
     """The task of a task's state (None for a thread's, or a task collected)."""
     ref = ts.task
     return ref() if ref is not None else None
+
+
+# -- a thread acting for the task whose step it runs ----------------------------------------
+
+
+def act_for(ts: ThreadState, task_state: ThreadState) -> None:
+    """``ts`` runs a step of the task of ``task_state``: mirror its held locks."""
+    ts.acting = task_state
+    mirrored = ts.mirrored
+    for st in task_state.held:
+        push(ts, st)
+        mirrored.append(st)
+
+
+def stop_acting(ts: ThreadState) -> None:
+    """The step ended (or another task's began): take the mirror down."""
+    mirrored = ts.mirrored
+    while mirrored:
+        pop(ts, mirrored.pop())
+    ts.acting = None
+
+
+def mirror_take(holder: ThreadState, st: Any) -> None:
+    """The task of ``holder`` now holds ``st`` (pushed on its own stack)."""
+    ts = _threads.current()
+    if ts.acting is holder:
+        push(ts, st)
+        ts.mirrored.append(st)
+        return
+    if ts.acting is not None:
+        stop_acting(ts)  # (an eager task's first step ran inside another task's)
+    act_for(ts, holder)
+
+
+def mirror_drop(holder: ThreadState, st: Any) -> None:
+    """The task of ``holder`` released ``st``."""
+    ts: ThreadState | None = _tls.__dict__.get("ts")
+    if ts is None or ts.acting is not holder:
+        return
+    mirrored = ts.mirrored
+    for index in range(len(mirrored) - 1, -1, -1):
+        if mirrored[index] is st:
+            del mirrored[index]
+            pop(ts, st)
+            return
+
+
+def recheck(ts: ThreadState) -> bool:
+    """On the slow path of a thread that acts for a task: is the mirror still
+    the running task's? Puts it right if not; returns whether it changed."""
+    loop = _get_running_loop()
+    task = _current_task(loop) if loop is not None else None
+    state: ThreadState | None = getattr(task, "_lo_state", None)
+    if state is ts.acting:
+        return False
+    stop_acting(ts)
+    if state is not None and state.held:
+        act_for(ts, state)
+    return True

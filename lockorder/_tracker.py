@@ -206,12 +206,29 @@ def record(ts: ThreadState, st: Any, key: int | None) -> None:
     locks of one class (those are checked per instance, every time). Raises
     :class:`PotentialDeadlockError` in raise mode when a full cycle closes.
     """
+    acting = ts.acting
+    if acting is not None:
+        from lockorder import _tasks  # (a thread acts for a task only once asyncio runs)
+
+        if _tasks.recheck(ts):
+            key = None  # the held stack changed under the key
+            acting = ts.acting
     note_taken(st._lo_cls, ts)
     for held in ts.held:
         # holding a lock while waiting for another shares it, however it was taken
-        if held._lo_user is not ts and not ts.suppress:
+        # (a task's asyncio lock mirrored on its thread stays the task's)
+        if held._lo_user is not ts and held._lo_user is not acting and not ts.suppress:
             new_user(held, ts)
     error = _record(ts, st, key)
+    if error is not None:
+        raise error
+
+
+def record_held(ts: ThreadState, held: list[Any], st: Any) -> None:
+    """Record the edges ``held`` -> ``st`` of an acquire by ``ts`` whose own held
+    stack does not show them (a task taking an asyncio lock while its thread
+    holds threading locks); not cached: a rare shape, and a warned one."""
+    error = _record(ts, st, None, held)
     if error is not None:
         raise error
 
@@ -230,7 +247,9 @@ def slow_acquire(ts: ThreadState, st: Any, key: int) -> int:
     return key
 
 
-def _record(ts: ThreadState, st: Any, key: int | None) -> LockOrderWarning | Exception | None:
+def _record(
+    ts: ThreadState, st: Any, key: int | None, held: list[Any] | None = None
+) -> LockOrderWarning | Exception | None:
     if ts.suppress:
         return None
     if ts.busy:
@@ -244,7 +263,7 @@ def _record(ts: ThreadState, st: Any, key: int | None) -> LockOrderWarning | Exc
         with _mu:
             _process_dead()
             group = ts.groups[-1] if ts.groups else None
-            _record_locked(ts, ts.held, st, key, None, new, group)
+            _record_locked(ts, ts.held if held is None else held, st, key, None, new, group)
             while ts.deferred:
                 held, dst, _, stack = ts.deferred.pop(0)
                 _record_locked(ts, held, dst, None, stack, new, None)
@@ -270,6 +289,8 @@ def _record_locked(
     global changes
     dst_cls: LockClass = st._lo_cls
     cacheable = True
+    # the holder the edges are of: a thread, or the task whose step it runs
+    who = ts.acting if ts.acting is not None else ts
     test = current_test
     evidence: Evidence | None = None
     for index, entry in enumerate(held):
@@ -302,22 +323,22 @@ def _record_locked(
         else:
             edge = graph.edge(src_cls.cid, dst_cls.cid)
         if edge is not None:
-            _update_edge(edge, ts, gates, test, new, ordered)
+            _update_edge(edge, who, gates, test, new, ordered)
             continue
         if evidence is None:  # the stack is captured once, for the first new edge
             evidence = Evidence(
-                ts.name,
-                ts.serial,
+                who.name,
+                who.serial,
                 _sites.capture_stack(4) if stack is None else stack,
                 tuple(_label(e) for e in held),
                 test,
                 tuple(held_site(e) for e in held),
-                ts.started_at,
-                "task" if ts.task is not None else "thread",
+                who.started_at,
+                "task" if who.task is not None else "thread",
             )
         edge = Edge(src_cls.cid, dst_cls.cid, evidence, gates=gates, ordered=ordered)
         changes += 1
-        edge.add_thread(ts.serial, ts.name)
+        edge.add_thread(who.serial, who.name)
         edge.add_test(test)
         if same_class:
             edge.instances = (entry._lo_serial, st._lo_serial)
@@ -326,10 +347,10 @@ def _record_locked(
             cycle = graph.add_instance_edge(edge)
         else:
             if project is not None and project.order:
-                _check_declared_order(entry, st, ts, evidence, new)
+                _check_declared_order(entry, st, who, evidence, new)
             cycle = graph.add_edge(edge)
         if cycle:
-            _on_cycle(cycle, ts, new)
+            _on_cycle(cycle, who, new)
     ts.classes.add(dst_cls.cid)
     # (a confirm rerun keeps its target chains slow while the thread may pause)
     if cacheable and key is not None and (steering is None or not steering.keeps_slow(ts, dst_cls)):

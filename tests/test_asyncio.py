@@ -312,6 +312,124 @@ def test_a_threading_lock_held_across_an_await(tmp_path: Path) -> None:
     assert "in refresh" in done.stderr  # where it was acquired, and where it waits
 
 
+# --------------------------------------------------------------- asyncio and threading locks
+
+
+def test_a_cycle_mixing_a_tasks_asyncio_lock_and_a_threading_lock(
+    record_mode: None, installed: None
+) -> None:
+    """One task holds an asyncio lock across an await, then takes a threading lock
+    in a later step; another takes them the other way round, in one step (no
+    await suspends, so it is not held across one): one cycle, of both kinds."""
+    a = asyncio.Lock()
+    t = lockorder.Lock(name="aio mixed t")
+
+    async def asyncio_first() -> None:
+        async with a:
+            await asyncio.sleep(0)  # the next step still holds a: mirrored on the thread
+            with t:
+                pass
+
+    async def threading_first() -> None:
+        with t:
+            async with a:  # uncontended: no suspension
+                pass
+
+    async def main() -> None:
+        await asyncio.create_task(asyncio_first())
+        await asyncio.create_task(threading_first())
+
+    run(main)
+    (finding,) = lockorder.findings()
+    assert finding.kind == "potential-deadlock" and finding.severity == "error"
+    assert {lock.kind for lock in finding.locks} == {"asyncio.Lock", "Lock"}
+    by_source = {edge.src.kind: edge for edge in finding.cycle}
+    assert "(asyncio_first)" in by_source["asyncio.Lock"].thread
+    assert "(threading_first)" in by_source["Lock"].thread
+    assert [edge.holder for edge in finding.cycle] == ["task", "task"]
+    text = finding.format()
+    assert "acquired at tests/test_asyncio.py:" in text and ".asyncio_first" in text
+    assert "asyncio/locks.py" not in text  # asyncio's __aenter__ is not the user's line
+    main_thread = _threads.current()
+    assert main_thread.held == [] and main_thread.acting is None  # the mirror is down
+
+
+def test_only_the_task_holding_the_lock_orders_the_threading_locks_of_its_thread(
+    record_mode: None, installed: None
+) -> None:
+    """While a task waits holding an asyncio lock, other tasks and callbacks of
+    the loop take threading locks on the same thread: those are not under it."""
+    a = asyncio.Lock()
+    t = lockorder.Lock(name="aio mixed t2")
+
+    async def holder(holding: asyncio.Event, go: asyncio.Event) -> None:
+        async with a:
+            holding.set()
+            await asyncio.wait_for(go.wait(), TIMEOUT)
+
+    def callback() -> None:
+        with t:
+            pass
+
+    async def other() -> None:
+        with t:
+            pass
+
+    async def main() -> None:
+        holding, go = asyncio.Event(), asyncio.Event()
+        task = asyncio.create_task(holder(holding, go))
+        await asyncio.wait_for(holding.wait(), TIMEOUT)
+        asyncio.get_running_loop().call_soon(callback)
+        await asyncio.create_task(other())
+        go.set()
+        await task
+        # ordered the same way everywhere: a, then t, is no finding either
+        async with a:
+            with t:
+                pass
+
+    run(main)
+    assert lockorder.findings() == []
+    graph = lockorder.graph()
+    kind = graph.nodes.data("kind")
+    a_to_t = [
+        data
+        for src, dst, data in graph.edges(data=True)
+        if kind[src] == "asyncio.Lock" and kind[dst] == "Lock"
+    ]
+    # only main's task (named for wait_for's coroutine from 3.12): not holder's
+    # (its thread took t while holder waited), and not the thread's
+    assert [data["threads"] for data in a_to_t] == [[a_to_t[0]["thread"]]]
+    assert a_to_t[0]["thread"].startswith("Task-") and "(holder)" not in a_to_t[0]["thread"]
+
+
+def test_held_asyncio_locks_are_mirrored_only_while_their_tasks_steps_run(
+    record_mode: None, installed: None
+) -> None:
+    a = asyncio.Lock()
+    seen: list[list[Any]] = []
+
+    async def holder(holding: asyncio.Event, go: asyncio.Event) -> None:
+        async with a:
+            seen.append(list(_threads.current().held))  # this step: loop, a
+            holding.set()
+            await asyncio.wait_for(go.wait(), TIMEOUT)
+            seen.append(list(_threads.current().held))  # a later step: loop, a
+
+    async def main() -> None:
+        holding, go = asyncio.Event(), asyncio.Event()
+        task = asyncio.create_task(holder(holding, go))
+        await asyncio.wait_for(holding.wait(), TIMEOUT)
+        seen.append(list(_threads.current().held))  # main's step: the loop only
+        go.set()
+        await task
+
+    run(main)
+    kinds_held = [[type(st).__name__ for st in held] for held in seen]
+    assert kinds_held == [["LoopLock", "Lock"], ["LoopLock"], ["LoopLock", "Lock"]]
+    assert _threads.current().held == []
+
+
 def test_install_checks_asyncio_primitives_and_uninstall_restores() -> None:
     original = asyncio.Lock
     before = original()
