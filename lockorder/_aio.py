@@ -28,7 +28,9 @@ task that holds none marks the semaphore a signal (a limiter handed over).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import sys
+from collections.abc import Coroutine
 from typing import Any, Literal
 
 from lockorder import _deadlock, _loops, _primitives, _sites, _tasks, _threads, _tracker
@@ -46,6 +48,8 @@ _ASYNCIO = ("asyncio.", "lockorder.")
 
 #: asyncio's ``async with`` enters through this method (asyncio.locks)
 _AENTER = asyncio.locks._ContextManagerMixin.__aenter__.__code__
+#: a Condition's wait() re-acquires its lock from this code
+_CONDITION_WAIT = asyncio.locks.Condition.wait.__code__
 
 
 def _caller() -> Any:
@@ -57,6 +61,16 @@ def _caller() -> Any:
     if frame is not None and frame.f_code is _AENTER:
         frame = frame.f_back
     return frame
+
+
+def _coroutine_function(function: Any) -> Any:
+    """Mark a plain function that returns a coroutine as a coroutine function,
+    for inspect (3.12+) and asyncio.iscoroutinefunction (before 3.12)."""
+    mark = getattr(inspect, "markcoroutinefunction", None)
+    if mark is not None:
+        return mark(function)
+    function._is_coroutine = asyncio.coroutines._is_coroutine  # type: ignore[attr-defined]
+    return function
 
 
 def _chain(holder: Any, st: Any) -> int:
@@ -119,21 +133,52 @@ def await_chain(task: Any) -> tuple[Frame, ...]:
     return tuple(frames)
 
 
-def _wait_for(holder: Any, st: Any) -> None:
-    """``holder`` starts to wait for ``st``: a wait-for cycle back to it is a real
-    deadlock among tasks, broken here (it waits last)."""
+def _wait_for(holder: Any, st: Any, restore: bool) -> None:
+    """``holder`` starts to wait for ``st`` (``restore``: in a Condition's wait()):
+    a wait-for cycle back to it is a real deadlock among tasks, broken here.
+
+    The victim is the task that waits last, unless it is re-acquiring a
+    Condition's lock: DeadlockError there would leave its ``async with cond``
+    releasing a lock another task holds (asyncio's locks have no owner). Then
+    the last of the others gets it, through a cancel of its wait that its
+    acquire turns into DeadlockError (_broken)."""
     holder.waiting_on = st
     holder.wait_since = _deadlock.monotonic()
+    holder.wait_restore = restore
     cycle = _deadlock.find_cycle(holder)
     if cycle is None or len(cycle) == 1:
         # (a task waiting for a lock it holds itself: another task may release
         # it, asyncio's locks have no owner; the self-deadlock finding said it)
         return
-    finding = _deadlock.deadlock_finding(cycle, holder, stack_of=_stack_of)
+    nodes = [node for node, _ in cycle]
+    candidates = [node for node in nodes if not node.wait_restore] or nodes
+    victim = max(candidates, key=lambda node: (node.wait_since, node.serial))
+    task = _tasks.task_of(victim)
+    if task is None or task.done():
+        victim = holder
+    finding = _deadlock.deadlock_finding(cycle, victim, stack_of=_stack_of)
     _tracker.add_finding(finding)
-    if _tracker.breaks_deadlocks():
+    if not _tracker.breaks_deadlocks():
+        return
+    if victim is holder:
         holder.waiting_on = None
         raise DeadlockError(finding.format(), finding)
+    task._lo_broken = finding
+    task.cancel()
+
+
+def _broken(holder: Any) -> DeadlockError | None:
+    """A task's wait was cancelled: by _wait_for, to break a deadlock? Then the
+    DeadlockError to raise instead (and the cancel request is taken back)."""
+    task = _tasks.task_of(holder)
+    finding = getattr(task, "_lo_broken", None)
+    if finding is None:
+        return None
+    del task._lo_broken
+    uncancel = getattr(task, "uncancel", None)  # Python 3.11+
+    if uncancel is not None:
+        uncancel()
+    return DeadlockError(finding.format(), finding)
 
 
 def _stack_of(holder: Any) -> tuple[Frame, ...]:
@@ -163,9 +208,17 @@ class Lock(asyncio.Lock):
         super().__init__()
         _setup(self, self._lo_kind, name, None, signal, _site or _sites.find_site(2))
 
-    async def acquire(self) -> Literal[True]:
-        """Acquire the lock, as ``asyncio.Lock.acquire``; records lock-order edges."""
-        holder = _tasks.current()
+    @_coroutine_function
+    def acquire(self) -> Coroutine[Any, Any, Literal[True]]:
+        """Acquire the lock, as ``asyncio.Lock.acquire``; records lock-order edges.
+
+        The holder is the task that *calls* acquire(): ``asyncio.wait_for(lock.
+        acquire(), t)`` (a task of its own before Python 3.12), ``gather()`` and
+        ``ensure_future()`` run the acquire in a task made for it, which ends
+        at once, while the caller goes on holding the lock."""
+        return self._lo_acquire(_tasks.current(), _caller())
+
+    async def _lo_acquire(self, holder: Any, caller: Any) -> Literal[True]:
         timer = None
         if self._lo_owner is holder and not _tracker.is_signal(self):
             if _tracker.settings.mode == "raise":
@@ -178,11 +231,17 @@ class Lock(asyncio.Lock):
         _thread_locks(holder, self)
         try:
             if self.locked():
-                _wait_for(holder, self)
+                _wait_for(holder, self, _getframe(1).f_code is _CONDITION_WAIT)
                 try:
                     await super().acquire()
+                except asyncio.CancelledError:
+                    error = _broken(holder)
+                    if error is None:
+                        raise
+                    raise error from None
                 finally:
                     holder.waiting_on = None
+                    holder.wait_restore = False
             else:
                 await super().acquire()
         finally:
@@ -192,7 +251,7 @@ class Lock(asyncio.Lock):
         chains.append(hash((chains[-1], self._lo_cid)) if chains else self._lo_cid)
         holder.held.append(self)
         self._lo_owner = holder
-        self._lo_at = _caller()
+        self._lo_at = caller
         if holder.task is not None and _tls.__dict__.get("step"):
             _tasks.mirror_take(holder, self)  # (only in a watched step: install())
         return True
@@ -241,8 +300,12 @@ class _SemaphoreMixin:
         self._lo_holders = []
         _setup(self, kind, name, None, False, site)
 
-    async def acquire(self) -> Literal[True]:
-        holder = _tasks.current()
+    @_coroutine_function
+    def acquire(self) -> Coroutine[Any, Any, Literal[True]]:
+        """Acquire a unit; the holder is the task that calls acquire() (Lock.acquire)."""
+        return self._lo_acquire(_tasks.current())
+
+    async def _lo_acquire(self, holder: Any) -> Literal[True]:
         nested = holder in self._lo_holders and not self._lo_cls.signal
         if nested:
             error = _nested_acquire(self, holder)

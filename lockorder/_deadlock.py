@@ -168,6 +168,22 @@ def _stack_lines(stack: tuple[Frame, ...], indent: str) -> list[str]:
     return [f'{indent}File "{_sites.relpath(f)}", line {n}, in {fn}' for f, n, fn in stack]
 
 
+def _victim_reason(cycle: list[tuple[ThreadState, Any]], victim: ThreadState, who: str) -> str:
+    last = max((node for node, _ in cycle), key=lambda node: (node.wait_since, node.serial))
+    if last is victim:
+        why = "the last to start waiting"
+    else:
+        why = (
+            f"the last to start waiting but {last.name!r}, which is re-acquiring a "
+            "Condition's lock in wait(): an exception there would leave its with-block "
+            "releasing a lock it does not hold"
+        )
+    return (
+        f"every {who} of the cycle is blocked; {victim.name!r} ({why}) gets "
+        "DeadlockError so its locks are released and the others go on"
+    )
+
+
 def deadlock_finding(
     cycle: list[tuple[ThreadState, Any]],
     victim: ThreadState,
@@ -202,10 +218,7 @@ def deadlock_finding(
         locks=tuple(refs),
         thread=victim.name,
         stack=stack_of(victim),
-        reason=(
-            f"every {who} of the cycle is blocked; {victim.name!r} (the last to start "
-            "waiting) gets DeadlockError so its locks are released and the others go on"
-        ),
+        reason=_victim_reason(cycle, victim, who),
         test=_tracker.current_test,
         # one finding per cycle of threads and locks, however often it is checked
         signature="deadlock:"

@@ -7,6 +7,7 @@ wait with asyncio.wait_for, so a bug fails instead of hanging.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
@@ -176,6 +177,85 @@ def test_a_real_deadlock_between_tasks_is_broken(record_mode: None) -> None:
     text = deadlock[0].format()
     assert "every task of the cycle is blocked" in text
     assert text.count("  task '") == 2 and "holds: aio real a" in text
+
+
+def test_a_deadlock_closed_by_a_conditions_reacquire_breaks_another_task(
+    record_mode: None,
+) -> None:
+    """The task that closes the cycle is re-acquiring a Condition's lock in
+    wait(): DeadlockError there would leave its ``async with cond`` releasing
+    the lock the other task holds. The other task gets it instead, and the
+    waiter ends normally."""
+    lockorder.configure(break_deadlocks=True)
+    a = Lock(name="aio cond a")
+    cond = Condition(Lock(name="aio cond b"))
+    outcomes: dict[str, str] = {}
+
+    async def waiter(ready: asyncio.Event) -> None:
+        async with a:
+            async with cond:
+                ready.set()
+                # (not inside wait_for: before 3.12 it runs cond.wait() in a task of its own)
+                await cond.wait()
+        outcomes["waiter"] = "ok"
+
+    async def notifier(ready: asyncio.Event) -> None:
+        await asyncio.wait_for(ready.wait(), TIMEOUT)
+        try:
+            async with cond:
+                cond.notify()
+                async with a:  # held by the waiter, which wakes to re-acquire cond
+                    pass
+            outcomes["notifier"] = "ok"
+        except DeadlockError:
+            outcomes["notifier"] = "DeadlockError"
+
+    async def main() -> None:
+        ready = asyncio.Event()
+        await asyncio.gather(waiter(ready), notifier(ready))
+
+    run(main)
+    assert outcomes == {"waiter": "ok", "notifier": "DeadlockError"}
+    assert sorted(kinds()) == ["deadlock", "potential-deadlock"]  # no release-not-held
+    (deadlock,) = [f for f in lockorder.findings() if f.kind == "deadlock"]
+    assert "(notifier)' (the last to start waiting but " in deadlock.reason
+    assert "re-acquiring a Condition's lock in wait()" in deadlock.reason
+    assert not a.locked() and not cond.locked()
+
+
+def test_an_acquire_run_in_a_task_of_its_own_is_held_by_its_caller(record_mode: None) -> None:
+    """wait_for() (before 3.12), gather() and ensure_future() run ``lock.acquire()``
+    in a task made for it, which ends at once: the caller holds the lock."""
+    a = Lock(name="aio wrapped a")
+    b = Lock(name="aio wrapped b")
+    s = Semaphore(2, name="aio wrapped s")
+
+    async def one() -> None:
+        await asyncio.wait_for(a.acquire(), TIMEOUT)
+        await asyncio.gather(s.acquire())
+        try:
+            async with b:
+                pass
+        finally:
+            s.release()
+            a.release()  # the caller's own release: no release-not-held
+
+    async def two() -> None:
+        async with b:
+            await asyncio.ensure_future(a.acquire())
+            a.release()
+
+    async def main() -> None:
+        await asyncio.create_task(one())
+        await asyncio.create_task(two())
+
+    run(main)
+    (finding,) = lockorder.findings()
+    assert finding.kind == "potential-deadlock"
+    names = sorted(edge.thread for edge in finding.cycle)
+    assert "(one)" in names[0] and "(two)" in names[1]
+    assert inspect.iscoroutinefunction(a.acquire) or sys.version_info < (3, 12)
+    assert asyncio.iscoroutinefunction(a.acquire) and asyncio.iscoroutinefunction(s.acquire)
 
 
 def test_a_task_reacquiring_its_lock_raises_at_once_in_raise_mode() -> None:
