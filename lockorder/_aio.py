@@ -52,17 +52,6 @@ _AENTER = asyncio.locks._ContextManagerMixin.__aenter__.__code__
 _CONDITION_WAIT = asyncio.locks.Condition.wait.__code__
 
 
-def _caller() -> Any:
-    """The frame that called acquire(): the program's, past asyncio's
-    ``__aenter__`` (whose frame, once it returns, links to nothing: it must be
-    passed now; where in it the lock was taken is worked out only when a
-    finding needs it, by _sites.acquired_at)."""
-    frame: Any = _getframe(2)
-    if frame is not None and frame.f_code is _AENTER:
-        frame = frame.f_back
-    return frame
-
-
 def _coroutine_function(function: Any) -> Any:
     """Mark a plain function that returns a coroutine as a coroutine function,
     for inspect (3.12+) and asyncio.iscoroutinefunction (before 3.12)."""
@@ -92,15 +81,11 @@ def _chain(holder: Any, st: Any) -> int:
     return first
 
 
-def _thread_locks(holder: Any, st: Any) -> None:
-    """A task takes ``st`` while its thread holds threading locks (taken in this
-    step, or held across an await): record their edges to ``st`` too."""
-    if holder.task is None:
-        return  # a thread's own acquire: its held stack has them all
-    ts = _tls.__dict__.get("ts")
-    # (the thread holds the loop it runs, and the task's mirrored asyncio locks)
-    if ts is None or len(ts.held) <= len(ts.mirrored) + 1:
-        return
+def _thread_locks(holder: Any, ts: Any, st: Any) -> None:
+    """A task takes ``st`` while its thread (``ts``) holds threading locks, taken
+    in this step or held across an await: record their edges to ``st`` too.
+    (Besides them the thread holds the loop it runs, and the task's mirrored
+    asyncio locks: the caller checked there is more.)"""
     mirrored = ts.mirrored
     held = [
         entry
@@ -216,7 +201,14 @@ class Lock(asyncio.Lock):
         acquire(), t)`` (a task of its own before Python 3.12), ``gather()`` and
         ``ensure_future()`` run the acquire in a task made for it, which ends
         at once, while the caller goes on holding the lock."""
-        return self._lo_acquire(_tasks.current(), _caller())
+        # the frame that called acquire(): the program's, past asyncio's
+        # __aenter__ (whose frame, once it returns, links to nothing: it must be
+        # taken now; where in it the lock was taken is worked out only when a
+        # finding needs it, by _sites.acquired_at)
+        caller: Any = _getframe(1)
+        if caller is not None and caller.f_code is _AENTER:
+            caller = caller.f_back
+        return self._lo_acquire(_tasks.current(), caller)
 
     async def _lo_acquire(self, holder: Any, caller: Any) -> Literal[True]:
         timer = None
@@ -228,7 +220,11 @@ class Lock(asyncio.Lock):
             wait = _tracker.settings.self_deadlock_wait
             timer = asyncio.get_running_loop().call_later(wait, _self_deadlock, self, holder, wait)
         _chain(holder, self)
-        _thread_locks(holder, self)
+        # the thread's state, in a task's step that install() watches (the same
+        # after an await: a loop's tasks all run on its thread)
+        step = _tls.__dict__.get("step") if holder.task is not None else None
+        if step is not None and len(step.held) > len(step.mirrored) + 1:
+            _thread_locks(holder, step, self)  # the thread holds threading locks too
         try:
             if self.locked():
                 _wait_for(holder, self, _getframe(1).f_code is _CONDITION_WAIT)
@@ -252,8 +248,14 @@ class Lock(asyncio.Lock):
         holder.held.append(self)
         self._lo_owner = holder
         self._lo_at = caller
-        if holder.task is not None and _tls.__dict__.get("step"):
-            _tasks.mirror_take(holder, self)  # (only in a watched step: install())
+        if step is not None:
+            if step.acting is holder:  # (mirror_take, inline: the common case)
+                chains = step.chains
+                chains.append(hash((chains[-1], self._lo_cid)) if chains else self._lo_cid)
+                step.held.append(self)
+                step.mirrored.append(self)
+            else:
+                _tasks.mirror_take(step, holder, self)
         return True
 
     def release(self) -> None:
@@ -264,9 +266,22 @@ class Lock(asyncio.Lock):
         self._lo_owner = None
         self._lo_at = None
         if owner is holder:
-            pop(holder, self)
+            held = holder.held
+            if held and held[-1] is self:  # (pop, inline: the common case)
+                held.pop()
+                holder.chains.pop()
+            else:
+                pop(holder, self)
             if holder.task is not None:
-                _tasks.mirror_drop(holder, self)
+                step = _tls.__dict__.get("step")
+                if step is not None and step.acting is holder:
+                    held, mirrored = step.held, step.mirrored
+                    if held and held[-1] is self and mirrored[-1] is self:  # (inline)
+                        held.pop()
+                        step.chains.pop()
+                        mirrored.pop()
+                    else:
+                        _tasks.mirror_drop(step, self)
         elif owner is not None:
             # legal for asyncio's locks; the first time, the class is a signal
             steal(owner, self)
@@ -312,7 +327,9 @@ class _SemaphoreMixin:
             if error is not None:
                 raise error
         _chain(holder, self)
-        _thread_locks(holder, self)
+        step = _tls.__dict__.get("step") if holder.task is not None else None
+        if step is not None and len(step.held) > len(step.mirrored) + 1:
+            _thread_locks(holder, step, self)  # (as in Lock's acquire)
         await super().acquire()  # type: ignore[misc]
         if not self._lo_cls.signal:
             if nested and _sites.taken_in_loop(2):
@@ -321,8 +338,8 @@ class _SemaphoreMixin:
             else:
                 push(holder, self)
                 self._lo_holders.append(holder)
-                if holder.task is not None and _tls.__dict__.get("step"):
-                    _tasks.mirror_take(holder, self)
+                if step is not None:
+                    _tasks.mirror_take(step, holder, self)
         return True
 
     def release(self) -> None:
@@ -336,7 +353,9 @@ class _SemaphoreMixin:
             return
         pop(holder, self)
         if holder.task is not None:
-            _tasks.mirror_drop(holder, self)
+            ts = _tls.__dict__.get("step")
+            if ts is not None and ts.acting is holder:
+                _tasks.mirror_drop(ts, self)
 
     def _lo_unhold(self, why: str) -> None:
         _primitives.unhold(self, why)  # as for threads
@@ -431,24 +450,22 @@ def _checked_run(self: Any) -> None:
     threading lock the step took and still holds is held across an await."""
     state = _tls.__dict__
     ts = state.get("ts")
-    before = len(ts.held) if ts is not None else 0
+    if ts is None:
+        ts = _threads.current()
+    before = len(ts.held)
     # a step of a task holding asyncio locks: its thread acts for it (lockorder._tasks)
     task_state = getattr(getattr(self._callback, "__self__", None), "_lo_state", None)
     if task_state is not None and task_state.held:
-        if ts is None:
-            ts = _threads.current()
         _tasks.act_for(ts, task_state)
     # (a thread acts for a task only inside a step this hook sees: not under uvloop)
-    state["step"] = True
+    state["step"] = ts
     try:
         _original_run(self)
     finally:
-        state["step"] = False
-        if ts is None:
-            ts = state.get("ts")  # the thread's first checked lock was in this step
-        if ts is not None and ts.acting is not None:
+        state["step"] = None
+        if ts.acting is not None:
             _tasks.stop_acting(ts)
-    if ts is not None and len(ts.held) > before:
+    if len(ts.held) > before:
         _after_step(self, ts, before)
 
 

@@ -25,7 +25,7 @@ from asyncio import events, tasks
 from typing import Any
 
 from lockorder import _threads, _unpatched
-from lockorder._held import ThreadState, _tls, pop, push
+from lockorder._held import ThreadState, pop, push
 
 __all__ = [
     "act_for",
@@ -83,23 +83,34 @@ def task_of(ts: ThreadState) -> Any:
 def act_for(ts: ThreadState, task_state: ThreadState) -> None:
     """``ts`` runs a step of the task of ``task_state``: mirror its held locks."""
     ts.acting = task_state
-    mirrored = ts.mirrored
+    held, chains = ts.held, ts.chains
+    top = chains[-1] if chains else None
     for st in task_state.held:
-        push(ts, st)
-        mirrored.append(st)
+        cid = st._lo_cls.cid
+        top = cid if top is None else hash((top, cid))
+        chains.append(top)
+        held.append(st)
+    ts.mirrored.extend(task_state.held)
 
 
 def stop_acting(ts: ThreadState) -> None:
     """The step ended (or another task's began): take the mirror down."""
     mirrored = ts.mirrored
-    while mirrored:
-        pop(ts, mirrored.pop())
+    count = len(mirrored)
+    held = ts.held
+    if count and held[-count:] == mirrored:  # on top, as mirrored (the common case)
+        del held[-count:]
+        del ts.chains[-count:]
+        mirrored.clear()
+    else:
+        while mirrored:
+            pop(ts, mirrored.pop())
     ts.acting = None
 
 
-def mirror_take(holder: ThreadState, st: Any) -> None:
-    """The task of ``holder`` now holds ``st`` (pushed on its own stack)."""
-    ts = _threads.current()
+def mirror_take(ts: ThreadState, holder: ThreadState, st: Any) -> None:
+    """The task of ``holder``, in a step on the thread of ``ts``, now holds ``st``
+    (pushed on its own stack)."""
     if ts.acting is holder:
         push(ts, st)
         ts.mirrored.append(st)
@@ -109,11 +120,8 @@ def mirror_take(holder: ThreadState, st: Any) -> None:
     act_for(ts, holder)
 
 
-def mirror_drop(holder: ThreadState, st: Any) -> None:
-    """The task of ``holder`` released ``st``."""
-    ts: ThreadState | None = _tls.__dict__.get("ts")
-    if ts is None or ts.acting is not holder:
-        return
+def mirror_drop(ts: ThreadState, st: Any) -> None:
+    """The task ``ts`` acts for released ``st``."""
     mirrored = ts.mirrored
     for index in range(len(mirrored) - 1, -1, -1):
         if mirrored[index] is st:
