@@ -380,6 +380,14 @@ class BoundedSemaphore(_SemaphoreMixin, asyncio.BoundedSemaphore):
 # -- findings -----------------------------------------------------------------------------
 
 
+def _created(name: str, frames: tuple[Frame, ...], task: bool) -> tuple[str, ...]:
+    """A finding's line saying where its task was created (its thread started)."""
+    if not frames:
+        return ()
+    text = _tracker.started_text(frames, "created" if task else "started")
+    return (f"{'task' if task else 'thread'} {name!r} was {text}",)
+
+
 def _self_deadlock(st: Any, holder: Any, waited: float | None) -> SelfDeadlockError:
     """A task re-acquires an asyncio lock it holds: the finding, and the exception
     raise mode raises at once (``waited`` None). Otherwise called from a timer,
@@ -405,6 +413,7 @@ def _self_deadlock(st: Any, holder: Any, waited: float | None) -> SelfDeadlockEr
         test=_tracker.current_test,
         signature=f"self-deadlock:{st._lo_cls.key}",
         holder="task" if holder.task is not None else "thread",
+        details=_created(holder.name, holder.started_at, holder.task is not None),
     )
     error = SelfDeadlockError(finding.format(), finding)
     if waited is not None and not _tracker.is_signal(st) and _tracker.add_finding(finding):
@@ -431,6 +440,7 @@ def _nested_acquire(st: Any, holder: Any) -> Exception | None:
         test=_tracker.current_test,
         signature=f"nested-acquire:{st._lo_cls.key}",
         holder="task" if holder.task is not None else "thread",
+        details=_created(holder.name, holder.started_at, holder.task is not None),
     )
     if not _tracker.add_finding(finding):
         return None
@@ -508,7 +518,7 @@ def _held_across_await(st: Any, ts: Any, task: Any) -> None:
         "the thread owns it); take an asyncio.Lock, or release it before the await",
         test=_tracker.current_test,
         signature=f"held-across-await:{ref.key}",
-        details=details,
+        details=details + _created(name, _tasks.created_at(task), True),
         holder="task",
     )
     if _tracker.add_finding(finding):

@@ -290,7 +290,8 @@ def format_lines(finding: Finding) -> list[str]:
         lines.append(made)
         if edge.thread_started_at:
             started = ", called from ".join(_where(f) for f in edge.thread_started_at)
-            lines.append(f"    thread {edge.thread!r} was started at {started}")
+            how = "created" if edge.holder == "task" else "started"
+            lines.append(f"    {edge.holder} {edge.thread!r} was {how} at {started}")
         extra_tests = [t for t in edge.tests if t != edge.test]
         if extra_tests:
             lines.append(f"    also made in: {', '.join(extra_tests)}")

@@ -149,13 +149,32 @@ def _waits_for_itself(lock: LoopLock, ts: Any, timeout: Any) -> Exception | None
     return None
 
 
+def _create_task(original: Any) -> Any:
+    def create_task(self: Any, *args: Any, **kwargs: Any) -> Any:
+        task = original(self, *args, **kwargs)
+        try:
+            # findings that name the task say where the program created it
+            task._lo_origin = _sites.task_origin(2)
+        except Exception:  # a task factory's own class without a __dict__: unknown
+            pass
+        return task
+
+    create_task.__wrapped__ = original  # type: ignore[attr-defined]
+    return create_task
+
+
 def patch() -> None:
-    """Hold each loop while it runs; tag run_coroutine_threadsafe's futures."""
+    """Hold each loop while it runs; tag run_coroutine_threadsafe's futures and
+    each task with where it was created."""
     import asyncio
     from asyncio import base_events, tasks
 
     if _saved:
         return
+    _saved["create_task"] = base_events.BaseEventLoop.create_task
+    base_events.BaseEventLoop.create_task = _create_task(  # type: ignore[method-assign]
+        _saved["create_task"]
+    )
     _saved["run_forever"] = base_events.BaseEventLoop.run_forever
     base_events.BaseEventLoop.run_forever = _run_forever(  # type: ignore[method-assign]
         _saved["run_forever"]
@@ -173,6 +192,7 @@ def unpatch() -> None:
     if not _saved:
         return
     base_events.BaseEventLoop.run_forever = _saved.pop("run_forever")  # type: ignore[method-assign]
+    base_events.BaseEventLoop.create_task = _saved.pop("create_task")  # type: ignore[method-assign]
     original = _saved.pop("run_coroutine_threadsafe")
     tasks.run_coroutine_threadsafe = original
     asyncio.run_coroutine_threadsafe = original

@@ -16,7 +16,7 @@ import itertools
 import os
 import sys
 from collections.abc import Callable, Iterable
-from types import FrameType
+from types import CodeType, FrameType
 from typing import Any, NamedTuple
 
 __all__ = [
@@ -303,6 +303,50 @@ def program_stack(depth: int = 2, limit: int = 3) -> tuple[Frame, ...]:
             frames.append(Frame(filename, frame.f_lineno, _qualname(frame)))
         frame = frame.f_back
     return tuple(frames)
+
+
+#: where a task was created, kept cheap: (code, instruction offset) per frame
+Origin = tuple[tuple[CodeType, int], ...]
+
+
+def task_origin(depth: int = 2, limit: int = 3) -> Origin:
+    """The program's frames creating a task, ``depth`` frames up, outwards (at
+    most ``limit``, innermost first), up to the event loop running the
+    creator's step (what lies beyond is the loop's caller, not the task's) or a
+    test runner. Only code and offset are kept: reading a frame's line costs,
+    and most tasks never appear in a finding (:func:`origin_frames` reads them)."""
+    frame: FrameType | None = _getframe(depth + 1)
+    found: list[tuple[CodeType, int]] = []
+    while frame is not None and len(found) < limit:
+        module = frame.f_globals.get("__name__", "")
+        if not isinstance(module, str):
+            module = ""
+        if (
+            module == "asyncio.events"
+            or module in _RUNNER_MODULES
+            or module.startswith(_RUNNER_PREFIXES)
+        ):
+            break
+        code = frame.f_code
+        if not is_skipped(module) and not code.co_filename.startswith(_LOCKORDER_DIR):
+            found.append((code, frame.f_lasti))
+        frame = frame.f_back
+    return tuple(found)
+
+
+def origin_frames(origin: Origin) -> tuple[Frame, ...]:
+    """The frames of a :func:`task_origin`."""
+    return tuple(
+        Frame(code.co_filename, _line_at(code, lasti), getattr(code, "co_qualname", code.co_name))
+        for code, lasti in origin
+    )
+
+
+def _line_at(code: CodeType, lasti: int) -> int:
+    for start, end, line in code.co_lines():
+        if start <= lasti < end:
+            return line or code.co_firstlineno
+    return code.co_firstlineno
 
 
 def taken_in_loop(depth: int = 2) -> bool:

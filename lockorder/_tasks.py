@@ -24,11 +24,12 @@ import weakref
 from asyncio import events, tasks
 from typing import Any
 
-from lockorder import _threads, _unpatched
+from lockorder import _sites, _threads, _unpatched
 from lockorder._held import ThreadState, pop, push
 
 __all__ = [
     "act_for",
+    "created_at",
     "current",
     "mirror_drop",
     "mirror_take",
@@ -67,8 +68,16 @@ def name_of(task: Any) -> str:
 def _new_task_state(task: Any) -> ThreadState:
     ts = ThreadState(_threads.next_serial(), _unpatched.get_ident(), name_of(task))
     ts.task = weakref.ref(task)
+    # where the program created it (under install(): lockorder._loops)
+    ts.started_at = created_at(task)
     task._lo_state = ts
     return ts
+
+
+def created_at(task: Any) -> tuple[_sites.Frame, ...]:
+    """The program's lines that created ``task`` (under install(): lockorder._loops)."""
+    origin = getattr(task, "_lo_origin", None)
+    return _sites.origin_frames(origin) if origin else ()
 
 
 def task_of(ts: ThreadState) -> Any:

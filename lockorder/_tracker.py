@@ -181,9 +181,10 @@ def _where(frame: _sites.Frame) -> str:
     return f"{_sites.relpath(frame.filename)}:{frame.lineno} in {frame.function}"
 
 
-def started_text(frames: tuple[_sites.Frame, ...]) -> str:
-    """ "started at A, called from B, called from C": where a thread was started."""
-    return "started at " + ", called from ".join(_where(frame) for frame in frames)
+def started_text(frames: tuple[_sites.Frame, ...], verb: str = "started") -> str:
+    """ "started at A, called from B, called from C": where a thread was started
+    (``verb`` "created": where a task was created)."""
+    return f"{verb} at " + ", called from ".join(_where(frame) for frame in frames)
 
 
 def where_taken(locks: list[Any]) -> tuple[tuple[_sites.Frame, ...], tuple[str, ...]]:

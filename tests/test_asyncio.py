@@ -390,6 +390,8 @@ def test_a_threading_lock_held_across_an_await(tmp_path: Path) -> None:
     assert "task 'Task-2 (refresh)' suspended at an await while holding Lock" in done.stderr
     assert "across.py:5" in done.stderr and "log_lock" not in done.stderr
     assert "in refresh" in done.stderr  # where it was acquired, and where it waits
+    assert "task 'Task-2 (refresh)' was created at " in done.stderr  # by gather() in main
+    assert "across.py:21 in main" in done.stderr
 
 
 # --------------------------------------------------------------- asyncio and threading locks
@@ -429,6 +431,9 @@ def test_a_cycle_mixing_a_tasks_asyncio_lock_and_a_threading_lock(
     assert [edge.holder for edge in finding.cycle] == ["task", "task"]
     text = finding.format()
     assert "acquired at tests/test_asyncio.py:" in text and ".asyncio_first" in text
+    # where each task was created: main's create_task line, in this file
+    assert "(asyncio_first)' was created at tests/test_asyncio.py:" in text
+    assert all(edge.thread_started_at for edge in finding.cycle)
     assert "asyncio/locks.py" not in text  # asyncio's __aenter__ is not the user's line
     main_thread = _threads.current()
     assert main_thread.held == [] and main_thread.acting is None  # the mirror is down

@@ -87,7 +87,7 @@ def _edge_block(number: int, er: EdgeReport) -> str:
     if er.thread_started_at:
         facts.append(
             (
-                "thread started at",
+                "task created at" if er.holder == "task" else "thread started at",
                 ", called from ".join(f"<code>{esc(_at(f))}</code>" for f in er.thread_started_at),
             )
         )
