@@ -33,7 +33,16 @@ import sys
 from collections.abc import Coroutine
 from typing import Any, Literal
 
-from lockorder import _deadlock, _loops, _primitives, _sites, _tasks, _threads, _tracker
+from lockorder import (
+    _deadlock,
+    _discipline,
+    _loops,
+    _primitives,
+    _sites,
+    _tasks,
+    _threads,
+    _tracker,
+)
 from lockorder._held import _drain, _tls, pop, push, steal
 from lockorder._primitives import _setup
 from lockorder._sites import Frame
@@ -143,7 +152,7 @@ def _wait_for(holder: Any, st: Any, restore: bool) -> None:
         victim = holder
     finding = _deadlock.deadlock_finding(cycle, victim, stack_of=_stack_of)
     _tracker.add_finding(finding)
-    if not _tracker.breaks_deadlocks():
+    if not _discipline.breaks_deadlocks():
         return
     if victim is holder:
         holder.waiting_on = None
@@ -285,7 +294,7 @@ class Lock(asyncio.Lock):
         elif owner is not None:
             # legal for asyncio's locks; the first time, the class is a signal
             steal(owner, self)
-            _tracker.release_not_held(self, holder, owner)
+            _discipline.release_not_held(self, holder, owner)
 
 
 class Condition(asyncio.Condition):
@@ -334,7 +343,7 @@ class _SemaphoreMixin:
         if not self._lo_cls.signal:
             if nested and _sites.taken_in_loop(2):
                 # another unit, in a loop, by a task holding one: capacity taken
-                self._lo_unhold(_tracker.TAKEN_AS_CAPACITY)
+                self._lo_unhold(_discipline.TAKEN_AS_CAPACITY)
             else:
                 push(holder, self)
                 self._lo_holders.append(holder)
@@ -349,7 +358,7 @@ class _SemaphoreMixin:
             self._lo_holders.remove(holder)
         except ValueError:
             # released by a task that holds no unit: a limiter handed over
-            self._lo_unhold(_tracker.RELEASED_BY_ANOTHER)
+            self._lo_unhold(_discipline.RELEASED_BY_ANOTHER)
             return
         pop(holder, self)
         if holder.task is not None:

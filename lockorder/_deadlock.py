@@ -27,7 +27,7 @@ import threading
 import time
 from typing import Any
 
-from lockorder import _sites, _threads, _tracker
+from lockorder import _discipline, _sites, _threads, _tracker
 from lockorder._findings import Finding
 from lockorder._sites import Frame
 from lockorder._tracker import ThreadState
@@ -124,7 +124,7 @@ def check(ts: ThreadState) -> None:
         return
     finding = deadlock_finding(cycle, ts)
     _tracker.add_finding(finding)
-    if _tracker.breaks_deadlocks():
+    if _discipline.breaks_deadlocks():
         raise DeadlockError(finding.format(), finding)
 
 

@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 import wrapt
 
-from lockorder import _sites, _threads, _tracker, _unpatched
+from lockorder import _discipline, _sites, _threads, _tracker, _unpatched
 from lockorder._deadlock import wait_acquire
 from lockorder._graph import LockClass
 from lockorder._held import _drain, _tls, disown, pop, push, steal
@@ -320,13 +320,13 @@ def _reacquire(st: Any, ts: Any) -> bool:
         if not _threads.other_threads_alive(ts) and st._lo_acquire(True, _FOREIGN_THREAD_GRACE):
             return _reacquired(st, ts)
         if not _threads.other_threads_alive(ts):
-            error = _tracker.self_deadlock(st, ts, None)
+            error = _discipline.self_deadlock(st, ts, None)
         else:
             wait = _tracker.settings.self_deadlock_wait
             if st._lo_acquire(True, wait):
                 # another thread released it: the lock is used as a signal
                 return _reacquired(st, ts)
-            error = _tracker.self_deadlock(st, ts, wait)
+            error = _discipline.self_deadlock(st, ts, wait)
         if error is not None:
             raise error
     st._lo_acquire()
@@ -351,7 +351,7 @@ def _release_other(st: Any, ts: Any) -> None:
         raise
     if owner is not None:
         steal(owner, st)
-        _tracker.release_not_held(st, ts, owner)
+        _discipline.release_not_held(st, ts, owner)
     st._lo_at = None  # keep no frame alive
 
 
@@ -611,7 +611,7 @@ class _SemaphoreMixin:
             if ts in holders and _sites.taken_in_loop(2):
                 # another unit, in a loop, by a thread holding one: capacity taken
                 # (httpcore shrinks a fresh Semaphore(100) to 1), not holds
-                self._lo_unhold(_tracker.TAKEN_AS_CAPACITY)
+                self._lo_unhold(_discipline.TAKEN_AS_CAPACITY)
             else:
                 push(ts, self)
                 holders.append(ts)
@@ -632,7 +632,7 @@ class _SemaphoreMixin:
                 holders.remove(ts)
             except ValueError:
                 # released by a thread that holds no unit: used as a signal
-                self._lo_unhold(_tracker.RELEASED_BY_ANOTHER)
+                self._lo_unhold(_discipline.RELEASED_BY_ANOTHER)
                 break
             pop(ts, self)
 
@@ -646,7 +646,7 @@ class _SemaphoreMixin:
 def unhold(sem: Any, why: str) -> None:
     """A semaphore's class is a signal: no unit of it is a hold any more (its
     holders, threads or asyncio tasks, forget theirs)."""
-    _tracker.learned_signal(sem._lo_cls, why)
+    _discipline.learned_signal(sem._lo_cls, why)
     holders = sem._lo_holders
     for other in holders[:]:
         steal(other, sem)

@@ -1,6 +1,7 @@
 """The tracker: the slow path that records edges, checks cycles and makes
 findings, and the findings it made. The holders of locks are elsewhere: each
-thread's state in lockorder._threads, its held stack in lockorder._held.
+thread's state in lockorder._threads, its held stack in lockorder._held; the
+lock-discipline findings and the signals they teach in lockorder._discipline.
 
 Fast path (an acquire whose held-lock chain this thread has already validated):
 one thread-local lookup, one hash, one set lookup, two list appends. No global
@@ -611,102 +612,12 @@ def _internal_error(exc: Exception) -> None:
         pass
 
 
-# -- discipline errors -------------------------------------------------------------
-
-
-def breaks_deadlocks() -> bool:
-    """Whether a real deadlock (or a certain self-deadlock) raises in its victim:
-    ``break_deadlocks``, by default in raise and warn modes (docs/deadlocks.md)."""
-    breaking = settings.break_deadlocks
-    return breaking if breaking is not None else settings.mode != "record"
-
-
-def self_deadlock(st: Any, ts: ThreadState, waited: float | None) -> Exception | None:
-    """Record a self-deadlock finding; return the exception to raise (raise/warn modes)."""
-    cls: LockClass = st._lo_cls
-    ref = _ref(st)
-    if waited is None:
-        why = "no other thread exists that could release it"
-    else:
-        why = (
-            f"no other thread released it within {waited:g} s "
-            "(self_deadlock_wait); a Lock used as a signal can be declared with "
-            "lockorder.Lock(signal=True)"
-        )
-    finding = Finding(
-        kind="self-deadlock",
-        severity="error",
-        message=f"thread {ts.name!r} acquires {ref.label}, which it already holds: "
-        "a non-reentrant Lock would wait forever",
-        locks=(ref,),
-        thread=ts.name,
-        stack=_sites.capture_stack(3),
-        reason=why,
-        test=current_test,
-        signature=f"self-deadlock:{cls.key}",
-    )
-    add_finding(finding)
-    if not breaks_deadlocks():
-        return None
-    return SelfDeadlockError(finding.format(), finding)
-
-
-def release_not_held(st: Any, ts: ThreadState, owner: ThreadState) -> None:
-    """``ts`` released ``st``, which ``owner`` had acquired."""
-    cls: LockClass = st._lo_cls
-    if not learned_signal(cls) or st._lo_signal:
-        return
-    ref = _ref(st)
-    _, taken = where_taken([st])
-    finding = Finding(
-        kind="release-not-held",
-        severity="warning",
-        message=f"{_who(ts)} {ts.name!r} released {ref.label}, which {_who(owner)} "
-        f"{owner.name!r} had acquired",
-        locks=(ref,),
-        thread=ts.name,
-        stack=_sites.capture_stack(3),
-        reason="legal for a Lock, and a bug unless the lock is used as a signal; "
-        "from now on a re-acquire of this class by its holder waits for the release",
-        test=current_test,
-        signature=f"release-not-held:{cls.key}",
-        details=tuple(f"{line} (by thread {owner.name!r})" for line in taken),
-    )
-    if add_finding(finding):
-        emit([finding], ts)
-
-
-def _who(ts: ThreadState) -> str:
-    """How a finding names a holder: a task (asyncio) or a thread."""
-    return "task" if ts.task is not None else "thread"
-
-
-#: why a class is a signal, as the withdrawn findings' rule says it
-RELEASED_BY_ANOTHER = "is used as a signal (released by another thread than its acquirer)"
-TAKEN_AS_CAPACITY = (
-    "counts capacity, not holds (a thread took several of its units in a loop, "
-    "for other threads to give back)"
-)
-
-
-def learned_signal(cls: LockClass, why: str = RELEASED_BY_ANOTHER) -> bool:
-    """A lock of ``cls`` was released by another thread than its acquirer (a
-    semaphore: by a thread holding none of its units), or a semaphore's units were
-    taken as capacity: the class is a signal from now on, and what its holds
-    caused is withdrawn. Returns whether it is new."""
-    if cls.signal:
-        return False
-    cls.signal = True
-    with _mu:
-        _withdraw_signal(cls, why)
-    return True
-
-
-def _withdraw_signal(cls: LockClass, why: str) -> None:
+def withdraw_signal(cls: LockClass, why: str) -> None:
     """``cls`` turned out to be a signal: the cycles through edges out of it were
     no lock-order evidence, and a thread that ended (or a test that ended) with
     only signals taken leaked nothing. Forget the pending cycles; withdraw those
-    findings to the suppressed list, saying why (reports show them there)."""
+    findings to the suppressed list, saying why (reports show them there).
+    Called under ``_mu`` (lockorder._discipline.learned_signal)."""
     global changes
     for signature, cycle in list(_pending.items()):
         if any(edge.src == cls.cid for edge in cycle):
