@@ -27,8 +27,8 @@ from lockorder._primitives import Condition as Condition
 from lockorder._primitives import Lock as Lock
 from lockorder._primitives import RLock as RLock
 from lockorder._primitives import Semaphore as Semaphore
-from lockorder._primitives import is_checked as is_checked
-from lockorder._primitives import wrap as wrap
+from lockorder._wrap import is_checked as is_checked
+from lockorder._wrap import wrap as wrap
 from lockorder.errors import ConfigurationError as ConfigurationError
 from lockorder.errors import DeadlockError as DeadlockError
 from lockorder.errors import LockOrderError as LockOrderError

@@ -15,8 +15,8 @@ from typing import Any
 
 from lockorder import _forksafe, _sites, _threads, _tracker, _unpatched
 from lockorder._findings import Finding, LockRef
-from lockorder._primitives import is_checked
-from lockorder._primitives import state_of as _state
+from lockorder._wrap import is_checked
+from lockorder._wrap import state_of as _state
 from lockorder.errors import LockOrderViolation
 
 __all__ = ["acquire"]

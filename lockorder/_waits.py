@@ -358,7 +358,7 @@ def _queue_put(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
 def _acquire_futures(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     """``wait()`` and ``as_completed()`` lock every future's condition in ``id()``
     order, one global order over the instances: an ordered acquisition."""
-    from lockorder._primitives import is_checked, state_of
+    from lockorder._wrap import is_checked, state_of
 
     ts = _threads.current()
     conditions = [getattr(future, "_condition", None) for future in instance.futures]
