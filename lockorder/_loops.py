@@ -78,12 +78,7 @@ def _run_forever(original: Any) -> Any:
     def run_forever(self: Any) -> Any:
         ts = _threads.current()
         lock = loop_lock(self)
-        chains = ts.chains
-        if chains and not ts.suppress:
-            # running a loop while holding locks: its code runs under them
-            key = hash((chains[-1], lock._lo_cid))
-            if key not in ts.known:
-                _tracker.record(ts, lock, key)
+        _take_loop(ts, lock)  # running a loop while holding locks: its code runs under them
         push(ts, lock)
         lock._lo_owner = ts
         try:
@@ -114,12 +109,18 @@ def waiting_for_loop(ts: Any, loop: Any, timeout: Any, done: bool) -> Exception 
     lock = loop_lock(loop)
     if lock._lo_owner is ts:
         return None if done else _waits_for_itself(lock, ts, timeout)
+    _take_loop(ts, lock)
+    return None
+
+
+def _take_loop(ts: Any, lock: LoopLock) -> None:
+    """``ts`` takes ``lock`` (runs or waits for its loop): the edges "held -> loop",
+    through the slow path when the chain is new to the thread."""
     chains = ts.chains
     if chains and not ts.suppress:
         key = hash((chains[-1], lock._lo_cid))
         if key not in ts.known:
             _tracker.record(ts, lock, key)
-    return None
 
 
 def _waits_for_itself(lock: LoopLock, ts: Any, timeout: Any) -> Exception | None:
