@@ -144,12 +144,12 @@ def _wait_for(holder: Any, st: Any, restore: bool) -> None:
         # (a task waiting for a lock it holds itself: another task may release
         # it, asyncio's locks have no owner; the self-deadlock finding said it)
         return
-    nodes = [node for node, _ in cycle]
-    candidates = [node for node in nodes if not node.wait_restore] or nodes
-    victim = max(candidates, key=lambda node: (node.wait_since, node.serial))
-    task = _tasks.task_of(victim)
-    if task is None or task.done():
-        victim = holder
+    candidates = [
+        node
+        for node, waited in cycle
+        if not node.wait_restore and (node is holder or _breakable(node, waited))
+    ]
+    victim = max(candidates, key=lambda node: (node.wait_since, node.serial), default=holder)
     finding = _deadlock.deadlock_finding(cycle, victim, stack_of=_stack_of)
     _tracker.add_finding(finding)
     if not _discipline.breaks_deadlocks():
@@ -157,8 +157,20 @@ def _wait_for(holder: Any, st: Any, restore: bool) -> None:
     if victim is holder:
         holder.waiting_on = None
         raise DeadlockError(finding.format(), finding)
+    task = _tasks.task_of(victim)
     task._lo_broken = finding
     task.cancel()
+
+
+def _breakable(node: Any, waited: Any) -> bool:
+    """Whether a cancel of ``node``'s task ends its wait for ``waited`` in the
+    acquire itself (its task awaits that lock's own future: not a helper task's
+    result, as in ``wait_for(lock.acquire())`` before Python 3.12)."""
+    task = _tasks.task_of(node)
+    if task is None or task.done():
+        return False
+    future = getattr(task, "_fut_waiter", None)
+    return future is not None and any(future is w for w in getattr(waited, "_waiters", None) or ())
 
 
 def _broken(holder: Any) -> DeadlockError | None:
