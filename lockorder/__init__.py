@@ -18,6 +18,7 @@ from lockorder._findings import KINDS as KINDS
 from lockorder._findings import EdgeReport as EdgeReport
 from lockorder._findings import Finding as Finding
 from lockorder._findings import LockRef as LockRef
+from lockorder._impl import implementation as implementation
 from lockorder._install import install as install
 from lockorder._install import installed as installed
 from lockorder._install import uninstall as uninstall
@@ -62,6 +63,7 @@ __all__ = [
     "dump",
     "findings",
     "graph",
+    "implementation",
     "install",
     "installed",
     "is_checked",

@@ -15,6 +15,7 @@ import pytest
 
 from lockorder._config import MODES, SINGLE_THREAD_POLICIES
 from lockorder._confirm import OPTION_LIMITS, parse_option
+from lockorder._impl import implementation
 from lockorder.errors import ConfigurationError
 
 ENABLE_HELP = "Check lock order and lock discipline in the tests (lockorder)"
@@ -95,7 +96,9 @@ class Options:
         return (
             f"lockorder: mode={self.mode}, single_thread={self.single_thread}, "
             f"fail_on={self.fail_on}, reports={reports}, long_wait={self.long_wait:g}, "
-            f"long_hold={self.long_hold:g}" + (", confirm=on" if self.confirm else "")
+            f"long_hold={self.long_hold:g}"
+            + (", confirm=on" if self.confirm else "")
+            + f", implementation={implementation()}"
         )
 
 

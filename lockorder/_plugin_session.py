@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from lockorder._config import MODES, SINGLE_THREAD_POLICIES
+from lockorder._impl import implementation
 from lockorder._plugin_options import MARKER_KEYS, SCHEMA, Options
 
 if TYPE_CHECKING:
@@ -446,6 +447,7 @@ class LockorderPlugin:
         settings: dict[str, Any] = {
             "mode": self.options.mode,
             "single_thread": self.options.single_thread,
+            "implementation": implementation(),
         }
         if self.options.confirm:
             from lockorder import _tracker

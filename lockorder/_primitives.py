@@ -14,10 +14,10 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any, NoReturn
 
-from lockorder import _discipline, _sites, _threads, _tracker, _unpatched
+from lockorder import _discipline, _impl, _sites, _threads, _tracker, _unpatched
 from lockorder._deadlock import wait_acquire
 from lockorder._graph import LockClass
-from lockorder._held import _drain, _tls, disown, pop, push, steal
+from lockorder._held import ThreadState, _drain, _tls, disown, pop, push, steal
 from lockorder._threads import current
 from lockorder._tracker import (
     _record,
@@ -699,3 +699,7 @@ class BoundedSemaphore(_SemaphoreMixin, _unpatched.BoundedSemaphore):
 
 for _cls in (Lock, RLock, Condition, Semaphore, BoundedSemaphore):
     _cls.__module__ = "lockorder"
+
+
+# the compiled steady state of Lock, when it runs (lockorder._impl)
+_impl.speed_up(Lock, _Checked, ThreadState, _tls)

@@ -352,10 +352,16 @@ def _run(args: argparse.Namespace) -> int:
     with _tracker._mu:
         wire = _tracker.graph.to_wire()
     settings = _tracker.settings
+    from lockorder import _impl
+
     data = report.build(
         findings,
         wire,
-        {"mode": settings.mode, "single_thread": settings.single_thread},
+        {
+            "mode": settings.mode,
+            "single_thread": settings.single_thread,
+            "implementation": _impl.implementation(),
+        },
         {
             "command": command,
             "exit_status": status,

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+import lockorder
+
 CONFTEST = """
 import threading
 
@@ -115,7 +117,7 @@ def test_header_shows_effective_settings(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         [
             "lockorder: mode=warn, single_thread=strict, fail_on=error, reports=none, "
-            "long_wait=5, long_hold=10"
+            f"long_wait=5, long_hold=10, implementation={lockorder.implementation()}"
         ]
     )
 
