@@ -10,6 +10,7 @@ free-threaded build runs the Python code: the C functions rely on the GIL.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sysconfig
 from types import ModuleType
@@ -35,11 +36,13 @@ def _load() -> tuple[ModuleType | None, str]:
         why = "a free-threaded build (the C hot path relies on the GIL)"
     else:
         try:
-            from lockorder import _speedups
+            speedups = importlib.import_module("lockorder._speedups")
+        except ModuleNotFoundError:
+            why = "the C extension was not built (no C compiler at install?)"
         except ImportError as exc:
-            why = f"the C extension is not built ({exc})"
+            why = f"the C extension failed to load: {exc}"
         else:
-            return _speedups, ""
+            return speedups, ""
     if requested == "c":
         raise ConfigurationError(
             "LOCKORDER_IMPL",

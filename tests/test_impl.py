@@ -8,6 +8,7 @@ import random
 import subprocess
 import sys
 import sysconfig
+from pathlib import Path
 
 import pytest
 
@@ -107,3 +108,25 @@ print(sorted(f.kind for f in lockorder.findings()), a.locked(), b.locked(), c.lo
     assert len({done.stdout for done in outputs.values()}) == 1
     expected = "['potential-deadlock', 'release-not-held'] False False False\n"
     assert outputs["python"].stdout == expected
+
+
+def test_without_the_extension_the_python_code_runs_and_says_why(tmp_path: Path) -> None:
+    """An install with no C compiler: the import finds no lockorder._speedups."""
+    blocker = tmp_path / "sitecustomize.py"
+    blocker.write_text(
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'lockorder._speedups':\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+    )
+    done = _run(
+        "import lockorder, lockorder._impl as i; print(lockorder.implementation(), i.why_python())",
+        PYTHONPATH=str(tmp_path),
+    )
+    assert done.stdout == "python the C extension was not built (no C compiler at install?)\n"
+    done = _run("import lockorder", PYTHONPATH=str(tmp_path), LOCKORDER_IMPL="c")
+    assert "LOCKORDER_IMPL=c, but the C implementation cannot run here: the C extension" in (
+        done.stderr
+    )
