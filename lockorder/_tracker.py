@@ -219,7 +219,8 @@ def record(ts: ThreadState, st: Any, key: int | None) -> None:
     for held in ts.held:
         # holding a lock while waiting for another shares it, however it was taken
         # (a task's asyncio lock mirrored on its thread stays the task's)
-        if held._lo_user is not ts and held._lo_user is not acting and not ts.suppress:
+        user = held._lo_user
+        if user is not ts and (acting is None or user is not acting) and not ts.suppress:
             new_user(held, ts)
     error = _record(ts, st, key)
     if error is not None:

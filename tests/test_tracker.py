@@ -678,3 +678,16 @@ def test_lock_and_semaphore_made_on_one_line_are_two_classes() -> None:
     assert sem.acquire(timeout=TIMEOUT)
     with lock, pytest.raises(lockorder.SelfDeadlockError):
         lock.acquire()
+
+
+def test_a_lock_held_while_waiting_for_another_is_used_by_the_thread_however_taken() -> None:
+    """A try-acquire makes no user; waiting for another lock while holding it does
+    (the next thread to take it then makes its class shared)."""
+    a = lockorder.Lock(name="tried a")
+    b = lockorder.Lock(name="waited b")
+    assert a.acquire(blocking=False)
+    assert a._lo_user is None
+    with b:
+        pass
+    assert a._lo_user is _threads.current()
+    a.release()
