@@ -286,23 +286,36 @@ def user_frame(depth: int = 2) -> Frame | None:
     return Frame(frame.f_code.co_filename, frame.f_lineno, _qualname(frame))
 
 
-def program_stack(depth: int = 2, limit: int = 3) -> tuple[Frame, ...]:
-    """The program's frames from the one that called in (see :func:`user_frame`)
-    outwards, at most ``limit``, innermost first; a test runner's frames end it."""
-    frame = _program_frame(depth + 1)
-    frames: list[Frame] = []
-    while frame is not None and len(frames) < limit:
+def _program_frames(frame: FrameType | None, limit: int, in_task: bool = False) -> list[FrameType]:
+    """The program's frames from ``frame`` outwards, at most ``limit``, innermost
+    first (past lockorder's and the standard library's); a test runner's frames
+    end them, and with ``in_task`` the event loop running a task's step (what
+    lies beyond is the loop's caller, not the task's)."""
+    found: list[FrameType] = []
+    while frame is not None and len(found) < limit:
         module = frame.f_globals.get("__name__", "")
         if not isinstance(module, str):
             module = ""
-        if module in _RUNNER_MODULES or module.startswith(_RUNNER_PREFIXES):
+        if (
+            module in _RUNNER_MODULES
+            or module.startswith(_RUNNER_PREFIXES)
+            or (in_task and module == "asyncio.events")
+        ):
             break
-        filename = frame.f_code.co_filename
         # lockorder's own files: `python -m lockorder` runs __main__ under that name
-        if not is_skipped(module) and not filename.startswith(_LOCKORDER_DIR):
-            frames.append(Frame(filename, frame.f_lineno, _qualname(frame)))
+        if not is_skipped(module) and not frame.f_code.co_filename.startswith(_LOCKORDER_DIR):
+            found.append(frame)
         frame = frame.f_back
-    return tuple(frames)
+    return found
+
+
+def program_stack(depth: int = 2, limit: int = 3) -> tuple[Frame, ...]:
+    """The program's frames from the one that called in (see :func:`user_frame`)
+    outwards, at most ``limit``, innermost first; a test runner's frames end it."""
+    return tuple(
+        Frame(frame.f_code.co_filename, frame.f_lineno, _qualname(frame))
+        for frame in _program_frames(_program_frame(depth + 1), limit)
+    )
 
 
 #: where a task was created, kept cheap: (code, instruction offset) per frame
@@ -312,26 +325,13 @@ Origin = tuple[tuple[CodeType, int], ...]
 def task_origin(depth: int = 2, limit: int = 3) -> Origin:
     """The program's frames creating a task, ``depth`` frames up, outwards (at
     most ``limit``, innermost first), up to the event loop running the
-    creator's step (what lies beyond is the loop's caller, not the task's) or a
-    test runner. Only code and offset are kept: reading a frame's line costs,
-    and most tasks never appear in a finding (:func:`origin_frames` reads them)."""
-    frame: FrameType | None = _getframe(depth + 1)
-    found: list[tuple[CodeType, int]] = []
-    while frame is not None and len(found) < limit:
-        module = frame.f_globals.get("__name__", "")
-        if not isinstance(module, str):
-            module = ""
-        if (
-            module == "asyncio.events"
-            or module in _RUNNER_MODULES
-            or module.startswith(_RUNNER_PREFIXES)
-        ):
-            break
-        code = frame.f_code
-        if not is_skipped(module) and not code.co_filename.startswith(_LOCKORDER_DIR):
-            found.append((code, frame.f_lasti))
-        frame = frame.f_back
-    return tuple(found)
+    creator's step or a test runner. Only code and offset are kept: reading a
+    frame's line costs, and most tasks never appear in a finding
+    (:func:`origin_frames` reads them)."""
+    return tuple(
+        (frame.f_code, frame.f_lasti)
+        for frame in _program_frames(_getframe(depth + 1), limit, in_task=True)
+    )
 
 
 def origin_frames(origin: Origin) -> tuple[Frame, ...]:
