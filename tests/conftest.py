@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -49,6 +52,18 @@ _ORIGINALS = {
 
 #: every wait in a thread test is bounded by this, so a bug fails instead of hanging
 TIMEOUT = 10.0
+
+
+def lockorder_run(path: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m lockorder run --json '' PATH`` (no report file), bounded in time."""
+    return subprocess.run(
+        [sys.executable, "-m", "lockorder", "run", "--json", "", path],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -20,6 +20,7 @@ import lockorder
 from lockorder import _install, _threads, _tracker
 from lockorder.aio import BoundedSemaphore, Condition, Lock, Semaphore
 from lockorder.errors import DeadlockError, SelfDeadlockError
+from tests.conftest import lockorder_run
 
 TIMEOUT = 10
 
@@ -378,13 +379,7 @@ asyncio.run(main())
 def test_a_threading_lock_held_across_an_await(tmp_path: Path) -> None:
     script = tmp_path / "across.py"
     script.write_text(SCRIPT_ACROSS_AWAIT)
-    done = subprocess.run(
-        [sys.executable, "-m", "lockorder", "run", "--json", "", str(script)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = lockorder_run(str(script))
     assert done.returncode == 3, done.stderr
     assert done.stderr.count("ERROR: held-across-await") == 1
     assert "task 'Task-2 (refresh)' suspended at an await while holding Lock" in done.stderr
@@ -570,14 +565,7 @@ DATA = Path(__file__).parent / "data" / "aio"
 
 
 def _run_program(name: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lockorder", "run", "--json", "", name],
-        cwd=DATA,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return lockorder_run(name, DATA)
 
 
 def test_a_thread_waiting_for_the_loop_while_holding_what_the_loop_takes() -> None:

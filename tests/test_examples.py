@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import lockorder_run
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_example(path: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lockorder", "run", "--json", "", path],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return lockorder_run(path, ROOT)
 
 
 def test_readme_bank_transfer() -> None:
