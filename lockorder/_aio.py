@@ -36,6 +36,7 @@ from typing import Any, Literal
 from lockorder import (
     _deadlock,
     _discipline,
+    _emit,
     _loops,
     _primitives,
     _sites,
@@ -438,7 +439,7 @@ def _self_deadlock(st: Any, holder: Any, waited: float | None) -> SelfDeadlockEr
     )
     error = SelfDeadlockError(finding.format(), finding)
     if waited is not None and not _tracker.is_signal(st) and _tracker.add_finding(finding):
-        _tracker.emit([finding], holder)
+        _emit.emit([finding], holder)
     elif waited is None:
         _tracker.add_finding(finding)
     return error
@@ -465,7 +466,7 @@ def _nested_acquire(st: Any, holder: Any) -> Exception | None:
     )
     if not _tracker.add_finding(finding):
         return None
-    error = _tracker.emit([finding], holder)
+    error = _emit.emit([finding], holder)
     if isinstance(error, PotentialDeadlockError):
         return error
     return None
@@ -510,7 +511,7 @@ def _after_step(handle: Any, ts: Any, before: int) -> None:
         try:
             _held_across_await(st, ts, task)
         except Exception as exc:  # bookkeeping must never break the loop
-            _tracker._internal_error(exc)
+            _emit.internal_error(exc)
 
 
 def _held_across_await(st: Any, ts: Any, task: Any) -> None:
@@ -543,7 +544,7 @@ def _held_across_await(st: Any, ts: Any, task: Any) -> None:
         holder="task",
     )
     if _tracker.add_finding(finding):
-        _tracker.emit([finding], ts)  # (raise mode: nothing to raise into, it is recorded)
+        _emit.emit([finding], ts)  # (raise mode: nothing to raise into, it is recorded)
 
 
 def patch_steps() -> None:

@@ -27,7 +27,7 @@ import threading
 import time
 from typing import Any
 
-from lockorder import _discipline, _sites, _threads, _tracker
+from lockorder import _discipline, _emit, _sites, _threads, _tracker
 from lockorder._findings import Finding
 from lockorder._sites import Frame
 from lockorder._tracker import ThreadState
@@ -277,7 +277,7 @@ def _report_long(
         details=tuple(details),
     )
     if _tracker.add_finding(finding):
-        _tracker.emit([finding], emitter)
+        _emit.emit([finding], emitter)
 
 
 def dump_text() -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lockorder import _sites, _tracker
+from lockorder import _emit, _sites, _tracker
 from lockorder._findings import Finding
 from lockorder._graph import LockClass
 from lockorder._held import ThreadState
@@ -84,7 +84,7 @@ def release_not_held(st: Any, ts: ThreadState, owner: ThreadState) -> None:
         details=tuple(f"{line} (by thread {owner.name!r})" for line in taken),
     )
     if _tracker.add_finding(finding):
-        _tracker.emit([finding], ts)
+        _emit.emit([finding], ts)
 
 
 def _who(ts: ThreadState) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 
 import wrapt
 
-from lockorder import _config, _forksafe, _primitives, _sites, _tracker, _unpatched, _waits
+from lockorder import _config, _emit, _forksafe, _primitives, _sites, _tracker, _unpatched, _waits
 from lockorder.errors import LockOrderWarning
 
 __all__ = ["install", "installed", "uninstall"]
@@ -74,7 +74,7 @@ def _make_wrapper(name: str) -> Any:
                 warnings.warn(
                     "Passing arguments to RLock is deprecated and will be removed in 3.15",
                     DeprecationWarning,
-                    stacklevel=_tracker._stacklevel(),
+                    stacklevel=_emit.stacklevel(),
                 )
             return checked()
         return checked(*args, **kwargs)

@@ -1,7 +1,8 @@
 """The tracker: the slow path that records edges, checks cycles and makes
 findings, and the findings it made. The holders of locks are elsewhere: each
 thread's state in lockorder._threads, its held stack in lockorder._held; the
-lock-discipline findings and the signals they teach in lockorder._discipline.
+lock-discipline findings and the signals they teach in lockorder._discipline;
+how findings are raised, warned of or kept in lockorder._emit.
 
 Fast path (an acquire whose held-lock chain this thread has already validated):
 one thread-local lookup, one hash, one set lookup, two list appends. No global
@@ -21,17 +22,13 @@ only by its own thread, except the ``stolen`` list (guarded by the thread's own
 
 from __future__ import annotations
 
-import logging
 import os
-import sys
-import warnings
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import FrameType
 from typing import Any
 
-from lockorder import _config, _held, _sites, _threads
+from lockorder import _config, _emit, _held, _sites, _threads
 from lockorder._analysis import cycle_finding, cycle_signature
 from lockorder._findings import WITHDRAWN_PREFIX, Finding, LockRef
 from lockorder._graph import (
@@ -46,21 +43,13 @@ from lockorder._graph import (
 from lockorder._held import LockState, ThreadState, refresh_held
 from lockorder._project import ProjectConfig
 from lockorder.errors import (
-    LockOrderViolation,
     LockOrderWarning,
-    PotentialDeadlockError,
-    SelfDeadlockError,
 )
 
 __all__ = ["LockState", "ThreadState"]
 
 #: the mutex guarding everything below (lockorder._held.mu)
 _mu = _held.mu
-_logger = logging.getLogger("lockorder")
-# a library's logger: records reach the program's handlers if it configured
-# logging, and are not printed a second time by logging's last resort if not
-# (warn mode's LockOrderWarning already shows them)
-_logger.addHandler(logging.NullHandler())
 
 
 # -- global state (guarded by _mu) -------------------------------------------
@@ -271,10 +260,10 @@ def _record(
                 held, dst, _, stack = ts.deferred.pop(0)
                 _record_locked(ts, held, dst, None, stack, new, None)
     except Exception as exc:  # bookkeeping must never break the user's program
-        _internal_error(exc)
+        _emit.internal_error(exc)
     finally:
         ts.busy = False
-    error = emit(new, ts)
+    error = _emit.emit(new, ts)
     if error is None and steering is not None:
         steering.arrive(ts, st)  # a confirm rerun: maybe pause before the acquire
     return error
@@ -492,10 +481,10 @@ def new_user(st: Any, ts: ThreadState) -> None:
                 if any(edge.src == cls.cid or edge.dst == cls.cid for edge in cycle):
                     _on_cycle(cycle, ts, new)
     except Exception as exc:  # bookkeeping must never break the user's program
-        _internal_error(exc)
+        _emit.internal_error(exc)
     finally:
         ts.busy = False
-    error = emit(new, ts)
+    error = _emit.emit(new, ts)
     if error is not None:
         raise error
 
@@ -547,70 +536,6 @@ def add_finding(finding: Finding) -> bool:
         if finding.signature in _signatures:
             return False
         return _add_finding(finding)
-
-
-# -- emitting ----------------------------------------------------------------------
-
-
-def _stacklevel() -> int:
-    """The warnings stacklevel that points at the first frame outside lockorder."""
-    frame: FrameType | None = sys._getframe(1)
-    level = 1
-    while frame is not None:
-        module = frame.f_globals.get("__name__", "")
-        if not (
-            isinstance(module, str)
-            and (module == "lockorder" or module.startswith(("lockorder.", "wrapt", "threading")))
-        ):
-            return level
-        frame = frame.f_back
-        level += 1
-    return level
-
-
-def emit(new: list[Finding], ts: ThreadState | None = None) -> Exception | None:
-    """Report new findings as the mode says; return the exception to raise, if any."""
-    if not new:
-        return None
-    mode = settings.mode
-    error: Exception | None = None
-    if ts is None:
-        ts = _threads.current()
-    ts.suppress += 1
-    try:
-        for finding in new:
-            if finding.severity == "error" and mode == "raise":
-                if error is None:
-                    error = exception_for(finding)
-                continue
-            if mode == "record":
-                continue
-            text = finding.format()
-            warnings.warn(LockOrderWarning(text, finding), stacklevel=_stacklevel())
-            if mode == "warn":
-                _logger.warning("%s", text)
-    finally:
-        ts.suppress -= 1
-    return error
-
-
-def exception_for(finding: Finding) -> Exception:
-    text = finding.format()
-    if finding.kind == "self-deadlock":
-        return SelfDeadlockError(text, finding)
-    if finding.kind == "order-violation":
-        return LockOrderViolation(text, finding)
-    return PotentialDeadlockError(text, finding)
-
-
-def _internal_error(exc: Exception) -> None:
-    try:
-        warnings.warn(
-            LockOrderWarning(f"lockorder internal error, the acquire goes on unchecked: {exc!r}"),
-            stacklevel=_stacklevel(),
-        )
-    except Exception:  # pragma: no cover - even the warning failed
-        pass
 
 
 def withdraw_signal(cls: LockClass, why: str) -> None:

@@ -31,7 +31,7 @@ from typing import Any
 
 import wrapt
 
-from lockorder import _deadlock, _held, _sites, _threads, _tracker
+from lockorder import _deadlock, _emit, _held, _sites, _threads, _tracker
 from lockorder._findings import Finding
 from lockorder._graph import TAKEN_AT_LIMIT
 
@@ -99,7 +99,7 @@ def _latent(
         ),
     )
     if _tracker.add_finding(finding):
-        error = _tracker.emit([finding], ts)
+        error = _emit.emit([finding], ts)
         if error is not None:
             raise error
 
@@ -301,7 +301,7 @@ def _report_wait(what: str, exclude: Any = None) -> None:
         details=tuple(details),
     )
     if _tracker.add_finding(finding):
-        _tracker.emit([finding], ts)
+        _emit.emit([finding], ts)
 
 
 def _quiet(wrapped: Any, args: Any, kwargs: Any) -> Any:
