@@ -1,4 +1,4 @@
-"""Which implementation runs the steady state of a checked Lock: the optional C
+"""Which implementation runs the steady state of a checked Lock and RLock: the optional C
 extension (lockorder/_speedups.c) or the Python code (lockorder/_primitives.py).
 
 The C functions do the common case only and call the Python methods for
@@ -18,7 +18,7 @@ from typing import Any
 
 from lockorder.errors import ConfigurationError
 
-__all__ = ["implementation", "speed_up", "why_python"]
+__all__ = ["implementation", "python_methods", "speed_up", "why_python"]
 
 _CHOICES = ("c", "python")
 
@@ -58,17 +58,32 @@ _speedups, _why = _load()
 _running = "python"
 
 
-def speed_up(lock_class: type, checked: type, thread_state: type, tls: Any) -> None:
-    """Put the C steady state in ``lockorder.Lock`` (when the C implementation runs)."""
+def speed_up(
+    lock_class: type, rlock_class: type, checked: type, thread_state: type, tls: Any
+) -> None:
+    """Put the C steady state in ``lockorder.Lock`` and ``lockorder.RLock`` (when the C
+    implementation runs); the Python methods stay reachable through :func:`python_methods`."""
     global _running
     if _speedups is None:
         return
-    methods = _speedups.setup(checked, thread_state, tls, lock_class)
-    for name, method in methods.items():
-        setattr(lock_class, name, method)
-    lock_class.acquire_lock = methods["acquire"]  # type: ignore[attr-defined]
-    lock_class.release_lock = methods["release"]  # type: ignore[attr-defined]
+    for_lock, for_rlock = _speedups.setup(checked, thread_state, tls, lock_class, rlock_class)
+    for cls, methods in ((lock_class, for_lock), (rlock_class, for_rlock)):
+        _python[cls] = {name: cls.__dict__[name] for name in methods}
+        for name, method in methods.items():
+            setattr(cls, name, method)
+    lock_class.acquire_lock = for_lock["acquire"]  # type: ignore[attr-defined]
+    lock_class.release_lock = for_lock["release"]  # type: ignore[attr-defined]
     _running = "c"
+
+
+#: the Python methods the C ones replaced, by class (for the benchmarks)
+_python: dict[type, dict[str, Any]] = {}
+
+
+def python_methods(cls: type) -> dict[str, Any]:
+    """The Python methods of ``cls`` that the C ones replaced ({} when the Python
+    implementation runs): ``benchmarks/bench_hot_path.py`` measures both in one run."""
+    return dict(_python.get(cls, {}))
 
 
 def implementation() -> str:

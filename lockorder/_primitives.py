@@ -374,7 +374,8 @@ class RLock(_Checked):
         """Acquire the lock, as ``threading.RLock.acquire``; re-entry makes no edge."""
         if blocking and timeout == -1:
             entered = self.__enter__()
-            self._lo_at = _getframe(1)  # taken by acquire()'s caller, not by acquire()
+            if self._lo_count == 1:  # taken now (not re-entered): by acquire()'s caller
+                self._lo_at = _getframe(1)
             return entered
         try:
             ts = _tls.ts
@@ -701,5 +702,5 @@ for _cls in (Lock, RLock, Condition, Semaphore, BoundedSemaphore):
     _cls.__module__ = "lockorder"
 
 
-# the compiled steady state of Lock, when it runs (lockorder._impl)
-_impl.speed_up(Lock, _Checked, ThreadState, _tls)
+# the compiled steady state of Lock and RLock, when it runs (lockorder._impl)
+_impl.speed_up(Lock, RLock, _Checked, ThreadState, _tls)

@@ -1,9 +1,10 @@
-/* lockorder._speedups: the steady state of a checked Lock, in C.
+/* lockorder._speedups: the steady state of a checked Lock and RLock, in C.
  *
- * The Python implementation (lockorder/_primitives.py, Lock) stays the
+ * The Python implementation (lockorder/_primitives.py, Lock and RLock) stays the
  * reference and the fallback: every function here does the common case only
  * (the thread's chain of held lock classes already validated, the lock free,
- * the lock last taken by this thread) and otherwise calls the Python method it
+ * the lock last taken by this thread; for an RLock also a re-entry by its
+ * holder and a release that only counts down) and otherwise calls the Python method it
  * stands for, before changing anything. So the two implementations behave the
  * same by construction: the slow path (new edges, findings, waits, the
  * deadlock check) is always Python's.
@@ -31,10 +32,13 @@ typedef struct {
     PyTypeObject *ts_type;
     /* ThreadState slots */
     Py_ssize_t ts_chains, ts_held, ts_known;
-    /* _Checked slots */
-    Py_ssize_t lo_owner, lo_user, lo_cid, lo_acquire, lo_release, lo_at;
-    /* the Python methods each C one stands for */
+    /* _Checked slots, and RLock's recursion count */
+    Py_ssize_t lo_owner, lo_user, lo_cid, lo_acquire, lo_release, lo_at, lo_count;
+    /* the Python methods each C one stands for: Lock's, then RLock's */
     PyObject *py_enter, *py_exit, *py_acquire, *py_release;
+    PyObject *py_r_enter, *py_r_exit, *py_r_acquire, *py_r_release;
+    /* the int 1 (an RLock's count after its first acquire) */
+    PyObject *one;
     int ready;
 } State;
 
@@ -167,10 +171,54 @@ fallback(PyObject *method, PyObject *self, PyObject *const *args, size_t nargsf,
     return result;
 }
 
-/* The common case of a blocking acquire; 1 done, 0 not the common case
-   (nothing changed), -1 error. */
+/* Remove a list's last item, as list.pop() but without ever shrinking its
+   storage: the held stacks go up and down by one all the time, and a list
+   shrunk to empty is reallocated at its next append. */
+static void
+drop_last(PyObject *list)
+{
+    Py_ssize_t size = PyList_GET_SIZE(list) - 1;
+    PyObject *item = PyList_GET_ITEM(list, size);
+    PyList_SET_ITEM(list, size, NULL);
+    Py_SET_SIZE(list, size);
+    Py_DECREF(item);
+}
+
+/* An RLock's re-entry by its holder: the raw RLock counts it, and so does
+   _lo_count (RLock.__enter__'s first branch). */
 static int
-enter_fast(PyObject *self)
+reenter(PyObject *self)
+{
+    PyObject *acquire = SLOT(self, state.lo_acquire);
+    PyObject *count = SLOT(self, state.lo_count);
+    if (acquire == NULL || count == NULL || !PyLong_CheckExact(count)) {
+        return 0;
+    }
+    Py_ssize_t n = PyLong_AsSsize_t(count);
+    if (n < 1 || n == PY_SSIZE_T_MAX) {
+        if (PyErr_Occurred()) {
+            PyErr_Clear();
+        }
+        return 0;
+    }
+    PyObject *more = PyLong_FromSsize_t(n + 1); /* before the acquire: cannot fail after it */
+    if (more == NULL) {
+        return -1;
+    }
+    PyObject *taken = PyObject_CallNoArgs(acquire);
+    if (taken == NULL) {
+        Py_DECREF(more);
+        return -1;
+    }
+    Py_DECREF(taken);
+    Py_XSETREF(SLOT(self, state.lo_count), more);
+    return 1;
+}
+
+/* The common case of a blocking acquire; 1 done, 0 not the common case
+   (nothing changed), -1 error. reentrant: self is an RLock. */
+static int
+take(PyObject *self, int reentrant)
 {
     PyObject *ts = thread_state();
     if (ts == NULL) {
@@ -179,6 +227,10 @@ enter_fast(PyObject *self)
     int done = 0;
     PyObject *key = NULL;
     PyObject *owner = SLOT(self, state.lo_owner);
+    if (owner == ts && reentrant) {
+        done = reenter(self);
+        goto done;
+    }
     PyObject *user = SLOT(self, state.lo_user);
     PyObject *chains = SLOT(ts, state.ts_chains);
     PyObject *held = SLOT(ts, state.ts_held);
@@ -226,8 +278,7 @@ enter_fast(PyObject *self)
     }
     if (PyList_Append(held, self) < 0) {
         /* (out of memory: undo what this call did, give the lock back) */
-        Py_ssize_t size = PyList_GET_SIZE(chains);
-        PyList_SetSlice(chains, size - 1, size, NULL);
+        drop_last(chains);
         PyObject *release = SLOT(self, state.lo_release);
         PyObject *type, *value, *traceback;
         PyErr_Fetch(&type, &value, &traceback);
@@ -238,6 +289,9 @@ enter_fast(PyObject *self)
         goto done;
     }
     Py_XSETREF(SLOT(self, state.lo_owner), Py_NewRef(ts));
+    if (reentrant) {
+        Py_XSETREF(SLOT(self, state.lo_count), Py_NewRef(state.one));
+    }
     PyObject *frame = (PyObject *)PyEval_GetFrame(); /* the caller's */
     Py_XSETREF(SLOT(self, state.lo_at), Py_XNewRef(frame ? frame : Py_None));
     done = 1;
@@ -247,9 +301,10 @@ done:
     return done;
 }
 
-/* The common case of a release by the holder, its most recent hold. */
+/* The common case of a release by the holder, its most recent hold; for an
+   RLock (reentrant) also a release that only counts down. */
 static int
-exit_fast(PyObject *self)
+give(PyObject *self, int reentrant)
 {
     PyObject *ts = thread_state();
     if (ts == NULL) {
@@ -259,22 +314,56 @@ exit_fast(PyObject *self)
     PyObject *held = SLOT(ts, state.ts_held);
     PyObject *chains = SLOT(ts, state.ts_chains);
     PyObject *release = SLOT(self, state.lo_release);
-    if (SLOT(self, state.lo_owner) != ts || held == NULL || chains == NULL ||
-        release == NULL || !PyList_CheckExact(held) || !PyList_CheckExact(chains)) {
+    if (SLOT(self, state.lo_owner) != ts || release == NULL) {
+        goto done;
+    }
+    PyObject *zero = NULL;
+    if (reentrant) {
+        PyObject *count = SLOT(self, state.lo_count);
+        if (count == NULL || !PyLong_CheckExact(count)) {
+            goto done;
+        }
+        Py_ssize_t n = PyLong_AsSsize_t(count);
+        if (n < 1) {
+            if (PyErr_Occurred()) {
+                PyErr_Clear();
+            }
+            goto done;
+        }
+        if (n > 1) {
+            /* one of several holds: count down, the raw RLock too */
+            PyObject *fewer = PyLong_FromSsize_t(n - 1);
+            if (fewer == NULL) {
+                done = -1;
+                goto done;
+            }
+            Py_XSETREF(SLOT(self, state.lo_count), fewer);
+            goto give_back;
+        }
+        zero = PyLong_FromLong(0);
+        if (zero == NULL) {
+            done = -1;
+            goto done;
+        }
+    }
+    if (held == NULL || chains == NULL || !PyList_CheckExact(held) || !PyList_CheckExact(chains)) {
+        Py_XDECREF(zero);
         goto done;
     }
     Py_ssize_t depth = PyList_GET_SIZE(held);
     if (depth == 0 || PyList_GET_ITEM(held, depth - 1) != self ||
         PyList_GET_SIZE(chains) != depth) {
+        Py_XDECREF(zero);
         goto done;
     }
     Py_XSETREF(SLOT(self, state.lo_owner), Py_NewRef(Py_None));
-    Py_XSETREF(SLOT(self, state.lo_at), Py_NewRef(Py_None));
-    if (PyList_SetSlice(held, depth - 1, depth, NULL) < 0 ||
-        PyList_SetSlice(chains, depth - 1, depth, NULL) < 0) {
-        done = -1;
-        goto done;
+    if (zero != NULL) {
+        Py_XSETREF(SLOT(self, state.lo_count), zero);
     }
+    Py_XSETREF(SLOT(self, state.lo_at), Py_NewRef(Py_None));
+    drop_last(held);
+    drop_last(chains);
+give_back:;
     PyObject *r = PyObject_CallNoArgs(release);
     if (r == NULL) {
         done = -1;
@@ -286,6 +375,11 @@ done:
     Py_DECREF(ts);
     return done;
 }
+
+static int lock_take(PyObject *self) { return take(self, 0); }
+static int lock_give(PyObject *self) { return give(self, 0); }
+static int rlock_take(PyObject *self) { return take(self, 1); }
+static int rlock_give(PyObject *self) { return give(self, 1); }
 
 /* The C method: the common case when the call has at most max_args
    positional arguments and no keywords, else (or when fast says so) the
@@ -313,38 +407,93 @@ steady(int (*fast)(PyObject *), PyObject *method, PyObject *done_value, Py_ssize
         return steady(fast, state.method, done_value, max_args, self, args, nargsf, kwnames); \
     }
 
-STEADY_METHOD(lock_enter, enter_fast, py_enter, Py_True, 0)
+STEADY_METHOD(lock_enter, lock_take, py_enter, Py_True, 0)
 /* acquire() with its defaults is __enter__; a timeout or a try is Python's */
-STEADY_METHOD(lock_acquire, enter_fast, py_acquire, Py_True, 0)
+STEADY_METHOD(lock_acquire, lock_take, py_acquire, Py_True, 0)
 /* __exit__(exc_type, exc, tb) */
-STEADY_METHOD(lock_exit, exit_fast, py_exit, Py_None, 3)
-STEADY_METHOD(lock_release, exit_fast, py_release, Py_None, 0)
+STEADY_METHOD(lock_exit, lock_give, py_exit, Py_None, 3)
+STEADY_METHOD(lock_release, lock_give, py_release, Py_None, 0)
+STEADY_METHOD(rlock_enter, rlock_take, py_r_enter, Py_True, 0)
+STEADY_METHOD(rlock_acquire, rlock_take, py_r_acquire, Py_True, 0)
+STEADY_METHOD(rlock_exit, rlock_give, py_r_exit, Py_None, 3)
+STEADY_METHOD(rlock_release, rlock_give, py_r_release, Py_None, 0)
+
+#define FASTCALL(f) (PyCFunction)(void (*)(void))(f), METH_FASTCALL | METH_KEYWORDS
 
 static PyMethodDef lock_methods[] = {
-    {"__enter__", (PyCFunction)(void (*)(void))lock_enter, METH_FASTCALL | METH_KEYWORDS,
+    {"__enter__", FASTCALL(lock_enter),
      "Acquire the lock (the C steady state of lockorder.Lock.__enter__)."},
-    {"__exit__", (PyCFunction)(void (*)(void))lock_exit, METH_FASTCALL | METH_KEYWORDS,
+    {"__exit__", FASTCALL(lock_exit),
      "Release the lock (the C steady state of lockorder.Lock.__exit__)."},
-    {"acquire", (PyCFunction)(void (*)(void))lock_acquire, METH_FASTCALL | METH_KEYWORDS,
+    {"acquire", FASTCALL(lock_acquire),
      "Acquire the lock, as threading.Lock.acquire; records lock-order edges."},
-    {"release", (PyCFunction)(void (*)(void))lock_release, METH_FASTCALL | METH_KEYWORDS,
-     "Release the lock, as threading.Lock.release."},
+    {"release", FASTCALL(lock_release), "Release the lock, as threading.Lock.release."},
     {NULL, NULL, 0, NULL},
 };
 
-/* setup(checked, thread_state, tls, lock_class): read the slots' offsets,
-   keep the Python methods, and return {name: method descriptor} for
-   lock_class (a subclass of checked) to take in place of its own. */
+static PyMethodDef rlock_methods[] = {
+    {"__enter__", FASTCALL(rlock_enter),
+     "Acquire the lock (the C steady state of lockorder.RLock.__enter__)."},
+    {"__exit__", FASTCALL(rlock_exit),
+     "Release the lock (the C steady state of lockorder.RLock.__exit__)."},
+    {"acquire", FASTCALL(rlock_acquire),
+     "Acquire the lock, as threading.RLock.acquire; re-entry makes no edge."},
+    {"release", FASTCALL(rlock_release), "Release the lock, as threading.RLock.release."},
+    {NULL, NULL, 0, NULL},
+};
+
+/* The Python methods of cls the C ones stand for, in *out (new references). */
+static int
+python_methods(PyObject *cls, PyObject **out)
+{
+    static const char *names[] = {"__enter__", "__exit__", "acquire", "release"};
+    for (int i = 0; i < 4; i++) {
+        out[i] = PyObject_GetAttrString(cls, names[i]);
+        if (out[i] == NULL) {
+            for (int j = 0; j < i; j++) {
+                Py_CLEAR(out[j]);
+            }
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* {name: method descriptor of cls} for the C methods in defs */
+static PyObject *
+descriptors(PyObject *cls, PyMethodDef *defs)
+{
+    PyObject *methods = PyDict_New();
+    if (methods == NULL) {
+        return NULL;
+    }
+    for (PyMethodDef *def = defs; def->ml_name != NULL; def++) {
+        PyObject *descr = PyDescr_NewMethod((PyTypeObject *)cls, def);
+        if (descr == NULL || PyDict_SetItemString(methods, def->ml_name, descr) < 0) {
+            Py_XDECREF(descr);
+            Py_DECREF(methods);
+            return NULL;
+        }
+        Py_DECREF(descr);
+    }
+    return methods;
+}
+
+/* setup(checked, thread_state, tls, lock_class, rlock_class): read the
+   slots' offsets, keep the Python methods, and return two dicts
+   {name: method descriptor}, for lock_class and rlock_class (subclasses of
+   checked) to take in place of their own. */
 static PyObject *
 setup(PyObject *module, PyObject *args)
 {
-    PyObject *checked, *ts_type, *tls, *lock_class;
-    if (!PyArg_ParseTuple(args, "O!O!OO!", &PyType_Type, &checked, &PyType_Type, &ts_type,
-                          &tls, &PyType_Type, &lock_class)) {
+    PyObject *checked, *ts_type, *tls, *lock_class, *rlock_class;
+    if (!PyArg_ParseTuple(args, "O!O!OO!O!", &PyType_Type, &checked, &PyType_Type, &ts_type,
+                          &tls, &PyType_Type, &lock_class, &PyType_Type, &rlock_class)) {
         return NULL;
     }
-    if (!PyType_IsSubtype((PyTypeObject *)lock_class, (PyTypeObject *)checked)) {
-        PyErr_SetString(PyExc_TypeError, "lock_class must subclass checked");
+    if (!PyType_IsSubtype((PyTypeObject *)lock_class, (PyTypeObject *)checked) ||
+        !PyType_IsSubtype((PyTypeObject *)rlock_class, (PyTypeObject *)checked)) {
+        PyErr_SetString(PyExc_TypeError, "lock_class and rlock_class must subclass checked");
         return NULL;
     }
     if (slot_offset(ts_type, "chains", &state.ts_chains) < 0 ||
@@ -355,42 +504,40 @@ setup(PyObject *module, PyObject *args)
         slot_offset(checked, "_lo_cid", &state.lo_cid) < 0 ||
         slot_offset(checked, "_lo_acquire", &state.lo_acquire) < 0 ||
         slot_offset(checked, "_lo_release", &state.lo_release) < 0 ||
-        slot_offset(checked, "_lo_at", &state.lo_at) < 0) {
+        slot_offset(checked, "_lo_at", &state.lo_at) < 0 ||
+        slot_offset(rlock_class, "_lo_count", &state.lo_count) < 0) {
         return NULL;
     }
-    PyObject *enter = PyObject_GetAttrString(lock_class, "__enter__");
-    PyObject *exit = PyObject_GetAttrString(lock_class, "__exit__");
-    PyObject *acquire = PyObject_GetAttrString(lock_class, "acquire");
-    PyObject *release = PyObject_GetAttrString(lock_class, "release");
-    if (!enter || !exit || !acquire || !release) {
-        Py_XDECREF(enter);
-        Py_XDECREF(exit);
-        Py_XDECREF(acquire);
-        Py_XDECREF(release);
+    PyObject *lock_py[4], *rlock_py[4];
+    if (python_methods(lock_class, lock_py) < 0) {
         return NULL;
     }
-    Py_XSETREF(state.py_enter, enter);
-    Py_XSETREF(state.py_exit, exit);
-    Py_XSETREF(state.py_acquire, acquire);
-    Py_XSETREF(state.py_release, release);
+    if (python_methods(rlock_class, rlock_py) < 0) {
+        for (int i = 0; i < 4; i++) {
+            Py_DECREF(lock_py[i]);
+        }
+        return NULL;
+    }
+    Py_XSETREF(state.py_enter, lock_py[0]);
+    Py_XSETREF(state.py_exit, lock_py[1]);
+    Py_XSETREF(state.py_acquire, lock_py[2]);
+    Py_XSETREF(state.py_release, lock_py[3]);
+    Py_XSETREF(state.py_r_enter, rlock_py[0]);
+    Py_XSETREF(state.py_r_exit, rlock_py[1]);
+    Py_XSETREF(state.py_r_acquire, rlock_py[2]);
+    Py_XSETREF(state.py_r_release, rlock_py[3]);
     Py_XSETREF(state.tls, Py_NewRef(tls));
     state.cache = strcmp(Py_TYPE(tls)->tp_name, "_thread._local") == 0;
     Py_XSETREF(state.ts_type, (PyTypeObject *)Py_NewRef(ts_type));
-    PyObject *methods = PyDict_New();
-    if (methods == NULL) {
+    /* the descriptors check their self's type: only an RLock has _lo_count */
+    PyObject *for_lock = descriptors(lock_class, lock_methods);
+    PyObject *for_rlock = for_lock ? descriptors(rlock_class, rlock_methods) : NULL;
+    if (for_rlock == NULL) {
+        Py_XDECREF(for_lock);
         return NULL;
     }
-    for (PyMethodDef *def = lock_methods; def->ml_name != NULL; def++) {
-        PyObject *descr = PyDescr_NewMethod((PyTypeObject *)checked, def);
-        if (descr == NULL || PyDict_SetItemString(methods, def->ml_name, descr) < 0) {
-            Py_XDECREF(descr);
-            Py_DECREF(methods);
-            return NULL;
-        }
-        Py_DECREF(descr);
-    }
     state.ready = 1;
-    return methods;
+    return Py_BuildValue("(NN)", for_lock, for_rlock);
 }
 
 static PyObject *
@@ -405,7 +552,8 @@ chain_key_py(PyObject *module, PyObject *args)
 
 static PyMethodDef module_methods[] = {
     {"setup", setup, METH_VARARGS,
-     "setup(checked, thread_state, tls, lock_class) -> {name: C method}"},
+     "setup(checked, thread_state, tls, lock_class, rlock_class) -> "
+     "({name: C method of Lock}, {name: C method of RLock})"},
     {"chain_key", chain_key_py, METH_VARARGS,
      "chain_key(previous, cid) -> hash((previous, cid)), as the C hot path computes it"},
     {NULL, NULL, 0, NULL},
@@ -416,7 +564,8 @@ exec_module(PyObject *module)
 {
     state.ts_name = PyUnicode_InternFromString("ts");
     state.cache_key = PyUnicode_InternFromString("lockorder._speedups.thread_state");
-    return state.ts_name == NULL || state.cache_key == NULL ? -1 : 0;
+    state.one = PyLong_FromLong(1);
+    return state.ts_name == NULL || state.cache_key == NULL || state.one == NULL ? -1 : 0;
 }
 
 static PyModuleDef_Slot module_slots[] = {
@@ -436,7 +585,7 @@ static PyModuleDef_Slot module_slots[] = {
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT,
     .m_name = "lockorder._speedups",
-    .m_doc = "The steady state of a checked Lock, in C (lockorder/_impl.py).",
+    .m_doc = "The steady state of a checked Lock and RLock, in C (lockorder/_impl.py).",
     .m_size = 0,
     .m_methods = module_methods,
     .m_slots = module_slots,

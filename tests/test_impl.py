@@ -39,8 +39,19 @@ def _built() -> bool:
 def test_the_c_implementation_runs_where_it_is_built() -> None:
     expected = "c" if _built() and os.environ.get("LOCKORDER_IMPL") != "python" else "python"
     assert lockorder.implementation() == expected
-    enter = type(lockorder.Lock.__dict__["__enter__"]).__name__
-    assert enter == ("method_descriptor" if expected == "c" else "function")
+    for cls in (lockorder.Lock, lockorder.RLock):
+        for name in ("__enter__", "__exit__", "acquire", "release"):
+            method = type(cls.__dict__[name]).__name__
+            assert method == ("method_descriptor" if expected == "c" else "function"), (cls, name)
+    if expected == "c":
+        assert set(_impl.python_methods(lockorder.RLock)) == {
+            "__enter__",
+            "__exit__",
+            "acquire",
+            "release",
+        }
+    else:
+        assert _impl.python_methods(lockorder.RLock) == {}
     assert (_impl.why_python() == "") == (expected == "c")
 
 
@@ -108,6 +119,77 @@ print(sorted(f.kind for f in lockorder.findings()), a.locked(), b.locked(), c.lo
     assert len({done.stdout for done in outputs.values()}) == 1
     expected = "['potential-deadlock', 'release-not-held'] False False False\n"
     assert outputs["python"].stdout == expected
+
+
+def test_both_implementations_behave_alike_for_rlocks() -> None:
+    """RLock's C steady state (a first take, a re-entry, a count down, the last
+    release) and everything it hands to Python: a release by a thread that does
+    not hold it, an out-of-order release, a try, a timeout, a Condition's wait,
+    an inversion and an exception raised in the body."""
+    code = """
+import threading, lockorder
+lockorder.configure(mode="record")
+a = lockorder.RLock(name="a"); b = lockorder.RLock(name="b")
+out = []
+for _ in range(3):
+    with a:
+        with a:
+            with b:
+                out.append((a._recursion_count(), b._is_owned(), a._lo_count))
+        out.append((a._recursion_count(), a._lo_count))
+out.append((a._is_owned(), a._lo_count, a._lo_owner, a._lo_at))
+def other():
+    with b:
+        with a: pass
+    try:
+        a.release()
+    except RuntimeError as exc:
+        out.append(str(exc))
+t = threading.Thread(target=other); t.start(); t.join()
+a.acquire(); b.acquire(); a.release(); b.release()  # out of order
+out.append((a._is_owned(), b._is_owned()))
+assert a.acquire(blocking=False) and a.acquire(timeout=0.5) and a.acquire()
+out.append(a._lo_count)
+a.release(); a.release(); a.release()
+try:
+    with a:
+        with a:
+            raise KeyError("body")
+except KeyError as exc:
+    out.append((repr(exc), a._is_owned(), a._lo_count))
+cond = threading.Condition(a)
+with cond:
+    with a:
+        out.append(cond.wait(0.01))
+    out.append(a._lo_count)
+out.append((a._is_owned(), b._is_owned(), repr(a).split(" owner")[0]))
+def outer():  # where the lock was taken stays the first acquire, not a re-entry
+    with a:
+        inner()
+        out.append(a._lo_at.f_code.co_name)
+    a.acquire()
+    inner()
+    out.append(a._lo_at.f_code.co_name)
+    a.release()
+def inner():
+    a.acquire()
+    a.release()
+outer()
+print(out)
+print(sorted(f.kind for f in lockorder.findings()))
+"""
+    impls = ["python", "c"] if _built() else ["python"]
+    outputs = {impl: _run(code, LOCKORDER_IMPL=impl) for impl in impls}
+    for impl, done in outputs.items():
+        assert done.returncode == 0, (impl, done.stderr)
+    assert len({done.stdout for done in outputs.values()}) == 1
+    assert outputs["python"].stdout.splitlines() == [
+        "[(2, True, 2), (1, 1), (2, True, 2), (1, 1), (2, True, 2), (1, 1), "
+        "(False, 0, None, None), 'cannot release un-acquired lock', (False, False), 3, "
+        "(\"KeyError('body')\", False, 0), False, 1, "
+        "(False, False, '<unlocked lockorder.RLock object'), 'outer', 'outer']",
+        "['potential-deadlock']",
+    ]
 
 
 def test_without_the_extension_the_python_code_runs_and_says_why(tmp_path: Path) -> None:
