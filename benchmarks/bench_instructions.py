@@ -13,7 +13,13 @@ is doing. For each case this script runs a small child program twice under
 ``valgrind --tool=callgrind``: once with 0 operations and once with ``--ops``, and
 divides the difference by ``--ops``. That is the instructions of one operation
 (the loop's own included, for raw and checked alike), with the interpreter's
-start-up and lockorder's import subtracted. Ratios are checked / raw.
+start-up and lockorder's import subtracted. Ratios are checked / raw. The
+children run with ``PYTHONHASHSEED=0``: with random string hashes, the probes
+of a dict lookup, so the count, change from run to run (by up to about 4%).
+
+The checked side is counted twice, side by side with raw: under the C
+implementation (``LOCKORDER_IMPL=c``, when the extension is built) and under the
+Python one (``LOCKORDER_IMPL=python``).
 
 Cases: ``with lock:`` with nothing else held, and a nested ``with a: with b:``
 whose edge is already known, for ``Lock`` and ``RLock``. The two locks of the
@@ -74,6 +80,7 @@ CASES = [
 
 
 def _count(child: str, kind: str, shape: str, lock: str, ops: int) -> int:
+    impl = "python" if kind == "raw" else kind
     result = subprocess.run(
         [
             "valgrind",
@@ -81,7 +88,7 @@ def _count(child: str, kind: str, shape: str, lock: str, ops: int) -> int:
             "--callgrind-out-file=/dev/null",
             sys.executable,
             child,
-            kind,
+            "raw" if kind == "raw" else "checked",
             shape,
             str(ops),
             lock,
@@ -89,6 +96,9 @@ def _count(child: str, kind: str, shape: str, lock: str, ops: int) -> int:
         capture_output=True,
         text=True,
         check=False,
+        # one hash seed: string hashes place dict and set entries, and a lookup's
+        # probes (so the count) depend on where they land
+        env={**os.environ, "LOCKORDER_IMPL": impl, "PYTHONHASHSEED": "0"},
     )
     match = re.search(r"Collected : (\d+)", result.stderr)
     if result.returncode != 0 or match is None:
@@ -110,18 +120,29 @@ def main() -> int:
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (Debian: apt-get install valgrind)", file=sys.stderr)
         return 2
+    import lockorder
+
+    impls = ["c", "python"] if lockorder.implementation() == "c" else ["python"]
     print(f"python    : {sys.version.split()[0]} ({sys.executable})")
     print(f"method    : callgrind instruction counts, ({args.ops:,} ops - 0 ops) / {args.ops:,}")
+    if impls == ["python"]:
+        print(f"C         : not measured ({lockorder.why_python()})")
     print()
-    print(f"{'case':40s} {'raw/op':>10s} {'lockorder/op':>13s} {'ratio':>7s}")
+    header = f"{'case':40s} {'raw/op':>8s}"
+    for impl in impls:
+        header += f" {impl + '/op':>10s} {'ratio':>6s}"
+    print(header)
     with tempfile.TemporaryDirectory() as tmp:
         child = os.path.join(tmp, "child.py")
         with open(child, "w", encoding="utf-8") as handle:
             handle.write(CHILD)
         for label, shape, lock in CASES:
             raw = _per_op(child, "raw", shape, lock, args.ops)
-            checked = _per_op(child, "checked", shape, lock, args.ops)
-            print(f"{label:40s} {raw:10,.0f} {checked:13,.0f} {checked / raw:6.2f}x")
+            line = f"{label:40s} {raw:8,.0f}"
+            for impl in impls:
+                checked = _per_op(child, impl, shape, lock, args.ops)
+                line += f" {checked:10,.0f} {checked / raw:5.2f}x"
+            print(line, flush=True)
     return 0
 
 
