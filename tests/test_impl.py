@@ -135,8 +135,8 @@ for _ in range(3):
     with a:
         with a:
             with b:
-                out.append((a._recursion_count(), b._is_owned(), a._lo_count))
-        out.append((a._recursion_count(), a._lo_count))
+                out.append((a._is_owned(), b._is_owned(), a._lo_count))
+        out.append((a._is_owned(), a._lo_count))
 out.append((a._is_owned(), a._lo_count, a._lo_owner, a._lo_at))
 def other():
     with b:
@@ -184,7 +184,7 @@ print(sorted(f.kind for f in lockorder.findings()))
         assert done.returncode == 0, (impl, done.stderr)
     assert len({done.stdout for done in outputs.values()}) == 1
     assert outputs["python"].stdout.splitlines() == [
-        "[(2, True, 2), (1, 1), (2, True, 2), (1, 1), (2, True, 2), (1, 1), "
+        "[(True, True, 2), (True, 1), (True, True, 2), (True, 1), (True, True, 2), (True, 1), "
         "(False, 0, None, None), 'cannot release un-acquired lock', (False, False), 3, "
         "(\"KeyError('body')\", False, 0), False, 1, "
         "(False, False, '<unlocked lockorder.RLock object'), 'outer', 'outer']",

@@ -9,6 +9,7 @@ import itertools
 import multiprocessing
 import os
 import random
+import signal
 import sys
 import threading
 import time
@@ -264,17 +265,28 @@ def test_multiprocessing_and_process_pools_work_installed(method: str) -> None:
 
 @pytest.fixture
 def interrupt_main() -> Iterator[object]:
-    timers: list[threading.Timer] = []
+    """later(seconds): a KeyboardInterrupt in the main thread after ``seconds``.
 
-    def later(seconds: float) -> None:
+    SIGINT gets Python's own handler for the test: an asyncio runner (anyio's,
+    pytest-asyncio's backport on 3.10) installs one that cancels its main task
+    instead of raising, and a test run earlier in this worker may have left it;
+    and _thread.interrupt_main() does nothing under SIG_IGN or SIG_DFL."""
+    timers: list[threading.Timer] = []
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def later(seconds: float) -> threading.Timer:
         timer = threading.Timer(seconds, _thread.interrupt_main)
         timers.append(timer)
         timer.start()
+        return timer
 
-    yield later
-    for timer in timers:
-        timer.cancel()
-        timer.join(TIMEOUT)
+    try:
+        yield later
+    finally:
+        for timer in timers:
+            timer.cancel()
+            timer.join(TIMEOUT)
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_keyboard_interrupt_while_blocked_leaves_no_phantom_hold(interrupt_main: object) -> None:
@@ -292,16 +304,24 @@ def test_keyboard_interrupt_while_blocked_leaves_no_phantom_hold(interrupt_main:
     thread.start()
     assert holding.wait(TIMEOUT)
     ts = _threads.current()
+    caught = False
     try:
-        interrupt_main(0.3)  # type: ignore[operator]
-        with pytest.raises(KeyboardInterrupt), other:
-            deadline = time.monotonic() + TIMEOUT
-            while time.monotonic() < deadline:
-                lock.acquire()  # blocks until the interrupt
-                lock.release()
+        timer = interrupt_main(0.3)  # type: ignore[operator]
+        try:
+            with other:
+                deadline = time.monotonic() + TIMEOUT
+                while time.monotonic() < deadline:
+                    lock.acquire()  # blocks until the interrupt
+                    lock.release()
+        except KeyboardInterrupt:
+            caught = True
     finally:
         release.set()
         thread.join(TIMEOUT)
+    assert caught, (
+        f"no KeyboardInterrupt in {TIMEOUT} s: interrupt sent {timer.finished.is_set()}, "
+        f"SIGINT handler {signal.getsignal(signal.SIGINT)!r}, settings {lockorder.settings()}"
+    )
     assert ts.held == [] and ts.chains == [] and ts.waiting_on is None
     assert not other.locked()
     with lock:  # and the lock works normally afterwards
