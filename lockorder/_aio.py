@@ -406,7 +406,7 @@ def _created(name: str, frames: tuple[Frame, ...], task: bool) -> tuple[str, ...
     """A finding's line saying where its task was created (its thread started)."""
     if not frames:
         return ()
-    text = _tracker.started_text(frames, "created" if task else "started")
+    text = _sites.started_text(frames, "created" if task else "started")
     return (f"{'task' if task else 'thread'} {name!r} was {text}",)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lockorder._sites import Frame, relpath
+from lockorder._sites import Frame, relpath, started_text, where
 
 __all__ = ["KINDS", "WITHDRAWN_PREFIX", "EdgeReport", "Finding", "LockRef", "split_suppressed"]
 
@@ -250,10 +250,6 @@ def _confirmation(value: Any) -> dict[str, Any] | None:
 _STACKS_IN_DETAILS = frozenset({"deadlock", "long-hold"})
 
 
-def _where(frame: Frame) -> str:
-    return f"{relpath(frame.filename)}:{frame.lineno} in {frame.function}"
-
-
 def _stack_lines(stack: tuple[Frame, ...], indent: str) -> list[str]:
     lines = [f"{indent}stack (most recent call last):"]
     for filename, lineno, function in stack:
@@ -289,9 +285,9 @@ def format_lines(finding: Finding) -> list[str]:
             made += f" in test {edge.test}"
         lines.append(made)
         if edge.thread_started_at:
-            started = ", called from ".join(_where(f) for f in edge.thread_started_at)
             how = "created" if edge.holder == "task" else "started"
-            lines.append(f"    {edge.holder} {edge.thread!r} was {how} at {started}")
+            started = started_text(edge.thread_started_at, how)
+            lines.append(f"    {edge.holder} {edge.thread!r} was {started}")
         extra_tests = [t for t in edge.tests if t != edge.test]
         if extra_tests:
             lines.append(f"    also made in: {', '.join(extra_tests)}")
@@ -299,7 +295,7 @@ def format_lines(finding: Finding) -> list[str]:
             lines.append(f"    locks held: {', '.join(edge.held)}")
             for label, at in zip(edge.held, edge.held_at, strict=False):
                 if at is not None:
-                    lines.append(f"      {label} acquired at {_where(at)}")
+                    lines.append(f"      {label} acquired at {where(at)}")
         lines.extend(_stack_lines(edge.stack, "    "))
     if finding.cycle:
         lines.append("")

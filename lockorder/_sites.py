@@ -531,3 +531,14 @@ def relpath(filename: str) -> str:
     except ValueError:
         return filename
     return filename if rel.startswith("..") else rel
+
+
+def where(frame: Frame) -> str:
+    """``file:line in function``, the file relative to the current directory."""
+    return f"{relpath(frame.filename)}:{frame.lineno} in {frame.function}"
+
+
+def started_text(frames: tuple[Frame, ...], verb: str = "started") -> str:
+    """ "started at A, called from B, called from C": where a thread was started
+    (``verb`` "created": where a task was created)."""
+    return f"{verb} at " + ", called from ".join(where(frame) for frame in frames)

@@ -15,7 +15,7 @@ import threading
 import weakref
 from typing import Any
 
-from lockorder import _forksafe, _tracker, _unpatched
+from lockorder import _forksafe, _sites, _tracker, _unpatched
 from lockorder._findings import Finding
 from lockorder._held import ThreadState, _drain, _tls, mu, prune_orphans
 
@@ -125,7 +125,7 @@ def _thread_exited(ref: Any) -> None:
             refs = tuple(_tracker._ref(st) for st in leaked)
             stack, taken = _tracker.where_taken(leaked)
             if ts.started_at:
-                taken += (f"thread {ts.name!r} was {_tracker.started_text(ts.started_at)}",)
+                taken += (f"thread {ts.name!r} was {_sites.started_text(ts.started_at)}",)
             finding = Finding(
                 kind="held-at-exit",
                 severity="warning",

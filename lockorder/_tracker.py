@@ -167,22 +167,12 @@ def held_site(st: Any) -> _sites.Frame | None:
     return _sites.acquired_at(getattr(st, "_lo_at", None))
 
 
-def _where(frame: _sites.Frame) -> str:
-    return f"{_sites.relpath(frame.filename)}:{frame.lineno} in {frame.function}"
-
-
-def started_text(frames: tuple[_sites.Frame, ...], verb: str = "started") -> str:
-    """ "started at A, called from B, called from C": where a thread was started
-    (``verb`` "created": where a task was created)."""
-    return f"{verb} at " + ", called from ".join(_where(frame) for frame in frames)
-
-
 def where_taken(locks: list[Any]) -> tuple[tuple[_sites.Frame, ...], tuple[str, ...]]:
     """For a finding about held locks: where the innermost one was acquired (as
     the finding's stack) and a line per lock saying where it was acquired."""
     sites = [held_site(st) for st in locks]
     lines = tuple(
-        f"{_label(st)} acquired at {_where(at)}"
+        f"{_label(st)} acquired at {_sites.where(at)}"
         for st, at in zip(locks, sites, strict=True)
         if at is not None
     )

@@ -284,7 +284,7 @@ def _report_wait(what: str, exclude: Any = None) -> None:
         if len(taken) >= TAKEN_AT_LIMIT:
             details.append(f"  (the first {TAKEN_AT_LIMIT} places seen)")
     if ts.started_at:
-        details.append(f"thread {ts.name!r} was {_tracker.started_text(ts.started_at)}")
+        details.append(f"thread {ts.name!r} was {_sites.started_text(ts.started_at)}")
     finding = Finding(
         kind="wait-while-holding",
         severity="warning",
