@@ -230,7 +230,8 @@ class Lock(asyncio.Lock):
         caller: Any = _getframe(1)
         if caller is not None and caller.f_code is _AENTER:
             caller = caller.f_back
-        return self._lo_acquire(_tasks.current(), caller)
+        holder = _tasks.current()
+        return self._lo_acquire(holder.helper_for or holder, caller)
 
     async def _lo_acquire(self, holder: Any, caller: Any) -> Literal[True]:
         timer = None
@@ -283,6 +284,7 @@ class Lock(asyncio.Lock):
     def release(self) -> None:
         """Release the lock, as ``asyncio.Lock.release`` (any task may)."""
         holder = _tasks.current()
+        holder = holder.helper_for or holder
         owner = self._lo_owner
         super().release()  # raises RuntimeError if not locked: nothing changed
         self._lo_owner = None
@@ -318,6 +320,25 @@ class Condition(asyncio.Condition):
         if lock is None:
             lock = _ConditionLock(_site=_sites.find_site(2))
         super().__init__(lock)
+
+    @_coroutine_function
+    def wait(self) -> Coroutine[Any, Any, Literal[True]]:
+        """Wait until notified, as ``asyncio.Condition.wait``.
+
+        The lock is released and re-acquired by the task that *calls* wait(),
+        also when the wait runs in a task made for it: ``asyncio.wait_for(cond.
+        wait(), t)`` before Python 3.12, ``gather()``, ``ensure_future()``."""
+        return self._lo_wait(_tasks.current())
+
+    async def _lo_wait(self, holder: Any) -> Literal[True]:
+        runner = _tasks.current()
+        if runner is holder or runner.task is None or holder.task is None:
+            return await super().wait()
+        runner.helper_for = holder
+        try:
+            return await super().wait()
+        finally:
+            runner.helper_for = None
 
 
 class _ConditionLock(Lock):

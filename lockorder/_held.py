@@ -65,6 +65,7 @@ class ThreadState:
         "deferred",
         "groups",
         "held",
+        "helper_for",
         "ident",
         "in_wait",
         "known",
@@ -127,6 +128,10 @@ class ThreadState:
         #: stack for the step (lockorder._tasks.act_for)
         self.acting: ThreadState | None = None
         self.mirrored: list[Any] = []
+        #: a task made to run another task's Condition.wait() (asyncio.wait_for
+        #: before 3.12, gather, ensure_future): that task's state, for whom the
+        #: wait releases and re-acquires the lock (lockorder._aio.Condition)
+        self.helper_for: ThreadState | None = None
 
     def __repr__(self) -> str:
         kind = "TaskState" if self.task is not None else "ThreadState"

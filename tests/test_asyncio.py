@@ -259,6 +259,53 @@ def test_an_acquire_run_in_a_task_of_its_own_is_held_by_its_caller(record_mode: 
     assert asyncio.iscoroutinefunction(a.acquire) and asyncio.iscoroutinefunction(s.acquire)
 
 
+def test_a_condition_wait_run_in_a_task_of_its_own_is_its_callers(record_mode: None) -> None:
+    """asyncio.wait_for(cond.wait(), t) runs the wait in a task of its own before
+    3.12 (gather() and ensure_future() do on every version; persist-queue's
+    AsyncQueue.get): the wait releases and re-acquires the lock for its caller,
+    so no release-not-held, and what the caller takes next is its edge."""
+    cond = Condition(Lock(name="aio helper cond"))
+    b = Lock(name="aio helper b")
+    items: list[int] = []
+
+    async def consumer(ready: list[asyncio.Event]) -> None:
+        async with cond:
+            ready[0].set()
+            while not items:
+                await asyncio.wait_for(cond.wait(), TIMEOUT)
+            ready[1].set()
+            await asyncio.gather(cond.wait())  # notified again
+            with pytest.raises(asyncio.TimeoutError):  # and re-acquired after
+                await asyncio.wait_for(cond.wait(), 0.01)
+            async with b:
+                pass
+
+    async def producer(ready: list[asyncio.Event]) -> None:
+        for event in ready:
+            await asyncio.wait_for(event.wait(), TIMEOUT)
+            async with cond:  # taken once the consumer's wait released it
+                items.append(1)
+                cond.notify()
+
+    async def other() -> None:
+        async with b:
+            async with cond:
+                pass
+
+    async def main() -> None:
+        ready = [asyncio.Event(), asyncio.Event()]
+        await asyncio.gather(consumer(ready), producer(ready))
+        await asyncio.create_task(other())
+
+    run(main)
+    (finding,) = lockorder.findings()
+    assert finding.kind == "potential-deadlock"
+    names = sorted(edge.thread for edge in finding.cycle)
+    assert "(consumer)" in names[0] and "(other)" in names[1]
+    assert not cond.locked() and not b.locked()
+    assert asyncio.iscoroutinefunction(cond.wait)
+
+
 def test_a_task_reacquiring_its_lock_raises_at_once_in_raise_mode() -> None:
     lockorder.configure(mode="raise")
     lock = Lock(name="aio not reentrant")
