@@ -273,20 +273,11 @@ take(PyObject *self, int reentrant)
         goto done; /* taken by another thread: Python's wait, with the deadlock check */
     }
     if (PyList_Append(chains, key) < 0) {
-        done = -1;
-        goto done;
+        goto undo;
     }
     if (PyList_Append(held, self) < 0) {
-        /* (out of memory: undo what this call did, give the lock back) */
         drop_last(chains);
-        PyObject *release = SLOT(self, state.lo_release);
-        PyObject *type, *value, *traceback;
-        PyErr_Fetch(&type, &value, &traceback);
-        PyObject *r = PyObject_CallNoArgs(release);
-        Py_XDECREF(r);
-        PyErr_Restore(type, value, traceback);
-        done = -1;
-        goto done;
+        goto undo;
     }
     Py_XSETREF(SLOT(self, state.lo_owner), Py_NewRef(ts));
     if (reentrant) {
@@ -295,6 +286,18 @@ take(PyObject *self, int reentrant)
     PyObject *frame = (PyObject *)PyEval_GetFrame(); /* the caller's */
     Py_XSETREF(SLOT(self, state.lo_at), Py_XNewRef(frame ? frame : Py_None));
     done = 1;
+    goto done;
+undo:;
+    /* out of memory with the raw lock taken: give it back, keep the error */
+    PyObject *release = SLOT(self, state.lo_release);
+    if (release != NULL) {
+        PyObject *type, *value, *traceback;
+        PyErr_Fetch(&type, &value, &traceback);
+        PyObject *r = PyObject_CallNoArgs(release);
+        Py_XDECREF(r);
+        PyErr_Restore(type, value, traceback);
+    }
+    done = -1;
 done:
     Py_XDECREF(key);
     Py_DECREF(ts);
