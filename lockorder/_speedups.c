@@ -37,8 +37,8 @@ typedef struct {
     /* the Python methods each C one stands for: Lock's, then RLock's */
     PyObject *py_enter, *py_exit, *py_acquire, *py_release;
     PyObject *py_r_enter, *py_r_exit, *py_r_acquire, *py_r_release;
-    /* the int 1 (an RLock's count after its first acquire) */
-    PyObject *one;
+    /* the ints 1 and 0 (an RLock's count after its first acquire, its last release) */
+    PyObject *one, *zero;
     int ready;
 } State;
 
@@ -320,7 +320,6 @@ give(PyObject *self, int reentrant)
     if (SLOT(self, state.lo_owner) != ts || release == NULL) {
         goto done;
     }
-    PyObject *zero = NULL;
     if (reentrant) {
         PyObject *count = SLOT(self, state.lo_count);
         if (count == NULL || !PyLong_CheckExact(count)) {
@@ -343,25 +342,18 @@ give(PyObject *self, int reentrant)
             Py_XSETREF(SLOT(self, state.lo_count), fewer);
             goto give_back;
         }
-        zero = PyLong_FromLong(0);
-        if (zero == NULL) {
-            done = -1;
-            goto done;
-        }
     }
     if (held == NULL || chains == NULL || !PyList_CheckExact(held) || !PyList_CheckExact(chains)) {
-        Py_XDECREF(zero);
         goto done;
     }
     Py_ssize_t depth = PyList_GET_SIZE(held);
     if (depth == 0 || PyList_GET_ITEM(held, depth - 1) != self ||
         PyList_GET_SIZE(chains) != depth) {
-        Py_XDECREF(zero);
         goto done;
     }
     Py_XSETREF(SLOT(self, state.lo_owner), Py_NewRef(Py_None));
-    if (zero != NULL) {
-        Py_XSETREF(SLOT(self, state.lo_count), zero);
+    if (reentrant) {
+        Py_XSETREF(SLOT(self, state.lo_count), Py_NewRef(state.zero));
     }
     Py_XSETREF(SLOT(self, state.lo_at), Py_NewRef(Py_None));
     drop_last(held);
@@ -568,7 +560,11 @@ exec_module(PyObject *module)
     state.ts_name = PyUnicode_InternFromString("ts");
     state.cache_key = PyUnicode_InternFromString("lockorder._speedups.thread_state");
     state.one = PyLong_FromLong(1);
-    return state.ts_name == NULL || state.cache_key == NULL || state.one == NULL ? -1 : 0;
+    state.zero = PyLong_FromLong(0);
+    return state.ts_name == NULL || state.cache_key == NULL || state.one == NULL ||
+                   state.zero == NULL
+               ? -1
+               : 0;
 }
 
 static PyModuleDef_Slot module_slots[] = {
