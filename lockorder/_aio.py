@@ -455,7 +455,7 @@ def _self_deadlock(st: Any, holder: Any, waited: float | None) -> SelfDeadlockEr
         "lockorder.aio.Lock(signal=True)",
         test=_tracker.current_test,
         signature=f"self-deadlock:{st._lo_cls.key}",
-        holder="task" if holder.task is not None else "thread",
+        holder=holder.kind,
         details=_created(holder.name, holder.started_at, holder.task is not None),
     )
     error = SelfDeadlockError(finding.format(), finding)
@@ -482,7 +482,7 @@ def _nested_acquire(st: Any, holder: Any) -> Exception | None:
         "units deadlocks under load",
         test=_tracker.current_test,
         signature=f"nested-acquire:{st._lo_cls.key}",
-        holder="task" if holder.task is not None else "thread",
+        holder=holder.kind,
         details=_created(holder.name, holder.started_at, holder.task is not None),
     )
     if not _tracker.add_finding(finding):

@@ -194,7 +194,7 @@ def deadlock_finding(
     if stack_of is None:
         stack_of = thread_stack
     now = monotonic()
-    who = "task" if victim.task is not None else "thread"
+    who = victim.kind
     details: list[str] = []
     parts = []
     refs = []

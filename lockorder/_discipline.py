@@ -72,7 +72,7 @@ def release_not_held(st: Any, ts: ThreadState, owner: ThreadState) -> None:
     finding = Finding(
         kind="release-not-held",
         severity="warning",
-        message=f"{_who(ts)} {ts.name!r} released {ref.label}, which {_who(owner)} "
+        message=f"{ts.kind} {ts.name!r} released {ref.label}, which {owner.kind} "
         f"{owner.name!r} had acquired",
         locks=(ref,),
         thread=ts.name,
@@ -85,11 +85,6 @@ def release_not_held(st: Any, ts: ThreadState, owner: ThreadState) -> None:
     )
     if _tracker.add_finding(finding):
         _emit.emit([finding], ts)
-
-
-def _who(ts: ThreadState) -> str:
-    """How a finding names a holder: a task (asyncio) or a thread."""
-    return "task" if ts.task is not None else "thread"
 
 
 #: why a class is a signal, as the withdrawn findings' rule says it

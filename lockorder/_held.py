@@ -133,6 +133,12 @@ class ThreadState:
         #: wait releases and re-acquires the lock (lockorder._aio.Condition)
         self.helper_for: ThreadState | None = None
 
+    @property
+    def kind(self) -> str:
+        """How findings name this holder: ``"task"`` (an asyncio task's state) or
+        ``"thread"``."""
+        return "task" if self.task is not None else "thread"
+
     def __repr__(self) -> str:
         kind = "TaskState" if self.task is not None else "ThreadState"
         return f"<{kind} {self.name!r} serial={self.serial} held={len(self.held)}>"

@@ -316,7 +316,7 @@ def _record_locked(
                 test,
                 tuple(held_site(e) for e in held),
                 who.started_at,
-                "task" if who.task is not None else "thread",
+                who.kind,
             )
         edge = Edge(src_cls.cid, dst_cls.cid, evidence, gates=gates, ordered=ordered)
         changes += 1
