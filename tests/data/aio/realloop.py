@@ -18,8 +18,8 @@ async def main():
     loop = asyncio.get_running_loop()
     thread = threading.Thread(target=worker, args=(loop,), name="worker")
     thread.start()
-    while not holding.is_set():
-        await asyncio.sleep(0.001)
+    # wait without yielding to the loop, so the worker's coroutine cannot run first
+    holding.wait(10)
     try:
         with config_lock:  # blocks the loop's thread: the worker's coroutine never runs
             pass
