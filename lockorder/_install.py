@@ -138,6 +138,13 @@ def install() -> None:
     nestable with uninstall())."""
     global _depth
     _config.warn_pending()
+    # asyncio makes module-level threading locks at import (its event loop policy's,
+    # its mixins'): imported by _patch_asyncio() after threading's factories are
+    # patched, they would become checked locks of the program, made by no line
+    # of it; imported here, they stay the stdlib's plain locks, as when the
+    # program (or a library) imported asyncio first
+    import asyncio  # noqa: F401
+
     with _mu:
         _depth += 1
         if _depth > 1:

@@ -3,7 +3,8 @@ standard library's lock-building machinery.
 
 The rule (documented in docs/concepts.md): walk outwards from the frame that
 called the factory and skip every frame whose module (``__name__`` in the
-frame's globals) is one of :data:`SKIPPED_MODULES` or a submodule of one. The
+frame's globals) is one of :data:`SKIPPED_MODULES` or a submodule of one, and
+lockorder's own files (``python -m lockorder`` runs one as ``__main__``). The
 first frame left is the creation site. So the mutex of a ``queue.Queue()``
 belongs to the line that made the queue, and an ``Event``'s Condition to the
 line that made the event.
@@ -102,7 +103,7 @@ def find_site(depth: int = 2) -> Site:
         module = frame.f_globals.get("__name__", "")
         if not isinstance(module, str):
             module = ""
-        if not is_skipped(module):
+        if not is_skipped(module) and not frame.f_code.co_filename.startswith(_LOCKORDER_DIR):
             if wrapper is not None and (
                 module in _RUNNER_MODULES or module.startswith(_RUNNER_PREFIXES)
             ):
@@ -270,7 +271,7 @@ def _program_frame(depth: int) -> FrameType | None:
         module = frame.f_globals.get("__name__", "")
         if not isinstance(module, str):
             module = ""
-        if not is_skipped(module):
+        if not is_skipped(module) and not frame.f_code.co_filename.startswith(_LOCKORDER_DIR):
             if hops >= _WRAPPER_HOPS or not _is_wrapper(frame, module, _qualname(frame)):
                 return frame
             hops += 1

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import queue
+import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
 import lockorder
 from lockorder import _unpatched
 from tests.conftest import TIMEOUT, run_threads
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_install_is_idempotent_nestable_and_reversible() -> None:
@@ -116,3 +120,41 @@ def test_inversion_through_queue_and_user_lock_is_found(installed: None) -> None
 def test_disabled_install_makes_plain_objects(installed: None) -> None:
     lockorder.configure(enabled=False)
     assert type(threading.Lock()) is _unpatched.LockType
+
+
+def test_asyncio_imported_by_install_keeps_its_module_locks_plain() -> None:
+    """asyncio makes threading locks at import (events._lock, mixins._global_lock).
+    When install() is what imports it, they must not become checked locks of the
+    program, attributed to whatever line called install() (lockorder's own
+    __main__ under `python -m lockorder run`)."""
+    program = (
+        "import sys\n"
+        "import lockorder\n"
+        "from lockorder import _tracker\n"
+        "for name in [m for m in sys.modules if m == 'asyncio' or m.startswith('asyncio.')]:\n"
+        "    del sys.modules[name]  # as where nothing imported asyncio yet\n"
+        "lockorder.install()\n"
+        "import asyncio.events, asyncio.mixins\n"
+        "print(lockorder.is_checked(asyncio.events._lock))\n"
+        "print(lockorder.is_checked(asyncio.mixins._global_lock))\n"
+        "print(len(_tracker.graph.classes))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False", "0"]
+
+
+def test_a_lock_made_with_only_lockorder_and_the_stdlib_outside_is_not_lockorders() -> None:
+    """`python -m lockorder`'s __main__ is lockorder's file, whatever its module name."""
+    script = ROOT / "lockorder" / "__main__.py"
+    namespace = {"__name__": "__main__", "__file__": str(script)}
+    code = compile("import threading\nmade = threading.Lock()\n", str(script), "exec")
+    lockorder.install()
+    try:
+        exec(code, namespace)
+    finally:
+        lockorder.uninstall()
+    assert lockorder.is_checked(namespace["made"])
+    assert namespace["made"]._lo_cls.filename != str(script)
