@@ -791,7 +791,12 @@ def test_long_hold_and_wait_options(pytester: pytest.Pytester) -> None:
             def holder():
                 with LOCK:
                     held.set()
-                    time.sleep(0.8)
+                    # held until both findings are made (the waiter's after 0.3 s)
+                    deadline = time.monotonic() + 10
+                    while time.monotonic() < deadline and {"long-hold", "long-wait"} - {
+                        f.kind for f in lockorder.findings()
+                    }:
+                        time.sleep(0.01)
                 STARTED.release()
 
             t = threading.Thread(target=holder)
