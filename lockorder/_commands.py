@@ -4,7 +4,7 @@ Exit statuses (docs/reports.md):
   0  done / no new finding
   1  ``check``: new findings
   2  usage error (argparse)
-  4  a report or baseline file cannot be read
+  4  a report or baseline file cannot be read, or the output cannot be written
   5  it is corrupt or truncated
   6  it is valid JSON but not a lockorder report (or baseline)
   7  it has another schema version than this lockorder reads
@@ -103,6 +103,12 @@ def dispatch(args: argparse.Namespace) -> int:
     except _report.ReportError as exc:
         print(f"lockorder {args.command}: {exc}", file=sys.stderr)
         return REPORT_ERROR_STATUS[exc.problem]
+    except _report.WriteError as exc:
+        print(
+            f"lockorder {args.command}: cannot write {exc.filename}: {exc.strerror}",
+            file=sys.stderr,
+        )
+        return REPORT_ERROR_STATUS["unreadable"]
 
 
 def _write(text: str, output: str | None) -> None:

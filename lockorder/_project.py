@@ -23,7 +23,6 @@ docs/concepts.md, "Lock wrappers").
 from __future__ import annotations
 
 import fnmatch
-import json
 import os
 import re
 import sys
@@ -344,15 +343,9 @@ def load_baseline(path: str) -> tuple[dict[str, str], dict[str, list[str] | None
     """fingerprint -> description, and fingerprint -> the identities of the
     finding's locks (None if not recorded), from a file ``lockorder baseline``
     wrote."""
-    from lockorder.report import ReportError
+    from lockorder.report import ReportError, read_json
 
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except OSError as exc:
-        raise ReportError(path, "unreadable", f"cannot read the baseline: {exc.strerror}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ReportError(path, "corrupt", f"corrupt baseline: {exc}") from None
+    data = read_json(path, "baseline")
     if not isinstance(data, dict) or data.get("format") != BASELINE_FORMAT:
         raise ReportError(path, "not-a-report", "valid JSON but not a lockorder baseline")
     if data.get("version") != 1:

@@ -107,6 +107,51 @@ def test_missing_report_file(pytester: pytest.Pytester) -> None:
     result.stderr.fnmatch_lines(["lockorder report: nope.json: cannot read the report*"])
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["report", "r.json", "-o", "blocker/out.txt"],
+        ["report", "r.json", "--format", "html", "-o", "blocker/sub/out.html"],
+        ["report", "r.json", "--format", "dot", "-o", "blocker/out.dot"],
+        ["report", "r.json", "--format", "graphml", "-o", "folder"],
+        ["merge", "r.json", "r.json", "-o", "blocker/m.json"],
+        ["baseline", "r.json", "-o", "folder"],
+    ],
+)
+def test_an_output_that_cannot_be_written_is_one_line_and_status_4(
+    pytester: pytest.Pytester, inversion_report: Path, args: list[str]
+) -> None:
+    """A file where a folder should be, or a folder where the file should be."""
+    (pytester.path / "blocker").write_text("a file where a folder should be")
+    (pytester.path / "folder").mkdir()
+    before = sorted(p.name for p in pytester.path.iterdir())
+    result = lockorder(pytester, *args)
+    assert result.ret == 4, result.stderr.str()
+    lines = [line for line in result.stderr.lines if line.strip()]
+    output = args[-1]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"lockorder {args[0]}: cannot write {output}: "), lines
+    assert sorted(p.name for p in pytester.path.iterdir()) == before  # no temporary file left
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "empty file: no JSON, no baseline in it"),
+        ('{"format": "lockorder-baseline", "version": 1, "findings": [', "truncated JSON"),
+        ("not json", "corrupt baseline: corrupt JSON"),
+    ],
+)
+def test_a_bad_baseline_is_told_as_a_bad_report_is(
+    pytester: pytest.Pytester, inversion_report: Path, content: str, message: str
+) -> None:
+    (pytester.path / "base.json").write_text(content)
+    result = lockorder(pytester, "check", "r.json", "--baseline", "base.json")
+    assert result.ret == 5
+    lines = [line for line in result.stderr.lines if line.strip()]
+    assert len(lines) == 1 and message in lines[0] and "base.json" in lines[0], lines
+
+
 def test_merge_finds_the_cycle_split_across_shards(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(shared=SHARED, shard1=HALF_AB, shard2=HALF_BA)
     assert lockorder(pytester, "run", "--json", "s1.json", "shard1.py").ret == 0

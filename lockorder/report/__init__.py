@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import errno
 import json
 import os
 import platform
@@ -21,10 +22,12 @@ __all__ = [
     "FORMAT",
     "SCHEMA_VERSION",
     "ReportError",
+    "WriteError",
     "build",
     "findings_of",
     "format_text",
     "load",
+    "read_json",
     "write_json",
     "write_text",
 ]
@@ -46,6 +49,11 @@ class ReportError(Exception):
         super().__init__(f"{path}: {detail}")
         self.path = path
         self.problem = problem
+
+
+class WriteError(OSError):
+    """A report file that cannot be written (an ``OSError`` naming that file,
+    whatever step failed: its folder, the temporary file, the rename)."""
 
 
 def build(
@@ -94,15 +102,21 @@ def write_text(path: str, text: str) -> None:
     sees half a file). Every format's writer comes here.
 
     Raises:
-        OSError: the file or its folder cannot be written.
+        WriteError: the file or its folder cannot be written (an OSError).
     """
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
+    if os.path.isdir(path):
+        raise WriteError(errno.EISDIR, "it is a folder", path)
     tmp = f"{path}.tmp-{os.getpid()}"
     try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         with open(tmp, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        # the error names the file asked for, not the temporary one or a folder
+        raise WriteError(exc.errno, exc.strerror, path) from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -114,24 +128,34 @@ def write_json(path: str, report: dict[str, Any]) -> None:
     write_text(path, json.dumps(report, indent=1, sort_keys=False) + "\n")
 
 
-def load(path: str) -> dict[str, Any]:
-    """Read and validate a report; :class:`ReportError` says what is wrong."""
+def read_json(path: str, what: str = "report") -> Any:
+    """The JSON value in the file at ``path``, a lockorder ``what`` ("report" or
+    "baseline"); :class:`ReportError` says what is wrong: unreadable, not UTF-8,
+    empty, truncated or corrupt JSON."""
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
     except OSError as exc:
-        raise ReportError(path, "unreadable", f"cannot read the report: {exc.strerror}") from None
+        raise ReportError(path, "unreadable", f"cannot read the {what}: {exc.strerror}") from None
     except UnicodeDecodeError:
-        raise ReportError(path, "corrupt", "not a lockorder report (not UTF-8 text)") from None
+        raise ReportError(path, "corrupt", f"not a lockorder {what} (not UTF-8 text)") from None
     if not text.strip():
-        raise ReportError(path, "corrupt", "empty file: no JSON, no report in it")
+        raise ReportError(path, "corrupt", f"empty file: no JSON, no {what} in it")
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
-        what = "truncated" if exc.pos >= len(text.rstrip()) else "corrupt"
+        kind = "truncated" if exc.pos >= len(text.rstrip()) else "corrupt"
+        prefix = "" if what == "report" else f"corrupt {what}: "
         raise ReportError(
-            path, "corrupt", f"{what} JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            path,
+            "corrupt",
+            f"{prefix}{kind} JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
         ) from None
+
+
+def load(path: str) -> dict[str, Any]:
+    """Read and validate a report; :class:`ReportError` says what is wrong."""
+    data = read_json(path)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ReportError(path, "not-a-report", "valid JSON but not a lockorder report")
     version = data.get("version")
