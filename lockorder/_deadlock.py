@@ -320,6 +320,11 @@ def dump(file: Any = None) -> str:
     Args:
         file: where to print (default ``sys.stderr``); ``False`` to only return it.
     """
+    if file is not None and file is not False and not callable(getattr(file, "write", None)):
+        raise TypeError(
+            "lockorder.dump(file=...) takes a file (an object with write()), None for "
+            f"sys.stderr or False for the text only, not {type(file).__name__!r}"
+        )
     text = dump_text()
     if file is not False:
         out = sys.stderr if file is None else file

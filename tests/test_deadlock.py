@@ -248,3 +248,8 @@ def test_dump_shows_holders_and_waiters_while_wedged() -> None:
     out = io.StringIO()
     lockorder.dump(file=out)
     assert out.getvalue().startswith("lockorder dump:")
+
+
+def test_dump_names_a_bad_file_argument() -> None:
+    with pytest.raises(TypeError, match=r"lockorder.dump\(file=...\) takes a file .* not 'int'"):
+        lockorder.dump(file=3)
