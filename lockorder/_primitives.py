@@ -526,7 +526,9 @@ class Condition(_unpatched.Condition):
 
     Args:
         lock: the lock to use; default a new checked :class:`RLock`. A plain
-            ``threading`` lock is wrapped (:func:`wrap`) so it is checked.
+            ``threading`` lock is wrapped (:func:`wrap`) so it is checked;
+            another object with ``acquire()`` and ``release()`` is used as it
+            is, as ``threading.Condition`` uses it.
         name: the name of the default lock's class (ignored when ``lock`` is given).
 
     ``wait()`` releases the lock and re-acquires it: the re-acquire records the
@@ -559,7 +561,11 @@ class Condition(_unpatched.Condition):
         else:
             from lockorder import _wrap  # (it builds on these classes)
 
-            if not _wrap.is_checked(lock):
+            # a stdlib lock is wrapped so it is checked; another lock-like object
+            # (a class of the program's with acquire() and release()) is used as
+            # it is, as threading.Condition does: the locks it takes inside are
+            # checked if they were made checked
+            if not _wrap.is_checked(lock) and _wrap.wrappable(lock):
                 lock = _wrap.wrap(lock)
         super().__init__(lock)
 

@@ -174,6 +174,21 @@ def is_checked(obj: Any) -> bool:
     return isinstance(type(obj), type) and issubclass(type(obj), _CHECKED_TYPES)
 
 
+def wrappable(obj: Any) -> bool:
+    """Whether :func:`wrap` takes ``obj``: a stdlib lock, RLock, Condition or
+    semaphore (``_thread``'s lock types too)."""
+    return isinstance(
+        obj,
+        (
+            _unpatched.LockType,
+            _unpatched.RLockType,
+            _unpatched.PyRLock,
+            _unpatched.Condition,
+            _unpatched.Semaphore,
+        ),
+    )
+
+
 def wrap(obj: Any, name: str | None = None) -> Any:
     """Return a checked proxy around an existing lock, RLock, Condition or semaphore.
 

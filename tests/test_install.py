@@ -158,3 +158,52 @@ def test_a_lock_made_with_only_lockorder_and_the_stdlib_outside_is_not_lockorder
         lockorder.uninstall()
     assert lockorder.is_checked(namespace["made"])
     assert namespace["made"]._lo_cls.filename != str(script)
+
+
+class _ProgramLock:
+    """A lock class of the program's own: acquire()/release() over a threading.Lock."""
+
+    def __init__(self) -> None:
+        self._inner = threading.Lock()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        return self._inner.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self._inner.release()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def test_a_condition_over_a_lock_like_object_works_as_the_stdlibs(installed: None) -> None:
+    """threading.Condition takes any object with acquire() and release(); under
+    install() it must too (it raised TypeError from wrap()). The object's own
+    threading.Lock, made under install(), is the checked one."""
+    lock = _ProgramLock()
+    cond = threading.Condition(lock)
+    assert lockorder.is_checked(lock._inner)
+    ready: list[int] = []
+    waiting = threading.Event()
+
+    def consumer() -> None:
+        with cond:
+            waiting.set()
+            assert cond.wait_for(lambda: ready, timeout=TIMEOUT)
+
+    thread = threading.Thread(target=consumer)
+    thread.start()
+    assert waiting.wait(TIMEOUT)
+    with cond:  # the consumer waits, so this is free once it is in wait()
+        ready.append(1)
+        cond.notify()
+    thread.join(TIMEOUT)
+    assert not thread.is_alive()
+    with cond:
+        assert cond.wait(0.001) is False  # a timed wait times out, as the stdlib's
+    assert lockorder.findings() == []
+    with pytest.raises(AttributeError, match="acquire"):  # as threading.Condition(object())
+        lockorder.Condition(object())
