@@ -49,6 +49,19 @@ class _Factory(wrapt.FunctionWrapper):  # type: ignore[type-arg,unused-ignore]
 
     _self_name: str
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            original = self.__wrapped__
+        except (AttributeError, ValueError):  # not made yet: this is its construction
+            super().__init__(*args, **kwargs)
+            return
+        # used as the class it replaces, `Semaphore.__init__(self, value)`: threading's
+        # own BoundedSemaphore does that on 3.10 and 3.11, and so do subclasses that
+        # call their base by name. Without this, the call re-initialised the
+        # factory itself (wrapt's __init__) around the caller's object, which was
+        # left without its state, and every later threading.Semaphore() failed
+        original.__init__(*args, **kwargs)
+
     def __reduce_ex__(self, protocol: Any) -> Any:
         # multiprocessing pickles threading's factories (a Manager's registry):
         # pickle them by name, resolved in the receiving process

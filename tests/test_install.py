@@ -207,3 +207,41 @@ def test_a_condition_over_a_lock_like_object_works_as_the_stdlibs(installed: Non
     assert lockorder.findings() == []
     with pytest.raises(AttributeError, match="acquire"):  # as threading.Condition(object())
         lockorder.Condition(object())
+
+
+def test_a_patched_name_used_as_its_class_initialises_the_callers_object(installed: None) -> None:
+    """`Semaphore.__init__(self, value)` through a patched name: threading's own
+    BoundedSemaphore does it on 3.10 and 3.11 (so a BoundedSemaphore made by the
+    class itself, bound before install(), or a subclass), and so does a subclass
+    that calls its base by name. It initialised the factory instead, leaving the
+    object without its state and every later threading.Semaphore() broken."""
+    import asyncio
+
+    bounded = _unpatched.BoundedSemaphore(2)  # the class itself, as `from threading import ...`
+    with bounded:
+        pass
+    assert lockorder.is_checked(bounded._cond._lock)  # type: ignore[attr-defined]
+
+    class Pool(threading.Semaphore):
+        def __init__(self) -> None:
+            threading.Semaphore.__init__(self, 3)
+
+    class Guard(threading.Condition):
+        def __init__(self) -> None:
+            threading.Condition.__init__(self, threading.Lock())
+
+    class ALock(asyncio.Lock):
+        def __init__(self) -> None:
+            asyncio.Lock.__init__(self)
+
+    pool, guard, alock = Pool(), Guard(), ALock()
+    assert pool._value == 3  # type: ignore[attr-defined]
+    with guard:
+        guard.notify()
+    assert not alock.locked()
+    # the factories still make checked objects
+    for made in (threading.Semaphore(), threading.BoundedSemaphore(), threading.Condition()):
+        assert lockorder.is_checked(made), made
+    from lockorder import _aio
+
+    assert type(asyncio.Lock()) is _aio.Lock
