@@ -62,6 +62,23 @@ class _Factory(wrapt.FunctionWrapper):  # type: ignore[type-arg,unused-ignore]
         # left without its state, and every later threading.Semaphore() failed
         original.__init__(*args, **kwargs)
 
+    # copy and deepcopy of a class or function return it: of a factory too (a
+    # wrapt proxy refuses them), so a copied configuration that holds
+    # `lock_factory=threading.Lock` copies
+    def __copy__(self) -> Any:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> Any:
+        return self
+
+    @property
+    def __signature__(self) -> Any:
+        # inspect.signature() of the original (on 3.13 the proxy's forwarded
+        # __dict__ made it raise TypeError)
+        import inspect
+
+        return inspect.signature(self.__wrapped__)
+
     def __reduce_ex__(self, protocol: Any) -> Any:
         # multiprocessing pickles threading's factories (a Manager's registry):
         # pickle them by name, resolved in the receiving process

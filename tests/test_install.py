@@ -77,6 +77,33 @@ def test_patched_names_stay_usable_as_types(installed: None) -> None:
     assert isinstance(threading.Semaphore(), threading.Semaphore)
 
 
+@pytest.mark.parametrize("name", ["Lock", "RLock", "Condition", "Semaphore", "BoundedSemaphore"])
+def test_patched_names_copy_and_have_the_originals_signature(name: str) -> None:
+    """copy/deepcopy of a class or function return it (a configuration holding
+    `lock_factory=threading.Lock` is deep-copied), and inspect.signature() gives
+    the original's (it raised TypeError on 3.13)."""
+    import copy
+    import inspect
+
+    def signature(obj: object) -> object:
+        try:
+            return inspect.signature(obj)  # type: ignore[arg-type]
+        except ValueError as exc:  # a builtin without one (threading.Lock before 3.13)
+            return type(exc)
+
+    original = getattr(threading, name)
+    expected = signature(original)
+    lockorder.install()
+    try:
+        patched = getattr(threading, name)
+        assert patched is not original
+        assert copy.copy(patched) is patched
+        assert copy.deepcopy({"factory": patched})["factory"] is patched
+        assert signature(patched) == expected
+    finally:
+        lockorder.uninstall()
+
+
 def test_queue_mutex_belongs_to_the_line_that_made_the_queue(installed: None) -> None:
     q: queue.Queue[int] = queue.Queue()
     line = _this_line() - 1
