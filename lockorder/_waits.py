@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import concurrent.futures.thread
+import copy
 import queue
 import sys
 import threading
@@ -393,12 +394,38 @@ _TARGETS: list[tuple[Any, str, Any]] = [
 ]
 
 
+class _BoundPatched(wrapt.BoundFunctionWrapper):  # type: ignore[type-arg,unused-ignore]
+    """A patched method as an attribute (``threading.Event.wait``, ``event.wait``)."""
+
+    # copied as the original is: a method got from the class is the function
+    # itself, one bound to an object copies that object (a wrapt proxy refuses both)
+    def __copy__(self) -> Any:
+        return self if self._self_instance is None else copy.copy(self.__wrapped__)
+
+    def __deepcopy__(self, memo: Any) -> Any:
+        if self._self_instance is None:
+            return self
+        return copy.deepcopy(self.__wrapped__, memo)
+
+
+class _Patched(wrapt.FunctionWrapper):  # type: ignore[type-arg,unused-ignore]
+    """A patched method in its class's ``__dict__``."""
+
+    __bound_function_wrapper__ = _BoundPatched
+
+    def __copy__(self) -> Any:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> Any:
+        return self
+
+
 def patch() -> None:
     for owner, name, wrapper in _TARGETS:
         original = owner.__dict__[name]
         if isinstance(original, wrapt.FunctionWrapper):
             continue
-        setattr(owner, name, wrapt.FunctionWrapper(original, wrapper))
+        setattr(owner, name, _Patched(original, wrapper))
         _PATCHES.append((owner, name))
 
 

@@ -272,3 +272,17 @@ def test_a_patched_name_used_as_its_class_initialises_the_callers_object(install
     from lockorder import _aio
 
     assert type(asyncio.Lock()) is _aio.Lock
+
+
+def test_patched_methods_copy_as_the_originals(installed: None) -> None:
+    """install() patches Event.wait, Queue.get and others: copied as methods are
+    (a wrapt proxy refused copy and deepcopy outright)."""
+    import copy
+
+    assert copy.deepcopy(threading.Event.wait) == threading.Event.wait
+    assert copy.copy(queue.Queue.get) == queue.Queue.get
+    joined = threading.Thread(target=lambda: None)
+    assert copy.copy(joined.join).__self__ is joined
+    event = threading.Event()
+    with pytest.raises(TypeError, match="cannot pickle"):  # as the stdlib: it holds a lock
+        copy.deepcopy(event.wait)
