@@ -29,8 +29,9 @@ SINGLE_THREAD_HELP = (
     "strict = a full finding, ignore = nothing"
 )
 REPORT_HELP = (
-    "Write a report at the end of the session: json, dot or graphml, optionally "
-    "with :DEST (default lockorder.json, lockorder.dot, lockorder.graphml). "
+    "Write a report at the end of the session: json, html, sarif, dot or graphml, "
+    "optionally with :DEST (default lockorder.json, lockorder.html, lockorder.sarif, "
+    "lockorder.dot, lockorder.graphml). "
     "Repeatable; an empty value (or 'none') for no report files"
 )
 FAIL_ON_HELP = (
@@ -56,7 +57,7 @@ CONFIRM_VALUE_HELP = {
     "total": "Confirm: seconds for every finding together (default 600)",
     "pause": "Confirm: seconds a thread waits at an edge for the others (default 2)",
 }
-REPORT_TYPES = ("json", "dot", "graphml")
+REPORT_TYPES = ("json", "html", "sarif", "dot", "graphml")
 FAIL_ON = ("error", "warning", "never")
 MARKER = (
     "lockorder(mode=None, single_thread=None, allow=()): lockorder settings for this "

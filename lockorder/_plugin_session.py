@@ -417,21 +417,37 @@ class LockorderPlugin:
         from lockorder.report.graphs import write_dot, write_graphml
 
         graph = getattr(self, "_merged_graph", {"classes": [], "edges": []})
+        data: dict[str, Any] | None = None
         for kind, dest in self.options.reports:
             try:
-                if kind == "json":
-                    from lockorder import _tracker
+                if kind in ("json", "html", "sarif"):
+                    if data is None:  # one report, in three formats
+                        from lockorder import _tracker
 
-                    project = _tracker.project
-                    data = report.build(
-                        self.final,
-                        graph,
-                        self._settings_info(),
-                        self._run_info(),
-                        suppressed=self._all_suppressed(),
-                        stale=project.stale(graph["classes"]) if project is not None else [],
-                    )
-                    report.write_json(dest, data)
+                        project = _tracker.project
+                        data = report.build(
+                            self.final,
+                            graph,
+                            self._settings_info(),
+                            self._run_info(),
+                            suppressed=self._all_suppressed(),
+                            stale=project.stale(graph["classes"]) if project is not None else [],
+                        )
+                    if kind == "json":
+                        report.write_json(dest, data)
+                    elif kind == "html":
+                        from lockorder.report.html import render_html
+
+                        report.write_text(dest, render_html(data))
+                    else:
+                        import json
+
+                        from lockorder.report.sarif import to_sarif
+
+                        # paths relative to where pytest was started, as the
+                        # report's own are
+                        root = str(self.config.invocation_params.dir)
+                        report.write_text(dest, json.dumps(to_sarif(data, root=root), indent=1))
                 elif kind == "dot":
                     write_dot(dest, graph, self.final)
                 else:
@@ -568,7 +584,10 @@ class LockorderPlugin:
         if not findings:
             return
         json_reports = [dest for kind, dest in self.options.reports if kind == "json"]
-        if json_reports:
+        html_reports = [dest for kind, dest in self.options.reports if kind == "html"]
+        if html_reports:
+            tr.write_line(f"every finding with its stacks: {html_reports[0]} (in a browser)")
+        elif json_reports:
             tr.write_line(
                 f"every finding with its stacks: lockorder report {json_reports[0]} "
                 "(or --format html)"

@@ -144,9 +144,9 @@ def test_header_shows_effective_settings(pytester: pytest.Pytester) -> None:
         ),
         (
             "",
-            ["--lockorder-report=html"],
-            "*a lockorder report must be TYPE?:DEST? with TYPE one of json, dot, graphml "
-            "(got 'html' from --lockorder-report)",
+            ["--lockorder-report=xml"],
+            "*a lockorder report must be TYPE?:DEST? with TYPE one of json, html, sarif, "
+            "dot, graphml (got 'xml' from --lockorder-report)",
         ),
         (
             "ini:lockorder_single_thread = sometimes",
@@ -431,12 +431,21 @@ def test_reports_are_written(pytester: pytest.Pytester) -> None:
         "--lockorder-report=json:out/report.json",
         "--lockorder-report=dot",
         "--lockorder-report=graphml:g.graphml",
+        "--lockorder-report=html",
+        "--lockorder-report=sarif:out/r.sarif",
         "-p",
         "no:xdist",
     )
     result.stdout.fnmatch_lines(
-        ["report json: out/report.json", "report dot: lockorder.dot", "report graphml: g.graphml"]
+        [
+            "report json: out/report.json",
+            "report dot: lockorder.dot",
+            "report graphml: g.graphml",
+            "report html: lockorder.html",
+            "report sarif: out/r.sarif",
+        ]
     )
+    result.stdout.fnmatch_lines(["every finding with its stacks: lockorder.html (in a browser)"])
     data = json.loads(Path(pytester.path, "out/report.json").read_text())
     assert data["format"] == "lockorder-report"
     (finding,) = data["findings"]
@@ -455,6 +464,18 @@ def test_reports_are_written(pytester: pytest.Pytester) -> None:
     graph = nx.read_graphml(Path(pytester.path, "g.graphml"))
     assert graph.number_of_edges() == 2
     assert all(data["cycle"] for _, _, data in graph.edges(data=True))
+    # html and sarif: the same report as the JSON, as `lockorder report --format` renders it
+    html = Path(pytester.path, "lockorder.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and "lock-order inversion" in html
+    sarif = json.loads(Path(pytester.path, "out/r.sarif").read_text())
+    assert sarif["version"] == "2.1.0"
+    (result_,) = sarif["runs"][0]["results"]
+    assert result_["ruleId"] == "potential-deadlock"
+    uris = {
+        location["physicalLocation"]["artifactLocation"]["uri"]
+        for location in result_["locations"] + result_.get("relatedLocations", [])
+    }
+    assert "conftest.py" in uris, uris  # relative to where pytest was started
 
 
 def test_findings_outside_tests_fail_the_run(pytester: pytest.Pytester) -> None:
