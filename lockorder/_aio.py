@@ -194,6 +194,13 @@ def _stack_of(holder: Any) -> tuple[Frame, ...]:
     return _deadlock.thread_stack(holder)
 
 
+def _holder() -> Any:
+    """Who takes and releases a lock here: the running task, or the task whose
+    Condition.wait() it runs (ThreadState.helper_for)."""
+    state = _tasks.current()
+    return state.helper_for or state
+
+
 class Lock(asyncio.Lock):
     """A checked ``asyncio.Lock``: its holder is the task that acquired it.
 
@@ -230,8 +237,7 @@ class Lock(asyncio.Lock):
         caller: Any = _getframe(1)
         if caller is not None and caller.f_code is _AENTER:
             caller = caller.f_back
-        holder = _tasks.current()
-        return self._lo_acquire(holder.helper_for or holder, caller)
+        return self._lo_acquire(_holder(), caller)
 
     async def _lo_acquire(self, holder: Any, caller: Any) -> Literal[True]:
         timer = None
@@ -283,8 +289,7 @@ class Lock(asyncio.Lock):
 
     def release(self) -> None:
         """Release the lock, as ``asyncio.Lock.release`` (any task may)."""
-        holder = _tasks.current()
-        holder = holder.helper_for or holder
+        holder = _holder()
         owner = self._lo_owner
         super().release()  # raises RuntimeError if not locked: nothing changed
         self._lo_owner = None

@@ -125,14 +125,8 @@ def _render(args: argparse.Namespace) -> int:
         _write(_report.format_text(data), args.output)
     elif args.format == "json":
         _write(json.dumps(data, indent=1), args.output)
-    elif args.format == "html":
-        from lockorder.report.html import render_html
-
-        _write(render_html(data), args.output)
-    elif args.format == "sarif":
-        from lockorder.report.sarif import to_sarif
-
-        _write(json.dumps(to_sarif(data), indent=1), args.output)
+    elif args.format in ("html", "sarif"):
+        _write(_report.render(data, args.format), args.output)
     else:
         from lockorder.report.graphs import write_dot, write_graphml
 

@@ -435,19 +435,9 @@ class LockorderPlugin:
                         )
                     if kind == "json":
                         report.write_json(dest, data)
-                    elif kind == "html":
-                        from lockorder.report.html import render_html
-
-                        report.write_text(dest, render_html(data))
-                    else:
-                        import json
-
-                        from lockorder.report.sarif import to_sarif
-
-                        # paths relative to where pytest was started, as the
-                        # report's own are
+                    else:  # SARIF paths relative to where pytest was started
                         root = str(self.config.invocation_params.dir)
-                        report.write_text(dest, json.dumps(to_sarif(data, root=root), indent=1))
+                        report.write_text(dest, report.render(data, kind, root=root))
                 elif kind == "dot":
                     write_dot(dest, graph, self.final)
                 else:

@@ -58,6 +58,12 @@ def is_skipped(module: str) -> bool:
     return module in _skip_exact or module.startswith(_skip_prefixes)
 
 
+def _not_the_programs(frame: FrameType, module: str) -> bool:
+    """A frame of a skipped module or of lockorder's own files (``python -m
+    lockorder`` runs __main__.py under that name)."""
+    return is_skipped(module) or frame.f_code.co_filename.startswith(_LOCKORDER_DIR)
+
+
 class Frame(NamedTuple):
     """One stack entry, as builtin types only (a tuple of str, int, str)."""
 
@@ -103,7 +109,7 @@ def find_site(depth: int = 2) -> Site:
         module = frame.f_globals.get("__name__", "")
         if not isinstance(module, str):
             module = ""
-        if not is_skipped(module) and not frame.f_code.co_filename.startswith(_LOCKORDER_DIR):
+        if not _not_the_programs(frame, module):
             if wrapper is not None and (
                 module in _RUNNER_MODULES or module.startswith(_RUNNER_PREFIXES)
             ):
@@ -271,7 +277,7 @@ def _program_frame(depth: int) -> FrameType | None:
         module = frame.f_globals.get("__name__", "")
         if not isinstance(module, str):
             module = ""
-        if not is_skipped(module) and not frame.f_code.co_filename.startswith(_LOCKORDER_DIR):
+        if not _not_the_programs(frame, module):
             if hops >= _WRAPPER_HOPS or not _is_wrapper(frame, module, _qualname(frame)):
                 return frame
             hops += 1
@@ -303,8 +309,7 @@ def _program_frames(frame: FrameType | None, limit: int, in_task: bool = False) 
             or (in_task and module == "asyncio.events")
         ):
             break
-        # lockorder's own files: `python -m lockorder` runs __main__ under that name
-        if not is_skipped(module) and not frame.f_code.co_filename.startswith(_LOCKORDER_DIR):
+        if not _not_the_programs(frame, module):
             found.append(frame)
         frame = frame.f_back
     return found

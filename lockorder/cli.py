@@ -421,24 +421,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _write_report(path: str, fmt: str, data: dict[str, Any]) -> None:
-    import json
-
-    from lockorder.report import write_json, write_text
+    from lockorder.report import render, write_json, write_text
 
     if fmt == "json":
         write_json(path, data)
         print(f"lockorder: report written to {path}", file=sys.stderr)
         return
-    if fmt == "html":
-        from lockorder.report.html import render_html
-
-        text = render_html(data)
-    else:
-        from lockorder.report.sarif import to_sarif
-
-        # paths relative to where the run started, whatever the program did
-        text = json.dumps(to_sarif(data, root=data.get("cwd")), indent=1)
-    write_text(path, text)
+    # SARIF paths relative to where the run started, whatever the program did
+    write_text(path, render(data, fmt, root=data.get("cwd")))
     print(f"lockorder: {fmt} report written to {path}", file=sys.stderr)
 
 

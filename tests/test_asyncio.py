@@ -10,7 +10,7 @@ import asyncio
 import inspect
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -224,10 +224,15 @@ def test_a_deadlock_closed_by_a_conditions_reacquire_breaks_another_task(
     assert not a.locked() and not cond.locked()
 
 
-def _by_coroutine(names: Iterable[str]) -> list[str]:
-    """Task names, "Task-N (coroutine)", sorted by coroutine: N counts every task
-    the process made before (Task-10 sorts before Task-9 as text)."""
-    return sorted(names, key=lambda name: name.rpartition(" ")[2])
+def _one_cycle_between(first: str, second: str) -> None:
+    """The run's one finding is a potential deadlock whose edges the tasks running
+    coroutines ``first`` and ``second`` made. Task names, "Task-N (coroutine)",
+    are sorted by coroutine: N counts every task the process made before
+    (Task-10 sorts before Task-9 as text)."""
+    (finding,) = lockorder.findings()
+    assert finding.kind == "potential-deadlock"
+    names = sorted((edge.thread for edge in finding.cycle), key=lambda n: n.rpartition(" ")[2])
+    assert f"({first})" in names[0] and f"({second})" in names[1], names
 
 
 def test_an_acquire_run_in_a_task_of_its_own_is_held_by_its_caller(record_mode: None) -> None:
@@ -257,10 +262,7 @@ def test_an_acquire_run_in_a_task_of_its_own_is_held_by_its_caller(record_mode: 
         await asyncio.create_task(two())
 
     run(main)
-    (finding,) = lockorder.findings()
-    assert finding.kind == "potential-deadlock"
-    names = _by_coroutine(edge.thread for edge in finding.cycle)
-    assert "(one)" in names[0] and "(two)" in names[1], names
+    _one_cycle_between("one", "two")
     assert inspect.iscoroutinefunction(a.acquire) or sys.version_info < (3, 12)
     assert asyncio.iscoroutinefunction(a.acquire) and asyncio.iscoroutinefunction(s.acquire)
 
@@ -304,10 +306,7 @@ def test_a_condition_wait_run_in_a_task_of_its_own_is_its_callers(record_mode: N
         await asyncio.create_task(other())
 
     run(main)
-    (finding,) = lockorder.findings()
-    assert finding.kind == "potential-deadlock"
-    names = _by_coroutine(edge.thread for edge in finding.cycle)
-    assert "(consumer)" in names[0] and "(other)" in names[1], names
+    _one_cycle_between("consumer", "other")
     assert not cond.locked() and not b.locked()
     assert asyncio.iscoroutinefunction(cond.wait)
 

@@ -28,6 +28,7 @@ __all__ = [
     "format_text",
     "load",
     "read_json",
+    "render",
     "write_json",
     "write_text",
 ]
@@ -126,6 +127,20 @@ def write_text(path: str, text: str) -> None:
 def write_json(path: str, report: dict[str, Any]) -> None:
     """Write ``report`` as JSON to ``path`` (see :func:`write_text`)."""
     write_text(path, json.dumps(report, indent=1, sort_keys=False) + "\n")
+
+
+def render(report: dict[str, Any], fmt: str, *, root: str | None = None) -> str:
+    """``report`` as an HTML page (``fmt`` "html") or a SARIF log ("sarif", its
+    paths relative to ``root``, by default the working directory): what
+    ``lockorder report --format``, ``lockorder run --html/--sarif`` and the
+    plugin's ``--lockorder-report`` write."""
+    if fmt == "html":
+        from lockorder.report.html import render_html
+
+        return render_html(report)
+    from lockorder.report.sarif import to_sarif
+
+    return json.dumps(to_sarif(report, root=root), indent=1)
 
 
 def read_json(path: str, what: str = "report") -> Any:
