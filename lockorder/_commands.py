@@ -35,7 +35,9 @@ def add_parsers(commands: Any) -> None:
     )
     report.add_argument("report", metavar="REPORT.json")
     report.add_argument("--format", choices=FORMATS, default="text", help="Output format")
-    report.add_argument("-o", "--output", metavar="OUT", help="Write to OUT (default: stdout)")
+    report.add_argument(
+        "-o", "--output", metavar="OUT", help="Write to OUT ('-' or none: standard output)"
+    )
 
     merge = commands.add_parser(
         "merge",
@@ -47,7 +49,13 @@ def add_parsers(commands: Any) -> None:
         ),
     )
     merge.add_argument("reports", nargs="+", metavar="REPORT.json")
-    merge.add_argument("-o", "--output", metavar="OUT.json", required=True)
+    merge.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT.json",
+        required=True,
+        help="Write to OUT ('-': standard output)",
+    )
     merge.add_argument(
         "--single-thread",
         choices=("report", "strict", "ignore"),
@@ -88,7 +96,9 @@ def add_parsers(commands: Any) -> None:
         description="Write the fingerprints of REPORT's findings to a baseline file.",
     )
     baseline.add_argument("report", metavar="REPORT.json")
-    baseline.add_argument("-o", "--output", metavar="FILE", required=True)
+    baseline.add_argument(
+        "-o", "--output", metavar="FILE", required=True, help="Write to FILE ('-': standard output)"
+    )
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -105,17 +115,18 @@ def dispatch(args: argparse.Namespace) -> int:
         return REPORT_ERROR_STATUS[exc.problem]
     except _report.WriteError as exc:
         print(
-            f"lockorder {args.command}: cannot write {exc.filename}: {exc.strerror}",
+            f"lockorder {args.command}: cannot write {_report.output_name(exc.filename)}: "
+            f"{exc.strerror}",
             file=sys.stderr,
         )
         return REPORT_ERROR_STATUS["unreadable"]
 
 
 def _write(text: str, output: str | None) -> None:
-    if output is None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-        return
-    _report.write_text(output, text)
+    """Write to ``output`` (``-`` or none: standard output) through the one writer."""
+    _report.write_text(
+        "-" if output is None else output, text if text.endswith("\n") else text + "\n"
+    )
 
 
 def _render(args: argparse.Namespace) -> int:
@@ -158,7 +169,7 @@ def _merge(args: argparse.Namespace) -> int:
     _report.write_json(args.output, data)
     print(
         f"lockorder merge: {len(args.reports)} reports, {len(merged.findings)} finding(s) "
-        f"-> {args.output}",
+        f"-> {_report.output_name(args.output)}",
         file=sys.stderr,
     )
     return 0
@@ -221,7 +232,8 @@ def _baseline(args: argparse.Namespace) -> int:
     baseline = {"format": BASELINE_FORMAT, "version": 1, "findings": list(entries.values())}
     _write(json.dumps(baseline, indent=1) + "\n", args.output)
     print(
-        f"lockorder baseline: {len(entries)} finding(s) accepted -> {args.output}",
+        f"lockorder baseline: {len(entries)} finding(s) accepted "
+        f"-> {_report.output_name(args.output)}",
         file=sys.stderr,
     )
     return 0

@@ -140,6 +140,13 @@ def _reports(values: list[str], where: str) -> tuple[tuple[str, str], ...]:
                 "TYPE[:DEST] with TYPE one of " + ", ".join(REPORT_TYPES),
                 where,
             )
+        if dest.strip() == "-":  # pytest's standard output is its terminal report
+            raise _invalid(
+                "a lockorder report's destination",
+                value,
+                "a file (not '-': pytest's standard output is its own report)",
+                where,
+            )
         reports[kind] = dest or f"lockorder.{kind}"
     return tuple(reports.items())
 

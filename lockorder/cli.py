@@ -60,7 +60,8 @@ def _build_parser() -> argparse.ArgumentParser:
         "--json",
         metavar="PATH",
         default=None,
-        help="Write the JSON report to PATH (default: lockorder-report.json; '' for none)",
+        help="Write the JSON report to PATH (default: lockorder-report.json; '' for none; "
+        "'-' for standard output, after the program's own output)",
     )
     run.add_argument(
         "--mode",
@@ -312,6 +313,19 @@ def _run(args: argparse.Namespace) -> int:
     elif not args.module:
         print("lockorder run: error: -m needs a module name", file=sys.stderr)
         return 2
+    to_stdout = [
+        option
+        for option, path in (("--json", args.json), ("--html", args.html), ("--sarif", args.sarif))
+        if path == "-"
+    ]
+    if len(to_stdout) > 1:  # two documents on one stream make neither readable
+        names = ", ".join(to_stdout[:-1]) + f" and {to_stdout[-1]}"
+        print(
+            f"lockorder run: error: {names} are {'both' if len(to_stdout) == 2 else 'all'} "
+            "'-': only one report can go to standard output",
+            file=sys.stderr,
+        )
+        return 2
     from lockorder._project import activate, load_project_config
     from lockorder.errors import ConfigurationError
 
@@ -421,15 +435,15 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _write_report(path: str, fmt: str, data: dict[str, Any]) -> None:
-    from lockorder.report import render, write_json, write_text
+    from lockorder.report import output_name, render, write_json, write_text
 
     if fmt == "json":
         write_json(path, data)
-        print(f"lockorder: report written to {path}", file=sys.stderr)
+        print(f"lockorder: report written to {output_name(path)}", file=sys.stderr)
         return
     # SARIF paths relative to where the run started, whatever the program did
     write_text(path, render(data, fmt, root=data.get("cwd")))
-    print(f"lockorder: {fmt} report written to {path}", file=sys.stderr)
+    print(f"lockorder: {fmt} report written to {output_name(path)}", file=sys.stderr)
 
 
 def _dump_on_signal() -> Any:

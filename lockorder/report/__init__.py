@@ -12,6 +12,8 @@ import errno
 import json
 import os
 import platform
+import stat
+import sys
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -27,6 +29,7 @@ __all__ = [
     "findings_of",
     "format_text",
     "load",
+    "output_name",
     "read_json",
     "render",
     "write_json",
@@ -99,29 +102,111 @@ def build(
 
 
 def write_text(path: str, text: str) -> None:
-    """Write a report file: its folder made if missing, atomically (a reader never
-    sees half a file). Every format's writer comes here.
+    """Write a report to ``path``, whatever is there; every format's writer comes
+    here (docs/reports.md, "Output paths").
+
+    - ``-``: standard output.
+    - A new file or a regular one: atomically (a temporary file beside it, renamed
+      over it: a reader never sees half a file), its folder made if missing.
+    - A symbolic link: through it, to the file it names (written as above; a
+      dangling link's target is created): the link stays a link.
+    - Anything else (a device, a FIFO, a descriptor's name such as /dev/stdout):
+      opened and written in place, never truncated, renamed over or replaced.
 
     Raises:
-        WriteError: the file or its folder cannot be written (an OSError).
+        WriteError: it cannot be written (an OSError naming ``path``, whatever step
+            failed: its folder, the temporary file, the rename, the write).
     """
-    if os.path.isdir(path):
-        raise WriteError(errno.EISDIR, "it is a folder", path)
-    tmp = f"{path}.tmp-{os.getpid()}"
+    if path == "-":
+        _write_stdout(text)
+        return
+    tmp = None
     try:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        target, in_place = _destination(path)
+        if in_place:
+            _write_in_place(target, text)
+            return
+        folder = os.path.dirname(target)
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except FileExistsError:  # a file where a folder of the path should be
+            raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR)) from None
+        tmp = f"{target}.tmp-{os.getpid()}"
         with open(tmp, "w", encoding="utf-8") as handle:
             handle.write(text)
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        # the error names the file asked for, not the temporary one or a folder
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        # the error names the path asked for, not the temporary file, a folder or
+        # a link's target
         raise WriteError(exc.errno, exc.strerror, path) from None
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         raise
+
+
+def output_name(path: str) -> str:
+    """How a message names an output path: ``-`` is standard output."""
+    return "standard output" if path == "-" else path
+
+
+#: folders whose entries name open file descriptors (/dev/stdout links there):
+#: written in place, never renamed over
+_DESCRIPTOR_FOLDERS = ("/proc", "/dev/fd")
+
+
+def _destination(path: str) -> tuple[str, bool]:
+    """The file writing ``path`` goes to (its symbolic links followed, each folder
+    resolved), and whether it is written in place (not a regular file nor a new
+    one, or reached through a descriptor's name)."""
+    current = os.path.abspath(path)
+    for _ in range(40):  # the kernel's own limit on links in a path
+        folder = os.path.realpath(os.path.dirname(current))
+        if any(folder == top or folder.startswith(top + "/") for top in _DESCRIPTOR_FOLDERS):
+            return current, True
+        current = os.path.join(folder, os.path.basename(current))
+        if not os.path.islink(current):
+            break
+        current = os.path.join(folder, os.readlink(current))
+    else:
+        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
+    try:
+        mode = os.stat(current).st_mode
+    except FileNotFoundError:
+        return current, False  # a new file
+    if stat.S_ISDIR(mode):
+        raise OSError(errno.EISDIR, "it is a folder")
+    return current, not stat.S_ISREG(mode)
+
+
+def _write_in_place(target: str, text: str) -> None:
+    """Write to a device, a FIFO (waiting for its reader) or a descriptor's name:
+    appended, so a file behind /dev/stdout keeps what is already in it."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()  # what this process printed comes first
+    fd = os.open(target, os.O_WRONLY | os.O_APPEND)
+    with open(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def _write_stdout(text: str) -> None:
+    """``-``: the same UTF-8 text a file would get, on standard output."""
+    stream = sys.stdout
+    try:
+        buffer = getattr(stream, "buffer", None)
+        if buffer is None:
+            stream.write(text)
+            stream.flush()
+            return
+        stream.flush()
+        buffer.write(text.encode("utf-8"))
+        buffer.flush()
+    except OSError as exc:
+        raise WriteError(exc.errno, exc.strerror, "-") from None
 
 
 def write_json(path: str, report: dict[str, Any]) -> None:
