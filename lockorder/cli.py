@@ -8,6 +8,7 @@ Exit status of ``run`` (docs/runner.md):
   * the program's own status when it is not 0;
   * otherwise ``--finding-status`` (default 3) when a finding at or above
     ``--fail-on`` was recorded;
+  * otherwise 4 when a report could not be written (as the report commands);
   * otherwise 0.
 Usage errors exit with 2.
 """
@@ -53,7 +54,7 @@ def _build_parser() -> argparse.ArgumentParser:
         epilog=(
             "Exit status: the program's own status when it is not 0; otherwise "
             "--finding-status when a finding at or above --fail-on was recorded; "
-            "otherwise 0."
+            "otherwise 4 when a report could not be written; otherwise 0."
         ),
     )
     run.add_argument(
@@ -431,7 +432,7 @@ def _run(args: argparse.Namespace) -> int:
         return status
     if _fails(findings, args.fail_on):
         return int(args.finding_status)
-    return 2 if unwritten else 0
+    return 4 if unwritten else 0
 
 
 def _write_report(path: str, fmt: str, data: dict[str, Any]) -> None:

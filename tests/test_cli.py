@@ -292,7 +292,7 @@ def test_reports_make_their_folders_and_a_failed_one_never_hides_the_status(
     assert (pytester.path / "r.json").exists()
     pytester.makepyfile(prog="print('fine')")
     result = run(pytester, "--json", "blocker/r.json", "prog.py")
-    assert result.ret == 2
+    assert result.ret == 4
     result.stderr.fnmatch_lines(["lockorder: cannot write the json report 'blocker/r.json': *"])
 
 

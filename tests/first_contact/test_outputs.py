@@ -185,9 +185,8 @@ def test_an_unwritable_device_is_one_line_and_the_error_status(
 ) -> None:
     full = _device(project / "full", 7)
     done = _lockorder(argv("full"), project)
-    # run's own status for a report not written is 2 (docs/runner.md); the
-    # report commands' is 4 (docs/reports.md)
-    assert done.returncode == (2 if name.startswith("run") else 4), done.stderr
+    # a report not written: 4 for run as for the report commands (docs/runner.md)
+    assert done.returncode == 4, done.stderr
     lines = [line for line in done.stderr.splitlines() if "full" in line]
     assert len(lines) == 1, done.stderr
     assert "cannot write" in lines[0] and "No space left on device" in lines[0], lines
@@ -217,7 +216,7 @@ def test_a_file_where_a_folder_should_be_says_not_a_directory(
 ) -> None:
     (project / "somefile").write_text("a file")
     done = _lockorder(argv("somefile/out"), project)
-    assert done.returncode == (2 if name.startswith("run") else 4), done.stderr
+    assert done.returncode == 4, done.stderr
     lines = [line for line in done.stderr.splitlines() if "somefile/out" in line]
     assert len(lines) == 1, done.stderr
     assert "Not a directory" in lines[0], lines
