@@ -77,6 +77,7 @@ def _latent(
         return
     refs = tuple(_tracker._ref(st) for st in taken)
     names = ", ".join(ref.label for ref in refs)
+    _, acquired = _tracker.where_taken(taken)
     finding = Finding(
         kind="join-while-holding",
         severity="error",
@@ -92,6 +93,7 @@ def _latent(
         + "|".join(ref.key for ref in refs)
         + (f"@{stack[-1].filename}:{stack[-1].lineno}" if stack else ""),
         details=(
+            *acquired,
             "possible scenario:",
             f"  {ts.name}: lock({refs[0].label})",
             f"  {worker}: lock({refs[0].label})  <- waits",
@@ -273,6 +275,7 @@ def _report_wait(what: str, exclude: Any = None) -> None:
             else ""
         )
     ]
+    details.extend(_tracker.where_taken(held)[1])
     for st, ref in zip(held, refs, strict=True):
         taken = dict(st._lo_cls.taken_at)
         details.append(f"{ref.label} is taken at:" if taken else f"{ref.label}: taken nowhere else")

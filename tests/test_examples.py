@@ -46,20 +46,29 @@ def test_readme_bank_transfer() -> None:
             [
                 "lockorder ERROR: join-while-holding: thread 'MainThread' waited on "
                 "join('reloader') while holding Lock examples/deadlocks/join_while_holding.py:10*",
+                "  Lock examples/deadlocks/join_while_holding.py:10 acquired at "
+                "examples/deadlocks/join_while_holding.py:23 in <module>",
                 '    File "examples/deadlocks/join_while_holding.py", line 24, in <module>',
             ],
             3,
         ),
         (
             "future_result",
-            ["42", "lockorder ERROR: join-while-holding: * waited on Future.result() *"],
+            [
+                "42",
+                "lockorder ERROR: join-while-holding: * waited on Future.result() *",
+                "  Lock examples/deadlocks/future_result.py:6 acquired at "
+                "examples/deadlocks/future_result.py:17 in <module>",
+            ],
             3,
         ),
         (
             "wait_while_holding",
             [
                 "lockorder WARNING: wait-while-holding: thread 'MainThread' waited in "
-                "Event.wait() while holding Lock examples/deadlocks/wait_while_holding.py:5"
+                "Event.wait() while holding Lock examples/deadlocks/wait_while_holding.py:5",
+                "  Lock examples/deadlocks/wait_while_holding.py:5 acquired at "
+                "examples/deadlocks/wait_while_holding.py:13 in <module>",
             ],
             0,
         ),

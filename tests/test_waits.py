@@ -63,11 +63,17 @@ def test_join_while_holding_is_found_when_the_run_did_not_hang() -> None:
     thread = threading.Thread(target=worker, name="worker")
     thread.start()
     thread.join(TIMEOUT)  # the worker took the lock before we did: no hang
-    with lock:
+    with lock:  # the joiner takes it
         thread.join()
     (finding,) = lockorder.findings()
     assert finding.kind == "join-while-holding"
     assert "possible scenario:" in finding.format()
+    # where the joiner took the lock it holds, as edges and deadlock reports say it
+    here = "tests/test_waits.py"
+    assert finding.details[0] == (
+        f"{finding.locks[0].label} acquired at {here}:{_line_of('# the joiner takes it')} in "
+        "test_join_while_holding_is_found_when_the_run_did_not_hang"
+    )
 
 
 def test_joining_a_worker_that_never_takes_the_lock_is_clean() -> None:
@@ -96,12 +102,17 @@ def test_future_result_while_holding_a_lock_its_item_takes() -> None:
         future = pool.submit(item)
         concurrent.futures.wait([future], timeout=TIMEOUT)
         other = pool.submit(lambda: 2)  # the same worker thread, another item
-        with lock:
+        with lock:  # the caller of result() takes it
             assert other.result() == 2  # that item took no lock: clean
             assert lockorder.findings() == []
             assert future.result() == 1
     (finding,) = lockorder.findings()
     assert finding.kind == "join-while-holding" and "Future.result()" in finding.message
+    line = _line_of("# the caller of result() takes it")
+    assert finding.details[0] == (
+        f"{finding.locks[0].label} acquired at tests/test_waits.py:{line} in "
+        "test_future_result_while_holding_a_lock_its_item_takes"
+    )
 
 
 def test_future_result_hang_is_broken() -> None:
@@ -159,13 +170,18 @@ def test_untimed_wait_while_holding_is_a_warning(wait: Any) -> None:
 
     helper = threading.Thread(target=wake)
     helper.start()
-    with lock:
+    with lock:  # the waiter holds it
         call()
     helper.join(TIMEOUT)
     warnings = [f for f in lockorder.findings() if f.kind == "wait-while-holding"]
     assert len(warnings) == 1, lockorder.findings()
     assert warnings[0].severity == "warning"
     assert warnings[0].locks[0].site.startswith("tests/test_waits.py:")
+    # the line after the wait: where the held lock was taken
+    assert warnings[0].details[1] == (
+        f"{warnings[0].locks[0].label} acquired at tests/test_waits.py:"
+        f"{_line_of('# the waiter holds it')} in test_untimed_wait_while_holding_is_a_warning"
+    )
 
 
 def test_correct_waits_are_clean() -> None:
@@ -279,7 +295,7 @@ class _Executor:
             self._work_queue.put(task)
 
     def shutdown(self) -> None:
-        with self._shutdown_lock:
+        with self._shutdown_lock:  # shutdown takes it
             self._work_queue.put(None)
             self._work_queue.join()  # shutdown waits
         self._worker.join(TIMEOUT)
@@ -306,6 +322,7 @@ def test_a_wait_while_holding_names_the_wait_and_where_the_lock_is_taken() -> No
         f"{here}:{_line_of('# shutdown waits')} in _Executor.shutdown"
     )
     assert finding.details[1:] == (
+        f"{lock} acquired at {here}:{_line_of('# shutdown takes it')} in _Executor.shutdown",
         f"{lock} is taken at:",
         f"  {here}:{_line_of('# submit takes it')} in _Executor.submit"
         " (by threads 'MainThread', 'pool-worker')",
