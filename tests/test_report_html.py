@@ -6,6 +6,7 @@ skip when it is not installed, except under CI (``CI=true``), where they fail.
 
 from __future__ import annotations
 
+import datetime
 import html
 import json
 import os
@@ -13,6 +14,7 @@ import random
 import re
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -200,6 +202,61 @@ def test_suppressed_and_withdrawn_findings_are_listed_apart(tmp_path: Path) -> N
     assert section is not None
     # not counted with the findings
     assert len(parsed.all("details", **{"class": "finding error"})) == 1
+
+
+def _header_text(page: str) -> str:
+    """The page's header as a reader sees it: tags dropped, entities decoded."""
+    header = page[page.index("<header>") : page.index("</header>")]
+    return html.unescape(re.sub(r"<[^>]+>", "", re.sub(r"</span>", " </span>", header)))
+
+
+def test_the_header_reads_as_text_a_person_writes(tmp_path: Path) -> None:
+    """Issue First contact 14: every value of the run's metadata as text (lists
+    joined, command lines shell-quoted), never a Python list, dict or bool."""
+    data = _report(tmp_path)
+    data["settings"] = {"mode": "raise", "single_thread": "report", "paths": ["a", "b"]}
+    # as the pytest plugin writes it, with xdist
+    data["run"] = {
+        "pytest": True,
+        "workers": ["gw0", "gw1"],
+        "crashed_workers": {"gw1": "exit code 9"},
+        "rootdir": "/home/me/my project",
+        "rerun_options": ["-n", "0"],
+        "tags": ["nightly", "linux"],
+        "flaky": False,
+    }
+    text = _header_text(render_html(data))
+    assert "confirm reruns add -n 0 " in text
+    assert "rootdir /home/me/my project " in text
+    assert "crashed workers gw1: exit code 9 " in text
+    assert "paths=a, b " in text and "tags nightly, linux " in text and "flaky no " in text
+    created = datetime.datetime.fromisoformat(data["created"])
+    assert f"created {created:%Y-%m-%d %H:%M:%S} UTC " in text
+    assert data["created"] in render_html(data)  # the exact time, in <time datetime>
+    for repr_ in ("[", "]", "{", "}", "'", "False", "rerun_options"):
+        assert repr_ not in text, (repr_, text)
+    # without xdist the rerun adds nothing: not shown
+    data["run"]["rerun_options"] = []
+    assert "rerun" not in _header_text(render_html(data))
+    # lockorder run's command line, quoted as a shell takes it; a merge's reports
+    data["run"] = {"command": ["my script.py", "--name", "a b"], "exit_status": 0}
+    text = _header_text(render_html(data))
+    assert "command lockorder run 'my script.py' --name 'a b' " in text
+    data["run"] = {"merged": ["s1.json", "s2.json"]}
+    assert "merged from s1.json, s2.json " in _header_text(render_html(data))
+
+
+def test_an_edge_tooltip_names_both_classes_in_full(tmp_path: Path) -> None:
+    """A box's title is shortened to fit it; the edge's tooltip has the room."""
+    long_a = "the accounts table's row lock, taken by every transfer"
+    long_b = "the audit log's append lock, taken by every ledger write"
+    page = render_html(_report(tmp_path, long_a, long_b))
+    parsed = _parse(page)
+    assert any(t.endswith("…") for t in parsed.text["text"])  # the boxes are shortened
+    tips = [t for t in parsed.text["title"] if "→" in t]
+    assert tips and all(
+        tip.split("\n")[0] in (f"{long_a} → {long_b}", f"{long_b} → {long_a}") for tip in tips
+    ), tips
 
 
 def test_tooltips_say_signal_classes_and_ordered_edges(tmp_path: Path) -> None:
@@ -688,3 +745,58 @@ def test_browser_fits_the_whole_graph_when_shown(browser: Browser, big_page: Pat
     assert "2,000 lock classes, 5,000 edges" in note and "too big to draw" in note
     browser.open(big_page.as_uri() + "#full")  # the URL opens it too, fitted
     assert _state(browser, _FULL)["zoom"] == whole["zoom"]
+
+
+#: where each long name of a finding must show whole (issue First contact 14)
+_CUT_OFF = """(function () {
+  var bad = [], doc = document.documentElement;
+  if (doc.scrollWidth > innerWidth) { bad.push("the page is wider than the window"); }
+  document.querySelectorAll("li.edge-report").forEach(function (card) {
+    var box = card.getBoundingClientRect(), body = card.closest(".body").getBoundingClientRect();
+    if (box.right > body.right + 0.5) { bad.push("an edge card runs past its finding"); }
+    card.querySelectorAll("h4 code.lock").forEach(function (chip) {
+      if (chip.getClientRects().length !== 1) { bad.push("split: " + chip.textContent); }
+      if (chip.getBoundingClientRect().right > box.right + 0.5) {
+        bad.push("past its card: " + chip.textContent); }
+    });
+  });
+  document.querySelectorAll("table.scenario").forEach(function (table) {
+    var body = table.closest(".body").getBoundingClientRect();
+    if (table.getBoundingClientRect().right > body.right + 0.5) {
+      bad.push("the scenario runs past its finding"); }
+  });
+  return JSON.stringify({bad: bad, titles: Array.prototype.map.call(
+    document.querySelectorAll("li.edge-report h4"), function (h) { return h.textContent; })});
+})()"""
+
+
+def test_browser_shows_long_lock_names_whole(browser: Browser, tmp_path: Path) -> None:
+    """Issue First contact 14: the README's example names its locks
+    "Lock examples/bank_transfer.py:22 (instance 1)"; each edge card's title shows
+    both names whole, a name never split over two lines (it moves to the next
+    line whole), and at any width the cards and the scenario stay in their finding."""
+    root = Path(__file__).resolve().parent.parent
+    page = tmp_path / "report.html"
+    command = ["run", "--json", "", "--html", str(page), "examples/bank_transfer.py"]
+    done = subprocess.run(
+        [sys.executable, "-m", "lockorder", *command],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert page.exists(), done.stderr
+    one, two = (f"Lock examples/bank_transfer.py:22 (instance {i})" for i in (1, 2))
+    for width in (1400, 1280, 1000, 560):
+        browser.send(
+            "Emulation.setDeviceMetricsOverride",
+            width=width,
+            height=1000,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
+        browser.open(page.as_uri())
+        found = json.loads(browser.eval(_CUT_OFF))
+        assert found["bad"] == [], (width, found["bad"])
+        assert found["titles"] == [f"edge 1: {one} → {two}", f"edge 2: {two} → {one}"]

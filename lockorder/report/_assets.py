@@ -33,8 +33,8 @@ font-size:12.5px;font-family:var(--mono)}
 .meta{gap:4px 18px;color:var(--muted);font-size:12.5px}.meta .wide{flex-basis:100%}
 .meta b{color:var(--ink);font-weight:600}
 .toolbar{position:sticky;top:0;z-index:5;display:flex;gap:8px;align-items:center;
-padding:8px 24px;background:#fff;border-bottom:1px solid var(--line)}
-.toolbar input{flex:1;max-width:640px;padding:6px 10px;border:1px solid var(--line);
+flex-wrap:wrap;padding:8px 24px;background:#fff;border-bottom:1px solid var(--line)}
+.toolbar input{flex:1 1 240px;max-width:640px;padding:6px 10px;border:1px solid var(--line);
 border-radius:6px;font:inherit}
 select,button{font:inherit;font-size:13px;padding:5px 10px;border:1px solid var(--line);
 border-radius:6px;background:var(--bg);cursor:pointer}
@@ -102,22 +102,24 @@ color:#fff;background:var(--red)}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:3px 14px;margin:4px 0 8px}
 dl.facts dt{color:var(--muted);font-size:12.5px}
 dl.facts dd{margin:0;word-break:break-word}
-code.lock{background:var(--red-bg);border:1px solid #f5c2c0;border-radius:4px;padding:0 5px}
+code.lock{background:var(--red-bg);border:1px solid #f5c2c0;border-radius:4px;padding:0 5px;
+display:inline-block;max-width:100%;overflow-wrap:anywhere;line-height:1.45}
 .chain{margin:8px 0;padding:8px 10px;background:var(--bg);border-radius:6px;line-height:2}
 .chain-head{color:var(--muted);font-size:12px;margin-right:8px}
 .arrow{color:var(--red);font-weight:700}
 ol.edges{list-style:none;padding:0;margin:0;display:grid;
-grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:10px}
-li.edge-report{border:1px solid var(--line);border-radius:6px;padding:4px 12px 8px}
+grid-template-columns:repeat(auto-fit,minmax(min(520px,100%),1fr));gap:10px}
+li.edge-report{border:1px solid var(--line);border-radius:6px;padding:4px 12px 8px;min-width:0}
 .stack-head{color:var(--muted);font-size:12px;margin-top:4px}
 ol.stack{margin:2px 0 0;padding:6px 10px 6px 34px;background:#0d1117;color:#e6edf3;
 border-radius:6px;overflow:auto}
 ol.stack li{white-space:pre}
 ol.stack .file{color:#79c0ff}ol.stack .line{color:#ffa657}ol.stack .fn{color:#d2a8ff}
 ol.stack li.lib{opacity:.6}
+div.scenario{overflow-x:auto}
 table.scenario{border-collapse:collapse;font-family:var(--mono);font-size:12.5px;margin:4px 0}
 table.scenario th{text-align:left;border-bottom:2px solid var(--line);padding:3px 14px 3px 6px}
-table.scenario td{padding:2px 14px 2px 6px;white-space:nowrap;vertical-align:top}
+table.scenario td{padding:2px 14px 2px 6px;vertical-align:top;overflow-wrap:break-word}
 table.scenario td.waits{color:var(--red);font-weight:600}
 table.scenario td.dead{font-weight:700;color:var(--red);padding-top:6px}
 pre{background:var(--bg);border:1px solid var(--line);border-radius:6px;padding:8px 10px;

@@ -55,6 +55,8 @@ class Node:
     sub: str
     tooltip: str
     search: str
+    #: the name or site in full (the title may be shortened to fit the box)
+    full: str = ""
     hot: bool = False
     loop: bool = False
     w: float = 0.0
@@ -123,11 +125,12 @@ def _make_node(
         tip.append(f"made by the lock wrapper at: {via}")
     search = " ".join(str(part) for part in (key, site, name or "", function, kind, via)).lower()
     width = max(len(title) * _CHAR_W, len(sub) * _CHAR_W_SUB) + 2 * _NODE_PAD
-    return Node(key, title, sub, "\n".join(tip), search, w=round(width, 1))
+    full = str(name) if name else site
+    return Node(key, title, sub, "\n".join(tip), search, full, w=round(width, 1))
 
 
 def _edge_tooltip(edge: dict[str, Any], src: Node, dst: Node) -> str:
-    lines = [f"{src.title} → {dst.title}"]
+    lines = [f"{src.full} → {dst.full}"]
     threads = [str(t) for t in edge.get("threads") or ()]
     count = edge.get("thread_count") or len(threads)
     if edge.get("thread"):

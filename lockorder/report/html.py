@@ -11,6 +11,7 @@ too big to draw, only its cycles (strongly connected components).
 
 from __future__ import annotations
 
+import datetime
 import shlex
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -122,8 +123,8 @@ def _scenario(finding: Finding) -> str:
         rows.append("<tr>" + "".join(cells) + "</tr>")
     rows.append(f'<tr><td class="dead" colspan="{len(edges)}">*** DEADLOCK ***</td></tr>')
     return (
-        '<h4>possible scenario</h4><table class="scenario"><thead><tr>'
-        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        '<h4>possible scenario</h4><div class="scenario"><table class="scenario"><thead><tr>'
+        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 
@@ -241,6 +242,27 @@ def _finding(number: int, finding: Finding, graph: Graph, open_: bool) -> str:
 # --------------------------------------------------------------------------- the page
 
 
+def _text(value: Any) -> str:
+    """A value of the report's metadata as a person writes it, never a Python repr:
+    a list joined with commas, a table as "key: value" pairs, a flag as yes or no."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return "none"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_text(item) for item in value) or "none"
+    if isinstance(value, dict):
+        return "; ".join(f"{key}: {_text(item)}" for key, item in value.items()) or "none"
+    return str(value)
+
+
+def _command_line(args: Any) -> str:
+    """Arguments as a shell would take them (quoted where they must be)."""
+    if isinstance(args, (list, tuple)):
+        return shlex.join(str(arg) for arg in args)
+    return str(args)
+
+
 def _run_text(run: dict[str, Any]) -> str:
     if not run:
         return ""
@@ -254,18 +276,30 @@ def _run_text(run: dict[str, Any]) -> str:
         crashed = run.get("crashed_workers") or {}
         if crashed:
             items.append(
-                ("crashed workers", "; ".join(f"{esc(k)}: {esc(v)}" for k, v in crashed.items()))
+                (
+                    "crashed workers",
+                    "; ".join(f"{esc(k)}: {esc(_text(v))}" for k, v in crashed.items()),
+                )
             )
     if "command" in run:
-        command = run.get("command") or []
-        shown = shlex.join(str(c) for c in command) if isinstance(command, list) else str(command)
+        shown = _command_line(run.get("command") or [])
         items.append(("command", f"<code>lockorder run {esc(shown)}</code>"))
     if "exit_status" in run:
-        items.append(("program's exit status", esc(run["exit_status"])))
+        items.append(("program's exit status", esc(_text(run["exit_status"]))))
     if "lockorder_exit_status" in run:
         status = run["lockorder_exit_status"]
         why = " (findings)" if status and status != run.get("exit_status") else ""
-        items.append(("lockorder run's exit status", esc(f"{status}{why}")))
+        items.append(("lockorder run's exit status", esc(f"{_text(status)}{why}")))
+    if run.get("rootdir"):
+        items.append(("rootdir", f"<code>{esc(_text(run['rootdir']))}</code>"))
+    if run.get("rerun_options"):
+        # what `lockorder confirm` adds to pytest's command line to rerun one test
+        shown = _command_line(run["rerun_options"])
+        items.append(("confirm reruns add", f"<code>{esc(shown)}</code>"))
+    if "merged" in run:
+        merged = run.get("merged") or []
+        paths = merged if isinstance(merged, (list, tuple)) else [merged]
+        items.append(("merged from", ", ".join(f"<code>{esc(m)}</code>" for m in paths)))
     known = {
         "pytest",
         "workers",
@@ -273,14 +307,30 @@ def _run_text(run: dict[str, Any]) -> str:
         "command",
         "exit_status",
         "lockorder_exit_status",
+        "rootdir",
+        "rerun_options",
+        "merged",
     }
     for key, value in run.items():
         if key not in known:
-            items.append((str(key), esc(value)))
+            items.append((str(key).replace("_", " "), esc(_text(value))))
     return "".join(
         f'<span class="{"wide" if k == "command" else ""}"><b>{esc(k)}</b> {v}</span>'
         for k, v in items
     )
+
+
+def _when(created: Any) -> str:
+    """The report's creation time as a person reads it (UTC, to the second), the
+    ISO 8601 form kept in the element's datetime attribute."""
+    text = str(created)
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return esc(text)
+    zone = "UTC" if moment.utcoffset() == datetime.timedelta(0) else moment.strftime("%z")
+    shown = f"{moment:%Y-%m-%d %H:%M:%S} {zone}".rstrip()
+    return f'<time datetime="{esc(text)}">{esc(shown)}</time>'
 
 
 def _header(report: dict[str, Any], findings: list[Finding]) -> str:
@@ -313,12 +363,13 @@ def _header(report: dict[str, Any], findings: list[Finding]) -> str:
         for k, v in kinds.items()
     )
     setting_html = "".join(
-        f'<span class="chip setting">{esc(k)}=<b>{esc(v)}</b></span>' for k, v in settings.items()
+        f'<span class="chip setting">{esc(k)}=<b>{esc(_text(v))}</b></span>'
+        for k, v in settings.items()
     )
     meta = [
         f"<span><b>tool</b> {esc(tool.get('name', 'lockorder'))} "
         f"{esc(tool.get('version', '?'))}</span>",
-        f"<span><b>created</b> {esc(report.get('created', '?'))}</span>",
+        f"<span><b>created</b> {_when(report.get('created', '?'))}</span>",
     ]
     if report.get("python"):
         meta.append(f"<span><b>python</b> {esc(report['python'])}</span>")
