@@ -76,6 +76,16 @@ class ConfirmOptions:
             f"pause={self.pause:g} s"
         )
 
+    def changed(self) -> list[tuple[str, str]]:
+        """The settings that differ from the defaults, each as (name, value text):
+        what a command that reproduces a confirmation must give again."""
+        default = ConfirmOptions()
+        return [
+            (name, f"{getattr(self, name):g}")
+            for name in ("attempts", "budget", "total", "pause")
+            if getattr(self, name) != getattr(default, name)
+        ]
+
 
 #: the settings, with what each takes (command-line, ini and [tool.lockorder] names)
 OPTION_LIMITS = {
@@ -171,24 +181,38 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
         pass
 
 
-def run_rerun(command: list[str], cwd: str) -> tuple[Rerun, str]:
+def run_rerun(
+    command: list[str], cwd: str, options: ConfirmOptions | None = None
+) -> tuple[Rerun, str]:
     """The rerun of ``lockorder run COMMAND`` (as the report recorded it), and the
-    command line that reproduces a confirmation."""
+    command line that reproduces a confirmation made with ``options``."""
 
     def rerun(plan: str, out: str, timeout: float) -> tuple[int | None, str]:
         argv = [sys.executable, "-m", "lockorder", "run", "--json", out, "--quiet", *command]
         return _subprocess(argv, cwd, plan, timeout)
 
-    return rerun, "lockorder run --confirm " + shlex.join(command)
+    settings = [
+        part
+        for name, value in (options or ConfirmOptions()).changed()
+        for part in (f"--confirm-{name}", value)
+    ]
+    return rerun, shlex.join(["lockorder", "run", "--confirm", *settings, *command])
 
 
 def pytest_rerun(
-    nodeid: str, rootdir: str, cwd: str, extra: Iterable[str] = ()
+    nodeid: str,
+    rootdir: str,
+    cwd: str,
+    extra: Iterable[str] = (),
+    options: ConfirmOptions | None = None,
 ) -> tuple[Rerun, str]:
     """The rerun of one test (its node id relative to ``rootdir``), run from
-    ``cwd`` without xdist and the cache, and the command that reproduces it."""
+    ``cwd`` without xdist and the cache, and the command that reproduces a
+    confirmation made with ``options``, from ``cwd``."""
     path, sep, rest = nodeid.partition("::")
     target = os.path.join(rootdir, path) + sep + rest
+    # the node id as pytest takes it from cwd (a subdirectory of rootdir, or another)
+    here = os.path.relpath(os.path.join(rootdir, path), cwd).replace(os.sep, "/") + sep + rest
 
     def rerun(plan: str, out: str, timeout: float) -> tuple[int | None, str]:
         argv = [
@@ -210,7 +234,11 @@ def pytest_rerun(
         ]
         return _subprocess(argv, cwd, plan, timeout)
 
-    return rerun, f"pytest --lockorder --lockorder-confirm {shlex.quote(nodeid)}"
+    settings = [
+        f"--lockorder-confirm-{name}={value}"
+        for name, value in (options or ConfirmOptions()).changed()
+    ]
+    return rerun, shlex.join(["pytest", "--lockorder", "--lockorder-confirm", *settings, here])
 
 
 # --------------------------------------------------------------------------- the plan
@@ -311,6 +339,39 @@ def _reached(pauses: list[dict[str, Any]]) -> set[int]:
     return {int(n) for p in pauses for n in p.get("edges") or (p.get("edge", 0),)}
 
 
+#: the order a not-confirmed verdict gives the pauses' outcomes in: the most telling first
+_OUTCOMES = ("disjoint", "thrash", "timeout", "stall", "interrupted")
+
+
+def _pause_groups(pauses: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The pauses by outcome, the most telling outcome first."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for pause in pauses:
+        groups.setdefault(str(pause.get("outcome")), []).append(pause)
+    rank = {outcome: n for n, outcome in enumerate(_OUTCOMES)}
+    return sorted(groups.items(), key=lambda item: rank.get(item[0], len(rank)))
+
+
+def _pause_clause(outcome: str, pauses: list[dict[str, Any]]) -> str:
+    """One clause for the pauses of one outcome: where they stood (each place
+    once), how many and how long, and the first one's reason."""
+    places = []
+    for pause in sorted(pauses, key=lambda p: min(p.get("edges") or (p.get("edge", 0),))):
+        numbers = [str(n) for n in pause.get("edges") or (pause.get("edge"),)]
+        which = f"edge {numbers[0]}" if len(numbers) == 1 else f"edges {', '.join(numbers)}"
+        where = f" at {pause['site']}" if pause.get("site") else ""
+        place = f"{which} ({pause.get('thread')!r}{where})"
+        if place not in places:
+            places.append(place)
+    longest = max(float(pause.get("paused_s", 0)) for pause in pauses)
+    count = (
+        f"paused {longest:.2f} s"
+        if len(pauses) == 1
+        else f"{len(pauses)} pauses, the longest paused {longest:.2f} s"
+    )
+    return f"{outcome} at {' and '.join(places)} ({count}): {pauses[0].get('why')}"
+
+
 def _verdict(
     finding: Finding, attempts: list[Attempt], reproduce: str, spent: float
 ) -> dict[str, Any]:
@@ -347,19 +408,22 @@ def _verdict(
             )
         return {"status": "not-reached", "reason": reason, **base}
     best = reached[-1]
-    parts = []
-    outcomes = set()
-    for pause in best.pauses:
-        outcomes.add(pause.get("outcome"))
-        where = f" at {pause['site']}" if pause.get("site") else ""
-        numbers = [str(n) for n in pause.get("edges") or (pause.get("edge"),)]
-        which = f"edge {numbers[0]}" if len(numbers) == 1 else f"edges {', '.join(numbers)}"
-        parts.append(
-            f"{which} (thread {pause.get('thread')!r}{where}, paused "
-            f"{float(pause.get('paused_s', 0)):.2f} s): {pause.get('outcome')}: {pause.get('why')}"
-        )
+    groups = _pause_groups(best.pauses)
+    outcomes = [outcome for outcome, _ in groups]
+    if outcomes[0] == "disjoint":  # it explains the other pauses: they are tallied
+        rest = [f"{len(ps)} {outcome}" for outcome, ps in groups[1:]]
+        parts = [_pause_clause("disjoint", groups[0][1])]
+        if rest:
+            parts[0] += f" (the other pauses: {', '.join(rest)})"
+    else:
+        parts = [_pause_clause(outcome, ps) for outcome, ps in groups]
     hints = []
-    if "stall" in outcomes:
+    if "disjoint" in outcomes:
+        hints.append(
+            "the cycle forms only when its threads take the same locks (share an object); "
+            "in this run each took its own"
+        )
+    elif "stall" in outcomes:
         hints.append(
             "the threads of the edges did not overlap in this run (one waits, with no "
             "timeout, for the other's end or signal)"
@@ -368,8 +432,8 @@ def _verdict(
         hints.append("another thread needed a lock the paused thread held")
     if "timeout" in outcomes:
         hints.append(
-            "a longer pause (--confirm-pause, --lockorder-confirm-pause) may let a timed "
-            "wait expire and the other thread arrive"
+            "a longer pause (--confirm-pause, --lockorder-confirm-pause) may let the other "
+            "thread arrive"
         )
     if best.other_deadlocks:
         hints.append("the rerun deadlocked on other locks: " + "; ".join(best.other_deadlocks))

@@ -98,11 +98,12 @@ def confirm_data(
             if len(tests) != 1:
                 return why_not_one_test(tests)
             rootdir = str(run.get("rootdir") or cwd)
-            return pytest_rerun(tests[0], rootdir, cwd, run.get("rerun_options") or ())
+            extra = run.get("rerun_options") or ()
+            return pytest_rerun(tests[0], rootdir, cwd, extra, options)
         command = run.get("command")
         if not command:
             return "the report records no command to rerun (made by merging reports?)"
-        return run_rerun([str(part) for part in command], cwd)
+        return run_rerun([str(part) for part in command], cwd, options)
 
     def progress(text: str) -> None:
         print(f"lockorder: {text}", file=sys.stderr, flush=True)

@@ -45,7 +45,7 @@ def confirm_session(
         tests = edge_tests(finding)
         if len(tests) != 1:
             return why_not_one_test(tests)
-        return pytest_rerun(tests[0], rootdir, cwd, extra)
+        return pytest_rerun(tests[0], rootdir, cwd, extra, settings)
 
     reporter = config.pluginmanager.getplugin("terminalreporter")
 

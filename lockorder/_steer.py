@@ -22,7 +22,16 @@ ends when
   lock, in ``join()``, ``Condition.wait()``, ``Event.wait()``, ``Queue.get()``),
   for ``grace`` seconds: nothing can arrive (the threads of the edges do not
   overlap, here);
-- **timeout**: ``pause`` seconds went by.
+- **disjoint**: a stall or a timeout, after the paused threads stood at every
+  edge of the cycle at once without closing it: the locks each wanted were
+  other instances of the classes than those the others held (an object per
+  thread), which is the reason the cycle did not form;
+- **timeout**: ``pause`` seconds went by. While every other live thread is
+  paused or blocked and some are in a timed wait (``Event.wait(3)``,
+  ``join(3)``, ``Queue.get(timeout=3)``), nothing but that timer can move the
+  program on: a wait shorter than ``TIMED_LIMIT`` seconds extends the limit to
+  its end plus ``pause`` (once per waiting thread, so a polling loop does not
+  extend it again), up to ``TIMED_LIMIT`` seconds of pause in all.
 
 A thread pauses at most ``max_pauses`` times; until then its target chains stay
 off the fast path (the chain cache would skip the hook). Nothing here runs when
@@ -55,6 +64,8 @@ PLAN_VERSION = 1
 from time import monotonic, sleep  # noqa: E402
 
 _POLL = 0.002
+#: the longest a pause is extended to outlast a timed wait of the program
+TIMED_LIMIT = 30.0
 _CLOSER_DELAY = 0.05
 _THREADING_FILE = os.path.normcase(os.path.abspath(threading.__file__))
 _LOCKORDER_DIR = os.path.normcase(os.path.dirname(os.path.abspath(__file__))) + os.sep
@@ -73,13 +84,20 @@ class Target(NamedTuple):
 
 
 class _Pause:
-    __slots__ = ("outcome", "since", "target", "ts", "want", "why")
+    __slots__ = ("limit", "met", "outcome", "since", "target", "timed", "ts", "want", "why")
 
-    def __init__(self, ts: ThreadState, want: Any, target: Target) -> None:
+    def __init__(self, ts: ThreadState, want: Any, target: Target, pause: float) -> None:
         self.ts = ts
         self.want = want
         self.target = target
         self.since = monotonic()
+        #: when the pause times out (extended past the program's timed waits)
+        self.limit = self.since + pause
+        #: the threads in a timed wait that extended the limit (at most once each)
+        self.timed: set[int] = set()
+        #: why the cycle could not close, once the paused threads stood at every
+        #: edge at once on other locks than each other's ("" until then)
+        self.met = ""
         self.outcome: str | None = None
         self.why = ""
 
@@ -126,6 +144,8 @@ class Steering:
         self._mu = _unpatched.allocate_lock()
         self._paused: dict[int, _Pause] = {}  # id(ThreadState) -> its pause
         self._count: dict[int, int] = {}  # thread serial -> pauses so far
+        #: thread ident -> (its timed wait's outermost frame id, when the wait ends)
+        self._timers: dict[int, tuple[int, float]] = {}
 
     # -- called by the tracker --------------------------------------------------------
     def keeps_slow(self, ts: ThreadState, cls: Any) -> bool:
@@ -156,7 +176,7 @@ class Steering:
 
     # -- the pause ---------------------------------------------------------------------
     def _hold(self, ts: ThreadState, st: Any, first: Any, target: Target) -> None:
-        pause = _Pause(ts, st, target)
+        pause = _Pause(ts, st, target, self.pause)
         with self._mu:
             self._count[ts.serial] = self._count.get(ts.serial, 0) + 1
             self._paused[id(ts)] = pause
@@ -175,12 +195,15 @@ class Steering:
                 now = monotonic()
                 if stalled is None:
                     quiet_since = None
+                elif stalled[1]:  # only a timer can move the program on
+                    quiet_since = None
+                    self._extend(pause, stalled[1])
                 elif quiet_since is None:
                     quiet_since = now
                 elif now - quiet_since >= self.grace:
                     with self._mu:
                         if pause.outcome is None:
-                            pause.outcome, pause.why = "stall", stalled
+                            self._end(pause, "stall", stalled[0])
                     continue
                 sleep(_POLL)
         finally:
@@ -214,6 +237,7 @@ class Steering:
                 break
             members.append(following)
             node = following
+        self._meet(pause)
         for other in list(_threads.by_serial.values()):
             waited = other.waiting_on
             if other is pause.ts or id(other) in self._paused or waited is None:
@@ -225,20 +249,69 @@ class Steering:
                     f"paused thread {pause.ts.name!r} held"
                 )
                 return
-        if monotonic() - pause.since >= self.pause:
-            pause.outcome = "timeout"
-            pause.why = (
-                f"no other thread of the cycle reached its edge within {self.pause:g} s "
-                "(the pause limit)"
+        if monotonic() >= pause.limit:
+            if pause.timed:
+                limit = (
+                    f"{pause.limit - pause.since:.1f} s (the pause limit, {self.pause:g} s, "
+                    "counted from the end of the program's timed wait)"
+                )
+            else:
+                limit = f"{self.pause:g} s (the pause limit)"
+            self._end(
+                pause, "timeout", f"no other thread of the cycle reached its edge within {limit}"
             )
 
-    def _stalled(self, pause: _Pause) -> str | None:
-        """None if some live thread may still run; else what every one is doing."""
+    def _end(self, pause: _Pause, outcome: str, why: str) -> None:
+        """Under ``_mu``: end ``pause`` by a stall or a timeout, or as disjoint if
+        the paused threads met at every edge on other locks than each other's."""
+        if pause.met:
+            pause.outcome, pause.why = "disjoint", pause.met
+        else:
+            pause.outcome, pause.why = outcome, why
+
+    def _meet(self, pause: _Pause) -> None:
+        """Under ``_mu``, when no cycle closed: note if the paused threads stand at
+        every edge of the cycle at once (a target standing for several edges needs
+        as many threads), which then cannot close on these locks."""
+        if pause.met:
+            return
+        at: dict[Target, int] = {}
+        for other in self._paused.values():
+            at[other.target] = at.get(other.target, 0) + 1
+        if len(self._paused) < 2 or any(
+            at.get(target, 0) < len(edges) for target, edges in self.edges.items()
+        ):
+            return
+        names = sorted(repr(other.ts.name) for other in self._paused.values())
+        listed = ", ".join(names[:-1]) + " and " + names[-1]
+        pause.met = (
+            f"the paused threads {listed} stood at every edge of the cycle at once, but held "
+            "different instances of its lock classes: none wanted a lock another held, so "
+            "the cycle could not close"
+        )
+
+    def _extend(self, pause: _Pause, timed: list[tuple[int, float, float]]) -> None:
+        """Outlast the timed waits every other thread is in: each shorter than
+        ``TIMED_LIMIT`` extends the pause to the wait's end plus ``pause``, once,
+        up to ``TIMED_LIMIT`` of pause in all. A longer wait (``join(timeout=30)``,
+        a safety net rather than a step of the program) extends nothing."""
+        with self._mu:
+            cap = pause.since + max(self.pause, TIMED_LIMIT)
+            for ident, ends, timeout in timed:
+                if ident not in pause.timed:
+                    pause.timed.add(ident)
+                    if timeout < TIMED_LIMIT:
+                        pause.limit = max(pause.limit, min(ends + self.pause, cap))
+
+    def _stalled(self, pause: _Pause) -> tuple[str, list[tuple[int, float, float]]] | None:
+        """None if some live thread may still run; else what every one is doing,
+        and the threads in a timed wait: (ident, when the wait ends, its timeout)."""
         with self._mu:
             paused = {id(p.ts) for p in self._paused.values()}
         states = {ts.ident: ts for ts in list(_threads.by_serial.values())}
         frames = sys._current_frames()
         doing = []
+        timed = []
         for thread in threading.enumerate():
             ident = thread.ident
             if ident is None or ident in _threads.internal_idents:
@@ -256,10 +329,22 @@ class Steering:
             blocked = _blocked_in(frames.get(ident))
             if blocked is None:
                 return None
-            doing.append(f"{thread.name!r} waits in {blocked}")
+            call, timeout, outer = blocked
+            if timeout is not None:
+                timed.append((ident, self._ends(ident, outer, timeout), timeout))
+            doing.append(f"{thread.name!r} waits in {call}")
         if not doing:
-            return "no other thread was running"
-        return "every other thread was blocked with no timeout: " + "; ".join(doing)
+            return "no other thread was running", timed
+        return "every other thread was blocked with no timeout: " + "; ".join(doing), timed
+
+    def _ends(self, ident: int, outer: int, timeout: float) -> float:
+        """When a thread's timed wait ends: its timeout from when it was first seen
+        (at or after its start: never too early)."""
+        with self._mu:
+            seen = self._timers.get(ident)
+            if seen is None or seen[0] != outer:
+                seen = self._timers[ident] = (outer, monotonic() + timeout)
+        return seen[1]
 
     def _write(self, pause: _Pause, first: Any) -> None:
         if not self.log:
@@ -285,9 +370,10 @@ class Steering:
                 pass
 
 
-def _blocked_in(frame: Any) -> str | None:
-    """The threading call an untimed wait of this thread is in, or None (it runs,
-    or waits with a timeout, or waits somewhere lockorder cannot tell)."""
+def _blocked_in(frame: Any) -> tuple[str, float | None, int] | None:
+    """The threading or queue call a wait of this thread is in, its timeout
+    (None: untimed) and the id of its outermost frame; or None (it runs, or
+    waits somewhere lockorder cannot tell)."""
     if frame is None:
         return None
     code = frame.f_code
@@ -305,9 +391,12 @@ def _blocked_in(frame: Any) -> str | None:
         untimed = block and (timeout is None or timeout < 0)
     else:
         untimed = timeout is None
-    if not untimed:
-        return None
-    return _call_text(frame)
+    call, outer, outer_timeout = _call_of(frame)
+    if untimed:
+        return call, None, id(outer)
+    if not isinstance(outer_timeout, (int, float)) or outer_timeout < 0:
+        outer_timeout = timeout  # pragma: no cover - the inner wait's own
+    return f"{call} with a timeout of {outer_timeout:g} s", float(outer_timeout), id(outer)
 
 
 #: standard-library modules whose blocking calls a stall names by their outermost call
@@ -317,10 +406,13 @@ _SYNC_FILES = frozenset(
 )
 
 
-def _call_text(frame: Any) -> str:
-    """The outermost call of threading or queue around the wait: Event.wait(),
-    Queue.get(), Thread.join() rather than the Condition.wait() inside them."""
+def _call_of(frame: Any) -> tuple[str, Any, Any]:
+    """The outermost call of threading or queue around the wait (Event.wait(),
+    Queue.get(), Thread.join() rather than the Condition.wait() inside them), its
+    frame and its ``timeout`` argument."""
     text = ""
+    outer = frame
+    timeout = None
     while frame is not None:
         code = frame.f_code
         path = os.path.normcase(os.path.abspath(code.co_filename))
@@ -331,14 +423,17 @@ def _call_text(frame: Any) -> str:
             break
         name = "join" if code.co_name == "_wait_for_tstate_lock" else code.co_name
         try:
-            owner = frame.f_locals.get("self")
+            local = frame.f_locals
+            owner = local.get("self")
+            waits = local.get("timeout")
         except Exception:  # pragma: no cover
-            owner = None
+            owner = waits = None
         kind = type(owner).__name__ if owner is not None else "threading"
         if not name.startswith("_"):
             text = f"{kind}.{name}()"
+            outer, timeout = frame, waits
         frame = frame.f_back
-    return text or "threading"
+    return text or "threading", outer, timeout
 
 
 def load_plan(path: str) -> Steering:

@@ -268,6 +268,56 @@ def test_steering_keeps_target_chains_off_the_fast_path(record_mode: None) -> No
     assert len(arrived) == 3  # paused three times, then the chain went fast
 
 
+def test_a_pause_outlasts_a_timed_wait_once(record_mode: None, tmp_path: Path) -> None:
+    """While the rest of the program is in a timed wait, the pause is extended to
+    the wait's end plus the limit; the same thread's next timed waits (a polling
+    loop) do not extend it again, and a safety-net wait of 30 s or more (the main
+    thread's join here) extends nothing."""
+    a = lockorder.Lock(name="timed a")
+    b = lockorder.Lock(name="timed b")
+    log = tmp_path / "pauses.jsonl"
+    steering = _steer.Steering(
+        [
+            _steer.Target(1, "timed a", "timed b", None),
+            _steer.Target(2, "timed b", "timed a", None),
+        ],
+        pause=0.2,
+        grace=0.01,
+        max_pauses=1,
+        log=str(log),
+    )
+    waiting, stop = threading.Event(), threading.Event()
+    never = threading.Event()
+
+    def poller() -> None:
+        waiting.set()
+        never.wait(0.8)  # the timed wait the pause outlasts
+        while not stop.wait(0.05):  # then polling: no further extension
+            pass
+
+    def worker() -> None:
+        with a, b:  # pauses at edge 1; nobody comes to edge 2
+            pass
+
+    _tracker.steering = steering
+    try:
+        polling = threading.Thread(target=poller)
+        polling.start()
+        assert waiting.wait(TIMEOUT)
+        working = threading.Thread(target=worker, name="worker")
+        working.start()
+        working.join(timeout=60)  # 30 s or more: a safety net, not extended
+        assert not working.is_alive()
+    finally:
+        _tracker.steering = None
+        stop.set()
+        polling.join(timeout=TIMEOUT)
+    (pause,) = [json.loads(line) for line in log.read_text().splitlines()]
+    assert pause["outcome"] == "timeout", pause
+    assert 0.8 <= pause["paused_s"] < 2.5, pause
+    assert "counted from the end of the program's timed wait" in pause["why"]
+
+
 def test_no_plan_no_steering() -> None:
     assert "LOCKORDER_STEER" not in os.environ
     assert _tracker.steering is None
@@ -298,7 +348,7 @@ def test_text_says_confirmed_and_shows_the_real_deadlock(confirmed: dict[str, An
     text = report.format_text(confirmed)
     assert "lockorder ERROR: potential-deadlock (CONFIRMED): lock-order inversion" in text
     assert "  confirm: confirmed (1 rerun, " in text
-    assert "    reproduce: lockorder run --confirm staggered.py" in text
+    assert "    reproduce: lockorder run --confirm --confirm-attempts 1 staggered.py" in text
     assert "  the real deadlock of the confirming rerun:" in text
     assert "  confirm: not-confirmed (1 rerun, " in text
 
@@ -312,7 +362,7 @@ def test_html_shows_a_badge_and_the_verdict(confirmed: dict[str, Any]) -> None:
     assert 'data-confirm="confirmed"' in page
     assert '<option value="confirmed">confirmed only</option>' in page
     assert "the real deadlock of the confirming rerun" in page
-    assert "<code>lockorder run --confirm staggered.py</code>" in page
+    assert "<code>lockorder run --confirm --confirm-attempts 1 staggered.py</code>" in page
 
 
 def test_sarif_carries_the_verdict(confirmed: dict[str, Any]) -> None:
@@ -326,6 +376,9 @@ def test_sarif_carries_the_verdict(confirmed: dict[str, Any]) -> None:
     assert first["properties"]["confirmation"]["status"] == "confirmed"
     assert "deadlock" not in first["properties"]["confirmation"]
     assert first["message"]["text"].startswith("Confirmed: a steered rerun made this deadlock")
-    assert "Reproduce with: lockorder run --confirm staggered.py" in first["message"]["text"]
+    assert (
+        "Reproduce with: lockorder run --confirm --confirm-attempts 1 staggered.py"
+        in first["message"]["text"]
+    )
     assert second["properties"]["confirmed"] is False
     assert "Confirm: not-confirmed:" in second["message"]["text"]
