@@ -57,6 +57,10 @@ class LockorderPlugin:
         self.unattached: list[Finding] = []
         self.worker_data: dict[str, dict[str, Any]] = {}
         self.crashed_workers: dict[str, str] = {}
+        #: Ctrl-C or pytest.exit() stopped the session (the summary says so)
+        self.interrupted = False
+        #: workers whose journal the controller took when the session was interrupted
+        self.journaled: list[str] = []
         self.final: list[Finding] = []
         #: (rule, finding): workers' findings that the merge withdrew
         self.merge_withdrawn: list[tuple[str, Finding]] = []
@@ -341,14 +345,29 @@ class LockorderPlugin:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
-        result = yield
+        try:
+            result = yield
+        except BaseException as exc:
+            # Ctrl-C, -x, pytest.exit(): what was found so far is still reported
+            # and every report written, as `lockorder run` does (pytest prints the
+            # summary whatever stopped the loop)
+            if isinstance(exc, (KeyboardInterrupt, pytest.exit.Exception)):
+                self.interrupted = True
+            self._end_of_loop(session, stopped=True)
+            raise
+        self._end_of_loop(session, stopped=False)
+        return result
+
+    def _end_of_loop(self, session: pytest.Session, stopped: bool) -> None:
         if hasattr(self.config, "workerinput"):
             # a worker: hand the graph to the controller (builtin types only)
             self.config.workeroutput["lockorder"] = self._wire()  # type: ignore[attr-defined]
-            return result
+            return
+        if self.interrupted:
+            self._read_journals()
         self.final = self._final_findings()
         upgraded: set[str] = set()
-        if self.options.confirm:
+        if self.options.confirm and not stopped:  # no reruns in a session told to stop
             from lockorder._plugin_confirm import confirm_session
 
             failing = {f.signature for f in self.final if self._fails(f)}
@@ -367,7 +386,30 @@ class LockorderPlugin:
             ]
             session.testsfailed += len(self.unattached)
         self._write_reports()
-        return result
+
+    def _read_journals(self) -> None:
+        """Interrupted under xdist, the controller stops waiting for its workers:
+        take each worker's journal (written after each test) that has not sent
+        its graph. A finding a worker made in a test was that test's; its report
+        may not have reached the controller before the interrupt."""
+        if not self.journal_dir:
+            return
+        import json
+
+        for name in sorted(os.listdir(self.journal_dir)):
+            worker, ext = os.path.splitext(name)
+            if ext != ".json" or worker in self.worker_data:
+                continue
+            try:
+                with open(os.path.join(self.journal_dir, name), encoding="utf-8") as handle:
+                    data = json.load(handle)
+            except (OSError, ValueError):
+                continue
+            if data.get("schema") != SCHEMA:
+                continue
+            self.worker_data[worker] = data
+            self.journaled.append(worker)
+            self.attached.update(f["signature"] for f in data.get("findings", ()) if f.get("test"))
 
     def _final_findings(self) -> list[Finding]:
         from lockorder import _tracker
@@ -480,6 +522,13 @@ class LockorderPlugin:
         findings = self.final
         tr = terminalreporter
         tr.write_sep("=", "lockorder")
+        if self.interrupted:
+            tr.write_line("interrupted: the findings made before the session stopped")
+        if self.journaled:
+            tr.write_line(
+                f"interrupted worker(s) {', '.join(self.journaled)}: their findings are those "
+                "of their last journal (written after each test)"
+            )
         if self.crashed_workers:
             for worker, why in sorted(self.crashed_workers.items()):
                 kept = (

@@ -1,0 +1,151 @@
+"""How a session ends: interrupted with Ctrl-C (or stopped by -x), a lock the main
+thread leaks, a baselined finding that still fails its test. Each ends with a
+summary and reports that say what happened, in real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TIMEOUT
+
+#: test_one makes an inversion between two threads (an error that fails it);
+#: test_two says it is running through the FIFO in $READY, then waits
+INTERRUPTED = textwrap.dedent(
+    """
+    import os
+    import threading
+
+    a = threading.Lock()
+    b = threading.Lock()
+
+
+    def test_one():
+        def ab():
+            with a:
+                with b:
+                    pass
+
+        t = threading.Thread(target=ab)
+        t.start()
+        t.join()
+        with b:
+            with a:
+                pass
+
+
+    def test_two():
+        with open(os.environ["READY"], "w") as fifo:
+            fifo.write("ready")
+        threading.Event().wait(float(os.environ["WAIT"]))
+
+
+    def test_three():
+        pass
+    """
+)
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCKORDER")}
+    env["PYTEST_ADDOPTS"] = "-p no:asyncio -p no:cacheprovider"
+    env.update(extra)
+    return env
+
+
+def _pytest(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", *args],
+        cwd=path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _interrupt(path: Path, *args: str) -> tuple[int, str]:
+    """Run pytest in a session of its own and press Ctrl-C (SIGINT to the whole
+    process group, xdist's workers too) once test_two is running."""
+    ready = path / "ready"
+    os.mkfifo(ready)
+    reader = os.open(ready, os.O_RDONLY | os.O_NONBLOCK)  # no writer yet: not readable
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "--lockorder", *args],
+            cwd=path,
+            env=_env(READY=str(ready), WAIT=str(TIMEOUT)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            readable, _, _ = select.select([reader], [], [], 60)
+            assert readable, "test_two never started"
+            os.killpg(process.pid, signal.SIGINT)
+            out, _ = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.communicate()
+    finally:
+        os.close(reader)
+    return process.returncode, out
+
+
+def _check_interrupted(path: Path, status: int, out: str) -> None:
+    assert status == pytest.ExitCode.INTERRUPTED, out
+    assert "KeyboardInterrupt" in out
+    section = out[out.index("= lockorder =") :]
+    assert "interrupted: the findings made before the session stopped" in section
+    assert "no findings" not in section
+    assert "potential-deadlock: 1\n  ERROR [test_s.py::test_one] lock-order inversion" in section
+    assert "report json: lockorder.json\nreport html: lockorder.html\n" in section
+    data = json.loads((path / "lockorder.json").read_text())
+    assert [(f["kind"], f["test"]) for f in data["findings"]] == [
+        ("potential-deadlock", "test_s.py::test_one")
+    ]
+    assert "lock-order inversion" in (path / "lockorder.html").read_text()
+
+
+def test_ctrl_c_keeps_the_findings_and_writes_every_report(tmp_path: Path) -> None:
+    (tmp_path / "test_s.py").write_text(INTERRUPTED)
+    status, out = _interrupt(
+        tmp_path, "-p", "no:xdist", "--lockorder-report=json", "--lockorder-report=html"
+    )
+    _check_interrupted(tmp_path, status, out)
+    assert "test_s.py::test_three" not in out  # it did stop there
+
+
+def test_ctrl_c_under_xdist_takes_the_workers_journals(tmp_path: Path) -> None:
+    """The controller stops waiting for its worker: what the worker learned comes
+    from its journal, written after test_one."""
+    pytest.importorskip("xdist")
+    (tmp_path / "test_s.py").write_text(INTERRUPTED)
+    status, out = _interrupt(
+        tmp_path, "-n", "1", "--lockorder-report=json", "--lockorder-report=html"
+    )
+    _check_interrupted(tmp_path, status, out)
+
+
+def test_stopping_at_the_first_failure_still_writes_the_reports(tmp_path: Path) -> None:
+    """-x ends the loop with an exception too (pytest's Failed): same as Ctrl-C,
+    but not called an interruption."""
+    (tmp_path / "test_s.py").write_text(INTERRUPTED)
+    result = _pytest(tmp_path, "--lockorder", "-p", "no:xdist", "-x", "--lockorder-report=json")
+    assert result.returncode == pytest.ExitCode.TESTS_FAILED, result.stdout
+    section = result.stdout[result.stdout.index("= lockorder =") :]
+    assert "interrupted" not in section
+    assert "potential-deadlock: 1\n  ERROR [test_s.py::test_one]" in section
+    assert "report json: lockorder.json" in section
+    data = json.loads((tmp_path / "lockorder.json").read_text())
+    assert [f["kind"] for f in data["findings"]] == ["potential-deadlock"]
