@@ -270,8 +270,7 @@ class LockorderPlugin:
                     thread=thread,
                     stack=stack,
                     details=taken,
-                    reason="a lock left held by one test would otherwise chain unrelated "
-                    "locks of later tests into cycles",
+                    reason=_threads.LEFT_HELD_WHY,
                     test=item.nodeid,
                     signature=f"held-at-test-end:{item.nodeid}:"
                     + "|".join(ref.key for ref in refs),

@@ -19,7 +19,14 @@ from lockorder import _forksafe, _sites, _tracker, _unpatched
 from lockorder._findings import Finding
 from lockorder._held import ThreadState, _drain, _tls, mu, prune_orphans
 
-__all__ = ["ThreadState", "abandon_held", "current", "other_threads_alive", "states"]
+__all__ = [
+    "ThreadState",
+    "abandon_held",
+    "current",
+    "main_ended",
+    "other_threads_alive",
+    "states",
+]
 
 _thread_count = getattr(_thread, "_count", lambda: 0)
 
@@ -34,6 +41,18 @@ by_serial: dict[int, ThreadState] = {}
 _exit_refs: dict[Any, ThreadState] = {}
 _thread_serial = 0
 MAIN_SERIAL = 0
+
+#: why a lock left held by a thread that ended is a bug, and the fix (held-at-exit)
+ENDED_HOLDING_WHY = (
+    "every later acquire of it waits forever, unless another thread releases it; "
+    "release it on every path: take it with 'with lock:', or release it in a finally"
+)
+#: the same for a thread that goes on (held-at-test-end, the pytest plugin)
+LEFT_HELD_WHY = (
+    "a lock left held blocks every later acquire by another thread forever, and a "
+    "later acquire by this thread is a self-deadlock; release it on every path: take "
+    "it with 'with lock:', or release it in a finally"
+)
 
 
 class _ExitToken:
@@ -116,33 +135,50 @@ def _thread_exited(ref: Any) -> None:
             if ts is None:
                 return
             by_serial.pop(ts.serial, None)
-            prune_orphans(ts)  # locks the thread dropped while holding them leak nothing
-            leaked = [st for st in ts.held if _owns_as_mutex(ts, st)]
-            if not leaked:
-                return
-            for st in leaked:
-                st._lo_leaked = True
-            refs = tuple(_tracker._ref(st) for st in leaked)
-            stack, taken = _tracker.where_taken(leaked)
-            if ts.started_at:
-                taken += (f"thread {ts.name!r} was {_sites.started_text(ts.started_at)}",)
-            finding = Finding(
-                kind="held-at-exit",
-                severity="warning",
-                message=(
-                    f"thread {ts.name!r} ended while holding "
-                    + ", ".join(ref.label for ref in refs)
-                ),
-                locks=refs,
-                thread=ts.name,
-                stack=stack,
-                test=_tracker.current_test,
-                signature="held-at-exit:" + "|".join(ref.key for ref in refs),
-                details=taken,
-            )
-            _tracker._add_finding(finding)
+            _report_leaks(ts)
     except Exception:  # pragma: no cover - teardown must not fail
         pass
+
+
+def _report_leaks(ts: ThreadState) -> None:
+    """``ts`` ended: the locks it still holds as a mutex are a held-at-exit
+    finding. Called under mu."""
+    prune_orphans(ts)  # locks the thread dropped while holding them leak nothing
+    leaked = [st for st in ts.held if _owns_as_mutex(ts, st)]
+    if not leaked:
+        return
+    for st in leaked:
+        st._lo_leaked = True
+    refs = tuple(_tracker._ref(st) for st in leaked)
+    stack, taken = _tracker.where_taken(leaked)
+    if ts.started_at:
+        taken += (f"thread {ts.name!r} was {_sites.started_text(ts.started_at)}",)
+    finding = Finding(
+        kind="held-at-exit",
+        severity="warning",
+        message=(f"thread {ts.name!r} ended while holding " + ", ".join(ref.label for ref in refs)),
+        locks=refs,
+        thread=ts.name,
+        stack=stack,
+        reason=ENDED_HOLDING_WHY,
+        test=_tracker.current_test,
+        signature="held-at-exit:" + "|".join(ref.key for ref in refs),
+        details=taken,
+    )
+    _tracker._add_finding(finding)
+
+
+def main_ended() -> None:
+    """The program's main code returned or raised, and its non-daemon threads
+    ended (``lockorder run``): the locks the main thread still holds as a mutex
+    are a held-at-exit finding, as for any thread that ends. The interpreter
+    ends the main thread itself only after the report is written."""
+    ts = _tls.__dict__.get("ts")
+    if ts is None:  # the main thread never used a checked lock
+        return
+    _drain(ts)  # locks a test's end or another thread took from it
+    with mu:
+        _report_leaks(ts)
 
 
 def other_threads_alive(ts: ThreadState) -> bool:

@@ -298,7 +298,7 @@ def _execute(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from lockorder import _tracker, report
+    from lockorder import _threads, _tracker, report
     from lockorder._findings import split_suppressed
     from lockorder._install import install, uninstall
 
@@ -354,6 +354,8 @@ def _run(args: argparse.Namespace) -> int:
     previous = _dump_on_signal()
     try:
         status = _execute(args)
+        # the main thread's end: its leaks are held-at-exit, as another thread's
+        _threads.main_ended()
     except _NotStarted as exc:  # nothing ran: no findings, no report
         sys.stderr.write(str(exc))
         return exc.status

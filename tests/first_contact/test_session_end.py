@@ -149,3 +149,108 @@ def test_stopping_at_the_first_failure_still_writes_the_reports(tmp_path: Path) 
     assert "report json: lockorder.json" in section
     data = json.loads((tmp_path / "lockorder.json").read_text())
     assert [f["kind"] for f in data["findings"]] == ["potential-deadlock"]
+
+
+LEAK = textwrap.dedent(
+    """
+    import threading
+
+    lock = threading.Lock()
+    try:
+        lock.acquire()
+        raise ValueError("boom")
+    except ValueError:
+        pass
+    print("done")
+    """
+)
+
+
+def _run(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lockorder", "run", "--json", "", *args],
+        cwd=path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_lock_the_main_thread_leaks_is_held_at_exit(tmp_path: Path) -> None:
+    (tmp_path / "leak.py").write_text(LEAK)
+    result = _run(tmp_path, "leak.py")
+    assert result.stdout == "done\n"
+    assert result.returncode == 0, result.stderr  # a warning, as for any other thread
+    assert result.stderr.startswith("lockorder: 1 finding(s) (0 error(s), 1 warning(s))")
+    assert (
+        "lockorder WARNING: held-at-exit: thread 'MainThread' ended while holding Lock leak.py:4\n"
+        "  why: every later acquire of it waits forever, unless another thread releases it; "
+        "release it on every path: take it with 'with lock:', or release it in a finally\n"
+        "  Lock leak.py:4 acquired at leak.py:6 in <module>\n"
+    ) in result.stderr
+    assert _run(tmp_path, "--fail-on", "warning", "leak.py").returncode == 3
+
+
+def test_a_program_that_releases_everything_has_no_held_at_exit(tmp_path: Path) -> None:
+    """The stdlib's locks the program used (logging, queue, an executor, a
+    Condition), a with block left by sys.exit(): nothing is left held."""
+    (tmp_path / "clean.py").write_text(
+        textwrap.dedent(
+            """
+            import concurrent.futures
+            import logging
+            import queue
+            import sys
+            import threading
+
+            logging.basicConfig()
+            lock = threading.RLock()
+            q = queue.Queue()
+
+
+            def work():
+                with lock:
+                    q.put(1)
+
+
+            with concurrent.futures.ThreadPoolExecutor(2) as pool:
+                pool.submit(work).result()
+            condition = threading.Condition()
+            with condition:
+                condition.notify_all()
+            logging.getLogger("clean").warning("%d", q.qsize())
+            with lock:
+                sys.exit(0)
+            """
+        )
+    )
+    result = _run(tmp_path, "clean.py")
+    assert result.returncode == 0, result.stderr
+    assert "lockorder: 0 finding(s)" in result.stderr, result.stderr
+
+
+def test_a_lock_a_test_leaks_says_why_it_is_a_bug(tmp_path: Path) -> None:
+    (tmp_path / "test_leak.py").write_text(
+        textwrap.dedent(
+            """
+            import threading
+
+            lock = threading.Lock()
+
+
+            def test_leak():
+                lock.acquire()
+            """
+        )
+    )
+    result = _pytest(tmp_path, "--lockorder", "-p", "no:xdist", "-rA")
+    assert result.returncode == pytest.ExitCode.OK, result.stdout
+    assert (
+        "lockorder WARNING: held-at-test-end: thread 'MainThread' still held Lock "
+        "test_leak.py:4 when the test ended; these locks make no more edges\n"
+        "  test: test_leak.py::test_leak\n"
+        "  why: a lock left held blocks every later acquire by another thread forever, and "
+        "a later acquire by this thread is a self-deadlock; release it on every path: "
+        "take it with 'with lock:', or release it in a finally\n"
+    ) in result.stdout
