@@ -57,6 +57,9 @@ class LockorderPlugin:
         self.unattached: list[Finding] = []
         self.worker_data: dict[str, dict[str, Any]] = {}
         self.crashed_workers: dict[str, str] = {}
+        #: (test, rule, finding): suppressed findings whose exception failed a test
+        #: all the same (a self-deadlock or a deadlock raises: a hang helps no one)
+        self.raised: list[tuple[str, str, Finding]] = []
         #: Ctrl-C or pytest.exit() stopped the session (the summary says so)
         self.interrupted = False
         #: workers whose journal the controller took when the session was interrupted
@@ -201,6 +204,10 @@ class LockorderPlugin:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # also sees the reports xdist replays from workers
+        for item in getattr(report, "lockorder_raised", ()):
+            from lockorder._findings import Finding
+
+            self.raised.append((report.nodeid, item["rule"], Finding.from_dict(item["finding"])))
         for item in getattr(report, "lockorder_findings", ()):
             self.attached.add(item["signature"])
             if item.get("suppressed"):
@@ -219,12 +226,16 @@ class LockorderPlugin:
             report.sections.append(("lockorder dump (the test ran long)", self.watchdog.text))
         if call.when == "teardown":
             self._held_at_test_end(item)
-        new, self._reported = _tracker.findings_since(self._reported)
-        if not new:
-            return report
         settings: _TestSettings = item.stash.get(_SETTINGS, None) or _TestSettings(
             self.options.mode, self.options.single_thread, ()
         )
+        if call.excinfo is not None and report.failed:
+            raised = _raised_anyway(call.excinfo.value, settings)
+            if raised is not None:
+                report.lockorder_raised = [raised]  # type: ignore[attr-defined]
+        new, self._reported = _tracker.findings_since(self._reported)
+        if not new:
+            return report
         failing = []
         attached = []
         for finding in new:
@@ -539,7 +550,18 @@ class LockorderPlugin:
         suppressed = {s.signature for _, s in self.suppressed}
         counted = [f for f in findings if f.signature not in suppressed]
         if not counted:
-            tr.write_line("no findings")
+            tr.write_line("no findings" if not self.raised else "no findings counted")
+        if self.raised:
+            # the test failed: the summary must not read as if nothing happened
+            tr.write_line(
+                f"suppressed, but raised all the same: {len(self.raised)} (a self-deadlock "
+                "or a deadlock raises in every mode, or the test would hang)"
+            )
+            for test, rule, finding in self.raised:
+                tr.write_line(f"  ERROR [{test}] {finding.kind}: {finding.message}")
+                # a baseline rule repeats the message: its fingerprint is enough
+                shown = rule.partition(" (")[0] if rule.startswith("baseline ") else rule
+                tr.write_line(f"    suppressed by: {shown}")
         by_kind: dict[str, list[Finding]] = {}
         for finding in counted:
             by_kind.setdefault(finding.kind, []).append(finding)
@@ -734,6 +756,34 @@ def _marker_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
 
 _SETTINGS = pytest.StashKey[Any]()
 _MARKER_ERROR = pytest.StashKey[str]()
+
+
+def _raised_anyway(exc: BaseException, settings: _TestSettings) -> dict[str, Any] | None:
+    """The suppressed finding (a rule of [tool.lockorder], its baseline, the
+    test's marker) whose exception failed a test all the same, as a report's
+    ``suppressed`` entry: a self-deadlock or a deadlock raises in every mode,
+    since the test would hang otherwise."""
+    from lockorder import _tracker
+    from lockorder.errors import LockOrderError
+
+    seen: set[int] = set()
+    error: BaseException | None = exc
+    while error is not None and id(error) not in seen:  # the exception and its causes
+        seen.add(id(error))
+        finding = error.finding if isinstance(error, LockOrderError) else None
+        if finding is not None:
+            if settings.allow and _matches(finding, settings.allow):
+                return {
+                    "rule": f"lockorder marker allow={list(settings.allow)!r}",
+                    "finding": finding.to_dict(),
+                }
+            with _tracker._mu:
+                rules = [r for r, f in _tracker.suppressed if f.signature == finding.signature]
+            if rules:
+                return {"rule": rules[0], "finding": finding.to_dict()}
+            return None
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def _why_short(finding: Finding) -> str:

@@ -254,3 +254,54 @@ def test_a_lock_a_test_leaks_says_why_it_is_a_bug(tmp_path: Path) -> None:
         "a later acquire by this thread is a self-deadlock; release it on every path: "
         "take it with 'with lock:', or release it in a finally\n"
     ) in result.stdout
+
+
+SELF_DEADLOCK = textwrap.dedent(
+    """
+    import threading
+
+    lock = threading.Lock()
+
+
+    def test_self():
+        with lock:
+            lock.acquire()
+    """
+)
+
+
+@pytest.mark.parametrize("xdist", [["-p", "no:xdist"], ["-n", "1"]], ids=["plain", "xdist"])
+def test_a_baselined_self_deadlock_that_fails_its_test_is_in_the_summary(
+    tmp_path: Path, xdist: list[str]
+) -> None:
+    if xdist[0] == "-n":
+        pytest.importorskip("xdist")
+    (tmp_path / "test_s.py").write_text(SELF_DEADLOCK)
+    first = _pytest(tmp_path, "--lockorder", "-p", "no:xdist", "--lockorder-report=json")
+    assert "self-deadlock: 1" in first.stdout, first.stdout
+    accept = subprocess.run(
+        [sys.executable, "-m", "lockorder", "baseline", "lockorder.json", "-o", "baseline.json"],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert accept.returncode == 0, accept.stderr
+    (tmp_path / "pyproject.toml").write_text('[tool.lockorder]\nbaseline = "baseline.json"\n')
+    result = _pytest(tmp_path, "--lockorder", *xdist)
+    # raising is right (the test would hang), and the summary says it happened
+    assert result.returncode == pytest.ExitCode.TESTS_FAILED, result.stdout
+    assert "SelfDeadlockError" in result.stdout
+    section = result.stdout[result.stdout.index("= lockorder =") :]
+    lines = section.splitlines()[1:5]
+    assert lines[0] == "no findings counted", section
+    assert lines[1] == (
+        "suppressed, but raised all the same: 1 (a self-deadlock or a deadlock raises "
+        "in every mode, or the test would hang)"
+    )
+    assert lines[2] == (
+        "  ERROR [test_s.py::test_self] self-deadlock: thread 'MainThread' acquires Lock "
+        "test_s.py:4, which it already holds: a non-reentrant Lock would wait forever"
+    )
+    assert lines[3].startswith("    suppressed by: baseline "), section
