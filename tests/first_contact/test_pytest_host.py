@@ -1,0 +1,163 @@
+"""pytest in a project that never asked for lockorder, with lockorder installed.
+
+lockorder's plugin is loaded by every pytest run in an environment where it is
+installed (entry point ``pytest11``). Off, it must leave no trace: ``pytest
+--help``, ``--version``, ``--co`` and a plain run give what they give with
+``-p no:lockorder``, except the lines ``--help`` has for lockorder's own options
+and ini keys. Each run is a subprocess of the Python running these tests (so
+every Python CI tests on).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lockorder import pytest_plugin
+
+#: a test module that fails if lockorder patched threading (it must not, when off)
+UNPATCHED = """
+import _thread
+import threading
+
+
+def test_threading_is_the_stdlibs():
+    assert threading.Lock in (_thread.allocate_lock, getattr(_thread, "lock", None))
+    with threading.Lock():
+        pass
+
+
+def test_another():
+    assert sum(range(4)) == 6
+"""
+
+
+def _environ(**extra: str) -> dict[str, str]:
+    """This environment without lockorder's variables and pytest's (the outer run's
+    addopts, xdist's worker variables), a fixed terminal width, plus ``extra``."""
+    environ = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("LOCKORDER", "PYTEST_"))
+    }
+    return {**environ, "COLUMNS": "100", "PY_COLORS": "0", **extra}
+
+
+def _pytest(
+    project: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", *args],
+        cwd=project,
+        env=_environ() if env is None else env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A small project that never heard of lockorder: one test module, a pytest.ini."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "test_plain.py").write_text(UNPATCHED)
+    return tmp_path
+
+
+def _files(root: Path) -> set[str]:
+    return {
+        str(path.relative_to(root))
+        for path in root.rglob("*")
+        if not {"__pycache__", ".pytest_cache"} & set(path.relative_to(root).parts)
+    }
+
+
+def _same(text: str) -> str:
+    """What may differ between two identical runs: the duration; and pytest's
+    list of the installed plugins in the header, which names lockorder."""
+    text = re.sub(r" in \d+\.\d+s", " in N s", text)
+    text = re.sub(r"(?m)^(=*)( .* in N s )(=*)$", r"\2", text)  # the padding follows
+    return re.sub(r"(?m)^(plugins: .*?)lockorder-[^,\s]+(, )?", r"\1", text)
+
+
+def _help_texts() -> dict[str, str]:
+    """Every lockorder option's and ini key's help text, as the plugin registers them."""
+    texts: dict[str, str] = {}
+
+    class Group:
+        def addoption(self, *names: str, help: str, **attrs: Any) -> None:
+            # what argparse shows: the help expanded as a %-format (%(default)s)
+            texts[names[0]] = help % {}
+
+    class Parser:
+        def getgroup(self, name: str, description: str = "") -> Group:
+            return Group()
+
+        def addini(self, name: str, help: str, **attrs: Any) -> None:
+            texts[name] = help
+
+    pytest_plugin.pytest_addoption(Parser())  # type: ignore[arg-type]
+    return texts
+
+
+def _squeezed(text: str) -> str:
+    return "".join(text.split())
+
+
+def test_every_option_and_ini_help_of_lockorder_renders_in_pytest_help(project: Path) -> None:
+    """argparse reads a help text as a %-format: a plain ``%`` in one text made every
+    ``pytest --help`` fail (TypeError: %o format: an integer is required)."""
+    texts = _help_texts()
+    assert "--lockorder-dump-after" in texts and "lockorder_dump_after" in texts
+    assert any("%" in text for text in texts.values())  # the case this guards is there
+    done = _pytest(project, "--help")
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    rendered = _squeezed(done.stdout)
+    for name, text in texts.items():
+        assert f"{name} " in done.stdout or f"{name}=" in done.stdout, name
+        assert _squeezed(text) in rendered, (name, text)
+
+
+def _lockorders(lines: list[str]) -> bool:
+    """Whether ``lines`` are whole entries of lockorder's in pytest --help: its option
+    group, or its ini keys (each with its help's continuation lines)."""
+    heads = [line for line in lines if line.strip() and not line.startswith(" " * 24)]
+    return all(
+        re.match(r"  (--no-lockorder|--lockorder|lockorder)([-_ =]|$)", line)
+        or line == "lock-order and deadlock checking:"
+        for line in heads
+    ) and not lines[0].startswith(" " * 24)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["--version"], ["--co", "-q"], [], ["-q"]],
+    ids=["help", "version", "co", "run", "run-q"],
+)
+def test_pytest_does_what_it_does_without_lockorder(project: Path, args: list[str]) -> None:
+    without = _pytest(project, "-p", "no:lockorder", *args)
+    files = _files(project)
+    with_ = _pytest(project, *args)
+    assert with_.returncode == without.returncode == 0, (with_.stderr, without.stderr)
+    assert _same(with_.stderr) == _same(without.stderr)
+    assert _files(project) == files  # no report, no journal: nothing written
+    if args != ["--help"]:
+        assert _same(with_.stdout) == _same(without.stdout)
+        return
+    before, after = without.stdout.splitlines(), with_.stdout.splitlines()
+    matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+    added = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        assert tag in ("equal", "insert"), (before[i1:i2], after[j1:j2])
+        if tag == "insert":
+            added.append(after[j1:j2])
+    assert added and all(_lockorders(lines) for lines in added), added
