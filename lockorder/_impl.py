@@ -6,6 +6,13 @@ everything else, so both behave the same (docs/performance.md, "The C hot
 path"). ``LOCKORDER_IMPL=python`` forces the Python code; ``LOCKORDER_IMPL=c``
 makes a missing extension an error instead of a silent fallback. A
 free-threaded build runs the Python code: the C functions rely on the GIL.
+
+The choice is made at import, and the import never fails on it (docs/api.md,
+"Invalid values"): an invalid ``LOCKORDER_IMPL``, or ``c`` where the C code
+cannot run, makes the default choice (the Python code for ``c``) and waits in
+lockorder._config's list of the environment's problems, told once when
+lockorder is first used; the tools, ``lockorder run`` and the pytest plugin
+when it is on, reject it themselves (:func:`check_environment`).
 """
 
 from __future__ import annotations
@@ -16,22 +23,31 @@ import sysconfig
 from types import ModuleType
 from typing import Any
 
+from lockorder import _config
 from lockorder.errors import ConfigurationError
 
-__all__ = ["implementation", "python_methods", "speed_up", "why_python"]
+__all__ = [
+    "check_environment",
+    "implementation",
+    "python_methods",
+    "speed_up",
+    "why_python",
+]
 
 _CHOICES = ("c", "python")
 
 
-def _load() -> tuple[ModuleType | None, str]:
-    """The extension module, or None and why not."""
-    requested = os.environ.get("LOCKORDER_IMPL", "").strip().lower()
+def _load() -> tuple[ModuleType | None, str, ConfigurationError | None]:
+    """The extension module, or None and why not; and what is wrong with
+    ``LOCKORDER_IMPL`` (None when nothing is)."""
+    raw = os.environ.get("LOCKORDER_IMPL", "")
+    requested = raw.strip().lower()
+    problem = None
     if requested and requested not in _CHOICES:
-        raise ConfigurationError(
-            "LOCKORDER_IMPL", os.environ["LOCKORDER_IMPL"], "'c' or 'python'", "the environment"
-        )
+        problem = ConfigurationError("LOCKORDER_IMPL", raw, "'c' or 'python'", "the environment")
+        requested = ""  # the default: C where it can run
     if requested == "python":
-        return None, "LOCKORDER_IMPL=python"
+        return None, "LOCKORDER_IMPL=python", None
     if sysconfig.get_config_var("Py_GIL_DISABLED"):
         why = "a free-threaded build (the C hot path relies on the GIL)"
     else:
@@ -42,19 +58,23 @@ def _load() -> tuple[ModuleType | None, str]:
         except ImportError as exc:
             why = f"the C extension failed to load: {exc}"
         else:
-            return speedups, ""
+            return speedups, "", problem
     if requested == "c":
-        raise ConfigurationError(
+        problem = ConfigurationError(
             "LOCKORDER_IMPL",
-            "c",
+            raw,
             "'c' or 'python'",
             "the environment",
             message=f"LOCKORDER_IMPL=c, but the C implementation cannot run here: {why}",
         )
-    return None, why
+    return None, why, problem
 
 
-_speedups, _why = _load()
+_speedups, _why, _problem = _load()
+if _problem is not None:  # told once, when lockorder is first used (lockorder._config)
+    _config._pending.append(
+        f"{_problem}; using the {'Python' if _speedups is None else 'C'} implementation"
+    )
 _running = "python"
 
 
@@ -94,3 +114,12 @@ def implementation() -> str:
 def why_python() -> str:
     """Why the Python implementation runs ("" when the C one does)."""
     return "" if _running == "c" else _why
+
+
+def check_environment() -> None:
+    """Raise :class:`ConfigurationError` if ``LOCKORDER_IMPL`` is invalid, or ``c``
+    where the C implementation cannot run: the tools reject it (``lockorder run``,
+    the pytest plugin when it is on); a program that imports lockorder is told
+    with a warning instead."""
+    if _problem is not None:
+        raise _problem

@@ -15,7 +15,7 @@ import pytest
 
 from lockorder._config import MODES, SINGLE_THREAD_POLICIES
 from lockorder._confirm import OPTION_LIMITS, parse_option
-from lockorder._impl import implementation
+from lockorder._impl import check_environment, implementation
 from lockorder.errors import ConfigurationError
 
 ENABLE_HELP = "Check lock order and lock discipline in the tests (lockorder)"
@@ -176,6 +176,10 @@ def resolve(config: pytest.Config, namespace: Any = None) -> Options:
         enabled = False
     if not enabled:  # the other settings are not read (nor judged) when off
         return Options()
+    try:
+        check_environment()  # LOCKORDER_IMPL, judged at import
+    except ConfigurationError as exc:
+        raise pytest.UsageError(str(exc)) from None
     mode = "raise"
     single = "report"
     fail_on = "error"

@@ -335,10 +335,11 @@ def _run(args: argparse.Namespace) -> int:
     except (ConfigurationError, report.ReportError) as exc:
         print(f"lockorder run: {exc}", file=sys.stderr)
         return 2
-    from lockorder import _config
+    from lockorder import _config, _impl
 
     try:  # the policy for every environment value: one line, the usage status
         env = _config.settings_from_env()
+        _impl.check_environment()
     except ConfigurationError as exc:
         print(f"lockorder run: {exc}", file=sys.stderr)
         return 2
@@ -369,8 +370,6 @@ def _run(args: argparse.Namespace) -> int:
     with _tracker._mu:
         wire = _tracker.graph.to_wire()
     settings = _tracker.settings
-    from lockorder import _impl
-
     data = report.build(
         findings,
         wire,

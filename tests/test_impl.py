@@ -64,13 +64,43 @@ def test_lockorder_impl_python_forces_the_fallback() -> None:
     assert done.stdout.split(maxsplit=2) == ["python", "function", "LOCKORDER_IMPL=python\n"]
 
 
-def test_an_invalid_lockorder_impl_is_a_clear_error() -> None:
-    done = _run("import lockorder", LOCKORDER_IMPL="fast")
-    assert done.returncode == 1
-    assert (
-        "lockorder.errors.ConfigurationError: LOCKORDER_IMPL must be 'c' or 'python' "
-        "(got 'fast' from the environment)" in done.stderr
+def test_an_invalid_lockorder_impl_is_one_line_when_lockorder_is_first_used() -> None:
+    """docs/api.md, "Invalid values": the import does not fail on it (a program that
+    never uses lockorder hears nothing); the first use tells it, once, in one line,
+    and the default implementation runs."""
+    done = _run("import lockorder; print('imported')", LOCKORDER_IMPL="rust")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "imported\n", "")
+    done = _run(
+        "import lockorder; a = lockorder.Lock(); b = lockorder.Lock(); "
+        "lockorder.configure(mode='record'); print(lockorder.implementation())",
+        LOCKORDER_IMPL="rust",
     )
+    default = "c" if _built() else "python"
+    assert (done.returncode, done.stdout) == (0, default + "\n"), done.stderr
+    assert done.stderr == (
+        "<environment>:0: LockOrderWarning: LOCKORDER_IMPL must be 'c' or 'python' "
+        "(got 'rust' from the environment); using the "
+        + {"c": "C", "python": "Python"}[default]
+        + " implementation\n"
+    )
+
+
+def test_the_tools_reject_an_invalid_lockorder_impl() -> None:
+    """Judged once, at import, for the tools to reject (lockorder._impl.check_environment)."""
+    done = _run(
+        "from lockorder import _impl\n"
+        "try:\n"
+        "    _impl.check_environment()\n"
+        "except ValueError as exc:\n"
+        "    print(type(exc).__name__, exc.setting, exc)\n",
+        LOCKORDER_IMPL="Fast",
+    )
+    assert done.stdout == (
+        "ConfigurationError LOCKORDER_IMPL LOCKORDER_IMPL must be 'c' or 'python' "
+        "(got 'Fast' from the environment)\n"
+    ), done.stderr
+    done = _run("from lockorder import _impl; _impl.check_environment()", LOCKORDER_IMPL="python")
+    assert (done.returncode, done.stderr) == (0, "")
 
 
 @pytest.mark.skipif(not _built(), reason="the C extension is not built here")
@@ -208,7 +238,24 @@ def test_without_the_extension_the_python_code_runs_and_says_why(tmp_path: Path)
         PYTHONPATH=str(tmp_path),
     )
     assert done.stdout == "python the C extension was not built (no C compiler at install?)\n"
-    done = _run("import lockorder", PYTHONPATH=str(tmp_path), LOCKORDER_IMPL="c")
-    assert "LOCKORDER_IMPL=c, but the C implementation cannot run here: the C extension" in (
-        done.stderr
+    # LOCKORDER_IMPL=c: the tools reject it; a program runs the Python code and is
+    # told once, when it first uses lockorder (docs/api.md)
+    done = _run(
+        "import lockorder, lockorder._impl as i\n"
+        "print(lockorder.implementation())\n"
+        "lockorder.Lock(); lockorder.Lock()\n"
+        "try:\n"
+        "    i.check_environment()\n"
+        "except lockorder.ConfigurationError as exc:\n"
+        "    print(exc)\n",
+        PYTHONPATH=str(tmp_path),
+        LOCKORDER_IMPL="c",
+    )
+    why = "the C extension was not built (no C compiler at install?)"
+    assert done.stdout == (
+        f"python\nLOCKORDER_IMPL=c, but the C implementation cannot run here: {why}\n"
+    ), done.stderr
+    assert done.stderr == (
+        "<environment>:0: LockOrderWarning: LOCKORDER_IMPL=c, but the C implementation "
+        f"cannot run here: {why}; using the Python implementation\n"
     )

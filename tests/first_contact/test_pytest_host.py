@@ -4,7 +4,8 @@ lockorder's plugin is loaded by every pytest run in an environment where it is
 installed (entry point ``pytest11``). Off, it must leave no trace: ``pytest
 --help``, ``--version``, ``--co`` and a plain run give what they give with
 ``-p no:lockorder``, except the lines ``--help`` has for lockorder's own options
-and ini keys. Each run is a subprocess of the Python running these tests (so
+and ini keys, and a ``LOCKORDER_*`` value the run did not ask for changes
+nothing either. Each run is a subprocess of the Python running these tests (so
 every Python CI tests on).
 """
 
@@ -161,3 +162,79 @@ def test_pytest_does_what_it_does_without_lockorder(project: Path, args: list[st
         if tag == "insert":
             added.append(after[j1:j2])
     assert added and all(_lockorders(lines) for lines in added), added
+
+
+def _without_the_extension(tmp_path: Path) -> str:
+    """A PYTHONPATH whose sitecustomize makes ``lockorder._speedups`` not found (an
+    install with no C compiler)."""
+    blocker = tmp_path / "no_speedups"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'lockorder._speedups':\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+    )
+    return str(blocker)
+
+
+@pytest.fixture(params=["invalid", "c-cannot-run"])
+def bad_impl(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[dict[str, str], str]:
+    """An environment whose LOCKORDER_IMPL lockorder cannot follow, and the line that
+    says so."""
+    if request.param == "invalid":
+        return (
+            _environ(LOCKORDER_IMPL="rust"),
+            "LOCKORDER_IMPL must be 'c' or 'python' (got 'rust' from the environment)",
+        )
+    return (
+        _environ(LOCKORDER_IMPL="c", PYTHONPATH=_without_the_extension(tmp_path)),
+        "LOCKORDER_IMPL=c, but the C implementation cannot run here: the C extension "
+        "was not built (no C compiler at install?)",
+    )
+
+
+def test_lockorder_impl_changes_nothing_for_pytest_without_lockorder(
+    project: Path, bad_impl: tuple[dict[str, str], str]
+) -> None:
+    """It was a traceback at import: every pytest run failed, --help and --version too."""
+    env, _ = bad_impl
+    for args in (["--version"], ["--co", "-q"], ["-q"]):
+        without = _pytest(project, "-p", "no:lockorder", *args, env=env)
+        with_ = _pytest(project, *args, env=env)
+        assert without.returncode == 0, without.stderr
+        assert (with_.returncode, _same(with_.stdout), _same(with_.stderr)) == (
+            without.returncode,
+            _same(without.stdout),
+            _same(without.stderr),
+        ), args
+
+
+def test_lockorder_impl_is_one_line_for_the_tools(
+    project: Path, bad_impl: tuple[dict[str, str], str]
+) -> None:
+    env, line = bad_impl
+    done = _pytest(project, "--lockorder", "-q", env=env)
+    assert (done.returncode, done.stderr.strip()) == (4, f"ERROR: {line}"), done.stdout
+    done = subprocess.run(
+        [sys.executable, "-m", "lockorder", "run", "--json", "", "test_plain.py"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", f"lockorder run: {line}\n")
+    # a program that only imports lockorder runs (told when it first uses lockorder)
+    done = subprocess.run(
+        [sys.executable, "-c", "import lockorder; print('ran')"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "ran\n", "")
