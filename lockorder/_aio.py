@@ -48,7 +48,16 @@ from lockorder._held import _drain, _tls, pop, push, steal
 from lockorder._primitives import _setup
 from lockorder._sites import Frame
 from lockorder._tracker import first_take, new_user, slow_acquire
-from lockorder.errors import DeadlockError, PotentialDeadlockError, SelfDeadlockError
+from lockorder.errors import (
+    DeadlockError,
+    PotentialDeadlockError,
+    SelfDeadlockError,
+    hide_from_findings,
+)
+
+#: pytest shows none of this module's frames when a test fails with a finding
+#: (lockorder.errors.hide_from_findings)
+__tracebackhide__ = hide_from_findings
 
 __all__ = ["BoundedSemaphore", "Condition", "Lock", "Semaphore"]
 

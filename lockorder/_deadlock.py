@@ -31,7 +31,11 @@ from lockorder import _discipline, _emit, _sites, _threads, _tracker
 from lockorder._findings import Finding
 from lockorder._sites import Frame
 from lockorder._tracker import ThreadState
-from lockorder.errors import DeadlockError
+from lockorder.errors import DeadlockError, hide_from_findings
+
+#: pytest shows none of this module's frames when a test fails with a finding
+#: (lockorder.errors.hide_from_findings)
+__tracebackhide__ = hide_from_findings
 
 __all__ = ["dump", "wait_acquire"]
 

@@ -29,6 +29,11 @@ from typing import Any
 
 from lockorder import _sites, _threads, _tracker
 from lockorder._held import pop, push
+from lockorder.errors import hide_from_findings
+
+#: pytest shows none of this module's frames when a test fails with a finding
+#: (lockorder.errors.hide_from_findings)
+__tracebackhide__ = hide_from_findings
 
 __all__ = ["loop_lock", "patch", "unpatch"]
 

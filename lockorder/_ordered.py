@@ -17,7 +17,11 @@ from lockorder import _forksafe, _sites, _threads, _tracker, _unpatched
 from lockorder._findings import Finding, LockRef
 from lockorder._wrap import is_checked
 from lockorder._wrap import state_of as _state
-from lockorder.errors import LockOrderViolation
+from lockorder.errors import LockOrderViolation, hide_from_findings
+
+#: pytest shows none of this module's frames when a test fails with a finding
+#: (lockorder.errors.hide_from_findings)
+__tracebackhide__ = hide_from_findings
 
 __all__ = ["acquire"]
 

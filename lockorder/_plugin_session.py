@@ -18,6 +18,7 @@ import pytest
 from lockorder._config import MODES, SINGLE_THREAD_POLICIES
 from lockorder._impl import implementation
 from lockorder._plugin_options import MARKER_KEYS, SCHEMA, Options
+from lockorder.errors import LockOrderError
 
 if TYPE_CHECKING:
     from lockorder._findings import Finding
@@ -252,8 +253,13 @@ class LockorderPlugin:
                 report.outcome = "failed"
                 report.longrepr = "\n\n".join(f.format() for f in failing)
                 return report
-        text = "\n\n".join(f.format() for f in new)
-        report.sections.append((f"lockorder findings ({call.when})", text))
+        # the finding the test failed with (its exception's message) is not told again
+        error = call.excinfo.value if call.excinfo is not None else None
+        raised = error.finding if isinstance(error, LockOrderError) else None
+        told = [f for f in new if raised is None or f.signature != raised.signature]
+        if told:
+            text = "\n\n".join(f.format() for f in told)
+            report.sections.append((f"lockorder findings ({call.when})", text))
         return report
 
     def _fails(self, finding: Finding) -> bool:

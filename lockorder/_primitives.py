@@ -26,6 +26,11 @@ from lockorder._tracker import (
     record,
     slow_acquire,
 )
+from lockorder.errors import hide_from_findings
+
+#: pytest shows none of this module's frames when a test fails with a finding
+#: (lockorder.errors.hide_from_findings)
+__tracebackhide__ = hide_from_findings
 
 #: the frame that called an acquire: kept on the lock while it is held
 _getframe: Callable[[int], FrameType] = sys._getframe

@@ -44,7 +44,12 @@ from lockorder._held import LockState, ThreadState, refresh_held
 from lockorder._project import ProjectConfig
 from lockorder.errors import (
     LockOrderWarning,
+    hide_from_findings,
 )
+
+#: pytest shows none of this module's frames when a test fails with a finding
+#: (lockorder.errors.hide_from_findings)
+__tracebackhide__ = hide_from_findings
 
 __all__ = ["LockState", "ThreadState"]
 

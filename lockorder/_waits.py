@@ -35,6 +35,11 @@ import wrapt
 from lockorder import _deadlock, _emit, _held, _sites, _threads, _tracker
 from lockorder._findings import Finding
 from lockorder._graph import TAKEN_AT_LIMIT
+from lockorder.errors import hide_from_findings
+
+#: pytest shows none of this module's frames when a test fails with a finding
+#: (lockorder.errors.hide_from_findings)
+__tracebackhide__ = hide_from_findings
 
 __all__ = ["patch", "unpatch"]
 

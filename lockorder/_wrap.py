@@ -28,6 +28,11 @@ from lockorder._primitives import (
     _SemaphoreMixin,
     _validate_name,
 )
+from lockorder.errors import hide_from_findings
+
+#: pytest shows none of this module's frames when a test fails with a finding
+#: (lockorder.errors.hide_from_findings)
+__tracebackhide__ = hide_from_findings
 
 __all__ = ["is_checked", "state_of", "wrap"]
 

@@ -71,6 +71,16 @@ class ConfigurationError(ValueError):
         self.source = source
 
 
+def hide_from_findings(excinfo: Any) -> bool:
+    """pytest's ``__tracebackhide__`` of lockorder's modules on the acquire path
+    (each sets it to this function): the traceback of a failure that reports a
+    finding (a :class:`LockOrderError`, whose message is the report) shows the
+    user's frames, not lockorder's, which only say how the finding was made. Any
+    other exception shows them all (a bug of lockorder's must be found), and so
+    does ``pytest --fulltrace``."""
+    return excinfo is not None and isinstance(getattr(excinfo, "value", None), LockOrderError)
+
+
 class LockOrderWarning(UserWarning):
     """A finding reported as a warning (``warn`` mode, or a warning-level finding).
 

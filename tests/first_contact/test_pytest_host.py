@@ -238,3 +238,92 @@ def test_lockorder_impl_is_one_line_for_the_tools(
         check=False,
     )
     assert (done.returncode, done.stdout, done.stderr) == (0, "ran\n", "")
+
+
+# -- a finding's failure, as a user reads it -------------------------------------------
+
+SELF_DEADLOCK = """
+import threading
+
+lock = threading.Lock()
+
+
+def test_self_deadlock():
+    with lock:
+        with lock:
+            pass
+"""
+
+TASKS_DEADLOCK = """
+import asyncio
+
+
+def test_tasks_deadlock():
+    a = asyncio.Lock()
+    b = asyncio.Lock()
+
+    async def one(mine, theirs):
+        async with a:
+            mine.set()
+            await theirs.wait()
+            async with b:
+                pass
+
+    async def two(mine, theirs):
+        async with b:
+            await theirs.wait()
+            mine.set()
+            async with a:
+                pass
+
+    async def main():
+        first, second = asyncio.Event(), asyncio.Event()
+        await asyncio.gather(one(first, second), two(second, first))
+
+    asyncio.run(main())
+"""
+
+# lockorder used by the tests themselves, no plugin: raise mode
+RAISE_MODE = """
+import lockorder
+
+
+def test_inversion_raises():
+    lockorder.configure(mode="raise", single_thread="strict")
+    a = lockorder.Lock(name="a")
+    b = lockorder.RLock(name="b")
+    with a:
+        with b:
+            pass
+    with b:
+        with a:
+            pass
+"""
+
+_LOCKORDER_SOURCE = str(Path(pytest_plugin.__file__).parent)
+
+
+@pytest.mark.parametrize(
+    ("source", "args", "why"),
+    [
+        (SELF_DEADLOCK, ["--lockorder"], "why: no other thread exists that could release it"),
+        (TASKS_DEADLOCK, ["--lockorder"], "why: every task of the cycle is blocked"),
+        (RAISE_MODE, [], "why: every edge was made by thread 'MainThread' alone"),
+    ],
+    ids=["self-deadlock", "tasks-deadlock", "raise-mode-without-plugin"],
+)
+def test_a_findings_failure_shows_the_users_frames_and_the_finding_once(
+    tmp_path: Path, source: str, args: list[str], why: str
+) -> None:
+    """It showed about 40 lines of lockorder's source before the message (the
+    acquire's internals), then the same finding again in a section of its own."""
+    (tmp_path / "test_it.py").write_text(source)
+    done = _pytest(tmp_path, "-p", "no:cacheprovider", *args)
+    assert done.returncode == 1, done.stdout + done.stderr
+    failures = done.stdout.split(" FAILURES ", 1)[1]
+    assert _LOCKORDER_SOURCE not in failures, failures
+    assert failures.count(why) == 1, failures
+    assert re.search(r"(?m)^E +lockorder\.errors\.\w+Error: lockorder ERROR: ", failures)
+    # every frame is still there for whoever asks (a bug of lockorder's must show)
+    done = _pytest(tmp_path, "-p", "no:cacheprovider", "--fulltrace", *args)
+    assert _LOCKORDER_SOURCE in done.stdout.split(" FAILURES ", 1)[1]
