@@ -307,6 +307,7 @@ def _program_frames(frame: FrameType | None, limit: int, in_task: bool = False) 
             module in _RUNNER_MODULES
             or module.startswith(_RUNNER_PREFIXES)
             or (in_task and module == "asyncio.events")
+            or (module == "lockorder.cli" and frame.f_code.co_name in _RUNS_THE_PROGRAM)
         ):
             break
         if not _not_the_programs(frame, module):
@@ -483,6 +484,10 @@ _RUNNER_MODULES = ("_pytest", "pluggy", "xdist", "execnet", "pytest", "runpy")
 _THREAD_BOOTSTRAP = frozenset(
     {"Thread._bootstrap", "Thread._bootstrap_inner", "Thread.run", "_bootstrap", "run"}
 )
+#: the functions of ``lockorder run`` (lockorder.cli) that run the program: the
+#: frames beyond them are the runner's, not the program's (the console script's
+#: ``bin/lockorder``, ``python -m``'s runpy), as pytest's are for a test
+_RUNS_THE_PROGRAM = frozenset({"_execute", "_run_script"})
 #: lockorder's own files (``python -m lockorder`` runs __main__ under that name)
 _LOCKORDER_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -504,6 +509,8 @@ def stack_of(frame: FrameType | None, limit: int = STACK_LIMIT) -> tuple[Frame, 
         module = frame.f_globals.get("__name__", "")
         if not isinstance(module, str):
             module = ""
+        if module == "lockorder.cli" and frame.f_code.co_name in _RUNS_THE_PROGRAM:
+            break
         if module == "lockorder" or frame.f_code.co_filename.startswith(_LOCKORDER_DIR):
             module = "lockorder."
         if not module.startswith(_STACK_SKIP):

@@ -327,3 +327,105 @@ def test_a_findings_failure_shows_the_users_frames_and_the_finding_once(
     # every frame is still there for whoever asks (a bug of lockorder's must show)
     done = _pytest(tmp_path, "-p", "no:cacheprovider", "--fulltrace", *args)
     assert _LOCKORDER_SOURCE in done.stdout.split(" FAILURES ", 1)[1]
+
+
+# -- lockorder run, through the console script -------------------------------------------
+
+PROGRAM = """
+import asyncio
+import threading
+
+a = threading.Lock()
+b = threading.Lock()
+
+
+def forwards():
+    with a:
+        with b:
+            pass
+
+
+def backwards():
+    with b:
+        with a:
+            pass
+
+
+forwards()  # an edge made by the main thread: its stack reaches the top of the program
+thread = threading.Thread(target=backwards)
+thread.start()
+thread.join()
+
+x = asyncio.Lock()
+y = asyncio.Lock()
+
+
+async def one():
+    async with x:
+        async with y:
+            pass
+
+
+async def two():
+    async with y:
+        async with x:
+            pass
+
+
+async def main():
+    await asyncio.create_task(one())
+    await asyncio.create_task(two())
+
+
+asyncio.run(main())
+"""
+
+
+def _console_script(tmp_path: Path) -> Path:
+    """The ``lockorder`` console script next to this Python (where pip put it), or
+    one written as pip writes it."""
+    installed = Path(sys.executable).parent / "lockorder"
+    if installed.is_file():
+        return installed
+    shim = tmp_path / "bin" / "lockorder"
+    shim.parent.mkdir()
+    shim.write_text(
+        "import re\nimport sys\nfrom lockorder.cli import main\n"
+        "if __name__ == '__main__':\n"
+        "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n"
+        "    sys.exit(main())\n"
+    )
+    return shim
+
+
+def test_lockorder_run_through_the_console_script_shows_only_the_programs_frames(
+    tmp_path: Path,
+) -> None:
+    """Stacks and 'started at' lines ended in 'called from .../bin/lockorder:8 in
+    <module>' under the console script (not under python -m lockorder)."""
+    (tmp_path / "prog.py").write_text(PROGRAM)
+    script = _console_script(tmp_path)
+    outputs = {}
+    for how, command in (
+        ("console script", [sys.executable, str(script)]),
+        ("python -m", [sys.executable, "-m", "lockorder"]),
+    ):
+        done = subprocess.run(
+            [*command, "run", "--json", f"{how}.json", "--single-thread", "strict", "prog.py"],
+            cwd=tmp_path,
+            env=_environ(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 3, done.stderr
+        report = (tmp_path / f"{how}.json").read_text()
+        for text in (done.stderr, report):
+            assert str(script) not in text and _LOCKORDER_SOURCE not in text
+            assert "runpy" not in text
+        outputs[how] = done.stderr.replace(f"{how}.json", "REPORT")
+    assert outputs["console script"] == outputs["python -m"]
+    text = outputs["console script"]
+    assert "thread 'Thread-1 (backwards)' was started at prog.py:23 in <module>\n" in text
+    assert '      File "prog.py", line 21, in <module>\n      File "prog.py", line 11' in text
