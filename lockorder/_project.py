@@ -39,6 +39,7 @@ __all__ = [
     "find_pyproject",
     "load_baseline",
     "load_project_config",
+    "read_baseline",
 ]
 
 if sys.version_info >= (3, 11):
@@ -339,28 +340,31 @@ def activate(config: ProjectConfig | None) -> None:
     _sites.set_wrappers(config.wrappers if config is not None else ())
 
 
-def load_baseline(path: str) -> tuple[dict[str, str], dict[str, list[str] | None]]:
-    """fingerprint -> description, and fingerprint -> the identities of the
-    finding's locks (None if not recorded), from a file ``lockorder baseline``
-    wrote."""
+def read_baseline(path: str) -> list[dict[str, Any]]:
+    """The entries of the baseline file at ``path`` (``lockorder baseline`` wrote
+    it), checked against its schema: :class:`~lockorder.report.ReportError` says
+    what is wrong, naming the file and the field."""
     from lockorder.report import ReportError, read_json
+    from lockorder.report._schema import SchemaError, check_baseline
 
     data = read_json(path, "baseline")
     if not isinstance(data, dict) or data.get("format") != BASELINE_FORMAT:
         raise ReportError(path, "not-a-report", "valid JSON but not a lockorder baseline")
-    if data.get("version") != 1:
-        raise ReportError(
-            path, "version", f"baseline version {data.get('version')!r}; this lockorder reads 1"
-        )
-    entries = data.get("findings", [])
+    version = data.get("version")
+    if type(version) is not int or version != 1:
+        raise ReportError(path, "version", f"baseline version {version!r}; this lockorder reads 1")
     try:
-        messages = {str(entry["fingerprint"]): str(entry.get("message", "")) for entry in entries}
-        locks = {
-            str(entry["fingerprint"]): (
-                [str(lock) for lock in entry["locks"]] if "locks" in entry else None
-            )
-            for entry in entries
-        }
-    except (KeyError, TypeError, AttributeError):
-        raise ReportError(path, "corrupt", "a baseline entry without a fingerprint") from None
+        check_baseline(data)
+    except SchemaError as exc:
+        raise ReportError(path, "not-a-report", f"not a lockorder baseline: {exc}") from None
+    return list(data.get("findings", []))
+
+
+def load_baseline(path: str) -> tuple[dict[str, str], dict[str, list[str] | None]]:
+    """fingerprint -> description, and fingerprint -> the identities of the
+    finding's locks (None if not recorded), from a file ``lockorder baseline``
+    wrote."""
+    entries = read_baseline(path)
+    messages = {entry["fingerprint"]: str(entry.get("message", "")) for entry in entries}
+    locks = {entry["fingerprint"]: entry.get("locks") for entry in entries}
     return messages, locks

@@ -80,12 +80,12 @@ def test_report_text_to_stdout(pytester: pytest.Pytester, inversion_report: Path
         (
             '{"format": "lockorder-report", "version": 1, "findings": [{"x": 1}]}',
             6,
-            "not a lockorder report: a malformed finding (no 'kind' field)",
+            "not a lockorder report: findings[0].kind is missing",
         ),
         (
             '{"format": "lockorder-report", "version": 1, "findings": 5}',
             6,
-            "not a lockorder report: a malformed finding",
+            "not a lockorder report: findings must be an array (got 5)",
         ),
     ],
 )

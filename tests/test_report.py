@@ -46,13 +46,13 @@ def test_round_trip_keeps_every_finding(tmp_path: Path) -> None:
         (
             '{"format": "lockorder-report", "version": 1, "findings": [{"kind": 1}]}',
             "not-a-report",
-            "not a lockorder report: a malformed finding (no 'severity' field)",
+            "not a lockorder report: findings[0].severity is missing",
         ),
         (
             '{"format": "lockorder-report", "version": 1, "findings": [], '
             '"suppressed": [{"rule": "x"}]}',
             "not-a-report",
-            "not a lockorder report: a malformed suppressed entry (no 'finding' field)",
+            "not a lockorder report: suppressed[0].finding is missing",
         ),
     ],
 )

@@ -259,36 +259,22 @@ def load(path: str) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ReportError(path, "not-a-report", "valid JSON but not a lockorder report")
     version = data.get("version")
-    if version != SCHEMA_VERSION:
+    if type(version) is not int or version != SCHEMA_VERSION:
         raise ReportError(
             path,
             "version",
             f"report schema version {version!r}; this lockorder reads version {SCHEMA_VERSION}",
         )
     # valid JSON that says it is a report but does not hold one: not a report
-    # (a corrupt file is one that is not valid JSON)
+    # (a corrupt file is one that is not valid JSON). Checked here, once, so no
+    # command meets a field of the wrong type later.
+    from lockorder.report._schema import SchemaError, check_report
+
     try:
-        findings_of(data)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ReportError(
-            path, "not-a-report", f"not a lockorder report: a malformed finding ({_what(exc)})"
-        ) from None
-    try:
-        suppressed_of(data)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ReportError(
-            path,
-            "not-a-report",
-            f"not a lockorder report: a malformed suppressed entry ({_what(exc)})",
-        ) from None
+        check_report(data)
+    except SchemaError as exc:
+        raise ReportError(path, "not-a-report", f"not a lockorder report: {exc}") from None
     return data
-
-
-def _what(exc: Exception) -> str:
-    """What is wrong with an entry, from the exception reading it raised."""
-    if isinstance(exc, KeyError):
-        return f"no {exc.args[0]!r} field"
-    return f"{type(exc).__name__}: {exc}"
 
 
 def findings_of(report: dict[str, Any]) -> list[Finding]:
