@@ -181,16 +181,13 @@ def _check(args: argparse.Namespace) -> int:
     from lockorder.report.fingerprint import fingerprint
 
     data = _report.load(args.report)
-    try:
-        config = load_project_config(args.config)
+    try:  # the command line's baseline wins over [tool.lockorder] baseline
+        config = load_project_config(args.config, with_baseline=args.baseline is None)
     except ConfigurationError as exc:
         print(f"lockorder check: {exc}", file=sys.stderr)
         return 2
-    if args.baseline is not None:  # the command line wins over [tool.lockorder] baseline
+    if args.baseline is not None:
         config.use_baseline(args.baseline)
-    elif config.baseline is not None and not os.path.exists(config.baseline):
-        print(f"lockorder check: the baseline {config.baseline} does not exist", file=sys.stderr)
-        return REPORT_ERROR_STATUS["unreadable"]
     levels = ("error",) if args.fail_on == "error" else ("error", "warning")
     new: list[Finding] = []
     accepted = 0

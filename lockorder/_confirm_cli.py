@@ -140,7 +140,7 @@ def confirm_command(args: argparse.Namespace) -> int:
         print(f"lockorder confirm: {exc}", file=sys.stderr)
         return REPORT_ERROR_STATUS[exc.problem]
     try:
-        project = load_project_config()
+        project = load_project_config(with_baseline=False)  # only its confirm settings
     except ConfigurationError as exc:
         print(f"lockorder confirm: {exc}", file=sys.stderr)
         return 2

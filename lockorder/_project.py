@@ -242,12 +242,16 @@ def _strings(value: Any, key: str, path: str) -> list[str]:
 CONFIRM_KEYS = ("confirm_attempts", "confirm_budget", "confirm_total", "confirm_pause")
 
 
-def load_project_config(path: str | None = None) -> ProjectConfig:
-    """Read ``[tool.lockorder]`` from ``path`` (or the nearest pyproject.toml).
+def load_project_config(path: str | None = None, *, with_baseline: bool = True) -> ProjectConfig:
+    """Read ``[tool.lockorder]`` from ``path`` (or the nearest pyproject.toml), and
+    the baseline file it names unless ``with_baseline`` is false (another baseline
+    replaces it).
 
     Raises:
         ConfigurationError: the file is not valid TOML, or a setting has the
             wrong type; the message names the key and the file.
+        ReportError: the baseline file is missing or cannot be used (a
+            misspelled path is said, not taken for an empty baseline).
     """
     if path is None:
         path = find_pyproject()
@@ -323,7 +327,16 @@ def load_project_config(path: str | None = None) -> ProjectConfig:
         if not isinstance(baseline, str):
             raise ConfigurationError("tool.lockorder.baseline", baseline, "a file path", path)
         config.baseline = os.path.join(os.path.dirname(path), baseline)
-        if os.path.exists(config.baseline):
+        if with_baseline:
+            if not os.path.exists(config.baseline):
+                from lockorder.report import ReportError
+
+                raise ReportError(
+                    config.baseline,
+                    "unreadable",
+                    f"no such baseline file (tool.lockorder.baseline in {path}; "
+                    "'lockorder baseline REPORT.json -o FILE' writes one)",
+                )
             config.use_baseline(config.baseline)
     return config
 

@@ -1,9 +1,10 @@
-"""Bad report and baseline files, as a new user meets them.
+"""The baseline and bad report files, as a new user meets them.
 
-A report or baseline with a field of the wrong type, or without a field the
-readers need, is one line naming the file and the field, whatever the command
-(the field-by-field sweep calls the command's entry point in this process:
-hundreds of files, one subprocess each would take minutes).
+A misspelled ``baseline =`` path is an error, not an empty baseline. A report
+or baseline with a field of the wrong type, or without a field the readers
+need, is one line naming the file and the field, whatever the command (the
+field-by-field sweep calls the command's entry point in this process: hundreds
+of files, one subprocess each would take minutes).
 """
 
 from __future__ import annotations
@@ -69,6 +70,55 @@ def lockorder(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.strip()]
+
+
+# -- a misspelled baseline = ------------------------------------------------------------
+
+
+def test_a_misspelled_baseline_path_is_one_line_for_run_pytest_and_check(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "prog.py").write_text(PROGRAM)
+    (tmp_path / "test_prog.py").write_text("def test_nothing():\n    pass\n")
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[tool.lockorder]\nbaseline = "lockorder-basline.json"\n')
+    missing = tmp_path / "lockorder-basline.json"
+    said = (
+        f"{missing}: no such baseline file (tool.lockorder.baseline in {pyproject}; "
+        "'lockorder baseline REPORT.json -o FILE' writes one)"
+    )
+
+    run = lockorder(tmp_path, "run", "prog.py")
+    assert run.returncode == 2  # a bad setting (docs/runner.md)
+    assert lines(run.stderr) == [f"lockorder run: {said}"] and run.stdout == ""
+
+    pytest_run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--lockorder", "-q"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert pytest_run.returncode == 4  # pytest's usage error
+    assert lines(pytest_run.stderr) == [f"ERROR: lockorder: {said}"]
+    assert "passed" not in pytest_run.stdout
+
+    (tmp_path / "r.json").write_text("{}")
+    assert lockorder(tmp_path, "run", "--json", "r.json", "prog.py").returncode == 2
+    assert (tmp_path / "r.json").read_text() == "{}"  # nothing ran, nothing written
+    misspelled = pyproject.read_text()
+    pyproject.unlink()
+    assert lockorder(tmp_path, "run", "-q", "--json", "r.json", "prog.py").returncode == 3
+    pyproject.write_text(misspelled)
+    check = lockorder(tmp_path, "check", "r.json")
+    assert check.returncode == 4  # a baseline that cannot be read (docs/reports.md)
+    assert lines(check.stderr) == [f"lockorder check: {said}"]
+    # on the command line: the option's file is the one read (and named)
+    check = lockorder(tmp_path, "check", "r.json", "--baseline", "nope.json")
+    assert check.returncode == 4
+    assert lines(check.stderr) == [
+        "lockorder check: nope.json: cannot read the baseline: No such file or directory"
+    ]
 
 
 # -- malformed fields ----------------------------------------------------------------------
