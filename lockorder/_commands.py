@@ -89,11 +89,21 @@ def add_parsers(commands: Any) -> None:
         default="error",
         help="Lowest severity of a new finding that fails (default: error)",
     )
+    check.add_argument(
+        "--prune",
+        action="store_true",
+        help="Remove from the baseline file the entries whose finding no longer occurs "
+        "(the report's run made every lock of it, but not the finding)",
+    )
 
     baseline = commands.add_parser(
         "baseline",
         help="Write a report's findings as accepted (a baseline file)",
-        description="Write the fingerprints of REPORT's findings to a baseline file.",
+        description=(
+            "Write the fingerprints of REPORT's findings to a baseline file, with those "
+            "the run's own baseline suppressed. When FILE is a baseline already, its "
+            "entries are kept unless the report shows their finding no longer occurs."
+        ),
     )
     baseline.add_argument("report", metavar="REPORT.json")
     baseline.add_argument(
@@ -188,6 +198,13 @@ def _check(args: argparse.Namespace) -> int:
         return 2
     if args.baseline is not None:
         config.use_baseline(args.baseline)
+    if args.prune and config.baseline is None:
+        print(
+            "lockorder check: --prune needs a baseline (--baseline FILE, or baseline = "
+            "in [tool.lockorder])",
+            file=sys.stderr,
+        )
+        return 2
     levels = ("error",) if args.fail_on == "error" else ("error", "warning")
     new: list[Finding] = []
     accepted = 0
@@ -202,8 +219,24 @@ def _check(args: argparse.Namespace) -> int:
             accepted += 1
     for finding in new:
         print(f"NEW {fingerprint(finding)} {finding.severity}: {finding.kind}: {finding.message}")
-    for rule in config.stale(data.get("graph", {}).get("classes", ())):
-        print(f"stale: {rule} matched no finding of this report", file=sys.stderr)
+    classes = data.get("graph", {}).get("classes", ())
+    pruned = config.stale_baseline(classes) if args.prune else []
+    pruned_rules = {config.baseline_rule(fp) for fp in pruned}
+    for rule in config.stale(classes):
+        if rule in pruned_rules:
+            print(f"pruned: {rule}: its finding no longer occurs", file=sys.stderr)
+        else:
+            print(f"stale: {rule} matched no finding of this report", file=sys.stderr)
+    if args.prune:
+        assert config.baseline is not None
+        entries = [e for e in config.baseline_entries if e["fingerprint"] not in pruned]
+        if pruned:
+            _write(_baseline_text(entries), config.baseline)
+        print(
+            f"lockorder check: pruned {_entries(len(pruned))} from {config.baseline}, "
+            f"{len(entries)} left",
+            file=sys.stderr,
+        )
     print(
         f"lockorder check: {len(new)} new finding(s), {accepted} accepted",
         file=sys.stderr,
@@ -211,25 +244,88 @@ def _check(args: argparse.Namespace) -> int:
     return 1 if new else 0
 
 
-def _baseline(args: argparse.Namespace) -> int:
+def _entries(number: int) -> str:
+    return f"{number} {'entry' if number == 1 else 'entries'}"
+
+
+def _baseline_text(entries: list[dict[str, Any]]) -> str:
     from lockorder._project import BASELINE_FORMAT
+
+    baseline = {"format": BASELINE_FORMAT, "version": 1, "findings": entries}
+    return json.dumps(baseline, indent=1) + "\n"
+
+
+#: how a report's ``suppressed`` entry names the baseline entry that accepted it
+_BASELINE_RULE = "baseline "
+
+
+def _baseline(args: argparse.Namespace) -> int:
+    from lockorder._project import ProjectConfig
     from lockorder.report.fingerprint import fingerprint, lock_identity
 
     data = _report.load(args.report)
-    entries = {}
-    for finding in _report.findings_of(data):
-        entries[fingerprint(finding)] = {
-            "fingerprint": fingerprint(finding),
+    entries: dict[str, dict[str, Any]] = {}
+
+    def accept(fp: str, finding: Finding) -> None:
+        entries[fp] = {
+            "fingerprint": fp,
             "kind": finding.kind,
             "message": finding.message,
             # which locks it names: a run that made them all and not the finding
             # shows the entry is stale
             "locks": sorted({lock_identity(lock) for lock in finding.locks}),
         }
-    baseline = {"format": BASELINE_FORMAT, "version": 1, "findings": list(entries.values())}
-    _write(json.dumps(baseline, indent=1) + "\n", args.output)
+
+    for finding in _report.findings_of(data):
+        accept(fingerprint(finding), finding)
+    # a run with a baseline lists what it accepted as suppressed: still found, so
+    # still accepted (under the fingerprint that matched, "baseline FP (message)")
+    carried = 0
+    for rule, finding in _report.suppressed_of(data):
+        if rule.startswith(_BASELINE_RULE):
+            fp = rule[len(_BASELINE_RULE) :].partition(" ")[0] or fingerprint(finding)
+            if fp not in entries:
+                carried += 1
+                accept(fp, finding)
+    # rewriting a baseline: its entries stay unless the report shows their
+    # finding no longer occurs (the judgment of stale entries); a file that is
+    # not a baseline is not overwritten
+    dropped: list[str] = []
+    kept = 0
+    if args.output != "-" and os.path.isfile(args.output):
+        old = ProjectConfig()
+        old.use_baseline(args.output)
+        for fp in entries:
+            old.baseline_matched(fp)
+        gone = set(old.stale_baseline(data.get("graph", {}).get("classes", ())))
+        for entry in old.baseline_entries:
+            fp = entry["fingerprint"]
+            if fp in entries:
+                continue
+            if fp in gone:
+                dropped.append(fp)
+            else:
+                kept += 1
+                entries[fp] = entry
+    _write(_baseline_text(list(entries.values())), args.output)
+    if dropped:
+        one = len(dropped) == 1
+        print(
+            f"lockorder baseline: dropped {_entries(len(dropped))} of {args.output} whose "
+            f"finding{'' if one else 's'} no longer occur{'s' if one else ''} (the run made "
+            f"every lock {'it names' if one else 'they name'}, not the "
+            f"finding{'' if one else 's'})",
+            file=sys.stderr,
+        )
+    if kept:
+        print(
+            f"lockorder baseline: kept {_entries(kept)} of {args.output} that this run "
+            "cannot judge (it did not make every lock named)",
+            file=sys.stderr,
+        )
+    also = f" ({carried} of them suppressed by the run's baseline)" if carried else ""
     print(
-        f"lockorder baseline: {len(entries)} finding(s) accepted "
+        f"lockorder baseline: {len(entries)} finding(s) accepted{also} "
         f"-> {_report.output_name(args.output)}",
         file=sys.stderr,
     )

@@ -37,7 +37,6 @@ __all__ = [
     "ProjectConfig",
     "activate",
     "find_pyproject",
-    "load_baseline",
     "load_project_config",
     "read_baseline",
 ]
@@ -84,6 +83,8 @@ class ProjectConfig:
     #: fingerprint -> the identities of the accepted finding's locks (None: a
     #: baseline written before they were recorded)
     baseline_locks: dict[str, list[str] | None] = field(default_factory=dict)
+    #: the baseline file's entries, as read
+    baseline_entries: list[dict[str, Any]] = field(default_factory=list)
     #: lock wrappers: "module", "module:function", "module:Class.method"
     wrappers: list[str] = field(default_factory=list)
     #: rule text -> times it matched
@@ -94,7 +95,7 @@ class ProjectConfig:
     def rules(self) -> list[str]:
         rules = [f"ignore {rule!r}" for rule in self.ignore]
         rules += [f"allow {pair!r}" for pair in self.allow]
-        rules += [f"baseline {fp} ({what})" for fp, what in self.baseline_fingerprints.items()]
+        rules += [self.baseline_rule(fp) for fp in self.baseline_fingerprints]
         return rules
 
     def _hit(self, rule: str) -> None:
@@ -121,7 +122,7 @@ class ProjectConfig:
 
             fp = fingerprint(finding)
             if fp in self.baseline_fingerprints:
-                rule = f"baseline {fp} ({self.baseline_fingerprints[fp]})"
+                rule = self.baseline_rule(fp)
                 self._hit(rule)
                 return rule
         return None
@@ -129,7 +130,20 @@ class ProjectConfig:
     def use_baseline(self, path: str) -> None:
         """Accept the findings of the baseline file at ``path``."""
         self.baseline = path
-        self.baseline_fingerprints, self.baseline_locks = load_baseline(path)
+        self.baseline_entries = entries = read_baseline(path)
+        self.baseline_fingerprints = {
+            entry["fingerprint"]: str(entry.get("message", "")) for entry in entries
+        }
+        self.baseline_locks = {entry["fingerprint"]: entry.get("locks") for entry in entries}
+
+    def baseline_rule(self, fp: str) -> str:
+        """How rules, reports and stale lists name the baseline entry ``fp``."""
+        return f"baseline {fp} ({self.baseline_fingerprints[fp]})"
+
+    def baseline_matched(self, fp: str) -> None:
+        """Count the baseline entry ``fp`` as matched (a finding had it)."""
+        if fp in self.baseline_fingerprints:
+            self._hit(self.baseline_rule(fp))
 
     def stale(self, classes: Iterable[dict[str, Any]]) -> list[str]:
         """Rules that matched nothing although the run could have matched them.
@@ -139,6 +153,7 @@ class ProjectConfig:
         allowed pair: one for each side); a baseline entry, when the run made every
         lock of the accepted finding (entries of baselines written before the locks
         were recorded: never judged); a ``kind:`` rule, always."""
+        classes = list(classes)
         locks = [_class_ref(cls) for cls in classes]
         stale = []
         for rule in self.ignore:
@@ -153,15 +168,27 @@ class ProjectConfig:
                 any(lock_matches(lock, side) for lock in locks) for side in pair
             ):
                 stale.append(text)
-        if self.baseline_fingerprints:
-            from lockorder.report.fingerprint import lock_identity
+        stale.extend(self.baseline_rule(fp) for fp in self.stale_baseline(classes))
+        return stale
 
-            made = {lock_identity(lock) for lock in locks}
-            for fp, what in self.baseline_fingerprints.items():
-                text = f"baseline {fp} ({what})"
-                identities = self.baseline_locks.get(fp)
-                if not self.matched.get(text) and identities and set(identities) <= made:
-                    stale.append(text)
+    def stale_baseline(self, classes: Iterable[dict[str, Any]]) -> list[str]:
+        """The fingerprints of the baseline entries whose finding no longer occurs:
+        no finding matched them although the run made every lock of it (see
+        :meth:`stale`; ``classes`` as there)."""
+        if not self.baseline_fingerprints:
+            return []
+        from lockorder.report.fingerprint import lock_identity
+
+        made = {lock_identity(_class_ref(cls)) for cls in classes}
+        stale = []
+        for fp in self.baseline_fingerprints:
+            identities = self.baseline_locks.get(fp)
+            if (
+                not self.matched.get(self.baseline_rule(fp))
+                and identities
+                and set(identities) <= made
+            ):
+                stale.append(fp)
         return stale
 
     def order_position(self, lock: LockRef) -> tuple[int, int] | None:
@@ -371,13 +398,3 @@ def read_baseline(path: str) -> list[dict[str, Any]]:
     except SchemaError as exc:
         raise ReportError(path, "not-a-report", f"not a lockorder baseline: {exc}") from None
     return list(data.get("findings", []))
-
-
-def load_baseline(path: str) -> tuple[dict[str, str], dict[str, list[str] | None]]:
-    """fingerprint -> description, and fingerprint -> the identities of the
-    finding's locks (None if not recorded), from a file ``lockorder baseline``
-    wrote."""
-    entries = read_baseline(path)
-    messages = {entry["fingerprint"]: str(entry.get("message", "")) for entry in entries}
-    locks = {entry["fingerprint"]: entry.get("locks") for entry in entries}
-    return messages, locks

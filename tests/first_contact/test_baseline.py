@@ -1,10 +1,14 @@
-"""The baseline and bad report files, as a new user meets them.
+"""The baseline loop and bad report files, as a new user meets them.
 
-A misspelled ``baseline =`` path is an error, not an empty baseline. A report
-or baseline with a field of the wrong type, or without a field the readers
-need, is one line naming the file and the field, whatever the command (the
-field-by-field sweep calls the command's entry point in this process: hundreds
-of files, one subprocess each would take minutes).
+A user adopts lockorder with a baseline: run, ``lockorder baseline``, set
+``baseline =``, run again (the findings are suppressed), refresh the baseline
+from that run (it must keep them), fix one, refresh (it goes, and the command
+says so) or ``lockorder check --prune``. A misspelled ``baseline =`` path is an
+error, not an empty baseline. A report or baseline with a field of the wrong
+type, or without a field the readers need, is one line naming the file and the
+field, whatever the command (the field-by-field sweep calls the command's entry
+point in this process: hundreds of files, one subprocess each would take
+minutes).
 """
 
 from __future__ import annotations
@@ -55,6 +59,12 @@ for target in (one, two):
 print("done")
 """
 
+#: the second inversion fixed: the same locks, taken in order
+FIXED = PROGRAM.replace(
+    "    with c:  # the second inversion\n        with a:",
+    "    with a:  # the second inversion\n        with c:",
+)
+
 BASELINE = "lockorder-baseline.json"
 
 
@@ -70,6 +80,142 @@ def lockorder(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.strip()]
+
+
+def fingerprints(path: Path) -> set[str]:
+    return {entry["fingerprint"] for entry in json.loads(path.read_text())["findings"]}
+
+
+def adopt(path: Path) -> set[str]:
+    """Run the program (two inversions), accept both, set ``baseline =``."""
+    assert FIXED != PROGRAM
+    (path / "prog.py").write_text(PROGRAM)
+    first = lockorder(path, "run", "-q", "--json", "r1.json", "prog.py")
+    assert first.returncode == 3, first.stderr
+    written = lockorder(path, "baseline", "r1.json", "-o", BASELINE)
+    assert written.returncode == 0, written.stderr
+    assert lines(written.stderr) == [f"lockorder baseline: 2 finding(s) accepted -> {BASELINE}"]
+    (path / "pyproject.toml").write_text(f'[tool.lockorder]\nbaseline = "{BASELINE}"\n')
+    return fingerprints(path / BASELINE)
+
+
+def test_refreshing_a_baseline_keeps_what_the_run_suppressed_and_drops_what_is_fixed(
+    tmp_path: Path,
+) -> None:
+    accepted = adopt(tmp_path)
+    suppressed = lockorder(tmp_path, "run", "-q", "--json", "r2.json", "prog.py")
+    assert suppressed.returncode == 0, suppressed.stderr
+    report = json.loads((tmp_path / "r2.json").read_text())
+    assert report["findings"] == [] and len(report["suppressed"]) == 2
+
+    # refreshed from a run that used it: what it suppressed stays accepted
+    refreshed = lockorder(tmp_path, "baseline", "r2.json", "-o", BASELINE)
+    assert refreshed.returncode == 0, refreshed.stderr
+    assert lines(refreshed.stderr) == [
+        "lockorder baseline: 2 finding(s) accepted (2 of them suppressed by the run's "
+        f"baseline) -> {BASELINE}"
+    ]
+    assert fingerprints(tmp_path / BASELINE) == accepted
+    check = lockorder(tmp_path, "check", "r2.json")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert lines(check.stderr) == ["lockorder check: 0 new finding(s), 2 accepted"]
+    again = lockorder(tmp_path, "run", "-q", "prog.py")  # the next CI run
+    assert again.returncode == 0, again.stderr
+
+    # one inversion fixed: the refresh drops its entry, and says so
+    (tmp_path / "prog.py").write_text(FIXED)
+    fixed = lockorder(tmp_path, "run", "-q", "--json", "r3.json", "prog.py")
+    assert fixed.returncode == 0, fixed.stderr
+    assert "stale suppression, never matched: baseline" in fixed.stderr
+    dropped = lockorder(tmp_path, "baseline", "r3.json", "-o", BASELINE)
+    assert dropped.returncode == 0, dropped.stderr
+    assert lines(dropped.stderr) == [
+        f"lockorder baseline: dropped 1 entry of {BASELINE} whose finding no longer occurs "
+        "(the run made every lock it names, not the finding)",
+        "lockorder baseline: 1 finding(s) accepted (1 of them suppressed by the run's "
+        f"baseline) -> {BASELINE}",
+    ]
+    left = fingerprints(tmp_path / BASELINE)
+    assert len(left) == 1 and left < accepted
+    check = lockorder(tmp_path, "check", "r3.json")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert lines(check.stderr) == ["lockorder check: 0 new finding(s), 1 accepted"]
+
+    # the fixed bug comes back: nothing accepts it any more
+    (tmp_path / "prog.py").write_text(PROGRAM)
+    back = lockorder(tmp_path, "run", "-q", "--json", "r4.json", "prog.py")
+    assert back.returncode == 3, back.stderr
+    check = lockorder(tmp_path, "check", "r4.json")
+    assert check.returncode == 1
+    assert len(lines(check.stdout)) == 1 and check.stdout.startswith("NEW ")
+
+
+def test_check_prune_removes_the_entries_whose_finding_no_longer_occurs(
+    tmp_path: Path,
+) -> None:
+    accepted = adopt(tmp_path)
+    (tmp_path / "prog.py").write_text(FIXED)
+    assert lockorder(tmp_path, "run", "-q", "--json", "r.json", "prog.py").returncode == 0
+    check = lockorder(tmp_path, "check", "r.json")
+    assert check.returncode == 0
+    assert lines(check.stderr)[0].startswith("stale: baseline ")
+    assert fingerprints(tmp_path / BASELINE) == accepted  # check alone changes nothing
+
+    pruned = lockorder(tmp_path, "check", "r.json", "--prune")
+    assert pruned.returncode == 0, pruned.stderr
+    stderr = lines(pruned.stderr)
+    assert len(stderr) == 3, stderr
+    pruned_line = re.fullmatch(
+        r"pruned: baseline (\w+) \(.*\): its finding no longer occurs", stderr[0]
+    )
+    assert pruned_line is not None, stderr
+    assert stderr[1:] == [
+        f"lockorder check: pruned 1 entry from {tmp_path / BASELINE}, 1 left",
+        "lockorder check: 0 new finding(s), 1 accepted",
+    ]
+    left = fingerprints(tmp_path / BASELINE)
+    assert len(left) == 1 and accepted - left == {pruned_line.group(1)}
+    assert "stale" not in lockorder(tmp_path, "check", "r.json").stderr
+
+    (tmp_path / "pyproject.toml").unlink()
+    no_baseline = lockorder(tmp_path, "check", "r.json", "--prune")
+    assert no_baseline.returncode == 2
+    assert lines(no_baseline.stderr) == [
+        "lockorder check: --prune needs a baseline (--baseline FILE, or baseline = in "
+        "[tool.lockorder])"
+    ]
+
+
+def test_refreshing_from_a_run_that_could_not_judge_the_entries_keeps_them(
+    tmp_path: Path,
+) -> None:
+    """A run of another program made none of the accepted findings' locks: it says
+    nothing about them, so the refresh keeps them (and says so)."""
+    accepted = adopt(tmp_path)
+    (tmp_path / "other.py").write_text(
+        "import threading\nlock = threading.Lock()\nwith lock:\n    pass\n"
+    )
+    assert lockorder(tmp_path, "run", "-q", "--json", "o.json", "other.py").returncode == 0
+    result = lockorder(tmp_path, "baseline", "o.json", "-o", BASELINE)
+    assert result.returncode == 0, result.stderr
+    assert lines(result.stderr) == [
+        f"lockorder baseline: kept 2 entries of {BASELINE} that this run cannot judge (it "
+        "did not make every lock named)",
+        f"lockorder baseline: 2 finding(s) accepted -> {BASELINE}",
+    ]
+    assert fingerprints(tmp_path / BASELINE) == accepted
+
+
+def test_baseline_does_not_overwrite_a_file_that_is_not_a_baseline(tmp_path: Path) -> None:
+    (tmp_path / "prog.py").write_text(PROGRAM)
+    assert lockorder(tmp_path, "run", "-q", "--json", "r.json", "prog.py").returncode == 3
+    before = (tmp_path / "r.json").read_text()
+    result = lockorder(tmp_path, "baseline", "r.json", "-o", "r.json")
+    assert result.returncode == 6
+    assert lines(result.stderr) == [
+        "lockorder baseline: r.json: valid JSON but not a lockorder baseline"
+    ]
+    assert (tmp_path / "r.json").read_text() == before
 
 
 # -- a misspelled baseline = ------------------------------------------------------------
@@ -415,7 +561,7 @@ def test_wrong_values_and_nesting(
 def test_a_malformed_baseline_is_one_line_naming_the_file_and_the_field(
     tmp_path: Path, change: Any, said: str
 ) -> None:
-    """Through ``check --baseline`` and ``baseline =`` (run)."""
+    """Through ``check --baseline``, ``baseline -o`` and ``baseline =`` (run)."""
     (tmp_path / "prog.py").write_text(PROGRAM)
     assert lockorder(tmp_path, "run", "-q", "--json", "r.json", "prog.py").returncode == 3
     assert lockorder(tmp_path, "baseline", "r.json", "-o", BASELINE).returncode == 0
@@ -425,6 +571,8 @@ def test_a_malformed_baseline_is_one_line_naming_the_file_and_the_field(
     line = f"{BASELINE}: not a lockorder baseline: {said}"
     result = lockorder(tmp_path, "check", "r.json", "--baseline", BASELINE)
     assert (result.returncode, lines(result.stderr)) == (6, [f"lockorder check: {line}"])
+    result = lockorder(tmp_path, "baseline", "r.json", "-o", BASELINE)
+    assert (result.returncode, lines(result.stderr)) == (6, [f"lockorder baseline: {line}"])
     (tmp_path / "pyproject.toml").write_text(f'[tool.lockorder]\nbaseline = "{BASELINE}"\n')
     result = lockorder(tmp_path, "run", "prog.py")
     assert (result.returncode, lines(result.stderr)) == (2, [f"lockorder run: {tmp_path}/{line}"])
