@@ -289,10 +289,10 @@ def _baseline(args: argparse.Namespace) -> int:
                 accept(fp, finding)
     # rewriting a baseline: its entries stay unless the report shows their
     # finding no longer occurs (the judgment of stale entries); a file that is
-    # not a baseline is not overwritten
+    # not a baseline is not overwritten (an empty one is: `touch` made it)
     dropped: list[str] = []
     kept = 0
-    if args.output != "-" and os.path.isfile(args.output):
+    if args.output != "-" and os.path.isfile(args.output) and os.path.getsize(args.output):
         old = ProjectConfig()
         old.use_baseline(args.output)
         for fp in entries:

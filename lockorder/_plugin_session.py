@@ -255,8 +255,8 @@ class LockorderPlugin:
                 return report
         # the finding the test failed with (its exception's message) is not told again
         error = call.excinfo.value if call.excinfo is not None else None
-        raised = error.finding if isinstance(error, LockOrderError) else None
-        told = [f for f in new if raised is None or f.signature != raised.signature]
+        failed_with = error.finding if isinstance(error, LockOrderError) else None
+        told = [f for f in new if failed_with is None or f.signature != failed_with.signature]
         if told:
             text = "\n\n".join(f.format() for f in told)
             report.sections.append((f"lockorder findings ({call.when})", text))

@@ -216,6 +216,10 @@ def test_baseline_does_not_overwrite_a_file_that_is_not_a_baseline(tmp_path: Pat
         "lockorder baseline: r.json: valid JSON but not a lockorder baseline"
     ]
     assert (tmp_path / "r.json").read_text() == before
+    (tmp_path / "base.json").touch()  # an empty file is no one's data: written over
+    result = lockorder(tmp_path, "baseline", "r.json", "-o", "base.json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "base.json").read_text())["findings"]
 
 
 # -- a misspelled baseline = ------------------------------------------------------------
