@@ -192,7 +192,9 @@ def cpu_placements() -> list[tuple[str, tuple[int, int] | None]]:
 
 def child_off(number: int, repeat: int) -> None:
     """Runs in a child process started with LOCKORDER=0: print JSON figures."""
-    same = lockorder.Lock is threading.Lock and lockorder.RLock is threading.RLock
+    plain = type(lockorder.Lock()) is type(threading.Lock()) and type(lockorder.RLock()) is type(
+        threading.RLock()
+    )
     chk_lock = lockorder.Lock()
     with_raw, with_chk = best_pair(
         (WITH, {"lock": threading.Lock()}), (WITH, {"lock": chk_lock}), number, repeat
@@ -204,7 +206,7 @@ def child_off(number: int, repeat: int) -> None:
         {
             "env": os.environ.get("LOCKORDER"),
             "enabled": lockorder.settings().enabled,
-            "same_objects": same,
+            "plain_objects": plain,
             "lock_type": f"{type(chk_lock).__module__}.{type(chk_lock).__qualname__}",
             "with": [with_raw, with_chk],
             "factory": [new_raw, new_chk],
@@ -535,7 +537,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"timeit's own loop costs {empty:.1f} ns/op and is included in every figure above.")
     print(
         f"LOCKORDER=0 child: settings().enabled={child['enabled']}, "
-        f"lockorder.Lock is threading.Lock: {child['same_objects']} "
+        f"lockorder.Lock() and RLock() make plain stdlib locks: {child['plain_objects']} "
         f"(object type {child['lock_type']}); configure(enabled=False) returns {plain_type}."
     )
     findings = lockorder.findings()

@@ -9,7 +9,6 @@ PYTEST_DONT_REWRITE
 
 from __future__ import annotations
 
-import threading as _threading
 from typing import Any
 
 from lockorder import _config, _deadlock, _tracker
@@ -97,8 +96,8 @@ def configure(
         single_thread: cycles whose edges one thread made alone: ``"report"``
             (a warning-level finding), ``"strict"`` (a full finding) or
             ``"ignore"``.
-        enabled: ``False`` makes the factories return plain ``threading``
-            objects from now on.
+        enabled: ``False`` makes the constructors return plain ``threading``
+            objects from now on (the environment's ``LOCKORDER=0``).
         self_deadlock_wait: seconds a re-acquire of a held ``Lock`` waits for
             another thread's release before it is a self-deadlock.
         break_deadlocks: whether a certain deadlock (a self-deadlock, a
@@ -159,14 +158,6 @@ def graph() -> Any:
         wire = _tracker.graph.to_wire()
     return to_networkx(wire)
 
-
-# LOCKORDER=0 at import: the factories are the stdlib's own, no cost at all.
-if not _tracker.settings.enabled:
-    Lock = _threading.Lock  # type: ignore[misc,assignment]
-    RLock = _threading.RLock  # type: ignore[misc,assignment]
-    Condition = _threading.Condition  # type: ignore[misc,assignment]
-    Semaphore = _threading.Semaphore  # type: ignore[misc,assignment]
-    BoundedSemaphore = _threading.BoundedSemaphore  # type: ignore[misc,assignment]
 
 # a confirm rerun (lockorder confirm, run --confirm, pytest --lockorder-confirm):
 # its plan steers the slow path (docs/confirm.md); nothing when LOCKORDER_STEER is unset

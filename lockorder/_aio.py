@@ -45,7 +45,7 @@ from lockorder import (
     _tracker,
 )
 from lockorder._held import _drain, _tls, pop, push, steal
-from lockorder._primitives import _setup
+from lockorder._primitives import _OffSwitch, _setup, plain
 from lockorder._sites import Frame
 from lockorder._tracker import first_take, new_user, slow_acquire
 from lockorder.errors import (
@@ -63,6 +63,13 @@ __all__ = ["BoundedSemaphore", "Condition", "Lock", "Semaphore"]
 
 _getframe = sys._getframe
 _ASYNCIO = ("asyncio.", "lockorder.")
+
+#: asyncio's own classes, which the constructors return with checking off (not
+#: the names install() replaces: this module is imported before it does)
+_PlainLock = asyncio.Lock
+_PlainCondition = asyncio.Condition
+_PlainSemaphore = asyncio.Semaphore
+_PlainBoundedSemaphore = asyncio.BoundedSemaphore
 
 
 #: asyncio's ``async with`` enters through this method (asyncio.locks)
@@ -210,14 +217,23 @@ def _holder() -> Any:
     return state.helper_for or state
 
 
-class Lock(asyncio.Lock):
+class Lock(asyncio.Lock, metaclass=_OffSwitch):
     """A checked ``asyncio.Lock``: its holder is the task that acquired it.
 
     Args:
         name: the lock's class name in reports (default: its creation site).
         signal: the lock is used as a signal (released by another task than the
             one that acquired it): a re-acquire by its holder is not a finding.
+
+    With checking disabled, returns a plain ``asyncio.Lock``.
     """
+
+    _lo_plain = (_PlainLock,)
+
+    def __new__(cls, *, name: str | None = None, signal: bool = False, _site: Any = None) -> Lock:
+        if _tracker.settings.enabled:
+            return object.__new__(cls)
+        return plain(_PlainLock(), name, None)  # type: ignore[no-any-return]
 
     _lo_sema = False
     _lo_kind = "asyncio.Lock"
@@ -326,9 +342,17 @@ class Lock(asyncio.Lock):
             _discipline.release_not_held(self, holder, owner)
 
 
-class Condition(asyncio.Condition):
+class Condition(asyncio.Condition, metaclass=_OffSwitch):
     """A checked ``asyncio.Condition``: its lock is a checked asyncio lock (its
-    own, labelled Condition, unless one is given)."""
+    own, labelled Condition, unless one is given). With checking disabled,
+    returns a plain ``asyncio.Condition``."""
+
+    _lo_plain = (_PlainCondition,)
+
+    def __new__(cls, lock: Any = None) -> Condition:
+        if _tracker.settings.enabled:
+            return object.__new__(cls)
+        return _PlainCondition(lock)  # type: ignore[return-value]
 
     def __init__(self, lock: Any = None) -> None:
         if lock is None:
@@ -418,16 +442,34 @@ class _SemaphoreMixin:
         _primitives.unhold(self, why)  # as for threads
 
 
-class Semaphore(_SemaphoreMixin, asyncio.Semaphore):
-    """A checked ``asyncio.Semaphore``: each unit is held by the task that took it."""
+class Semaphore(_SemaphoreMixin, asyncio.Semaphore, metaclass=_OffSwitch):
+    """A checked ``asyncio.Semaphore``: each unit is held by the task that took it.
+    With checking disabled, returns a plain ``asyncio.Semaphore``."""
+
+    _lo_plain = (_PlainSemaphore,)
+
+    def __new__(cls, value: int = 1, *, name: str | None = None, _site: Any = None) -> Semaphore:
+        if _tracker.settings.enabled:
+            return object.__new__(cls)
+        return plain(_PlainSemaphore(value), name, None)  # type: ignore[no-any-return]
 
     def __init__(self, value: int = 1, *, name: str | None = None, _site: Any = None) -> None:
         super().__init__(value)
         self._lo_sem_init("asyncio.Semaphore", name, _site or _sites.find_site(2))
 
 
-class BoundedSemaphore(_SemaphoreMixin, asyncio.BoundedSemaphore):
-    """A checked ``asyncio.BoundedSemaphore``."""
+class BoundedSemaphore(_SemaphoreMixin, asyncio.BoundedSemaphore, metaclass=_OffSwitch):
+    """A checked ``asyncio.BoundedSemaphore``. With checking disabled, returns a
+    plain ``asyncio.BoundedSemaphore``."""
+
+    _lo_plain = (_PlainBoundedSemaphore,)
+
+    def __new__(
+        cls, value: int = 1, *, name: str | None = None, _site: Any = None
+    ) -> BoundedSemaphore:
+        if _tracker.settings.enabled:
+            return object.__new__(cls)
+        return plain(_PlainBoundedSemaphore(value), name, None)  # type: ignore[no-any-return]
 
     def __init__(self, value: int = 1, *, name: str | None = None, _site: Any = None) -> None:
         super().__init__(value)

@@ -165,9 +165,12 @@ def _patch_asyncio() -> None:
 
 def install() -> None:
     """Patch ``threading``'s lock factories and asyncio's primitives (idempotent;
-    nestable with uninstall())."""
+    nestable with uninstall()). With checking off it does nothing: no patch, no
+    cost (installed() stays False)."""
     global _depth
     _config.warn_pending()
+    if not _tracker.settings.enabled:
+        return
     # asyncio makes module-level threading locks at import (its event loop policy's,
     # its mixins'): imported by _patch_asyncio() after threading's factories are
     # patched, they would become checked locks of the program, made by no line

@@ -4,17 +4,19 @@ The order is the locks' ``rank`` (lower first; locks without a rank after all
 ranked ones), then creation order. Creation order is a counter of lockorder's,
 the same from run to run for the same program, unlike ``id()``. Plain stdlib
 locks have no creation serial: they get one the first time ``acquire()`` sees
-them.
+them, unless a constructor made them with ``rank=`` while checking was off
+(lockorder._primitives.plain).
 """
 
 from __future__ import annotations
 
-import weakref
 from types import TracebackType
 from typing import Any
 
-from lockorder import _forksafe, _sites, _threads, _tracker, _unpatched
+from lockorder import _sites, _threads, _tracker, _unpatched
 from lockorder._findings import Finding, LockRef
+from lockorder._primitives import plain_order as _foreign
+from lockorder._primitives import plain_order_mu as _foreign_mu
 from lockorder._wrap import is_checked
 from lockorder._wrap import state_of as _state
 from lockorder.errors import LockOrderViolation, hide_from_findings
@@ -25,8 +27,6 @@ __tracebackhide__ = hide_from_findings
 
 __all__ = ["acquire"]
 
-_foreign_mu = _forksafe.Mutex(_unpatched.allocate_lock)
-_foreign: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
 _LOCKLIKE = (
     _unpatched.LockType,
     _unpatched.RLockType,
@@ -44,10 +44,10 @@ def sort_key(lock: Any) -> tuple[bool, int, int]:
             rank = state._lo_rank
             return (rank is None, rank or 0, state._lo_serial)
     with _foreign_mu:
-        serial = _foreign.get(lock)
-        if serial is None:
-            serial = _foreign[lock] = _tracker.next_serial()
-    return (True, 0, serial)
+        key = _foreign.get(lock)
+        if key is None:
+            key = _foreign[lock] = (True, 0, _tracker.next_serial())
+    return key
 
 
 def _describe(lock: Any) -> str:
@@ -70,7 +70,8 @@ class acquire:
         TypeError: no locks, or something that is not a lock.
         ValueError: the same lock twice.
         LockOrderViolation: a nested call asks for a lock that sorts before one
-            the thread already holds through ``acquire()``.
+            the thread already holds through ``acquire()`` (with checking off
+            too: the order is acquire()'s contract, not a check).
     """
 
     __slots__ = ("_keys", "_locks", "_ts")
@@ -151,5 +152,6 @@ class acquire:
             test=_tracker.current_test,
             signature=f"order-violation:{refs[0].key}>{refs[1].key}",
         )
-        _tracker.add_finding(finding)
+        if _tracker.settings.enabled:  # with checking off nothing is recorded
+            _tracker.add_finding(finding)
         raise LockOrderViolation(finding.format(), finding)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import re
 import sys
+import weakref
 from collections.abc import Callable
 from types import FrameType
 from typing import Any, NoReturn
 
-from lockorder import _discipline, _impl, _sites, _threads, _tracker, _unpatched
+from lockorder import _discipline, _forksafe, _impl, _sites, _threads, _tracker, _unpatched
 from lockorder._deadlock import wait_acquire
 from lockorder._graph import LockClass
 from lockorder._held import ThreadState, _drain, _tls, disown, pop, push, steal
@@ -44,6 +45,8 @@ __all__ = [
 ]
 
 _new_ts = current
+_allocate_lock = _unpatched.allocate_lock
+_plain_rlock = _unpatched.RLock
 
 
 def _validate_name(name: Any) -> str | None:
@@ -76,6 +79,41 @@ def _setup(
     obj._lo_at = None
 
 
+#: the stdlib objects made with checking off, by plain_with_rank(), and any other
+#: plain lock lockorder.acquire() has seen: their place in its order, (unranked,
+#: rank, serial), as lockorder._ordered.sort_key gives a checked lock's
+plain_order: weakref.WeakKeyDictionary[Any, tuple[bool, int, int]] = weakref.WeakKeyDictionary()
+plain_order_mu = _forksafe.Mutex(_unpatched.allocate_lock)
+
+
+def plain(obj: Any, name: Any, rank: Any) -> Any:
+    """With checking off, what a constructor returns: ``obj``, the stdlib's own
+    object, after the checks the checked constructor makes of ``name`` and
+    ``rank``; a rank is kept for :func:`lockorder.acquire`, whose order it sets."""
+    if name is not None:
+        _validate_name(name)
+    if rank is not None:
+        _validate_rank(rank)
+        with plain_order_mu:
+            plain_order[obj] = (False, rank, _tracker.next_serial())
+    return obj
+
+
+class _OffSwitch(type):
+    """The metaclass of the checked primitives. With checking off their
+    constructors return the stdlib's own objects (no cost on any operation), and
+    the objects of those exact stdlib types count as instances, so that
+    ``isinstance(lockorder.Lock(), lockorder.Lock)`` holds in both modes."""
+
+    #: the stdlib types the constructor returns with checking off
+    _lo_plain: tuple[type, ...] = ()
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        if type.__instancecheck__(cls, obj):
+            return True
+        return not _tracker.settings.enabled and type(obj) in cls._lo_plain
+
+
 def _cannot_pickle(raw_type: type) -> NoReturn:
     raise TypeError(f"cannot pickle '{raw_type.__module__}.{raw_type.__qualname__}' object")
 
@@ -86,7 +124,7 @@ def _extra_repr(obj: Any) -> str:
     return f"{name}site={cls.site} "
 
 
-class _Checked:
+class _Checked(metaclass=_OffSwitch):
     """State shared by Lock and RLock (the tracker's LockState)."""
 
     __slots__ = (
@@ -106,7 +144,6 @@ class _Checked:
         "_lo_watched",
     )
     _lo_sema = False
-    _raw_factory: Any = None
     _lo_acquire: Any
     _lo_release: Any
     _lo_raw: Any
@@ -122,11 +159,6 @@ class _Checked:
     #: while held: the frame that acquired it (where it was taken, resolved only
     #: when an edge or a finding needs it: _sites.acquired_at)
     _lo_at: Any
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        if not _tracker.settings.enabled:
-            return cls._raw_factory()
-        return object.__new__(cls)
 
     def _lo_init(
         self,
@@ -196,7 +228,17 @@ class Lock(_Checked):
     """
 
     __slots__ = ()
-    _raw_factory = _unpatched.allocate_lock
+    _lo_plain = (_unpatched.LockType,)
+
+    def __new__(
+        cls, *, name: str | None = None, rank: int | None = None, signal: bool = False
+    ) -> Lock:
+        if _tracker.settings.enabled:
+            return object.__new__(cls)
+        lock = _allocate_lock()
+        if rank is None and (name is None or isinstance(name, str)):
+            return lock  # type: ignore[return-value]
+        return plain(lock, name, rank)  # type: ignore[no-any-return]
 
     def __init__(
         self, *, name: str | None = None, rank: int | None = None, signal: bool = False
@@ -365,7 +407,15 @@ class RLock(_Checked):
     """
 
     __slots__ = ("_lo_count",)
-    _raw_factory = _unpatched.RLock
+    _lo_plain = (type(_unpatched.RLock()),)
+
+    def __new__(cls, *, name: str | None = None, rank: int | None = None) -> RLock:
+        if _tracker.settings.enabled:
+            return object.__new__(cls)
+        lock = _plain_rlock()
+        if rank is None and (name is None or isinstance(name, str)):
+            return lock  # type: ignore[return-value]
+        return plain(lock, name, rank)  # type: ignore[no-any-return]
 
     def __init__(self, *, name: str | None = None, rank: int | None = None) -> None:
         self._lo_count = 0
@@ -526,7 +576,7 @@ class RLock(_Checked):
         return f"<{state} lockorder.RLock object {rest}{_extra_repr(self)}at {id(self):#x}>"
 
 
-class Condition(_unpatched.Condition):
+class Condition(_unpatched.Condition, metaclass=_OffSwitch):
     """A ``threading.Condition`` over a checked lock.
 
     Args:
@@ -541,11 +591,15 @@ class Condition(_unpatched.Condition):
     once the lock is held again.
     """
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        if not _tracker.settings.enabled:
-            kwargs.pop("name", None)
-            return _unpatched.Condition(*args, **kwargs)
-        return object.__new__(cls)
+    _lo_plain = (_unpatched.Condition,)
+
+    def __new__(cls, lock: Any = None, *, name: str | None = None) -> Condition:
+        if _tracker.settings.enabled:
+            return object.__new__(cls)
+        cond = _unpatched.Condition(lock)
+        if name is None or lock is not None:  # (as checked: the name of its own lock)
+            return cond  # type: ignore[return-value]
+        return plain(cond, name, None)  # type: ignore[no-any-return]
 
     def __enter__(self) -> bool:
         lock = self._lock  # type: ignore[attr-defined]
@@ -670,7 +724,7 @@ def _semaphore_state(obj: Any, value: int) -> None:
     obj._value = value
 
 
-class Semaphore(_SemaphoreMixin, _unpatched.Semaphore):
+class Semaphore(_SemaphoreMixin, _unpatched.Semaphore, metaclass=_OffSwitch):
     """A checked ``threading.Semaphore`` (plus keywords ``name`` and ``rank``)."""
 
     # functions, not bound methods stored on the instance: a semaphore that
@@ -678,30 +732,34 @@ class Semaphore(_SemaphoreMixin, _unpatched.Semaphore):
     _lo_raw_acquire = _unpatched.Semaphore.acquire
     _lo_raw_release = _unpatched.Semaphore.release
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        if not _tracker.settings.enabled:
-            kwargs.pop("name", None)
-            kwargs.pop("rank", None)
-            return _unpatched.Semaphore(*args, **kwargs)
-        return object.__new__(cls)
+    _lo_plain = (_unpatched.Semaphore,)
+
+    def __new__(
+        cls, value: int = 1, *, name: str | None = None, rank: int | None = None
+    ) -> Semaphore:
+        if _tracker.settings.enabled:
+            return object.__new__(cls)
+        return plain(_unpatched.Semaphore(value), name, rank)  # type: ignore[no-any-return]
 
     def __init__(self, value: int = 1, *, name: str | None = None, rank: int | None = None) -> None:
         _semaphore_state(self, value)
         self._lo_sem_init(name, rank, None, "Semaphore")
 
 
-class BoundedSemaphore(_SemaphoreMixin, _unpatched.BoundedSemaphore):
+class BoundedSemaphore(_SemaphoreMixin, _unpatched.BoundedSemaphore, metaclass=_OffSwitch):
     """A checked ``threading.BoundedSemaphore`` (plus keywords ``name`` and ``rank``)."""
 
     _lo_raw_acquire = _unpatched.BoundedSemaphore.acquire  # see Semaphore
     _lo_raw_release = _unpatched.BoundedSemaphore.release
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        if not _tracker.settings.enabled:
-            kwargs.pop("name", None)
-            kwargs.pop("rank", None)
-            return _unpatched.BoundedSemaphore(*args, **kwargs)
-        return object.__new__(cls)
+    _lo_plain = (_unpatched.BoundedSemaphore,)
+
+    def __new__(
+        cls, value: int = 1, *, name: str | None = None, rank: int | None = None
+    ) -> BoundedSemaphore:
+        if _tracker.settings.enabled:
+            return object.__new__(cls)
+        return plain(_unpatched.BoundedSemaphore(value), name, rank)  # type: ignore[no-any-return]
 
     def __init__(self, value: int = 1, *, name: str | None = None, rank: int | None = None) -> None:
         _semaphore_state(self, value)

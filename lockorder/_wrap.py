@@ -199,7 +199,8 @@ def wrap(obj: Any, name: str | None = None) -> Any:
 
     The proxy forwards every attribute to ``obj``; its lock operations are
     tracked. ``obj`` itself stays unchecked: code that still uses it directly is
-    not seen. Wrapping a checked object returns it unchanged.
+    not seen. Wrapping a checked object returns it unchanged; with checking off,
+    ``obj`` itself is returned.
 
     Args:
         obj: a ``threading.Lock``, ``RLock``, ``Condition``, ``Semaphore`` or
@@ -212,10 +213,12 @@ def wrap(obj: Any, name: str | None = None) -> Any:
     if is_checked(obj):
         return obj
     name = _validate_name(name)
-    if not _tracker.settings.enabled:
-        return obj
-    site = _sites.find_site(2)
     kind = type(obj)
+    if not _tracker.settings.enabled:
+        if wrappable(obj):
+            return obj
+        raise _not_wrappable(kind)
+    site = _sites.find_site(2)
     if isinstance(obj, _unpatched.LockType):
         return _LockProxy(obj, _shadow_lock(obj, name, site))
     if isinstance(obj, (_unpatched.RLockType, _unpatched.PyRLock)):
@@ -229,7 +232,11 @@ def wrap(obj: Any, name: str | None = None) -> Any:
         return _ConditionProxy(obj, shadow)
     if isinstance(obj, _unpatched.Semaphore):
         return _SemaphoreProxy(obj, _SemaphoreShadow(obj, name, site))
-    raise TypeError(
+    raise _not_wrappable(kind)
+
+
+def _not_wrappable(kind: type) -> TypeError:
+    return TypeError(
         "lockorder.wrap() expects a Lock, RLock, Condition, Semaphore or "
         f"BoundedSemaphore, got {kind.__module__}.{kind.__qualname__} object"
     )

@@ -343,6 +343,12 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         print(f"lockorder run: {exc}", file=sys.stderr)
         return 2
+    if not env.enabled:  # asking for run is asking for checking: the off-switch yields
+        print(
+            f"lockorder run: LOCKORDER={os.environ['LOCKORDER']} in the environment is "
+            "ignored: lockorder run always checks",
+            file=sys.stderr,
+        )
     mode = args.mode or (env.mode if os.environ.get("LOCKORDER_MODE") else "record")
     # a real deadlock is broken (DeadlockError in one thread) in every mode here:
     # a hung program tells nothing

@@ -319,14 +319,14 @@ def test_disabled_factories_return_plain_stdlib_objects() -> None:
     assert lockorder.wrap(raw) is raw
 
 
-def test_checking_off_at_import_uses_the_stdlib_factories(
+def test_checking_off_at_import_makes_the_stdlib_objects(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytester.makepyfile(
         check="""
         import threading, lockorder
-        assert lockorder.Lock is threading.Lock
-        assert lockorder.Condition is threading.Condition
+        assert type(lockorder.Lock(name="a")) is type(threading.Lock())
+        assert type(lockorder.Condition(name="c")) is threading.Condition
         print("plain")
         """
     )
