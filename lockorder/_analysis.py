@@ -36,8 +36,8 @@ def cycle_finding(
 ) -> Finding:
     """The potential-deadlock finding of ``cycle`` (its closing edge first).
 
-    ``private``: single although several threads made its edges, because no lock
-    of its classes was ever acquired by two threads (graph.judge)."""
+    ``private``: single although several threads made its edges, because some
+    class of it never had a lock acquired by two threads (graph.judge)."""
     # present the edges in the order they were made: the closing edge last
     cycle = cycle[1:] + cycle[:1]
     numbers: dict[int, str] = {}
@@ -77,10 +77,13 @@ def cycle_finding(
     lonely = list(
         dict.fromkeys(classes[edge.src].label for edge in cycle if not classes[edge.src].shared)
     )
+    # one thread made every edge, and others repeated some on locks of their own;
+    # or no thread made them all (each thread one method of an object of its own)
+    alone_clause = f", but {thread_phrase(maker)} made all of them alone and" if alone else ", but"
     private_why = (
         "the edges were made by "
         + ", ".join(repr(t) for t in threads)
-        + f", but {thread_phrase(maker)} made all of them alone and no lock of "
+        + f"{alone_clause} no lock of "
         + ", ".join(lonely)
         + " was ever acquired by two threads: each thread took locks of its own (one "
         "object per thread), so none could block another in this run"

@@ -227,8 +227,8 @@ def judge(cycle: list[Edge], classes: list[LockClass]) -> Verdict:
     whose holder does not own it), ordered (every edge made only inside ordered acquisitions,
     which take their locks in one global instance order), gated (a common single
     lock held around every edge), single-thread (every edge made by one and the
-    same thread; or by one thread alone and repeated in part by others that never
-    acquired a lock of the cycle's classes another thread took), or full."""
+    same thread; or by several, while some class of the cycle never had a lock
+    acquired by two threads), or full."""
     gates = cycle[0].gates
     for edge in cycle[1:]:
         gates = gates & edge.gates
@@ -245,17 +245,17 @@ def judge(cycle: list[Edge], classes: list[LockClass]) -> Verdict:
     many = len(threads) >= 2 or any(edge.nthreads > len(edge.threads) for edge in cycle)
     if not many:
         return Verdict("single-thread", names, gates)
-    # One thread made the whole cycle alone, and the others only repeated some of
-    # it on locks of their own (an object per thread, each with its own locks): a
-    # lock that only one thread ever took cannot block another, so the others add
-    # no evidence of contention. A deadlock along the cycle needs every one of its
-    # locks held by one thread while another waits for it: it counts once a lock
-    # of every class of the cycle was taken by two threads (paho's network thread
+    # A deadlock along the cycle needs every one of its locks held by one thread
+    # while another waits for it: it counts once a lock of every class of the
+    # cycle was taken by two threads, whoever made its edges. Until then the
+    # threads worked on locks of their own (an object per thread, each with its
+    # own locks: two Sessions, one thread each, in both orders), and a lock that
+    # only one thread ever took cannot block another (paho's network thread
     # alone takes its client's callback mutex, though the caller's thread takes
-    # the client's message mutex too). A cycle that needs several threads to exist
-    # at all stays full: lockdep's rule, the classes stand for all their locks.
-    contended = all(classes[edge.src].shared for edge in cycle)
-    if made_alone(cycle) and not contended:
+    # the client's message mutex too). The acquire that closes a cycle counts for
+    # its thread (new_user runs before the edge is recorded): the classic ABBA on
+    # two module-level locks is full at once.
+    if not all(classes[edge.src].shared for edge in cycle):
         return Verdict("single-thread", names, gates, private=True)
     return Verdict("full", names, gates)
 

@@ -120,7 +120,11 @@ def waiting_for_loop(ts: Any, loop: Any, timeout: Any, done: bool) -> Exception 
 
 def _take_loop(ts: Any, lock: LoopLock) -> None:
     """``ts`` takes ``lock`` (runs or waits for its loop): the edges "held -> loop",
-    through the slow path when the chain is new to the thread."""
+    through the slow path when the chain is new to the thread. The thread takes
+    the loop first, as an acquire takes its lock before its edges are judged: a
+    loop run by one thread and waited for by another is shared (graph.judge)."""
+    if lock._lo_user is not ts:
+        _tracker.new_user(lock, ts)
     chains = ts.chains
     if chains and not ts.suppress:
         key = hash((chains[-1], lock._lo_cid))

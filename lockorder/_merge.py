@@ -44,6 +44,14 @@ def _frame(data: Any) -> Frame | None:
     return None if data is None else Frame(str(data[0]), int(data[1]), str(data[2]))
 
 
+def _merged_id(origin: str, tid: str) -> str:
+    """A thread's identity in the merge: every process's main thread is one thread
+    ("main"), as in a run without xdist; the others stay apart per run."""
+    if tid == MERGED_MAIN:
+        return tid
+    return f"{origin}:{tid}" if origin else tid
+
+
 def _edge_from_wire(graph: LockGraph, origin: str, data: dict[str, Any]) -> Edge:
     prefix = f"{origin}:" if origin else ""
     names = list(data.get("threads", ())) or [data.get("thread", "?")]
@@ -67,8 +75,7 @@ def _edge_from_wire(graph: LockGraph, origin: str, data: dict[str, Any]) -> Edge
         ordered=bool(data.get("ordered", False)),
     )
     for tid, name in zip(ids, names, strict=False):
-        # every process's main thread is one thread ("main"), as in a run without xdist
-        edge.threads[tid if tid == MERGED_MAIN else f"{prefix}{tid}"] = prefix + name
+        edge.threads[_merged_id(origin, tid)] = prefix + name
     edge.nthreads = max(int(data.get("thread_count", len(edge.threads))), len(edge.threads))
     for test in data.get("tests", ()) or ([data["test"]] if data.get("test") else []):
         edge.add_test(test)
@@ -114,8 +121,14 @@ def merge(sources: list[tuple[str, dict[str, Any]]], single_thread: str = "repor
             lock_class.shared = lock_class.shared or bool(cls.get("shared", True))
     edges: dict[tuple[str, str], Edge] = {}
     loops: list[dict[str, Any]] = []
-    for origin, data in sources:
+    #: class key -> (run, thread) of each thread that made an edge into or out of it
+    takers: dict[str, set[tuple[int, str]]] = {}
+    for run, (origin, data) in enumerate(sources):
         for wire in data.get("graph", {}).get("edges", ()):
+            for tid in wire.get("thread_ids", ()) or wire.get("threads", ()):
+                taker = (run, _merged_id(origin, str(tid)))
+                takers.setdefault(wire["from"], set()).add(taker)
+                takers.setdefault(wire["to"], set()).add(taker)
             if wire["from"] == wire["to"]:
                 # two locks of one class: instances belong to one process
                 loops.append(wire)
@@ -126,6 +139,13 @@ def merge(sources: list[tuple[str, dict[str, Any]]], single_thread: str = "repor
                 edges[(wire["from"], wire["to"])] = edge
             else:
                 _absorb(known, edge)
+    # Each run knows which of its classes two of its threads took a lock of. Across
+    # runs the locks cannot be told apart (a module-level lock is one lock in a run
+    # without xdist): a class whose locks threads of two runs took counts as shared
+    for key, took in takers.items():
+        taken = graph.by_key.get(key)
+        if taken is not None and len({run for run, _ in took}) >= 2:
+            taken.shared = taken.shared or len({tid for _, tid in took}) >= 2
 
     findings: list[Finding] = []
     withdrawn: list[Finding] = []

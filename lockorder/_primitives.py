@@ -184,16 +184,17 @@ class _Checked(metaclass=_OffSwitch):
         if ts.stolen:
             _drain(ts)
         error = None
-        chains = ts.chains
-        cid = self._lo_cls.cid
-        key = hash((chains[-1], cid)) if chains else cid
-        if chains and key not in ts.known:
-            error = _record(ts, self, key)
+        # the thread takes it before the edges into it are judged, as __enter__ does
         if self._lo_user is not ts:
             try:
                 new_user(self, ts)
             except Exception as exc:  # raised once the lock is held again
-                error = error or exc
+                error = exc
+        chains = ts.chains
+        cid = self._lo_cls.cid
+        key = hash((chains[-1], cid)) if chains else cid
+        if chains and key not in ts.known:
+            error = _record(ts, self, key) or error
         acquire = reacquire or self._lo_acquire
         if not acquire(False):
             wait_acquire(self, ts, acquire, restore=True)
@@ -663,12 +664,14 @@ class _SemaphoreMixin:
             ts = _new_ts()
         if ts.stolen:
             _drain(ts)
+        # the thread takes it before the edges into it are judged (as Lock's
+        # __enter__): the acquire that closes a cycle counts as its thread's
+        if blocking and timeout is None and self._lo_user is not ts:
+            new_user(self, ts)
         if blocking and timeout is None and ts.chains:
             key = hash((ts.chains[-1], self._lo_cls.cid))
             if key not in ts.known:
                 record(ts, self, key)
-        if blocking and timeout is None and self._lo_user is not ts:
-            new_user(self, ts)
         rc = self._lo_raw_acquire(blocking, timeout)
         if rc and not self._lo_cls.signal:
             holders = self._lo_holders

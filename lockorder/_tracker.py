@@ -79,6 +79,8 @@ changes = 0
 project: ProjectConfig | None = None
 #: (rule, finding) for each finding a rule of the project suppressed
 suppressed: list[tuple[str, Finding]] = []
+#: threading lock serial -> the asyncio task that took it last (see _tasks_took)
+_task_users: dict[int, int] = {}
 #: a confirm rerun's steering (lockorder._steer.Steering), else None: the slow
 #: path of a blocking acquire then pauses at the plan's edges
 steering: Any = None
@@ -280,6 +282,8 @@ def _record_locked(
     who = ts.acting if ts.acting is not None else ts
     test = current_test
     evidence: Evidence | None = None
+    if who.kind == "task":
+        _tasks_took(who, held, st, new)
     for index, entry in enumerate(held):
         if entry is st or entry._lo_leaked:
             continue
@@ -342,6 +346,30 @@ def _record_locked(
     # (a confirm rerun keeps its target chains slow while the thread may pause)
     if cacheable and key is not None and (steering is None or not steering.keeps_slow(ts, dst_cls)):
         ts.known.add(key)
+
+
+def _tasks_took(task: ThreadState, held: list[Any], st: Any, new: list[Finding]) -> None:
+    """A task's step makes edges into ``st``: the task takes ``st`` and the held
+    locks, before the edges are judged. A threading lock's user is the thread
+    (new_user), which does not tell the tasks of one loop apart, though a task
+    holding it across an await blocks the others: a threading lock two tasks took
+    is shared too. Noted on this slow path only (the fast path sees the thread)."""
+    for lock in (*held, st):
+        if lock._lo_user is task or lock._lo_leaked or lock._lo_cls.kind == "event loop":
+            continue  # a task's own asyncio lock (its user is the task), or the loop
+        previous = _task_users.get(lock._lo_serial)
+        _task_users[lock._lo_serial] = task.serial
+        if previous is not None and previous != task.serial and not lock._lo_cls.shared:
+            _now_shared(lock._lo_cls, task, new)
+
+
+def _now_shared(cls: LockClass, ts: ThreadState, new: list[Finding]) -> None:
+    """A lock of ``cls`` was taken by a second thread (or task): judge again the
+    pending cycles through it, which may now be full. Called under ``_mu``."""
+    cls.shared = True
+    for cycle in list(_pending.values()):
+        if any(edge.src == cls.cid or edge.dst == cls.cid for edge in cycle):
+            _on_cycle(cycle, ts, new)
 
 
 def _check_declared_order(
@@ -471,10 +499,7 @@ def new_user(st: Any, ts: ThreadState) -> None:
     ts.busy = True
     try:
         with _mu:  # two threads may both get here: judging twice finds nothing new
-            cls.shared = True
-            for cycle in list(_pending.values()):
-                if any(edge.src == cls.cid or edge.dst == cls.cid for edge in cycle):
-                    _on_cycle(cycle, ts, new)
+            _now_shared(cls, ts, new)
     except Exception as exc:  # bookkeeping must never break the user's program
         _emit.internal_error(exc)
     finally:
@@ -599,6 +624,7 @@ def reset() -> None:
         _pending.clear()
         _pending_by_edge.clear()
         _dead_instances.clear()
+        _task_users.clear()
         for ts in _threads.by_serial.values():
             ts.known.clear()
 

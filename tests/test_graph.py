@@ -73,7 +73,12 @@ def test_judge_levels() -> None:
     assert judge([one, two], classes).level == "full"
     classes[0].shared = classes[1].shared = False
     one.threads.clear()
-    one.add_thread(3, "t3")  # no thread made the whole cycle: lockdep's rule
+    one.add_thread(3, "t3")  # no thread made the whole cycle, each on locks of its own
+    verdict = judge([one, two], classes)
+    assert (verdict.level, verdict.private) == ("single-thread", True)
+    classes[0].shared = True
+    assert judge([one, two], classes).private
+    classes[1].shared = True  # every class has a lock two threads took: lockdep's rule
     assert judge([one, two], classes).level == "full"
     one.gates = frozenset({2})
     two.gates = frozenset({2, 3})

@@ -24,6 +24,11 @@ def _run(test: str, first: Any, second: Any) -> dict[str, Any]:
     return _snapshot()
 
 
+def _nest(first: Any, second: Any) -> None:
+    with first, second:
+        pass
+
+
 def _snapshot() -> dict[str, Any]:
     """This process's graph and findings, as a run hands them to merge()."""
     return {
@@ -84,6 +89,33 @@ def test_the_main_threads_of_merged_runs_are_named_as_one_thread() -> None:
         "thread, alone (seen in one thread only)"
     )
     assert [edge.thread for edge in finding.cycle] == ["h1.json:MainThread", "h2.json:MainThread"]
+
+
+def test_a_class_whose_locks_threads_of_two_runs_took_counts_as_shared() -> None:
+    """Each worker's one thread took the module's locks: neither run saw a lock
+    taken by two threads, but in one process they would have been the same locks.
+    The cycle only the union closes is full; a run's own cycle made by two threads
+    each on objects of its own stays a warning."""
+    a = lockorder.Lock(name="A")
+    b = lockorder.Lock(name="B")
+    one = _run("test_a.py::test_one", a, b)
+    two = _run("test_b.py::test_two", b, a)
+    for run in (one, two):
+        for cls in run["graph"]["classes"]:
+            cls["shared"] = False
+    (finding,) = merge([("gw0", one), ("gw1", two)]).findings
+    assert finding.severity == "error" and not finding.single_thread
+
+    lockorder.reset()
+    lockorder.configure(mode="record")
+    sessions = [(lockorder.Lock(name="send"), lockorder.Lock(name="recv")) for _ in range(2)]
+    run_threads(lambda: _nest(*sessions[0]), lambda: _nest(*reversed(sessions[1])))
+    own = _snapshot()
+    (warning,) = own["findings"]
+    assert warning["severity"] == "warning"
+    lockorder.reset()
+    merged = merge([("gw0", own), ("gw1", _snapshot())])
+    assert [f.severity for f in merged.findings] == ["warning"]
 
 
 def test_common_single_gate_across_runs_makes_it_safe() -> None:

@@ -211,6 +211,87 @@ def test_same_class_instance_inversion_in_two_threads_is_still_full() -> None:
     assert [f.severity for f in potential()] == ["error"]
 
 
+class _Session:
+    """Two methods take the session's locks in opposite orders (issue "First
+    contact", item 8)."""
+
+    def __init__(self) -> None:
+        self.send = lockorder.Lock(name="send")
+        self.recv = lockorder.Lock(name="recv")
+
+    def request(self) -> None:
+        _nest(self.send, self.recv)
+
+    def drain(self) -> None:
+        _nest(self.recv, self.send)
+
+
+def test_an_object_per_thread_cycle_no_thread_made_alone_is_a_warning_until_shared() -> None:
+    """Thread 'client' makes send -> recv on its session, thread 'server' recv ->
+    send on another: no single thread made the cycle, but no lock of it was taken
+    by two threads, so none could block another. Before: a full finding, raised in
+    'server'. Once every class of it has a lock two threads took, it is full, raised
+    from the acquire that shares the last class."""
+    one, two = _Session(), _Session()
+    _in_thread("client", one.request)
+    with pytest.warns(lockorder.LockOrderWarning, match="seen in one thread only"):
+        _in_thread("server", two.drain)  # raise mode: a warning, never raised
+    (finding,) = potential()
+    assert finding.severity == "warning" and finding.single_thread
+    assert finding.reason.startswith("the edges were made by 'client', 'server', but no lock ")
+    unshared = finding.reason.split("no lock of ")[1].split(" was ever acquired by two threads")[0]
+    assert "send (" in unshared and "recv (" in unshared, finding.reason
+    assert "made all of them alone" not in finding.reason
+    assert "once a lock of every class of the cycle is acquired by two threads" in finding.reason
+
+    _in_thread("server", one.send.acquire, one.send.release)  # one class shared: still one
+    assert [f.severity for f in potential()] == ["warning"]
+    errors: list[BaseException] = []
+
+    def take_recv() -> None:
+        try:
+            one.recv.acquire()
+        except lockorder.PotentialDeadlockError as exc:  # raised before the acquire
+            errors.append(exc)
+        else:
+            one.recv.release()
+
+    _in_thread("server", take_recv)
+    assert [f.severity for f in potential()] == ["warning", "error"]
+    (error,) = errors
+    full = error.finding  # type: ignore[attr-defined]
+    assert full is potential()[1] and not full.single_thread
+    assert "no common lock was held" in full.reason
+    assert not one.recv.locked()
+
+
+@pytest.mark.parametrize("kind", ["Lock", "RLock", "Semaphore", "BoundedSemaphore"])
+def test_the_acquire_that_closes_a_cycle_counts_as_its_threads_take(kind: str) -> None:
+    """The classic ABBA on two single locks: thread 1 takes a then b and ends;
+    thread 2 takes b, then a, which only thread 1 ever took before. Thread 2's
+    blocking acquire of a is a take by a second thread: the cycle is full at that
+    acquire, raised before it blocks, with no warning of it first (a semaphore
+    noted its new thread only after the edges were judged)."""
+    a = getattr(lockorder, kind)(name=f"closing {kind}")
+    b = lockorder.Lock(name="closing b")
+    errors: list[BaseException] = []
+
+    def second() -> None:
+        try:
+            _nest(b, a)
+        except lockorder.PotentialDeadlockError as exc:
+            errors.append(exc)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning-level finding first would fail here
+        run_threads(lambda: _nest(a, b), second)
+    (error,) = errors
+    assert [f.severity for f in potential()] == ["error"]
+    assert error.finding is potential()[0]  # type: ignore[attr-defined]
+    assert error.finding.thread != potential()[0].cycle[0].thread  # type: ignore[attr-defined]
+    assert not b.locked()
+
+
 def test_single_thread_strict_raises() -> None:
     lockorder.configure(single_thread="strict")
     a = lockorder.Lock()
