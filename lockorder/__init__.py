@@ -93,7 +93,8 @@ def configure(
             before it blocks), ``"warn"`` (one :class:`LockOrderWarning` per
             distinct finding, also logged to the ``lockorder`` logger) or
             ``"record"`` (stored only, see :func:`findings`).
-        single_thread: cycles whose edges one thread made alone: ``"report"``
+        single_thread: cycles seen in one thread only (one thread made every
+            edge, or no lock of a class of it was taken by two threads): ``"report"``
             (a warning-level finding), ``"strict"`` (a full finding) or
             ``"ignore"``.
         enabled: ``False`` makes the constructors return plain ``threading``

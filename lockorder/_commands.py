@@ -60,7 +60,7 @@ def add_parsers(commands: Any) -> None:
         "--single-thread",
         choices=("report", "strict", "ignore"),
         default="report",
-        help="Cycles whose edges one thread made alone (default: report)",
+        help="Cycles seen in one thread only (default: report)",
     )
 
     check = commands.add_parser(

@@ -166,7 +166,8 @@ class Finding:
         stack: where it was found (innermost last).
         cycle: for a potential deadlock, each edge of the shortest cycle.
         reason: why it counts (or why it is only a warning).
-        single_thread: every edge of the cycle was made by one thread.
+        single_thread: the cycle was seen in one thread only: one thread made
+            every edge, or no lock of a class of it was acquired by two threads.
         test: the test running when it was found (under the pytest plugin).
         signature: identity used to report each distinct finding once.
         confirmation: for a potential deadlock that a steered rerun tried to

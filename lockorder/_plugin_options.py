@@ -25,7 +25,7 @@ MODE_HELP = (
     "warn = a LockOrderWarning, record = only in the summary and reports"
 )
 SINGLE_THREAD_HELP = (
-    "Cycles whose edges one thread made alone: report = a warning (default), "
+    "Cycles seen in one thread only (docs/concepts.md): report = a warning (default), "
     "strict = a full finding, ignore = nothing"
 )
 REPORT_HELP = (

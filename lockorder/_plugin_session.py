@@ -667,7 +667,7 @@ class LockorderPlugin:
         if any(f.kind == "potential-deadlock" and f.single_thread for f in warnings):
             tr.write_line(
                 "cycles seen in one thread only are warnings: a deadlock needs two "
-                "threads on those paths; make them fail with "
+                "threads on those paths, on the same locks; make them fail with "
                 "--lockorder-single-thread=strict (ini: lockorder_single_thread = strict)"
             )
         if warnings and self.options.fail_on == "error":

@@ -75,7 +75,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--single-thread",
         choices=SINGLE_THREAD_POLICIES,
         default=None,
-        help="Cycles whose edges one thread made alone: report as warnings, count "
+        help="Cycles seen in one thread only: report as warnings, count "
         "in full (strict), or ignore (default: report)",
     )
     run.add_argument(

@@ -41,6 +41,13 @@ _OPEN_FINDINGS = 3
 # --------------------------------------------------------------------------- findings
 
 
+#: what a finding's single_thread flag means (docs/concepts.md, "Seen in one thread only")
+_SINGLE_THREAD = (
+    "one thread made every edge of the cycle, or no lock of one of its classes was "
+    "acquired by two threads"
+)
+
+
 def _frames(stack: Sequence[Frame]) -> str:
     if not stack:
         return '<p class="muted">no stack recorded</p>'
@@ -201,7 +208,7 @@ def _finding(number: int, finding: Finding, graph: Graph, open_: bool) -> str:
     if finding.locks:
         facts.append(("locks", " ".join(_lock_chip(ref) for ref in finding.locks)))
     if finding.single_thread:
-        facts.append(("single thread", "every edge of the cycle was made by one thread"))
+        facts.append(("single thread", _SINGLE_THREAD))
     parts.append(_facts(facts))
     if status:
         parts.append(_confirmation(confirmation))

@@ -48,8 +48,8 @@ _RULES: dict[str, tuple[str, str, str, str]] = {
         "Locks were taken in orders that form a cycle in the lock-order graph (one thread "
         "held A while acquiring B, another held B while acquiring A): some interleaving of "
         "these paths deadlocks, even if this run did not. No common lock was held around "
-        "all the edges. A cycle whose edges were all made by one thread is reported as a "
-        "warning.",
+        "all the edges. A cycle whose edges were all made by one thread, or one of whose "
+        "lock classes never had a lock acquired by two threads, is reported as a warning.",
         "Take the locks in one global order everywhere (lockorder.acquire() takes several "
         "locks in a fixed order), hold one common lock around all these paths, or stop "
         "holding the first lock while taking the second. The alert is at the acquire that "
