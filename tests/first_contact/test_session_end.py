@@ -72,6 +72,14 @@ def _pytest(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _sigint_as_in_a_terminal() -> None:
+    """In the child, before exec: SIGINT's default action, as a terminal gives.
+    A suite run as a background job of a non-interactive shell (CI may be one)
+    inherits SIGINT ignored, and Python then never installs the handler that
+    raises KeyboardInterrupt: the Ctrl-C would be lost, not tested."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupt(path: Path, *args: str) -> tuple[int, str]:
     """Run pytest in a session of its own and press Ctrl-C (SIGINT to the whole
     process group, xdist's workers too) once test_two is running."""
@@ -87,6 +95,7 @@ def _interrupt(path: Path, *args: str) -> tuple[int, str]:
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,
+            preexec_fn=_sigint_as_in_a_terminal,
         )
         try:
             readable, _, _ = select.select([reader], [], [], 60)
