@@ -148,6 +148,16 @@ def reset() -> None:
     _tracker.reset()
 
 
+def __getattr__(name: str) -> Any:
+    """``lockorder.aio`` after a plain ``import lockorder``, imported on first use
+    (as the docs show it); every other unknown name is the usual AttributeError."""
+    if name == "aio":
+        import lockorder.aio
+
+        return lockorder.aio
+    raise AttributeError(f"module 'lockorder' has no attribute {name!r}")
+
+
 def graph() -> Any:
     """The lock-order graph as a ``networkx.DiGraph``: nodes are lock class keys
     with ``site``, ``name``, ``kind`` attributes; edges carry their evidence

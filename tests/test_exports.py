@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 import lockorder
 
@@ -14,6 +17,31 @@ def test_all_names_exist_and_public_classes_say_lockorder() -> None:
         assert hasattr(lockorder, name), name
     for cls in (lockorder.Lock, lockorder.RLock, lockorder.Condition, lockorder.Semaphore):
         assert cls.__module__ == "lockorder"
+
+
+@pytest.mark.parametrize("checking", ["1", "0"])
+def test_aio_is_reachable_after_a_plain_import(checking: str) -> None:
+    """docs/api.md shows lockorder.aio.Lock(...) after `import lockorder`: it raised
+    AttributeError unless lockorder.aio had been imported by name."""
+    code = (
+        "import asyncio, lockorder\n"
+        "lock = lockorder.aio.Lock(name='db')\n"
+        "print(type(lock).__module__, isinstance(lock, asyncio.Lock))\n"
+        "try:\n"
+        "    lockorder.nothing\n"
+        "except AttributeError as exc:\n"
+        "    print(exc)\n"
+    )
+    env = {**os.environ, "LOCKORDER": checking}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    module = "lockorder._aio" if checking == "1" else "asyncio.locks"
+    assert done.stdout.splitlines() == [
+        f"{module} True",
+        "module 'lockorder' has no attribute 'nothing'",
+    ]
 
 
 def test_py_typed_is_shipped() -> None:
