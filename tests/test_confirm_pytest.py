@@ -4,12 +4,11 @@ is rerun steered; a cycle two tests made is not attempted, with the reason."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 
+from tests.first_contact import _run
 from tests.test_plugin import clean_environment  # noqa: F401 (an autouse fixture)
 
 PAY_AND_REVIEW = """
@@ -128,14 +127,7 @@ def test_the_test_that_made_a_cycle_is_rerun_and_confirmed(pytester: pytest.Pyte
     assert "attempts=3" in data["settings"]["confirm"]
     assert data["run"]["rootdir"] == str(pytester.path)
     # the report can be confirmed again from the command line
-    again = subprocess.run(
-        [sys.executable, "-m", "lockorder", "confirm", "r.json", "--attempts", "1"],
-        cwd=pytester.path,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    again = _run.lockorder(pytester.path, "confirm", "r.json", "--attempts", "1", timeout=180)
     assert again.returncode == 3, again.stderr[-3000:]
     assert _potential(_report(pytester))["confirmation"]["attempts"] == 1
 

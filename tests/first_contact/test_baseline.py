@@ -16,8 +16,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +24,7 @@ import pytest
 from lockorder._commands import dispatch
 from lockorder._confirm_cli import confirm_command
 from lockorder.cli import _build_parser
-
-TIMEOUT = 60
+from tests.first_contact import _run
 
 PROGRAM = """\
 import threading
@@ -68,16 +65,6 @@ FIXED = PROGRAM.replace(
 BASELINE = "lockorder-baseline.json"
 
 
-def lockorder(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lockorder", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
-
-
 def lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.strip()]
 
@@ -90,9 +77,9 @@ def adopt(path: Path) -> set[str]:
     """Run the program (two inversions), accept both, set ``baseline =``."""
     assert FIXED != PROGRAM
     (path / "prog.py").write_text(PROGRAM)
-    first = lockorder(path, "run", "-q", "--json", "r1.json", "prog.py")
+    first = _run.lockorder(path, "run", "-q", "--json", "r1.json", "prog.py")
     assert first.returncode == 3, first.stderr
-    written = lockorder(path, "baseline", "r1.json", "-o", BASELINE)
+    written = _run.lockorder(path, "baseline", "r1.json", "-o", BASELINE)
     assert written.returncode == 0, written.stderr
     assert lines(written.stderr) == [f"lockorder baseline: 2 finding(s) accepted -> {BASELINE}"]
     (path / "pyproject.toml").write_text(f'[tool.lockorder]\nbaseline = "{BASELINE}"\n')
@@ -103,31 +90,31 @@ def test_refreshing_a_baseline_keeps_what_the_run_suppressed_and_drops_what_is_f
     tmp_path: Path,
 ) -> None:
     accepted = adopt(tmp_path)
-    suppressed = lockorder(tmp_path, "run", "-q", "--json", "r2.json", "prog.py")
+    suppressed = _run.lockorder(tmp_path, "run", "-q", "--json", "r2.json", "prog.py")
     assert suppressed.returncode == 0, suppressed.stderr
     report = json.loads((tmp_path / "r2.json").read_text())
     assert report["findings"] == [] and len(report["suppressed"]) == 2
 
     # refreshed from a run that used it: what it suppressed stays accepted
-    refreshed = lockorder(tmp_path, "baseline", "r2.json", "-o", BASELINE)
+    refreshed = _run.lockorder(tmp_path, "baseline", "r2.json", "-o", BASELINE)
     assert refreshed.returncode == 0, refreshed.stderr
     assert lines(refreshed.stderr) == [
         "lockorder baseline: 2 finding(s) accepted (2 of them suppressed by the run's "
         f"baseline) -> {BASELINE}"
     ]
     assert fingerprints(tmp_path / BASELINE) == accepted
-    check = lockorder(tmp_path, "check", "r2.json")
+    check = _run.lockorder(tmp_path, "check", "r2.json")
     assert check.returncode == 0, check.stdout + check.stderr
     assert lines(check.stderr) == ["lockorder check: 0 new finding(s), 2 accepted"]
-    again = lockorder(tmp_path, "run", "-q", "prog.py")  # the next CI run
+    again = _run.lockorder(tmp_path, "run", "-q", "prog.py")  # the next CI run
     assert again.returncode == 0, again.stderr
 
     # one inversion fixed: the refresh drops its entry, and says so
     (tmp_path / "prog.py").write_text(FIXED)
-    fixed = lockorder(tmp_path, "run", "-q", "--json", "r3.json", "prog.py")
+    fixed = _run.lockorder(tmp_path, "run", "-q", "--json", "r3.json", "prog.py")
     assert fixed.returncode == 0, fixed.stderr
     assert "stale suppression, never matched: baseline" in fixed.stderr
-    dropped = lockorder(tmp_path, "baseline", "r3.json", "-o", BASELINE)
+    dropped = _run.lockorder(tmp_path, "baseline", "r3.json", "-o", BASELINE)
     assert dropped.returncode == 0, dropped.stderr
     assert lines(dropped.stderr) == [
         f"lockorder baseline: dropped 1 entry of {BASELINE} whose finding no longer occurs "
@@ -137,15 +124,15 @@ def test_refreshing_a_baseline_keeps_what_the_run_suppressed_and_drops_what_is_f
     ]
     left = fingerprints(tmp_path / BASELINE)
     assert len(left) == 1 and left < accepted
-    check = lockorder(tmp_path, "check", "r3.json")
+    check = _run.lockorder(tmp_path, "check", "r3.json")
     assert check.returncode == 0, check.stdout + check.stderr
     assert lines(check.stderr) == ["lockorder check: 0 new finding(s), 1 accepted"]
 
     # the fixed bug comes back: nothing accepts it any more
     (tmp_path / "prog.py").write_text(PROGRAM)
-    back = lockorder(tmp_path, "run", "-q", "--json", "r4.json", "prog.py")
+    back = _run.lockorder(tmp_path, "run", "-q", "--json", "r4.json", "prog.py")
     assert back.returncode == 3, back.stderr
-    check = lockorder(tmp_path, "check", "r4.json")
+    check = _run.lockorder(tmp_path, "check", "r4.json")
     assert check.returncode == 1
     assert len(lines(check.stdout)) == 1 and check.stdout.startswith("NEW ")
 
@@ -155,13 +142,13 @@ def test_check_prune_removes_the_entries_whose_finding_no_longer_occurs(
 ) -> None:
     accepted = adopt(tmp_path)
     (tmp_path / "prog.py").write_text(FIXED)
-    assert lockorder(tmp_path, "run", "-q", "--json", "r.json", "prog.py").returncode == 0
-    check = lockorder(tmp_path, "check", "r.json")
+    assert _run.lockorder(tmp_path, "run", "-q", "--json", "r.json", "prog.py").returncode == 0
+    check = _run.lockorder(tmp_path, "check", "r.json")
     assert check.returncode == 0
     assert lines(check.stderr)[0].startswith("stale: baseline ")
     assert fingerprints(tmp_path / BASELINE) == accepted  # check alone changes nothing
 
-    pruned = lockorder(tmp_path, "check", "r.json", "--prune")
+    pruned = _run.lockorder(tmp_path, "check", "r.json", "--prune")
     assert pruned.returncode == 0, pruned.stderr
     stderr = lines(pruned.stderr)
     assert len(stderr) == 3, stderr
@@ -175,10 +162,10 @@ def test_check_prune_removes_the_entries_whose_finding_no_longer_occurs(
     ]
     left = fingerprints(tmp_path / BASELINE)
     assert len(left) == 1 and accepted - left == {pruned_line.group(1)}
-    assert "stale" not in lockorder(tmp_path, "check", "r.json").stderr
+    assert "stale" not in _run.lockorder(tmp_path, "check", "r.json").stderr
 
     (tmp_path / "pyproject.toml").unlink()
-    no_baseline = lockorder(tmp_path, "check", "r.json", "--prune")
+    no_baseline = _run.lockorder(tmp_path, "check", "r.json", "--prune")
     assert no_baseline.returncode == 2
     assert lines(no_baseline.stderr) == [
         "lockorder check: --prune needs a baseline (--baseline FILE, or baseline = in "
@@ -195,8 +182,8 @@ def test_refreshing_from_a_run_that_could_not_judge_the_entries_keeps_them(
     (tmp_path / "other.py").write_text(
         "import threading\nlock = threading.Lock()\nwith lock:\n    pass\n"
     )
-    assert lockorder(tmp_path, "run", "-q", "--json", "o.json", "other.py").returncode == 0
-    result = lockorder(tmp_path, "baseline", "o.json", "-o", BASELINE)
+    assert _run.lockorder(tmp_path, "run", "-q", "--json", "o.json", "other.py").returncode == 0
+    result = _run.lockorder(tmp_path, "baseline", "o.json", "-o", BASELINE)
     assert result.returncode == 0, result.stderr
     assert lines(result.stderr) == [
         f"lockorder baseline: kept 2 entries of {BASELINE} that this run cannot judge (it "
@@ -208,16 +195,16 @@ def test_refreshing_from_a_run_that_could_not_judge_the_entries_keeps_them(
 
 def test_baseline_does_not_overwrite_a_file_that_is_not_a_baseline(tmp_path: Path) -> None:
     (tmp_path / "prog.py").write_text(PROGRAM)
-    assert lockorder(tmp_path, "run", "-q", "--json", "r.json", "prog.py").returncode == 3
+    assert _run.lockorder(tmp_path, "run", "-q", "--json", "r.json", "prog.py").returncode == 3
     before = (tmp_path / "r.json").read_text()
-    result = lockorder(tmp_path, "baseline", "r.json", "-o", "r.json")
+    result = _run.lockorder(tmp_path, "baseline", "r.json", "-o", "r.json")
     assert result.returncode == 6
     assert lines(result.stderr) == [
         "lockorder baseline: r.json: valid JSON but not a lockorder baseline"
     ]
     assert (tmp_path / "r.json").read_text() == before
     (tmp_path / "base.json").touch()  # an empty file is no one's data: written over
-    result = lockorder(tmp_path, "baseline", "r.json", "-o", "base.json")
+    result = _run.lockorder(tmp_path, "baseline", "r.json", "-o", "base.json")
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "base.json").read_text())["findings"]
 
@@ -238,33 +225,27 @@ def test_a_misspelled_baseline_path_is_one_line_for_run_pytest_and_check(
         "'lockorder baseline REPORT.json -o FILE' writes one)"
     )
 
-    run = lockorder(tmp_path, "run", "prog.py")
+    run = _run.lockorder(tmp_path, "run", "prog.py")
     assert run.returncode == 2  # a bad setting (docs/runner.md)
     assert lines(run.stderr) == [f"lockorder run: {said}"] and run.stdout == ""
 
-    pytest_run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--lockorder", "-q"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
+    pytest_run = _run.pytest(tmp_path, "-p", "no:cacheprovider", "--lockorder", "-q")
     assert pytest_run.returncode == 4  # pytest's usage error
     assert lines(pytest_run.stderr) == [f"ERROR: lockorder: {said}"]
     assert "passed" not in pytest_run.stdout
 
     (tmp_path / "r.json").write_text("{}")
-    assert lockorder(tmp_path, "run", "--json", "r.json", "prog.py").returncode == 2
+    assert _run.lockorder(tmp_path, "run", "--json", "r.json", "prog.py").returncode == 2
     assert (tmp_path / "r.json").read_text() == "{}"  # nothing ran, nothing written
     misspelled = pyproject.read_text()
     pyproject.unlink()
-    assert lockorder(tmp_path, "run", "-q", "--json", "r.json", "prog.py").returncode == 3
+    assert _run.lockorder(tmp_path, "run", "-q", "--json", "r.json", "prog.py").returncode == 3
     pyproject.write_text(misspelled)
-    check = lockorder(tmp_path, "check", "r.json")
+    check = _run.lockorder(tmp_path, "check", "r.json")
     assert check.returncode == 4  # a baseline that cannot be read (docs/reports.md)
     assert lines(check.stderr) == [f"lockorder check: {said}"]
     # on the command line: the option's file is the one read (and named)
-    check = lockorder(tmp_path, "check", "r.json", "--baseline", "nope.json")
+    check = _run.lockorder(tmp_path, "check", "r.json", "--baseline", "nope.json")
     assert check.returncode == 4
     assert lines(check.stderr) == [
         "lockorder check: nope.json: cannot read the baseline: No such file or directory"
@@ -284,7 +265,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     (path / "pyproject.toml").write_text(  # c's inversion is suppressed
         '[tool.lockorder]\nignore = ["site:prog.py:5", "kind:long-hold"]\n'
     )
-    result = lockorder(path, "run", "-q", "--json", "r.json", "prog.py")
+    result = _run.lockorder(path, "run", "-q", "--json", "r.json", "prog.py")
     assert result.returncode == 3, result.stderr
     data = json.loads((path / "r.json").read_text())
     assert len(data["findings"]) == 1 and len(data["suppressed"]) == 1
@@ -567,18 +548,18 @@ def test_a_malformed_baseline_is_one_line_naming_the_file_and_the_field(
 ) -> None:
     """Through ``check --baseline``, ``baseline -o`` and ``baseline =`` (run)."""
     (tmp_path / "prog.py").write_text(PROGRAM)
-    assert lockorder(tmp_path, "run", "-q", "--json", "r.json", "prog.py").returncode == 3
-    assert lockorder(tmp_path, "baseline", "r.json", "-o", BASELINE).returncode == 0
+    assert _run.lockorder(tmp_path, "run", "-q", "--json", "r.json", "prog.py").returncode == 3
+    assert _run.lockorder(tmp_path, "baseline", "r.json", "-o", BASELINE).returncode == 0
     data = json.loads((tmp_path / BASELINE).read_text())
     change(data["findings"][0])
     (tmp_path / BASELINE).write_text(json.dumps(data))
     line = f"{BASELINE}: not a lockorder baseline: {said}"
-    result = lockorder(tmp_path, "check", "r.json", "--baseline", BASELINE)
+    result = _run.lockorder(tmp_path, "check", "r.json", "--baseline", BASELINE)
     assert (result.returncode, lines(result.stderr)) == (6, [f"lockorder check: {line}"])
-    result = lockorder(tmp_path, "baseline", "r.json", "-o", BASELINE)
+    result = _run.lockorder(tmp_path, "baseline", "r.json", "-o", BASELINE)
     assert (result.returncode, lines(result.stderr)) == (6, [f"lockorder baseline: {line}"])
     (tmp_path / "pyproject.toml").write_text(f'[tool.lockorder]\nbaseline = "{BASELINE}"\n')
-    result = lockorder(tmp_path, "run", "prog.py")
+    result = _run.lockorder(tmp_path, "run", "prog.py")
     assert (result.returncode, lines(result.stderr)) == (2, [f"lockorder run: {tmp_path}/{line}"])
 
 
@@ -597,7 +578,7 @@ def test_the_issues_malformed_reports_in_every_command(tmp_path: Path, args: lis
     """``"kind": 5`` (a TypeError in check, baseline, html and sarif; accepted by
     --format json) and an edge without ``from`` (merge's KeyError)."""
     (tmp_path / "prog.py").write_text(PROGRAM)
-    assert lockorder(tmp_path, "run", "-q", "--json", "good.json", "prog.py").returncode == 3
+    assert _run.lockorder(tmp_path, "run", "-q", "--json", "good.json", "prog.py").returncode == 3
     data = json.loads((tmp_path / "good.json").read_text())
     if args[0] == "merge":
         del data["graph"]["edges"][0]["from"]
@@ -606,7 +587,7 @@ def test_the_issues_malformed_reports_in_every_command(tmp_path: Path, args: lis
         data["findings"][0]["kind"] = 5
         said = "findings[0].kind must be a string (got 5)"
     (tmp_path / "bad.json").write_text(json.dumps(data))
-    result = lockorder(tmp_path, *args)
+    result = _run.lockorder(tmp_path, *args)
     assert result.returncode == 6, result.stderr
     assert lines(result.stderr) == [
         f"lockorder {args[0]}: bad.json: not a lockorder report: {said}"

@@ -16,12 +16,13 @@ is never ended early): that is the shape under test, not a way to order threads.
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from tests.first_contact import _run
 
 #: a confirm rerun pauses, reruns, and the session runs the program first: generous
 TIMEOUT = 120
@@ -148,27 +149,18 @@ def test_sessions():
 """
 
 
-def _env() -> dict[str, str]:
-    """The user's environment: none of the test session's lockorder or pytest settings."""
-    return {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("LOCKORDER", "PYTEST")) and k not in ("CI", "BUILD_NUMBER")
-    }
-
-
-def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        args, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT, env=_env(), check=False
-    )
+def _command(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``args`` in the user's environment: none of the test session's lockorder or
+    pytest settings."""
+    return _run.command(args, cwd, env=_run.user_environment(), timeout=TIMEOUT)
 
 
 def _pytest(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return _run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd)
+    return _command([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd)
 
 
 def _lockorder(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return _run([sys.executable, "-m", "lockorder", *args], cwd)
+    return _command([sys.executable, "-m", "lockorder", *args], cwd)
 
 
 def _line(output: str, start: str) -> str:
@@ -222,7 +214,7 @@ def test_pytest_reproduce_line_carries_the_pause_and_confirms_again(tmp_path: Pa
         "reproduce: pytest --lockorder --lockorder-confirm --lockorder-confirm-attempts=1 "
         "--lockorder-confirm-pause=4 test_ledger.py::test_sync"
     )
-    again = _run(_as_typed(reproduce.removeprefix("reproduce: ")), tests)
+    again = _command(_as_typed(reproduce.removeprefix("reproduce: ")), tests)
     assert "confirm: confirmed (1 rerun" in again.stdout, again.stdout[-4000:]
 
 
@@ -241,7 +233,7 @@ def test_lockorder_confirm_reproduce_line_is_run_with_the_settings(tmp_path: Pat
     command = "lockorder run --confirm --confirm-attempts 1 --confirm-pause 4 'slow ledger.py'"
     assert confirmation["command"] == command
     assert _line(done.stderr, "reproduce: ") == f"reproduce: {command}"
-    again = _run(_as_typed(command), tmp_path)
+    again = _command(_as_typed(command), tmp_path)
     assert "confirm: confirmed (1 rerun" in again.stderr, again.stderr[-4000:]
     assert again.returncode == 3
 

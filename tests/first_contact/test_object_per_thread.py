@@ -16,11 +16,11 @@ Each test runs the real commands in subprocesses, from a directory of its own.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
+
+from tests.first_contact import _run
 
 TIMEOUT = 60
 
@@ -97,28 +97,18 @@ OWN = PROGRAM.format(sessions='[Session("one"), Session("two")]')
 SHARED = PROGRAM.format(sessions='[Session("both")] * 2')
 
 
-def _env() -> dict[str, str]:
-    """The user's environment: none of the test session's lockorder or pytest settings."""
-    return {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("LOCKORDER", "PYTEST")) and k not in ("CI", "BUILD_NUMBER")
-    }
-
-
-def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        args, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT, env=_env(), check=False
+def _lockorder_run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return _run.lockorder(
+        cwd, "run", "--json", "r.json", *args, env=_run.user_environment(), timeout=TIMEOUT
     )
 
 
-def _lockorder_run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return _run([sys.executable, "-m", "lockorder", "run", "--json", "r.json", *args], cwd)
-
-
 def _pytest(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return _run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:asyncio", *args], cwd
+    return _run.pytest(
+        cwd,
+        *("-p", "no:cacheprovider", "-p", "no:asyncio", *args),
+        env=_run.user_environment(),
+        timeout=TIMEOUT,
     )
 
 

@@ -11,38 +11,18 @@ subprocess, as a program started with ``LOCKORDER=0`` would.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.first_contact import _run
+
 ROOT = Path(__file__).resolve().parents[2]
 #: seconds a child process may take (an interpreter start and lockorder's import)
 RUN_TIMEOUT = 120
-
-
-def _env(lockorder: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCKORDER")}
-    if lockorder is not None:
-        env["LOCKORDER"] = lockorder
-    return env
-
-
-def _python(code: str, lockorder: str | None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        env=_env(lockorder),
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-        check=False,
-    )
 
 
 # -- the documentation's code, as written ---------------------------------------------
@@ -75,7 +55,9 @@ def test_the_docs_have_python_blocks_to_check() -> None:
 def test_a_documented_python_block_runs_in_both_modes(
     where: str, code: str, lockorder_env: str
 ) -> None:
-    proc = _python(_GIVEN + code, lockorder_env)
+    proc = _run.python(
+        ROOT, _GIVEN + code, env=_run.environment(LOCKORDER=lockorder_env), timeout=RUN_TIMEOUT
+    )
     assert proc.returncode == 0, f"{where} with LOCKORDER={lockorder_env}:\n{proc.stderr}"
 
 
@@ -140,14 +122,13 @@ def constructed(request: pytest.FixtureRequest) -> dict[str, Any]:
     """Each documented constructor, called with every keyword, checking off:
     ``LOCKORDER=0`` at import, or ``configure(enabled=False)`` at run time."""
     way = request.param
-    proc = subprocess.run(
-        [sys.executable, "-c", _CONSTRUCT, way, json.dumps(_constructors())],
-        env=_env("0" if way == "env" else None),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    proc = _run.python(
+        ROOT,
+        _CONSTRUCT,
+        way,
+        json.dumps(_constructors()),
+        env=_run.environment(LOCKORDER="0" if way == "env" else None),
         timeout=RUN_TIMEOUT,
-        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)  # type: ignore[no-any-return]
@@ -262,14 +243,12 @@ _EXPECTED = {
 @pytest.fixture(scope="module", params=_WAYS)
 def called(request: pytest.FixtureRequest) -> dict[str, Any]:
     way = request.param
-    proc = subprocess.run(
-        [sys.executable, "-c", _FUNCTIONS, way],
-        env=_env("0" if way == "env" else None),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    proc = _run.python(
+        ROOT,
+        _FUNCTIONS,
+        way,
+        env=_run.environment(LOCKORDER="0" if way == "env" else None),
         timeout=RUN_TIMEOUT,
-        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)  # type: ignore[no-any-return]
@@ -302,19 +281,21 @@ for pair in ((accounts, audit), (audit, accounts)):
     worker.join(10)
 """
 
+#: the same, as a test
+_BOTH_ORDERS_TEST = "import lockorder\n\n\ndef test_both_orders():\n" + textwrap.indent(
+    _BOTH_ORDERS.replace("import lockorder\n", ""), "    "
+)
+
 
 def test_lockorder_run_checks_with_lockorder_0_and_says_so(tmp_path: Path) -> None:
     """A user who exported LOCKORDER=0 and runs `lockorder run` asked for checking:
     lockorder's own names (`lockorder.Lock(name=...)`) are checked too."""
     (tmp_path / "app.py").write_text(_BOTH_ORDERS, encoding="utf-8")
-    proc = subprocess.run(
-        [sys.executable, "-m", "lockorder", "run", "--json", "", "app.py"],
-        env=_env("0"),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
+    proc = _run.lockorder(
+        tmp_path,
+        *("run", "--json", "", "app.py"),
+        env=_run.environment(LOCKORDER="0"),
         timeout=RUN_TIMEOUT,
-        check=False,
     )
     assert proc.returncode == 3, proc.stderr
     assert proc.stderr.startswith(
@@ -325,22 +306,11 @@ def test_lockorder_run_checks_with_lockorder_0_and_says_so(tmp_path: Path) -> No
 
 
 def test_lockorder_run_of_the_example_with_lockorder_0(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "lockorder",
-            "run",
-            "--json",
-            "",
-            str(ROOT / "examples/bank_transfer.py"),
-        ],
-        env=_env("0"),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
+    proc = _run.lockorder(
+        tmp_path,
+        *("run", "--json", "", str(ROOT / "examples/bank_transfer.py")),
+        env=_run.environment(LOCKORDER="0"),
         timeout=RUN_TIMEOUT,
-        check=False,
     )
     assert proc.returncode == 3, proc.stderr
     assert proc.stdout == "checking=80 savings=120\n"
@@ -351,28 +321,12 @@ def test_lockorder_run_of_the_example_with_lockorder_0(tmp_path: Path) -> None:
 def test_pytest_lockorder_checks_with_lockorder_0(tmp_path: Path) -> None:
     """The command line wins over the environment (docs/pytest.md), and the test's
     `lockorder.Lock(name=...)` is made after the plugin turned checking on."""
-    body = textwrap.indent(_BOTH_ORDERS.replace("import lockorder\n", ""), "    ")
-    (tmp_path / "test_app.py").write_text(
-        f"import lockorder\n\n\ndef test_both_orders():\n{body}", encoding="utf-8"
-    )
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--lockorder",
-            "--lockorder-report=",
-            "test_app.py",
-        ],
-        env=_env("0"),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
+    (tmp_path / "test_app.py").write_text(_BOTH_ORDERS_TEST, encoding="utf-8")
+    proc = _run.pytest(
+        tmp_path,
+        *("-q", "-p", "no:cacheprovider", "--lockorder", "--lockorder-report=", "test_app.py"),
+        env=_run.environment(LOCKORDER="0"),
         timeout=RUN_TIMEOUT,
-        check=False,
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "FAILED test_app.py::test_both_orders - lockorder ERROR: potential-deadlock" in (
@@ -382,17 +336,11 @@ def test_pytest_lockorder_checks_with_lockorder_0(tmp_path: Path) -> None:
 
 def test_pytest_without_lockorder_flag_stays_off_with_lockorder_0(tmp_path: Path) -> None:
     """The same test, LOCKORDER=0 and no --lockorder: nothing checked, the test passes."""
-    body = textwrap.indent(_BOTH_ORDERS.replace("import lockorder\n", ""), "    ")
-    (tmp_path / "test_app.py").write_text(
-        f"import lockorder\n\n\ndef test_both_orders():\n{body}", encoding="utf-8"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_app.py"],
-        env=_env("0"),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
+    (tmp_path / "test_app.py").write_text(_BOTH_ORDERS_TEST, encoding="utf-8")
+    proc = _run.pytest(
+        tmp_path,
+        *("-q", "-p", "no:cacheprovider", "test_app.py"),
+        env=_run.environment(LOCKORDER="0"),
         timeout=RUN_TIMEOUT,
-        check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -14,18 +14,19 @@ ENOSPC), which needs root; those tests are skipped without it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
 
 import pytest
 
 from tests.conftest import TIMEOUT
+from tests.first_contact import _run
 
 PROGRAM = 'print("the program\'s own output")\n'
 TEST_FILE = "def test_nothing():\n    pass\n"
@@ -50,37 +51,12 @@ OUTPUTS: list[Output] = [
 PLUGIN_KINDS = ("json", "html", "sarif", "dot")
 
 
-def _lockorder(
-    args: list[str], cwd: Path, stdout: int | IO[str] = subprocess.PIPE
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lockorder", *args],
-        cwd=cwd,
-        stdout=stdout,
-        stderr=subprocess.PIPE,
-        text=True,
-        timeout=TIMEOUT * 6,
-        check=False,
-    )
-
-
-def _pytest(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--lockorder", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT * 6,
-        check=False,
-    )
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A folder with a program, a test file and a report of the program's run."""
     (tmp_path / "prog.py").write_text(PROGRAM)
     (tmp_path / "test_nothing.py").write_text(TEST_FILE)
-    made = _lockorder(["run", "-q", "--json", "r.json", "prog.py"], tmp_path)
+    made = _run.lockorder(tmp_path, "run", "-q", "--json", "r.json", "prog.py")
     assert made.returncode == 0, made.stderr
     return tmp_path
 
@@ -107,6 +83,32 @@ def _check_content(text: str, marker: str) -> None:
         assert marker in text, text[:200]
 
 
+@contextlib.contextmanager
+def _fifo_read(fifo: Path, what: str = "") -> Iterator[list[str]]:
+    """Make the FIFO ``fifo`` and a process that reads it to its end; once the block
+    (which writes into it) is done, the list given holds what the reader got. A
+    reader that got nothing fails the test, its message starting with ``what``."""
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdout.write(open(sys.argv[1]).read())", fifo.name],
+        cwd=fifo.parent,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    received: list[str] = []
+    try:
+        yield received
+        try:
+            out, _ = reader.communicate(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{what}the FIFO's reader got nothing (was it renamed over?)")
+        received.append(out)
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+            reader.wait(TIMEOUT)
+
+
 def _no_leftovers(folder: Path) -> None:
     assert not [p.name for p in folder.iterdir() if ".tmp-" in p.name]
     assert not (folder / "-").exists()
@@ -121,7 +123,7 @@ def test_a_symlink_is_written_through_and_stays_a_link(
     # empty one is written over
     (project / "out" / "real").write_text("" if name.startswith("baseline") else "old")
     (project / "link").symlink_to("out/real")
-    done = _lockorder(argv("link"), project)
+    done = _run.lockorder(project, *argv("link"))
     assert done.returncode == 0, done.stderr
     assert os.path.islink(project / "link")
     assert os.readlink(project / "link") == "out/real"
@@ -135,7 +137,7 @@ def test_a_dangling_symlink_gets_its_target_made(
     project: Path, name: str, argv: Callable[[str], list[str]], marker: str
 ) -> None:
     (project / "link").symlink_to("later/report")
-    done = _lockorder(argv("link"), project)
+    done = _run.lockorder(project, *argv("link"))
     assert done.returncode == 0, done.stderr
     assert os.path.islink(project / "link")
     _check_content((project / "later" / "report").read_text(), marker)
@@ -148,7 +150,7 @@ def test_a_device_is_written_into_not_replaced(
     null = _device(project / "null", 3)
     (project / "to-null").symlink_to("null")
     for dest in ("null", "to-null"):
-        done = _lockorder(argv(dest), project)
+        done = _run.lockorder(project, *argv(dest))
         assert done.returncode == 0, done.stderr
         assert _is_char_device(null), f"{name} {dest} replaced the device with a file"
     assert os.path.islink(project / "to-null")
@@ -159,26 +161,11 @@ def test_a_device_is_written_into_not_replaced(
 def test_a_fifo_is_written_into(
     project: Path, name: str, argv: Callable[[str], list[str]], marker: str
 ) -> None:
-    os.mkfifo(project / "fifo")
-    reader = subprocess.Popen(
-        [sys.executable, "-c", "import sys; sys.stdout.write(open(sys.argv[1]).read())", "fifo"],
-        cwd=project,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        done = _lockorder(argv("fifo"), project)
+    with _fifo_read(project / "fifo", f"{name} fifo: ") as received:
+        done = _run.lockorder(project, *argv("fifo"))
         assert done.returncode == 0, done.stderr
-        try:
-            received, _ = reader.communicate(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"{name} fifo: the FIFO's reader got nothing (was it renamed over?)")
-    finally:
-        if reader.poll() is None:
-            reader.kill()
-            reader.wait(TIMEOUT)
     assert stat.S_ISFIFO(os.lstat(project / "fifo").st_mode)
-    _check_content(received, marker)
+    _check_content(received[0], marker)
 
 
 @pytest.mark.parametrize(("name", "argv", "marker"), OUTPUTS, ids=[o[0] for o in OUTPUTS])
@@ -186,7 +173,7 @@ def test_an_unwritable_device_is_one_line_and_the_error_status(
     project: Path, name: str, argv: Callable[[str], list[str]], marker: str
 ) -> None:
     full = _device(project / "full", 7)
-    done = _lockorder(argv("full"), project)
+    done = _run.lockorder(project, *argv("full"))
     # a report not written: 4 for run as for the report commands (docs/runner.md)
     assert done.returncode == 4, done.stderr
     lines = [line for line in done.stderr.splitlines() if "full" in line]
@@ -201,7 +188,7 @@ def test_an_unwritable_device_is_one_line_and_the_error_status(
 def test_dash_is_standard_output(
     project: Path, name: str, argv: Callable[[str], list[str]], marker: str
 ) -> None:
-    done = _lockorder(argv("-"), project)
+    done = _run.lockorder(project, *argv("-"))
     assert done.returncode == 0, done.stderr
     out = done.stdout
     if name.startswith("run"):  # after the program's own output
@@ -217,7 +204,7 @@ def test_a_file_where_a_folder_should_be_says_not_a_directory(
     project: Path, name: str, argv: Callable[[str], list[str]], marker: str
 ) -> None:
     (project / "somefile").write_text("a file")
-    done = _lockorder(argv("somefile/out"), project)
+    done = _run.lockorder(project, *argv("somefile/out"))
     assert done.returncode == 4, done.stderr
     lines = [line for line in done.stderr.splitlines() if "somefile/out" in line]
     assert len(lines) == 1, done.stderr
@@ -227,7 +214,7 @@ def test_a_file_where_a_folder_should_be_says_not_a_directory(
 
 
 def test_run_refuses_two_reports_on_standard_output(project: Path) -> None:
-    done = _lockorder(["run", "--json", "-", "--html", "-", "prog.py"], project)
+    done = _run.lockorder(project, "run", "--json", "-", "--html", "-", "prog.py")
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
         "lockorder run: error: --json and --html are both '-': only one report can go to "
@@ -244,7 +231,7 @@ def test_a_descriptor_path_appends_after_the_programs_output(project: Path) -> N
     log = project / "log"
     log.write_text("before\n")
     with open(log, "a") as stdout:
-        done = _lockorder(["run", "-q", "--json", "/dev/fd/1", "prog.py"], project, stdout=stdout)
+        done = _run.lockorder(project, "run", "-q", "--json", "/dev/fd/1", "prog.py", stdout=stdout)
     assert done.returncode == 0, done.stderr
     before, program, report = log.read_text().split("\n", 2)
     assert (before, program) == ("before", "the program's own output")
@@ -256,31 +243,15 @@ def test_the_plugin_writes_through_links_into_devices_and_fifos(project: Path) -
     full = _device(project / "full", 7)
     (project / "real.json").write_text("old")
     (project / "link.json").symlink_to("real.json")
-    os.mkfifo(project / "fifo")
-    reader = subprocess.Popen(
-        [sys.executable, "-c", "import sys; sys.stdout.write(open(sys.argv[1]).read())", "fifo"],
-        cwd=project,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        done = _pytest(
-            [
-                "--lockorder-report=json:link.json",
-                "--lockorder-report=html:null",
-                "--lockorder-report=sarif:fifo",
-                "--lockorder-report=dot:full",
-            ],
+    with _fifo_read(project / "fifo") as received:
+        done = _run.pytest(
             project,
+            *("-q", "-p", "no:cacheprovider", "--lockorder"),
+            "--lockorder-report=json:link.json",
+            "--lockorder-report=html:null",
+            "--lockorder-report=sarif:fifo",
+            "--lockorder-report=dot:full",
         )
-        try:
-            received, _ = reader.communicate(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            pytest.fail("the FIFO's reader got nothing (was it renamed over?)")
-    finally:
-        if reader.poll() is None:
-            reader.kill()
-            reader.wait(TIMEOUT)
     # the tests passed; a report not written makes the status 4 (docs/pytest.md)
     assert done.returncode == 4, done.stdout + done.stderr
     assert (
@@ -291,7 +262,7 @@ def test_the_plugin_writes_through_links_into_devices_and_fifos(project: Path) -
     json.loads((project / "real.json").read_text())
     assert _is_char_device(null) and _is_char_device(full)
     assert stat.S_ISFIFO(os.lstat(project / "fifo").st_mode)
-    json.loads(received)
+    json.loads(received[0])
     _no_leftovers(project)
 
 
@@ -299,7 +270,9 @@ def test_the_plugin_writes_through_links_into_devices_and_fifos(project: Path) -
 def test_the_plugin_refuses_dash(project: Path, kind: str) -> None:
     """pytest's standard output is its own terminal report: a report there would be
     unreadable, so ``-`` is a usage error, before any test runs."""
-    done = _pytest([f"--lockorder-report={kind}:-"], project)
+    done = _run.pytest(
+        project, "-q", "-p", "no:cacheprovider", "--lockorder", f"--lockorder-report={kind}:-"
+    )
     assert done.returncode == 4  # pytest's usage error
     assert (
         f"ERROR: a lockorder report's destination must be a file (not '-': pytest's "
@@ -311,7 +284,11 @@ def test_the_plugin_refuses_dash(project: Path, kind: str) -> None:
 
 def test_the_plugin_says_not_a_directory(project: Path) -> None:
     (project / "somefile").write_text("a file")
-    done = _pytest(["--lockorder-report=json:somefile/out.json"], project)
+    done = _run.pytest(
+        project,
+        *("-q", "-p", "no:cacheprovider", "--lockorder"),
+        "--lockorder-report=json:somefile/out.json",
+    )
     assert done.returncode == 4
     assert (
         "lockorder: cannot write the json report to 'somefile/out.json': [Errno 20] Not a directory"

@@ -10,14 +10,14 @@ its options), without the ``-p no:asyncio`` the suite's own conftest adds.
 from __future__ import annotations
 
 import html
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.first_contact import _run
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "pytest_demo"
 
@@ -28,16 +28,7 @@ def _demo(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     here = tmp_path / "pytest_demo"
     shutil.copytree(DEMO, here, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
     # none of this session's own settings (conftest.py sets PYTEST_ADDOPTS=-p no:asyncio)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "LOCKORDER"))}
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", *args],
-        cwd=here,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=env,
-    )
+    return _run.pytest(here, *args, env=_run.environment(("PYTEST", "LOCKORDER")), timeout=120)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,6 @@ every Python CI tests on).
 from __future__ import annotations
 
 import difflib
-import os
 import re
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from typing import Any
 import pytest
 
 from lockorder import pytest_plugin
+from tests.first_contact import _run
 
 #: a test module that fails if lockorder patched threading (it must not, when off)
 UNPATCHED = """
@@ -43,26 +43,15 @@ def test_another():
 def _environ(**extra: str) -> dict[str, str]:
     """This environment without lockorder's variables and pytest's (the outer run's
     addopts, xdist's worker variables), a fixed terminal width, plus ``extra``."""
-    environ = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("LOCKORDER", "PYTEST_"))
-    }
-    return {**environ, "COLUMNS": "100", "PY_COLORS": "0", **extra}
+    return _run.environment(
+        ("LOCKORDER", "PYTEST_"), **{"COLUMNS": "100", "PY_COLORS": "0", **extra}
+    )
 
 
 def _pytest(
     project: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", *args],
-        cwd=project,
-        env=_environ() if env is None else env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return _run.pytest(project, *args, env=_environ() if env is None else env, timeout=120)
 
 
 @pytest.fixture
@@ -218,25 +207,10 @@ def test_lockorder_impl_is_one_line_for_the_tools(
     env, line = bad_impl
     done = _pytest(project, "--lockorder", "-q", env=env)
     assert (done.returncode, done.stderr.strip()) == (4, f"ERROR: {line}"), done.stdout
-    done = subprocess.run(
-        [sys.executable, "-m", "lockorder", "run", "--json", "", "test_plain.py"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = _run.lockorder(project, "run", "--json", "", "test_plain.py", env=env, timeout=120)
     assert (done.returncode, done.stdout, done.stderr) == (2, "", f"lockorder run: {line}\n")
     # a program that only imports lockorder runs (told when it first uses lockorder)
-    done = subprocess.run(
-        [sys.executable, "-c", "import lockorder; print('ran')"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = _run.python(None, "import lockorder; print('ran')", env=env, timeout=120)
     assert (done.returncode, done.stdout, done.stderr) == (0, "ran\n", "")
 
 
@@ -412,14 +386,11 @@ def test_lockorder_run_through_the_console_script_shows_only_the_programs_frames
         ("console script", [sys.executable, str(script)]),
         ("python -m", [sys.executable, "-m", "lockorder"]),
     ):
-        done = subprocess.run(
+        done = _run.command(
             [*command, "run", "--json", f"{how}.json", "--single-thread", "strict", "prog.py"],
-            cwd=tmp_path,
+            tmp_path,
             env=_environ(),
-            capture_output=True,
-            text=True,
             timeout=120,
-            check=False,
         )
         assert done.returncode == 3, done.stderr
         report = (tmp_path / f"{how}.json").read_text()

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TIMEOUT
+from tests.first_contact import _run
 
 #: test_one makes an inversion between two threads (an error that fails it);
 #: test_two says it is running through the FIFO in $READY, then waits
@@ -55,21 +56,7 @@ INTERRUPTED = textwrap.dedent(
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCKORDER")}
-    env["PYTEST_ADDOPTS"] = "-p no:asyncio -p no:cacheprovider"
-    env.update(extra)
-    return env
-
-
-def _pytest(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", *args],
-        cwd=path,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return _run.environment(PYTEST_ADDOPTS="-p no:asyncio -p no:cacheprovider", **extra)
 
 
 def _sigint_as_in_a_terminal() -> None:
@@ -150,7 +137,9 @@ def test_stopping_at_the_first_failure_still_writes_the_reports(tmp_path: Path) 
     """-x ends the loop with an exception too (pytest's Failed): same as Ctrl-C,
     but not called an interruption."""
     (tmp_path / "test_s.py").write_text(INTERRUPTED)
-    result = _pytest(tmp_path, "--lockorder", "-p", "no:xdist", "-x", "--lockorder-report=json")
+    result = _run.pytest(
+        tmp_path, "--lockorder", "-p", "no:xdist", "-x", "--lockorder-report=json", env=_env()
+    )
     assert result.returncode == pytest.ExitCode.TESTS_FAILED, result.stdout
     section = result.stdout[result.stdout.index("= lockorder =") :]
     assert "interrupted" not in section
@@ -175,20 +164,13 @@ LEAK = textwrap.dedent(
 )
 
 
-def _run(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lockorder", "run", "--json", "", *args],
-        cwd=path,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def _lockorder_run(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return _run.lockorder(path, "run", "--json", "", *args, env=_env())
 
 
 def test_a_lock_the_main_thread_leaks_is_held_at_exit(tmp_path: Path) -> None:
     (tmp_path / "leak.py").write_text(LEAK)
-    result = _run(tmp_path, "leak.py")
+    result = _lockorder_run(tmp_path, "leak.py")
     assert result.stdout == "done\n"
     assert result.returncode == 0, result.stderr  # a warning, as for any other thread
     assert result.stderr.startswith("lockorder: 1 finding(s) (0 error(s), 1 warning(s))")
@@ -198,7 +180,7 @@ def test_a_lock_the_main_thread_leaks_is_held_at_exit(tmp_path: Path) -> None:
         "release it on every path: take it with 'with lock:', or release it in a finally\n"
         "  Lock leak.py:4 acquired at leak.py:6 in <module>\n"
     ) in result.stderr
-    assert _run(tmp_path, "--fail-on", "warning", "leak.py").returncode == 3
+    assert _lockorder_run(tmp_path, "--fail-on", "warning", "leak.py").returncode == 3
 
 
 def test_a_program_that_releases_everything_has_no_held_at_exit(tmp_path: Path) -> None:
@@ -234,7 +216,7 @@ def test_a_program_that_releases_everything_has_no_held_at_exit(tmp_path: Path) 
             """
         )
     )
-    result = _run(tmp_path, "clean.py")
+    result = _lockorder_run(tmp_path, "clean.py")
     assert result.returncode == 0, result.stderr
     assert "lockorder: 0 finding(s)" in result.stderr, result.stderr
 
@@ -253,7 +235,7 @@ def test_a_lock_a_test_leaks_says_why_it_is_a_bug(tmp_path: Path) -> None:
             """
         )
     )
-    result = _pytest(tmp_path, "--lockorder", "-p", "no:xdist", "-rA")
+    result = _run.pytest(tmp_path, "--lockorder", "-p", "no:xdist", "-rA", env=_env())
     assert result.returncode == pytest.ExitCode.OK, result.stdout
     assert (
         "lockorder WARNING: held-at-test-end: thread 'MainThread' still held Lock "
@@ -286,19 +268,16 @@ def test_a_baselined_self_deadlock_that_fails_its_test_is_in_the_summary(
     if xdist[0] == "-n":
         pytest.importorskip("xdist")
     (tmp_path / "test_s.py").write_text(SELF_DEADLOCK)
-    first = _pytest(tmp_path, "--lockorder", "-p", "no:xdist", "--lockorder-report=json")
+    first = _run.pytest(
+        tmp_path, "--lockorder", "-p", "no:xdist", "--lockorder-report=json", env=_env()
+    )
     assert "self-deadlock: 1" in first.stdout, first.stdout
-    accept = subprocess.run(
-        [sys.executable, "-m", "lockorder", "baseline", "lockorder.json", "-o", "baseline.json"],
-        cwd=tmp_path,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
+    accept = _run.lockorder(
+        tmp_path, "baseline", "lockorder.json", "-o", "baseline.json", env=_env()
     )
     assert accept.returncode == 0, accept.stderr
     (tmp_path / "pyproject.toml").write_text('[tool.lockorder]\nbaseline = "baseline.json"\n')
-    result = _pytest(tmp_path, "--lockorder", *xdist)
+    result = _run.pytest(tmp_path, "--lockorder", *xdist, env=_env())
     # raising is right (the test would hang), and the summary says it happened
     assert result.returncode == pytest.ExitCode.TESTS_FAILED, result.stdout
     assert "SelfDeadlockError" in result.stdout
