@@ -206,19 +206,22 @@ def _check(args: argparse.Namespace) -> int:
         )
         return 2
     levels = ("error",) if args.fail_on == "error" else ("error", "warning")
-    new: list[Finding] = []
-    accepted = 0
+    # counted by fingerprint, as the baseline keeps them: a report may list one
+    # finding twice (a cycle a run warned of, then found in full)
+    new: dict[str, Finding] = {}
+    accepted: set[str] = set()
     for finding in _report.findings_of(data):
+        fp = fingerprint(finding)
         if config.suppresses(finding) is not None:
-            accepted += 1
-        elif finding.severity in levels:
-            new.append(finding)
+            accepted.add(fp)
+        elif finding.severity in levels and (fp not in new or finding.severity == "error"):
+            new[fp] = finding
     # what the run itself suppressed was accepted there: those rules matched too
     for rule, finding in _report.suppressed_of(data):
         if not rule.startswith(WITHDRAWN_PREFIX) and config.suppresses(finding) is not None:
-            accepted += 1
-    for finding in new:
-        print(f"NEW {fingerprint(finding)} {finding.severity}: {finding.kind}: {finding.message}")
+            accepted.add(fingerprint(finding))
+    for fp, finding in new.items():
+        print(f"NEW {fp} {finding.severity}: {finding.kind}: {finding.message}")
     classes = data.get("graph", {}).get("classes", ())
     pruned = config.stale_baseline(classes) if args.prune else []
     pruned_rules = {config.baseline_rule(fp) for fp in pruned}
@@ -238,7 +241,7 @@ def _check(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     print(
-        f"lockorder check: {len(new)} new finding(s), {accepted} accepted",
+        f"lockorder check: {len(new)} new finding(s), {len(accepted)} accepted",
         file=sys.stderr,
     )
     return 1 if new else 0

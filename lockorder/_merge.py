@@ -12,12 +12,12 @@ Everything here takes and returns builtin types (the wire form of
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lockorder._analysis import cycle_finding, cycle_signature
 from lockorder._findings import WITHDRAWN_PREFIX, Finding
-from lockorder._graph import MERGED_MAIN, Edge, Evidence, LockGraph, judge
+from lockorder._graph import EVIDENCE_LIMIT, MERGED_MAIN, Edge, Evidence, LockGraph, judge
 from lockorder._sites import Frame
 
 __all__ = ["Merged", "merge"]
@@ -99,8 +99,10 @@ def merge(sources: list[tuple[str, dict[str, Any]]], single_thread: str = "repor
 
     ``origin`` (a worker id or a file name; may be empty) qualifies thread names so
     threads of different runs stay distinct. Returns the merged wire graph and the
-    findings: every run's own (each signature once), plus the cycles that only the
-    union closes.
+    findings: every run's own, plus the cycles that only the union closes, one per
+    finding (:func:`_identity`): where runs (or the union) judged one cycle
+    differently, the most severe verdict with its own evidence (:func:`_stronger`),
+    and the tests of every run on its edges.
     """
     graph = LockGraph()
     for _, data in sources:
@@ -147,18 +149,11 @@ def merge(sources: list[tuple[str, dict[str, Any]]], single_thread: str = "repor
         if taken is not None and len({run for run, _ in took}) >= 2:
             taken.shared = taken.shared or len({tid for _, tid in took}) >= 2
 
-    findings: list[Finding] = []
-    withdrawn: list[Finding] = []
-    signatures: set[str] = set()
+    #: identity -> the finding kept for it (first seen first: oldest first)
+    kept: dict[str, Finding] = {}
     for _, data in sources:
         for item in data.get("findings", ()):
-            finding = item if isinstance(item, Finding) else Finding.from_dict(item)
-            if finding.signature not in signatures:
-                signatures.add(finding.signature)
-                if _through_signal(finding, graph):
-                    withdrawn.append(finding)  # another run learned the signal
-                else:
-                    findings.append(finding)
+            _keep(kept, item if isinstance(item, Finding) else Finding.from_dict(item))
 
     for edge in edges.values():
         cycle = graph.add_edge(edge)
@@ -172,11 +167,11 @@ def merge(sources: list[tuple[str, dict[str, Any]]], single_thread: str = "repor
             continue
         single = verdict.level == "single-thread"
         level = "single-thread" if single and single_thread == "report" else "full"
-        key = f"{signature}:{level}"
-        if key in signatures or f"{signature}:full" in signatures:
-            continue
-        signatures.add(key)
-        findings.append(
+        found = kept.get(signature)
+        if found is not None and (found.severity == "error" or level == "single-thread"):
+            continue  # a run's finding says as much or more
+        _keep(
+            kept,
             cycle_finding(
                 cycle,
                 graph.classes,
@@ -185,9 +180,16 @@ def merge(sources: list[tuple[str, dict[str, Any]]], single_thread: str = "repor
                 policy=single_thread,
                 private=verdict.private,
                 test=edge.first.test,
-                signature=key,
-            )
+                signature=f"{signature}:{level}",
+            ),
         )
+    findings: list[Finding] = []
+    withdrawn: list[Finding] = []
+    for finding in kept.values():
+        if _through_signal(finding, graph):
+            withdrawn.append(finding)  # another run learned the signal
+        else:
+            findings.append(finding)
     wire = graph.to_wire()
     seen_loops = set()
     for loop in loops:
@@ -206,3 +208,52 @@ def _through_signal(finding: Finding, graph: LockGraph) -> bool:
         if cls is not None and cls.signal:
             return True
     return False
+
+
+#: how a potential deadlock's signature ends: the level it was judged at
+_LEVELS = (":full", ":single-thread")
+
+
+def _identity(finding: Finding) -> str:
+    """What makes two runs' findings one: the signature, less a potential
+    deadlock's level (one run's warning and another's error of a cycle are one
+    cycle)."""
+    signature = finding.signature or f"{finding.kind}:{finding.message}"
+    if finding.kind == "potential-deadlock":
+        for level in _LEVELS:
+            if signature.endswith(level):
+                return signature[: -len(level)]
+    return signature
+
+
+def _rank(finding: Finding) -> tuple[bool, bool]:
+    """Confirmed first (a confirmed finding is an error), then errors."""
+    confirmed = (finding.confirmation or {}).get("status") == "confirmed"
+    return confirmed, finding.severity == "error"
+
+
+def _stronger(known: Finding, other: Finding) -> Finding:
+    """One finding of two runs' findings of one identity: the most severe (the
+    first on a tie) with its own evidence (thread, reason, stacks, confirmation:
+    they explain its verdict), and on each cycle edge the tests of both."""
+    best, rest = (other, known) if _rank(other) > _rank(known) else (known, other)
+    tests: dict[tuple[str, str], list[str]] = {}
+    for edge in rest.cycle:
+        tests.setdefault((edge.src.key, edge.dst.key), []).extend(edge.tests)
+    if not tests:
+        return best
+    cycle = []
+    for edge in best.cycle:
+        union = dict.fromkeys(edge.tests)
+        for test in tests.get((edge.src.key, edge.dst.key), ()):
+            if len(union) >= EVIDENCE_LIMIT:
+                break
+            union.setdefault(test)
+        cycle.append(replace(edge, tests=tuple(union)))
+    return replace(best, cycle=tuple(cycle))
+
+
+def _keep(kept: dict[str, Finding], finding: Finding) -> None:
+    identity = _identity(finding)
+    known = kept.get(identity)
+    kept[identity] = finding if known is None else _stronger(known, finding)

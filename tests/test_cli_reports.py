@@ -185,6 +185,56 @@ def test_merge_keeps_what_the_runs_suppressed_or_withdrew(pytester: pytest.Pytes
     assert [s["rule"] for s in data["suppressed"]] == ["ignore: by hand"]
 
 
+#: a cycle one thread makes alone (a warning); with an argument, a second thread
+#: then makes an edge of it (the error too: the run lists both)
+WARNED_THEN_FULL = """
+import sys, threading
+a = threading.Lock()
+b = threading.Lock()
+
+def ab():
+    with a:
+        with b:
+            pass
+
+def ba():
+    with b:
+        with a:
+            pass
+
+ab()
+ba()
+if sys.argv[1:]:
+    t = threading.Thread(target=ab)
+    t.start()
+    t.join()
+"""
+
+
+def test_merge_and_check_count_a_cycle_warned_of_and_found_in_full_once(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(prog=WARNED_THEN_FULL)
+    assert lockorder(pytester, "run", "--json", "w.json", "prog.py").ret == 0
+    assert lockorder(pytester, "run", "--json", "e.json", "prog.py", "full").ret == 3
+    listed = json.loads((pytester.path / "e.json").read_text())["findings"]
+    assert [f["severity"] for f in listed] == ["warning", "error"]
+    assert lockorder(pytester, "merge", "w.json", "e.json", "-o", "m.json").ret == 0
+    merged = json.loads((pytester.path / "m.json").read_text())
+    assert [f["severity"] for f in merged["findings"]] == ["error"]
+    assert merged["summary"]["findings"] == 1
+    for report in ("m.json", "e.json"):  # e.json lists the cycle twice
+        result = lockorder(pytester, "check", report, "--fail-on", "warning")
+        assert result.ret == 1
+        (line,) = result.stdout.lines
+        assert line.startswith("NEW ") and " error: potential-deadlock: " in line
+        result.stderr.fnmatch_lines(["lockorder check: 1 new finding(s), 0 accepted"])
+    assert lockorder(pytester, "baseline", "e.json", "-o", "base.json").ret == 0
+    result = lockorder(pytester, "check", "e.json", "--baseline", "base.json")
+    assert result.ret == 0
+    result.stderr.fnmatch_lines(["lockorder check: 0 new finding(s), 1 accepted"])
+
+
 def _a_finding() -> dict[str, object]:
     return {
         "kind": "held-at-exit",

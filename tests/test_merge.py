@@ -184,3 +184,57 @@ def test_a_signal_learned_by_one_run_withdraws_another_runs_cycle() -> None:
     merged = merge([("gw0", one), ("gw1", two)])
     assert merged.findings == []
     assert [f.kind for f in merged.withdrawn] == ["potential-deadlock"]
+
+
+def _warned_then_full(test_one: str, test_two: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Two runs of one cycle: one thread alone made it (a warning), then one
+    where a second thread made an edge of it (an error)."""
+    lockorder.configure(mode="record", single_thread="report")
+    a = lockorder.Lock(name="A")
+    b = lockorder.Lock(name="B")
+    lockorder.reset()
+    with _tracker.test_context(test_one):
+        _nest(a, b)
+        _nest(b, a)
+    warned = _snapshot()
+    lockorder.reset()
+    with _tracker.test_context(test_two):
+        _nest(a, b)
+        _nest(b, a)
+        run_threads(lambda: _nest(a, b))
+    full = _snapshot()
+    warned["findings"] = [f for f in warned["findings"] if f["severity"] == "warning"]
+    full["findings"] = [f for f in full["findings"] if f["severity"] == "error"]
+    assert [f["severity"] for f in warned["findings"]] == ["warning"]
+    assert [f["severity"] for f in full["findings"]] == ["error"]
+    return warned, full
+
+
+def test_a_cycle_one_run_warned_of_and_another_found_in_full_is_one_error() -> None:
+    warned, full = _warned_then_full("t.py::test_one", "t.py::test_two")
+    for sources in ([("w", warned), ("e", full)], [("e", full), ("w", warned)]):
+        (finding,) = merge(sources).findings
+        # the error with its own evidence, and the tests of both runs
+        assert finding.severity == "error" and finding.signature.endswith(":full")
+        assert finding.reason == full["findings"][0]["reason"]
+        assert {test for edge in finding.cycle for test in edge.tests} == {
+            "t.py::test_one",
+            "t.py::test_two",
+        }
+
+
+def test_a_confirmed_finding_wins_the_merge_with_its_confirmation() -> None:
+    warned, full = _warned_then_full("t.py::test_one", "t.py::test_one")
+    confirmation = {"status": "confirmed", "reason": "it deadlocked", "attempts": 1}
+    # a steered rerun confirmed the first run's cycle: an error since
+    warned["findings"][0] = dict(warned["findings"][0], severity="error", confirmation=confirmation)
+    (finding,) = merge([("e", full), ("w", warned)]).findings
+    assert finding.confirmation == confirmation
+
+
+def test_a_union_that_finds_in_full_what_a_run_warned_of_is_one_error() -> None:
+    """The run's warning and the union's error of one cycle are one finding."""
+    warned, full = _warned_then_full("t.py::test_one", "t.py::test_two")
+    full["findings"] = []
+    (finding,) = merge([("w", warned), ("e", full)]).findings
+    assert finding.severity == "error"
