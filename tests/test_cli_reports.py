@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -233,6 +234,48 @@ def test_merge_and_check_count_a_cycle_warned_of_and_found_in_full_once(
     result = lockorder(pytester, "check", "e.json", "--baseline", "base.json")
     assert result.ret == 0
     result.stderr.fnmatch_lines(["lockorder check: 0 new finding(s), 1 accepted"])
+
+
+@pytest.mark.parametrize(
+    ("remove", "missing"),
+    [
+        (lambda r: r.pop("findings"), "findings"),
+        (lambda r: r.pop("graph"), "graph"),
+        (lambda r: r["graph"].pop("edges"), "graph.edges"),
+        (lambda r: r["graph"].pop("classes"), "graph.classes"),
+    ],
+)
+def test_a_report_without_its_findings_or_graph_is_not_a_report(
+    pytester: pytest.Pytester, inversion_report: Path, remove: Any, missing: str
+) -> None:
+    """Read as empty, it passed the gate: check said 0 new, baseline wrote none."""
+    data = json.loads(inversion_report.read_text())
+    remove(data)
+    inversion_report.write_text(json.dumps(data))
+    for args in (["check"], ["report"], ["baseline", "-o", "base.json"], ["merge", "-o", "m.json"]):
+        result = lockorder(pytester, args[0], "r.json", *args[1:])
+        assert (result.ret, result.stderr.lines) == (
+            6,
+            [f"lockorder {args[0]}: r.json: not a lockorder report: {missing} is missing"],
+        ), args
+    assert not (pytester.path / "base.json").exists()
+
+
+def test_a_summary_the_findings_contradict_is_recounted(
+    pytester: pytest.Pytester, inversion_report: Path
+) -> None:
+    """A finding deleted by hand: every output counts what the report lists."""
+    data = json.loads(inversion_report.read_text())
+    assert data["summary"]["findings"] == 1
+    data["findings"] = []
+    inversion_report.write_text(json.dumps(data))
+    result = lockorder(pytester, "report", "r.json")
+    assert result.ret == 0
+    assert result.stdout.lines[0].startswith("lockorder: 0 finding(s) (0 error(s), 0 warning(s))")
+    assert lockorder(pytester, "report", "r.json", "--format", "json", "-o", "o.json").ret == 0
+    summary = json.loads((pytester.path / "o.json").read_text())["summary"]
+    assert summary["findings"] == summary["errors"] == 0 and summary["by_kind"] == {}
+    assert summary["classes"] == 2
 
 
 def _a_finding() -> dict[str, object]:

@@ -14,11 +14,10 @@ import os
 import platform
 import stat
 import sys
-from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from lockorder._findings import KINDS, Finding, split_suppressed
+from lockorder._findings import Finding, split_suppressed
 
 __all__ = [
     "FORMAT",
@@ -70,8 +69,9 @@ def build(
 ) -> dict[str, Any]:
     """The report as builtin types (what write_json writes)."""
     from lockorder import __version__
+    from lockorder.report._schema import summary_counts
 
-    by_kind = Counter(f.kind for f in findings)
+    items = [f.to_dict() for f in findings]
     return {
         "format": FORMAT,
         "version": SCHEMA_VERSION,
@@ -82,19 +82,8 @@ def build(
         "cwd": os.getcwd(),
         "settings": settings,
         "run": run or {},
-        "summary": {
-            "findings": len(findings),
-            "errors": sum(1 for f in findings if f.severity == "error"),
-            "warnings": sum(1 for f in findings if f.severity == "warning"),
-            "by_kind": {kind: by_kind[kind] for kind in KINDS if by_kind[kind]},
-            # potential deadlocks a steered rerun confirmed (docs/confirm.md)
-            "confirmed": sum(
-                1 for f in findings if (f.confirmation or {}).get("status") == "confirmed"
-            ),
-            "classes": len(graph.get("classes", ())),
-            "edges": len(graph.get("edges", ())),
-        },
-        "findings": [f.to_dict() for f in findings],
+        "summary": summary_counts(items, graph),
+        "findings": items,
         "suppressed": suppressed_dicts(suppressed or ()),
         "stale_suppressions": list(stale or ()),
         "graph": graph,
@@ -268,12 +257,16 @@ def load(path: str) -> dict[str, Any]:
     # valid JSON that says it is a report but does not hold one: not a report
     # (a corrupt file is one that is not valid JSON). Checked here, once, so no
     # command meets a field of the wrong type later.
-    from lockorder.report._schema import SchemaError, check_report
+    from lockorder.report._schema import SchemaError, check_report, summary_counts
 
     try:
         check_report(data)
     except SchemaError as exc:
         raise ReportError(path, "not-a-report", f"not a lockorder report: {exc}") from None
+    if "summary" in data:
+        # a copy of counts, recounted: an edit of the findings (a finding deleted
+        # by hand) leaves it stale, and nothing may read it stale
+        data["summary"] = {**data["summary"], **summary_counts(data["findings"], data["graph"])}
     return data
 
 
@@ -301,13 +294,17 @@ def _count(number: Any, one: str, many: str) -> str:
 
 def format_text(report: dict[str, Any]) -> str:
     """The whole report as a person reads it: a summary line, then each finding."""
+    from lockorder.report._schema import summary_counts
+
     findings = findings_of(report)
-    summary = report.get("summary", {})
+    # counted, not read from "summary": it may be absent (load() checks that a
+    # summary present agrees)
+    summary = summary_counts(report.get("findings", []), report.get("graph", {}))
     head = (
-        f"lockorder: {summary.get('findings', len(findings))} finding(s) "
-        f"({summary.get('errors', 0)} error(s), {summary.get('warnings', 0)} warning(s)) "
-        f"over {_count(summary.get('classes', 0), 'lock class', 'lock classes')} and "
-        f"{_count(summary.get('edges', 0), 'edge', 'edges')}"
+        f"lockorder: {summary['findings']} finding(s) "
+        f"({summary['errors']} error(s), {summary['warnings']} warning(s)) "
+        f"over {_count(summary['classes'], 'lock class', 'lock classes')} and "
+        f"{_count(summary['edges'], 'edge', 'edges')}"
     )
     settings = report.get("settings", {})
     if settings:

@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["SchemaError", "check_baseline", "check_report"]
+__all__ = ["SchemaError", "check_baseline", "check_report", "summary_counts"]
 
 
 class SchemaError(ValueError):
@@ -260,7 +260,9 @@ GRAPH_EDGE = _object(
 
 
 def _graph(value: Any, path: str) -> None:
-    _object({"classes": _array(CLASS), "edges": _array(GRAPH_EDGE)})(value, path)
+    _object({"classes": _array(CLASS), "edges": _array(GRAPH_EDGE)}, required=("classes", "edges"))(
+        value, path
+    )
     keys = {cls["key"] for cls in value.get("classes", ())}
     for number, edge in enumerate(value.get("edges", ())):
         for end in ("from", "to"):
@@ -309,8 +311,12 @@ REPORT = _object(
         ),
         "stale_suppressions": _array(STRING),
         "graph": _graph,
-    }
+    },
 )
+
+#: every writer writes them; without them a report would read as clean (checked
+#: after the fields present, which say more)
+REPORT_REQUIRED = ("findings", "graph")
 
 BASELINE = _object(
     {
@@ -333,6 +339,34 @@ def check_report(data: dict[str, Any]) -> None:
     """Raise :class:`SchemaError` naming the first field of the report ``data``
     (its ``format`` and ``version`` already checked) that the schema forbids."""
     REPORT(data, "")
+    _object({}, required=REPORT_REQUIRED)(data, "")
+
+
+def summary_counts(findings: list[dict[str, Any]], graph: dict[str, Any]) -> dict[str, Any]:
+    """A report's ``summary``, counted from its findings and graph (finding
+    dicts: checked, or written by this lockorder). Readers count, never trust a
+    file's summary: it is a copy, which an edit of the findings leaves stale."""
+    from lockorder._findings import KINDS
+
+    counts: dict[str, int] = {}
+    for finding in findings:
+        counts[finding["kind"]] = counts.get(finding["kind"], 0) + 1
+    # kinds in the order of KINDS, then any other (a later lockorder's)
+    order = {kind: number for number, kind in enumerate(KINDS)}
+    by_kind = {
+        kind: counts[kind] for kind in sorted(counts, key=lambda k: order.get(k, len(order)))
+    }
+    return {
+        "findings": len(findings),
+        "errors": sum(1 for f in findings if f["severity"] == "error"),
+        "warnings": sum(1 for f in findings if f["severity"] == "warning"),
+        "by_kind": by_kind,
+        "confirmed": sum(
+            1 for f in findings if (f.get("confirmation") or {}).get("status") == "confirmed"
+        ),
+        "classes": len(graph.get("classes", ())),
+        "edges": len(graph.get("edges", ())),
+    }
 
 
 def check_baseline(data: dict[str, Any]) -> None:

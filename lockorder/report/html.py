@@ -341,30 +341,32 @@ def _when(created: Any) -> str:
 
 
 def _header(report: dict[str, Any], findings: list[Finding]) -> str:
-    summary = report.get("summary") or {}
+    from lockorder.report._schema import summary_counts
+
+    # counted, not read from "summary" (it may be absent; load() checks that a
+    # summary present agrees)
+    summary = summary_counts(
+        [f.to_dict() for f in findings], report.get("graph") or {"classes": [], "edges": []}
+    )
     tool = report.get("tool") or {}
     settings = report.get("settings") or {}
-    total = summary.get("findings", len(findings))
-    errors = summary.get("errors", sum(f.severity == "error" for f in findings))
-    warnings = summary.get("warnings", sum(f.severity == "warning" for f in findings))
+    total, errors, warnings = summary["findings"], summary["errors"], summary["warnings"]
     verdict = "error" if errors else "warning" if warnings else "ok"
-    confirmed = summary.get("confirmed") or sum(
-        1 for f in findings if (f.confirmation or {}).get("status") == "confirmed"
-    )
+    confirmed = summary["confirmed"]
     cards = [
         ("findings", total, verdict),
         ("errors", errors, "error" if errors else ""),
         ("warnings", warnings, "warning" if warnings else ""),
         *([("confirmed", confirmed, "error")] if confirmed else []),
-        ("lock classes", summary.get("classes", 0), ""),
-        ("edges", summary.get("edges", 0), ""),
+        ("lock classes", summary["classes"], ""),
+        ("edges", summary["edges"], ""),
     ]
     card_html = "".join(
         f'<div class="card {cls}"><div class="n">{esc(_count(value))}</div>'
         f'<div class="l">{esc(label)}</div></div>'
         for label, value, cls in cards
     )
-    kinds = summary.get("by_kind") or {}
+    kinds = summary["by_kind"]
     kind_html = "".join(
         f'<span class="chip" title="{esc(KINDS.get(str(k), ""))}">{esc(k)} <b>{esc(v)}</b></span>'
         for k, v in kinds.items()
