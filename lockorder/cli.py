@@ -107,6 +107,15 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser | None:
+    """The parser of the subcommand ``name``, or None if there is no such one."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            found = action.choices.get(name)
+            return found if isinstance(found, argparse.ArgumentParser) else None
+    return None
+
+
 def _status(text: str) -> int:
     try:
         value = int(text)
@@ -133,7 +142,17 @@ def main(argv: list[str] | None = None) -> int:
         # everything from the script (or from -m MODULE) on belongs to the program,
         # options included: argparse must not see it
         argv, program = _split_run(argv)
-    args = parser.parse_args(argv)
+    command = _subparser(parser, argv[0]) if argv else None
+    if command is None:  # no command, an option before it (--version, -h), a typo
+        args = parser.parse_args(argv)
+    else:
+        # parsed by the command's own parser: a usage error names the command and
+        # shows its usage ("lockorder merge: error: ..."), not lockorder's
+        args = argparse.Namespace(command=argv[0])
+        if argv[0] == "run":  # run's own split above: parsed as it always was
+            command.parse_args(argv[1:], namespace=args)
+        else:  # options and inputs in any order: merge a.json -o m.json b.json
+            command.parse_intermixed_args(argv[1:], namespace=args)
     if program is not None:
         args.target = program
     if args.command == "run":

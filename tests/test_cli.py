@@ -328,3 +328,28 @@ def test_the_report_commands_ignore_the_checkers_environment(
     result = pytester.run(sys.executable, "-m", "lockorder", "report", "r.json", timeout=60)
     assert result.ret == 0
     assert result.stderr.lines == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        (["merge", "a.json", "-o", "m.json", "--bogus"], "unrecognized arguments: --bogus"),
+        (["check", "r.json", "extra.json"], "unrecognized arguments: extra.json"),
+        (["baseline", "r.json", "-o", "b.json", "--prune"], "unrecognized arguments: --prune"),
+        (["report", "r.json", "-x"], "unrecognized arguments: -x"),
+        (["confirm", "r.json", "--nope"], "unrecognized arguments: --nope"),
+        (["run", "--bogus", "prog.py"], "unrecognized arguments: --bogus"),
+    ],
+)
+def test_a_usage_error_names_its_subcommand_with_its_usage(
+    capsys: pytest.CaptureFixture[str], argv: list[str], error: str
+) -> None:
+    """Not lockorder's own usage and 'lockorder: error:'."""
+    from lockorder.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    said = capsys.readouterr().err.splitlines()
+    assert said[0].startswith(f"usage: lockorder {argv[0]} "), said
+    assert said[-1] == f"lockorder {argv[0]}: error: {error}", said

@@ -278,6 +278,24 @@ def test_a_summary_the_findings_contradict_is_recounted(
     assert summary["classes"] == 2
 
 
+def test_options_and_inputs_mix_in_any_order(
+    pytester: pytest.Pytester, inversion_report: Path
+) -> None:
+    """As users type them: an input after -o is an input, not an error."""
+    result = lockorder(pytester, "merge", "r.json", "-o", "m.json", "r.json")
+    assert result.ret == 0, result.stderr.str()
+    assert json.loads((pytester.path / "m.json").read_text())["run"]["merged"] == [
+        "r.json",
+        "r.json",
+    ]
+    assert lockorder(pytester, "baseline", "-o", "b.json", "r.json").ret == 0
+    result = lockorder(pytester, "check", "--baseline", "b.json", "r.json", "--fail-on", "warning")
+    assert result.ret == 0, result.stderr.str()
+    result = lockorder(pytester, "report", "-o", "out.json", "r.json", "--format", "json")
+    assert result.ret == 0, result.stderr.str()
+    assert json.loads((pytester.path / "out.json").read_text())["findings"]
+
+
 def _a_finding() -> dict[str, object]:
     return {
         "kind": "held-at-exit",
