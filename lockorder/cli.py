@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import re
 import runpy
 import signal
 import sys
@@ -311,9 +312,32 @@ def _execute(args: argparse.Namespace) -> int:
             if isinstance(exc, SyntaxError):  # the script does not compile
                 raise _NotStarted("".join(traceback.format_exception_only(exc)), 1) from None
             if isinstance(exc, ImportError) and args.module is not None:
-                raise _NotStarted(f"lockorder run: {exc}\n", 2) from None
+                raise _NotStarted(
+                    f"lockorder run: {_module_error(args.module, exc)}\n", 2
+                ) from None
         _print_program_error(exc)
         return 130 if isinstance(exc, KeyboardInterrupt) else 1
+
+
+def _module_error(module: str, exc: ImportError) -> str:
+    """Why ``-m module`` cannot run, in one line: runpy's own message, unless it is
+    "Error while finding module specification for ... (ModuleNotFoundError: ...)",
+    which a dotted name gets when a package of it is missing or not a package."""
+    cause = exc.__cause__
+    if cause is None:  # "No module named x", or "...; 'x' is a package and cannot be
+        return str(exc)  # directly executed" (no __main__): python's words
+    parent = module.rpartition(".")[0]
+    if isinstance(cause, ModuleNotFoundError) and cause.name and cause.name != module:
+        why = f"no module named {cause.name}"  # a package of the name is missing
+    elif isinstance(cause, ModuleNotFoundError) and "__path__" in str(cause):
+        # "__path__ attribute not found on 'json.tool' while trying to find ..."
+        found = re.search(r"__path__ attribute not found on '([^']+)'", str(cause))
+        why = f"{found.group(1) if found else parent} is a module, not a package"
+    else:
+        return f"cannot find module {module}: {type(cause).__name__}: {cause}"
+    if module.endswith(".py"):
+        why += f"; to run the file, drop -m, or give -m {module[:-3]}"
+    return f"No module named {module} ({why})"
 
 
 def _run(args: argparse.Namespace) -> int:

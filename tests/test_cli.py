@@ -353,3 +353,26 @@ def test_a_usage_error_names_its_subcommand_with_its_usage(
     said = capsys.readouterr().err.splitlines()
     assert said[0].startswith(f"usage: lockorder {argv[0]} "), said
     assert said[-1] == f"lockorder {argv[0]}: error: {error}", said
+
+
+@pytest.mark.parametrize(
+    ("module", "said"),
+    [
+        ("nothere.mod", "No module named nothere.mod (no module named nothere)"),
+        ("pkg.nothere", "No module named pkg.nothere"),
+        ("pkg.mod.sub", "No module named pkg.mod.sub (pkg.mod is a module, not a package)"),
+        (
+            "pkg",  # what python -m says
+            "No module named pkg.__main__; 'pkg' is a package and cannot be directly executed",
+        ),
+    ],
+)
+def test_a_module_that_cannot_run_is_one_line_and_status_2(
+    pytester: pytest.Pytester, module: str, said: str
+) -> None:
+    """Not runpy's 'Error while finding module specification for ...'."""
+    pytester.mkpydir("pkg")
+    pytester.path.joinpath("pkg", "mod.py").write_text("print('ran')\n")
+    result = run(pytester, "-m", module)
+    assert (result.ret, result.stderr.lines) == (2, [f"lockorder run: {said}"])
+    assert not (pytester.path / "lockorder-report.json").exists()
