@@ -13,7 +13,13 @@ from typing import Any
 
 from lockorder.errors import ConfigurationError, LockOrderWarning
 
-__all__ = ["MODES", "SINGLE_THREAD_POLICIES", "Settings", "settings_from_env"]
+__all__ = [
+    "MODES",
+    "SINGLE_THREAD_POLICIES",
+    "Settings",
+    "check_environment",
+    "settings_from_env",
+]
 
 MODES = ("raise", "warn", "record")
 SINGLE_THREAD_POLICIES = ("report", "strict", "ignore")
@@ -143,6 +149,19 @@ def settings_from_env(
             if strict:
                 raise error from None
             _pending.append(f"{error}; using the default")
+    return settings
+
+
+def check_environment() -> Settings:
+    """The tools' policy for the environment (``lockorder run``; the pytest
+    plugin when it is on): every variable lockorder reads (:data:`ENVIRONMENT`,
+    and ``LOCKORDER_IMPL``) is judged, and the first invalid one raises
+    :class:`ConfigurationError`, for the tool to reject in one line. Returns the
+    settings the variables give."""
+    from lockorder import _impl  # it imports this module
+
+    settings = settings_from_env()
+    _impl.check_environment()
     return settings
 
 

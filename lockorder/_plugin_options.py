@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from lockorder._config import MODES, SINGLE_THREAD_POLICIES
+from lockorder._config import MODES, SINGLE_THREAD_POLICIES, check_environment, validate_bool
 from lockorder._confirm import OPTION_LIMITS, parse_option
-from lockorder._impl import check_environment, implementation
+from lockorder._impl import implementation
 from lockorder.errors import ConfigurationError
 
 ENABLE_HELP = "Check lock order and lock discipline in the tests (lockorder)"
@@ -169,7 +169,11 @@ def resolve(config: pytest.Config, namespace: Any = None) -> Options:
     ini = str(config.inipath) if config.inipath is not None else "the configuration file"
     enabled = _bool("lockorder", config.getini("lockorder"), ini)
     if os.environ.get("LOCKORDER", "") != "":
-        enabled = _bool("LOCKORDER", os.environ["LOCKORDER"], "the environment")
+        # read as lockorder reads it everywhere (lockorder run, the import)
+        try:
+            enabled = validate_bool("LOCKORDER", os.environ["LOCKORDER"], "the environment")
+        except ConfigurationError as exc:
+            raise pytest.UsageError(str(exc)) from None
     if getattr(ns, "lockorder", None):
         enabled = True
     if getattr(ns, "no_lockorder", False):
@@ -177,7 +181,9 @@ def resolve(config: pytest.Config, namespace: Any = None) -> Options:
     if not enabled:  # the other settings are not read (nor judged) when off
         return Options()
     try:
-        check_environment()  # LOCKORDER_IMPL, judged at import
+        # every LOCKORDER_* variable lockorder reads, judged as lockorder run
+        # judges them (one list: lockorder._config.ENVIRONMENT, and LOCKORDER_IMPL)
+        env_settings = check_environment()
     except ConfigurationError as exc:
         raise pytest.UsageError(str(exc)) from None
     mode = "raise"
@@ -196,16 +202,10 @@ def resolve(config: pytest.Config, namespace: Any = None) -> Options:
     ini_reports = list(config.getini("lockorder_report") or [])
     reports = _reports(ini_reports, ini) if ini_reports else ()
 
-    env = os.environ
-    if env.get("LOCKORDER_MODE", "") != "":
-        mode = _choice("LOCKORDER_MODE", env["LOCKORDER_MODE"], MODES, "the environment")
-    if env.get("LOCKORDER_SINGLE_THREAD", "") != "":
-        single = _choice(
-            "LOCKORDER_SINGLE_THREAD",
-            env["LOCKORDER_SINGLE_THREAD"],
-            SINGLE_THREAD_POLICIES,
-            "the environment",
-        )
+    if os.environ.get("LOCKORDER_MODE", "") != "":
+        mode = env_settings.mode
+    if os.environ.get("LOCKORDER_SINGLE_THREAD", "") != "":
+        single = env_settings.single_thread
 
     mode = getattr(ns, "lockorder_mode", None) or mode
     single = getattr(ns, "lockorder_single_thread", None) or single

@@ -381,8 +381,7 @@ def _run(args: argparse.Namespace) -> int:
     from lockorder import _config, _impl
 
     try:  # the policy for every environment value: one line, the usage status
-        env = _config.settings_from_env()
-        _impl.check_environment()
+        env = _config.check_environment()
     except ConfigurationError as exc:
         print(f"lockorder run: {exc}", file=sys.stderr)
         return 2

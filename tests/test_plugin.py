@@ -180,6 +180,49 @@ def test_invalid_values_are_usage_errors_naming_value_and_source(
     result.stderr.fnmatch_lines([message])
 
 
+#: an invalid value of every variable lockorder reads, and the line that rejects it
+INVALID_ENVIRONMENT = {
+    "LOCKORDER": ("y", "a boolean (1/0, true/false, yes/no, on/off)"),
+    "LOCKORDER_MODE": ("loud", "one of raise, warn, record"),
+    "LOCKORDER_SINGLE_THREAD": ("sometimes", "one of report, strict, ignore"),
+    "LOCKORDER_SELF_DEADLOCK_WAIT": ("-3", "a finite number of seconds >= 0"),
+    "LOCKORDER_DEADLOCK_CHECK": ("abc", "a number of seconds"),
+    "LOCKORDER_LONG_WAIT": ("nan", "a finite number of seconds >= 0"),
+    "LOCKORDER_LONG_HOLD": ("inf", "a finite number of seconds >= 0"),
+    "LOCKORDER_IMPL": ("rust", "'c' or 'python'"),
+}
+
+
+def test_every_variable_lockorder_reads_has_an_invalid_value_tested() -> None:
+    from lockorder import _config
+
+    assert set(INVALID_ENVIRONMENT) == {var for var, _ in _config.ENVIRONMENT} | {"LOCKORDER_IMPL"}
+
+
+@pytest.mark.parametrize("variable", sorted(INVALID_ENVIRONMENT))
+def test_an_invalid_environment_value_is_a_usage_error_as_for_lockorder_run(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    """The plugin judges the variables as ``lockorder run`` does (one check,
+    lockorder._config.check_environment): exit 4 and one line, not a run that
+    passes with a LockOrderWarning in the warnings summary; and nothing at all
+    when the plugin is not asked for."""
+    value, expected = INVALID_ENVIRONMENT[variable]
+    pytester.makepyfile(test_x="def test_x(): pass")
+    monkeypatch.setenv(variable, value)
+    result = run(pytester, "--lockorder")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert result.stderr.lines[0] == (
+        f"ERROR: {variable} must be {expected} (got {value!r} from the environment)"
+    )
+    assert "passed" not in result.stdout.str()
+    if variable == "LOCKORDER":  # the variable that asks for the plugin is always read
+        return
+    result = run(pytester)
+    result.assert_outcomes(passed=1)
+    assert "LOCKORDER" not in result.stdout.str() + result.stderr.str()
+
+
 def test_inversion_in_one_test_fails_it_with_a_readable_report(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_both=AB + BA.replace("from conftest import A, B, in_thread", ""))
