@@ -3,7 +3,7 @@ report. Shared by the live tracker and the merge of several runs' graphs."""
 
 from __future__ import annotations
 
-from lockorder._findings import EdgeReport, Finding, LockRef
+from lockorder._findings import EdgeReport, Finding, LockRef, cycle_holder
 from lockorder._graph import Edge, LockClass, made_alone, thread_labels, thread_phrase
 
 __all__ = ["class_ref", "cycle_finding", "cycle_signature"]
@@ -74,34 +74,38 @@ def cycle_finding(
     what = "two locks of one class taken in both orders" if same_class else "lock-order inversion"
     alone = made_alone(cycle)
     maker = labels[min(alone, key=str)] if alone else threads[0]
+    # the holders are named by their kind: an asyncio task is not a thread
+    kind = cycle_holder(edges)
     lonely = list(
         dict.fromkeys(classes[edge.src].label for edge in cycle if not classes[edge.src].shared)
     )
     # one thread made every edge, and others repeated some on locks of their own;
     # or no thread made them all (each thread one method of an object of its own)
-    alone_clause = f", but {thread_phrase(maker)} made all of them alone and" if alone else ", but"
+    alone_clause = (
+        f", but {thread_phrase(maker, kind)} made all of them alone and" if alone else ", but"
+    )
     private_why = (
         "the edges were made by "
         + ", ".join(repr(t) for t in threads)
         + f"{alone_clause} no lock of "
         + ", ".join(lonely)
-        + " was ever acquired by two threads: each thread took locks of its own (one "
-        "object per thread), so none could block another in this run"
+        + f" was ever acquired by two {kind}s: each {kind} took locks of its own (one "
+        f"object per {kind}), so none could block another in this run"
     )
     if single and private and policy != "strict":
         severity = "warning"
         reason = (
-            f"{private_why} (seen in one thread only); a real deadlock if two threads can "
+            f"{private_why} (seen in one {kind} only); a real deadlock if two {kind}s can "
             "run these paths on the same locks; it becomes a full finding once a lock of "
-            "every class of the cycle is acquired by two threads"
+            f"every class of the cycle is acquired by two {kind}s"
         )
     elif single and policy != "strict":
         severity = "warning"
         reason = (
-            f"every edge was made by {thread_phrase(threads[0])} alone (seen in one thread only): "
-            "a real deadlock if two threads can run these paths, a false alarm if the locks "
-            "are private to one thread; it becomes a full finding once a second thread "
-            "makes one of its edges"
+            f"every edge was made by {thread_phrase(threads[0], kind)} alone (seen in one "
+            f"{kind} only): a real deadlock if two {kind}s can run these paths, a false alarm "
+            f"if the locks are private to one {kind}; it becomes a full finding once a "
+            f"second {kind} makes one of its edges"
         )
     else:
         severity = "error"
@@ -109,7 +113,7 @@ def cycle_finding(
             reason = f"{private_why}; counted in full because single_thread='strict'"
         elif single:
             reason = (
-                f"every edge was made by {thread_phrase(threads[0])} alone; counted in full "
+                f"every edge was made by {thread_phrase(threads[0], kind)} alone; counted in full "
                 "because single_thread='strict'"
             )
         else:

@@ -81,7 +81,7 @@ def release_not_held(st: Any, ts: ThreadState, owner: ThreadState) -> None:
         "from now on a re-acquire of this class by its holder waits for the release",
         test=_tracker.current_test,
         signature=f"release-not-held:{cls.key}",
-        details=tuple(f"{line} (by thread {owner.name!r})" for line in taken),
+        details=tuple(f"{line} (by {owner.kind} {owner.name!r})" for line in taken),
     )
     if _tracker.add_finding(finding):
         _emit.emit([finding], ts)

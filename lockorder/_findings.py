@@ -333,12 +333,19 @@ def _deadlock_lines(confirmation: dict[str, Any]) -> list[str]:
     return lines
 
 
+def cycle_holder(edges: tuple[EdgeReport, ...] | list[EdgeReport]) -> str:
+    """How a cycle's reasons and hints name its holders: ``"task"`` when asyncio
+    tasks made every edge first, else ``"thread"``."""
+    return "task" if edges and all(edge.holder == "task" for edge in edges) else "thread"
+
+
 def scenario_lines(finding: Finding) -> list[str]:
     """A readable n-thread interleaving that would deadlock."""
     edges = finding.cycle
     names = [edge.thread for edge in edges]
     if len(set(names)) != len(names):
-        names = [f"thread {i + 1}" for i in range(len(edges))]
+        kind = cycle_holder(edges)
+        names = [f"{kind} {i + 1}" for i in range(len(edges))]
     width = 4 + max(24, *(len(name) for name in names), *(len(e.dst.label) + 15 for e in edges))
     lines = ["  possible scenario:"]
     lines.append(("    " + "".join(name.ljust(width) for name in names)).rstrip())

@@ -208,10 +208,11 @@ def _merged_mains(names: list[str]) -> str:
     return f"the main threads of {listed}, counted as one thread"
 
 
-def thread_phrase(label: str) -> str:
-    """``thread 'name'``, or the main threads of merged runs as they are named (a
-    clause, closed by a comma, in the middle of a sentence)."""
-    return f"{label}," if label.startswith("the main threads of ") else f"thread {label!r}"
+def thread_phrase(label: str, kind: str = "thread") -> str:
+    """``thread 'name'`` (``task 'name'`` for an asyncio task), or the main
+    threads of merged runs as they are named (a clause, closed by a comma, in
+    the middle of a sentence)."""
+    return f"{label}," if label.startswith("the main threads of ") else f"{kind} {label!r}"
 
 
 def made_alone(cycle: list[Edge]) -> set[Any]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from lockorder._config import MODES, SINGLE_THREAD_POLICIES
+from lockorder._findings import cycle_holder
 from lockorder._impl import implementation
 from lockorder._plugin_options import MARKER_KEYS, SCHEMA, Options
 from lockorder.errors import LockOrderError
@@ -664,10 +665,20 @@ class LockorderPlugin:
                 "then lockorder report lockorder.json (or --format html)"
             )
         warnings = [f for f in findings if f.severity == "warning"]
-        if any(f.kind == "potential-deadlock" and f.single_thread for f in warnings):
+        holders = sorted(
+            {
+                cycle_holder(f.cycle)
+                for f in warnings
+                if f.kind == "potential-deadlock" and f.single_thread
+            },
+            reverse=True,
+        )
+        if holders:
+            one = " or ".join(holders)  # "thread", "task", or "thread or task"
+            two = " or ".join(f"{kind}s" for kind in holders)
             tr.write_line(
-                "cycles seen in one thread only are warnings: a deadlock needs two "
-                "threads on those paths, on the same locks; make them fail with "
+                f"cycles seen in one {one} only are warnings: a deadlock needs two "
+                f"{two} on those paths, on the same locks; make them fail with "
                 "--lockorder-single-thread=strict (ini: lockorder_single_thread = strict)"
             )
         if warnings and self.options.fail_on == "error":
@@ -797,5 +808,5 @@ def _why_short(finding: Finding) -> str:
     if finding.severity != "warning" or finding.kind != "potential-deadlock":
         return ""
     if finding.single_thread:
-        return " (seen in one thread only)"
+        return f" (seen in one {cycle_holder(finding.cycle)} only)"
     return ""

@@ -387,10 +387,11 @@ def _check_declared_order(
     finding = Finding(
         kind="order-violation",
         severity="error",
-        message=f"thread {ts.name!r} acquired {second.label} while holding {first.label}; "
+        message=f"{ts.kind} {ts.name!r} acquired {second.label} while holding {first.label}; "
         f"the declared order is {' -> '.join(names)}",
         locks=(first, second),
         thread=ts.name,
+        holder=ts.kind,
         stack=evidence.stack,
         reason=f"[tool.lockorder] order in {project.path} says {names[b[1]]!r} comes before "
         f"{names[a[1]]!r}",

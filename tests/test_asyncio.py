@@ -62,6 +62,67 @@ def test_an_inversion_between_two_tasks_is_a_potential_deadlock(record_mode: Non
     assert {lock.kind for lock in finding.locks} == {"asyncio.Lock"}
 
 
+ONE_TASK_BOTH_ORDERS = """
+import asyncio
+
+from lockorder.aio import Lock
+
+stock = Lock(name="stock")
+cash = Lock(name="cash")
+
+
+async def both():
+    async with stock:
+        async with cash:
+            pass
+    async with cash:
+        async with stock:
+            pass
+
+
+async def main():
+    await asyncio.wait_for(asyncio.create_task(both()), 10)
+"""
+
+
+def test_a_cycle_one_task_made_names_the_task_as_a_task(record_mode: None) -> None:
+    """The single-holder warning of a task says task, not thread: in its why,
+    its possible scenario; it is one task that made every edge."""
+    namespace: dict[str, Any] = {}
+    exec(compile(ONE_TASK_BOTH_ORDERS, "shop.py", "exec"), namespace)
+    asyncio.run(namespace["main"]())
+    (finding,) = lockorder.findings()
+    assert finding.severity == "warning" and finding.single_thread
+    maker = finding.cycle[0].thread
+    assert finding.reason == (
+        f"every edge was made by task {maker!r} alone (seen in one task only): a real "
+        "deadlock if two tasks can run these paths, a false alarm if the locks are private "
+        "to one task; it becomes a full finding once a second task makes one of its edges"
+    )
+    text = finding.format()
+    assert "thread" not in text, text
+    assert "task 1" in text and "task 2" in text
+
+
+def test_the_pytest_summary_says_task_for_a_cycle_one_task_made(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_shop=ONE_TASK_BOTH_ORDERS + "\n\ndef test_audit():\n    asyncio.run(main())\n"
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--lockorder", timeout=120)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "  warning ?test_shop.py::test_audit? lock-order inversion: stock (*) -> cash (*) "
+            "-> stock (*) (seen in one task only)",
+            "cycles seen in one task only are warnings: a deadlock needs two tasks on those "
+            "paths, on the same locks; make them fail with *",
+        ]
+    )
+    assert "one thread" not in result.stdout.str()
+
+
 def test_instances_of_one_class_in_two_tasks(record_mode: None) -> None:
     class Account:
         def __init__(self) -> None:
