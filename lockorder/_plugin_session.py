@@ -576,7 +576,7 @@ class LockorderPlugin:
             tr.write_line(f"{kind}: {len(items)}")
             for finding in items:
                 level = "ERROR" if finding.severity == "error" else "warning"
-                if finding.signature not in self.attached and self.worker_data:
+                if self._found_by_merging(finding):
                     where = " [found by merging the workers' graphs]"
                 elif finding.test:
                     where = f" [{finding.test}]"
@@ -600,7 +600,7 @@ class LockorderPlugin:
         self._what_to_do(tr, counted)
         for finding in self.unattached:
             tr.write_line(f"failing the run: {finding.kind}: {finding.message}")
-            for line in finding.format().splitlines()[1:]:
+            for line in self._detail(finding):
                 tr.write_line(line)
         if self.suppressed:
             tr.write_line(f"suppressed by lockorder markers: {len(self.suppressed)}")
@@ -645,6 +645,25 @@ class LockorderPlugin:
                 "(exit status 1), whatever the tests' outcomes below",
                 red=True,
             )
+
+    def _found_by_merging(self, finding: Finding) -> bool:
+        """Whether only the merge of the xdist workers' graphs made ``finding``
+        (no test's report stood for it)."""
+        return finding.signature not in self.attached and bool(self.worker_data)
+
+    def _detail(self, finding: Finding) -> list[str]:
+        """The lines under "failing the run": the finding's text, whose ``test:``
+        line (the test of the edge that closed the cycle, on its worker) is, for
+        a cycle only the merge found, where it was found and the tests that made
+        its edges (each edge names its own below)."""
+        lines = finding.format().splitlines()[1:]
+        if self._found_by_merging(finding):
+            tests = sorted({t for e in finding.cycle for t in (e.test, *e.tests) if t})
+            made = f"; edges made in: {', '.join(tests)}" if tests else ""
+            if lines and lines[0].startswith("  test: "):
+                del lines[0]
+            lines.insert(0, f"  found by merging the workers' graphs{made}")
+        return lines
 
     def _what_to_do(self, tr: Any, findings: list[Finding]) -> None:
         """After the list: where the stacks are, and how to make warnings fail."""

@@ -49,6 +49,11 @@ def test_inversion_across_files_is_found_in_every_mode(
         result.stdout.fnmatch_lines(
             [
                 "  ERROR ?found by merging the workers' graphs? *",
+                # the detail says what the heading says, not the closing edge's test
+                "failing the run: potential-deadlock: *",
+                "  found by merging the workers' graphs; edges made in: test_ab.py::test_ab, "
+                "test_ba.py::test_ba",
+                "  cycle: *",
                 # the last line counts passed tests only: the section says why it fails
                 "lockorder: 1 finding(s) found by merging the xdist workers' graphs fail "
                 "the run (exit status 1), whatever the tests' outcomes below",
