@@ -89,6 +89,11 @@ class LockorderPlugin:
         )
         self._load_project(config)
         install()
+        from lockorder import _threads
+
+        # execnet's threads in an xdist worker: they release none of the program's
+        # locks, so a self-deadlock is as certain as without xdist
+        _threads.note_runner_threads()
         from lockorder import _deadlock
 
         _deadlock.ensure_monitor()
@@ -139,6 +144,9 @@ class LockorderPlugin:
         uninstall()
         _tracker.settings = self._saved_settings
         activate(None)
+        from lockorder import _threads
+
+        _threads.runner_threads.clear()
 
     # -- per test ---------------------------------------------------------------------
 

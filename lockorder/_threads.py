@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import _thread
 import os
+import sys
 import threading
 import weakref
 from typing import Any
@@ -182,13 +183,88 @@ def main_ended() -> None:
 
 
 def other_threads_alive(ts: ThreadState) -> bool:
-    """Whether any thread but this one could release a lock."""
+    """Whether any thread but this one could release a lock: a thread of the
+    program, not one of the test runner's (:func:`_runner_threads`)."""
+    runners: frozenset[int] = frozenset()
     # _thread._count(): threads started with _thread (or by C code), which
     # threading does not list
     if threading.active_count() > 1 or _thread_count() > internal_threads:
-        return True
-    with mu:
-        return any(other is not ts for other in by_serial.values())
+        found = _runner_threads()
+        if found is None:
+            return True
+        runners = found
+    with mu:  # a runner's thread has a state once it used a checked lock
+        return any(other is not ts and other.ident not in runners for other in by_serial.values())
+
+
+#: modules whose threads are the test runner's: a thread that started in one of
+#: them before any test ran (execnet's receiver thread, on which an xdist worker
+#: talks to the controller) runs none of the program's code
+RUNNER_THREAD_MODULES = ("execnet", "xdist", "_pytest", "pluggy")
+_runner_prefixes = tuple(name + "." for name in RUNNER_THREAD_MODULES)
+#: the test runner's threads (ident -> its outermost frame, which tells it from
+#: a later thread given the same ident), noted by the pytest plugin as it starts
+runner_threads: dict[int, Any] = {}
+
+
+def note_runner_threads() -> None:
+    """Note the test runner's threads alive now (the pytest plugin, before any
+    conftest or test runs): those started in a function of
+    :data:`RUNNER_THREAD_MODULES`, but never the main thread. A thread a test
+    starts later, in any module (execnet's own test suite starts execnet's
+    threads), is the program's."""
+    main = threading.main_thread().ident
+    runner_threads.clear()
+    for ident, frame in sys._current_frames().items():
+        if ident == main or ident in internal_idents:
+            continue
+        entry, outermost = _entry(frame)
+        if entry in RUNNER_THREAD_MODULES or entry.startswith(_runner_prefixes):
+            runner_threads[ident] = outermost
+
+
+def _entry(frame: Any) -> tuple[str, Any]:
+    """The module of a thread's first function (threading's bootstrap left
+    out), and its outermost frame, from its innermost ``frame``."""
+    entry = ""
+    outermost = frame
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module != "threading" and isinstance(module, str):
+            entry = module
+        outermost = frame
+        frame = frame.f_back
+    return entry, outermost
+
+
+def _runner_threads() -> frozenset[int] | None:
+    """The idents of the test runner's threads (:data:`runner_threads`), if
+    every thread but the calling one (and lockorder's own) is one of them; else
+    None. Any doubt counts as a thread of the program: one not running Python
+    code yet, or one threading lists that runs none (C code's)."""
+    if not runner_threads:
+        return None
+    me = _thread.get_ident()
+    main = threading.main_thread().ident
+    frames = sys._current_frames()
+    others = 0  # threads seen running, other than the main thread
+    runners = set()
+    for ident, frame in frames.items():
+        if ident != main:
+            others += 1
+        if ident == me or ident in internal_idents:
+            continue
+        if runner_threads.get(ident) is not _entry(frame)[1]:
+            return None
+        runners.add(ident)
+    # threads started with _thread but not running Python code yet
+    if _thread_count() > others:
+        return None
+    # threads threading lists (a C thread that asked for current_thread()) that
+    # run no Python code now
+    if any(ident not in frames for ident in list(threading._active)):  # type: ignore[attr-defined]
+        return None
+    return frozenset(runners)
 
 
 def abandon_held() -> list[tuple[str, list[Any]]]:

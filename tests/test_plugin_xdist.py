@@ -152,3 +152,45 @@ def test_project_rules_apply_to_what_only_the_merge_finds(pytester: pytest.Pytes
     assert workers == {"[gw0]", "[gw1]"}, out
     result.stdout.fnmatch_lines(["no findings", "suppressed by ?tool.lockorder? in *: 1"])
     assert "stale suppression" not in out
+
+
+SELF_DEADLOCKS = """
+import threading
+
+L = threading.Lock()
+
+
+def test_alone():
+    with L:
+        L.acquire()
+
+
+def test_with_a_thread_that_could_release_it():
+    done = threading.Event()
+    thread = threading.Thread(target=done.wait, args=(10,))
+    thread.start()
+    try:
+        with L:
+            L.acquire()
+    finally:
+        done.set()
+        thread.join(10)
+"""
+
+
+@pytest.mark.parametrize("xdist", XDIST_MODES)
+def test_a_self_deadlock_gets_the_same_verdict_in_every_mode(
+    pytester: pytest.Pytester, xdist: str
+) -> None:
+    """execnet's threads in an xdist worker cannot release a lock of the program:
+    a test alone with its lock fails at once, as without xdist; a thread the test
+    started still could, and is waited for (self_deadlock_wait)."""
+    pytester.makepyfile(test_s=SELF_DEADLOCKS)
+    result = run(pytester, "--lockorder", *_args(xdist))
+    result.assert_outcomes(failed=2)
+    text = result.stdout.str()
+    assert text.count("why: no other thread exists that could release it") == 1, text
+    assert text.count("why: no other thread released it within 1 s") == 1, text
+    result.stdout.fnmatch_lines(
+        ["*_ test_alone _*", "*why: no other thread exists that could release it*"]
+    )

@@ -772,3 +772,75 @@ def test_a_lock_held_while_waiting_for_another_is_used_by_the_thread_however_tak
         pass
     assert a._lo_user is _threads.current()
     a.release()
+
+
+# -- which threads could release a Lock its holder re-acquires ---------------------------
+
+#: a thread of a test runner: its function is of module execnet.gateway_base, as
+#: the receiver thread of an xdist worker is
+RUNNER_THREAD = """
+def serve(started, stop):
+    started.release()
+    stop.acquire()
+"""
+
+
+def _start_raw_thread(module: str) -> Any:
+    """A thread started with _thread (as execnet starts its own) in a function of
+    ``module``, running until the returned lock is released."""
+    import _thread
+
+    from lockorder import _unpatched
+
+    namespace: dict[str, Any] = {"__name__": module}
+    exec(compile(RUNNER_THREAD, module.replace(".", "/") + ".py", "exec"), namespace)
+    started, stop = _unpatched.allocate_lock(), _unpatched.allocate_lock()
+    started.acquire()
+    stop.acquire()
+    _thread.start_new_thread(namespace["serve"], (started, stop))
+    assert started.acquire(timeout=TIMEOUT)
+    return stop
+
+
+def test_a_test_runners_thread_cannot_release_the_programs_lock() -> None:
+    """Under xdist the worker has execnet's threads: the self-deadlock is certain
+    at once, as without xdist, not after self_deadlock_wait."""
+    if threading.active_count() > 1:
+        pytest.skip("needs a process whose only threading thread is the test's")
+    lockorder.configure(self_deadlock_wait=TIMEOUT)
+    stop = _start_raw_thread("execnet.gateway_base")
+    saved = dict(_threads.runner_threads)
+    _threads.note_runner_threads()  # as the pytest plugin does before any test
+    try:
+        lock = lockorder.Lock(name="counter")
+        with lock:
+            with pytest.raises(lockorder.SelfDeadlockError) as info:
+                lock.acquire()
+        assert info.value.finding is not None
+        assert info.value.finding.reason == "no other thread exists that could release it"
+    finally:
+        _threads.runner_threads.clear()
+        _threads.runner_threads.update(saved)
+        stop.release()
+
+
+@pytest.mark.parametrize("module", ["shop.workers", "execnet.gateway_base"])
+def test_a_thread_started_after_the_runners_were_noted_still_could_release_it(
+    module: str,
+) -> None:
+    """Any thread of the program counts, execnet's too when a test starts it
+    (execnet's own test suite): only the runner's threads noted before the tests
+    do not."""
+    lockorder.configure(self_deadlock_wait=0.2)
+    saved = dict(_threads.runner_threads)
+    _threads.note_runner_threads()
+    stop = _start_raw_thread(module)
+    try:
+        lock = lockorder.Lock(name="counter")
+        with lock:
+            with pytest.raises(lockorder.SelfDeadlockError, match=r"within 0\.2 s"):
+                lock.acquire()
+    finally:
+        _threads.runner_threads.clear()
+        _threads.runner_threads.update(saved)
+        stop.release()
