@@ -226,7 +226,8 @@ def test_the_header_reads_as_text_a_person_writes(tmp_path: Path) -> None:
         "flaky": False,
     }
     text = _header_text(render_html(data))
-    assert "confirm reruns add -n 0 " in text
+    # -n 0 whenever xdist is installed, with -n or not: the header says why
+    assert "confirm reruns add -n 0 (xdist is installed) " in text
     assert "rootdir /home/me/my project " in text
     assert "crashed workers gw1: exit code 9 " in text
     assert "paths=a, b " in text and "tags nightly, linux " in text and "flaky no " in text

@@ -300,9 +300,12 @@ def _run_text(run: dict[str, Any]) -> str:
     if run.get("rootdir"):
         items.append(("rootdir", f"<code>{esc(_text(run['rootdir']))}</code>"))
     if run.get("rerun_options"):
-        # what `lockorder confirm` adds to pytest's command line to rerun one test
-        shown = _command_line(run["rerun_options"])
-        items.append(("confirm reruns add", f"<code>{esc(shown)}</code>"))
+        # what `lockorder confirm` adds to pytest's command line to rerun one test:
+        # -n 0 whenever xdist is installed, with or without -n in this session
+        options = run["rerun_options"]
+        shown = _command_line(options)
+        why = " (xdist is installed)" if isinstance(options, list) and "-n" in options else ""
+        items.append(("confirm reruns add", f"<code>{esc(shown)}</code>{why}"))
     if "merged" in run:
         merged = run.get("merged") or []
         paths = merged if isinstance(merged, (list, tuple)) else [merged]
