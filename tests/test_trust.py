@@ -84,9 +84,16 @@ def test_stress_consistent_order_no_finding_and_no_lost_edge() -> None:
 def test_stress_with_one_hidden_inversion_finds_exactly_it() -> None:
     lockorder.configure(mode="record")
     locks = [lockorder.Lock(name=f"L{i}") for i in range(24)]
+    # the inversion comes once every worker's rounds are done: a worker 5 that ran
+    # ahead of the others (a loaded machine) closed a longer cycle first, and the
+    # others' later L3 -> L17 a second, shorter one (two findings, seen once)
+    rounds_done = threading.Barrier(8, timeout=TIMEOUT * 6)
 
     def work(i: int) -> None:
-        _workload(locks, seed=100 + i, rounds=300, inversion=(17, 3) if i == 5 else None)
+        _workload(locks, seed=100 + i, rounds=300)
+        rounds_done.wait()
+        if i == 5:
+            _workload(locks, seed=100 + i, rounds=0, inversion=(17, 3))
 
     _run_workers(8, work)
     findings = lockorder.findings()
