@@ -50,6 +50,17 @@ _ORIGINALS = {
     "BoundedSemaphore": _unpatched.BoundedSemaphore,
 }
 
+#: a sitecustomize.py that makes ``lockorder._speedups`` not found, as in an install
+#: made with no C compiler (put its folder on the child's PYTHONPATH)
+WITHOUT_SPEEDUPS = (
+    "import sys\n"
+    "class Block:\n"
+    "    def find_spec(self, name, path=None, target=None):\n"
+    "        if name == 'lockorder._speedups':\n"
+    "            raise ModuleNotFoundError(name)\n"
+    "sys.meta_path.insert(0, Block())\n"
+)
+
 #: every wait in a thread test is bounded by this, so a bug fails instead of hanging
 TIMEOUT = 10.0
 

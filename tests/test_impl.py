@@ -14,6 +14,7 @@ import pytest
 
 import lockorder
 from lockorder import _impl
+from tests.conftest import WITHOUT_SPEEDUPS
 
 
 def _run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -225,14 +226,7 @@ print(sorted(f.kind for f in lockorder.findings()))
 def test_without_the_extension_the_python_code_runs_and_says_why(tmp_path: Path) -> None:
     """An install with no C compiler: the import finds no lockorder._speedups."""
     blocker = tmp_path / "sitecustomize.py"
-    blocker.write_text(
-        "import sys\n"
-        "class Block:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name == 'lockorder._speedups':\n"
-        "            raise ModuleNotFoundError(name)\n"
-        "sys.meta_path.insert(0, Block())\n"
-    )
+    blocker.write_text(WITHOUT_SPEEDUPS)
     done = _run(
         "import lockorder, lockorder._impl as i; print(lockorder.implementation(), i.why_python())",
         PYTHONPATH=str(tmp_path),

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from lockorder import pytest_plugin
+from tests.conftest import WITHOUT_SPEEDUPS
 from tests.first_contact import _run
 
 #: a test module that fails if lockorder patched threading (it must not, when off)
@@ -158,14 +159,7 @@ def _without_the_extension(tmp_path: Path) -> str:
     install with no C compiler)."""
     blocker = tmp_path / "no_speedups"
     blocker.mkdir()
-    (blocker / "sitecustomize.py").write_text(
-        "import sys\n"
-        "class Block:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name == 'lockorder._speedups':\n"
-        "            raise ModuleNotFoundError(name)\n"
-        "sys.meta_path.insert(0, Block())\n"
-    )
+    (blocker / "sitecustomize.py").write_text(WITHOUT_SPEEDUPS)
     return str(blocker)
 
 
