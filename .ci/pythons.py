@@ -20,7 +20,7 @@ Usage::
 
 The prefixes live in a cache outside the checkout (``$LOCKORDER_PYTHONS``, else
 ``$XDG_CACHE_HOME/lockorder/pythons``, else ``~/.cache/lockorder/pythons``), so a
-machine pays for them once (about 25 MB of downloads per version); a prefix
+machine pays for them once (about 30 MB of downloads per version); a prefix
 that is complete and runs is used again without touching the network.
 """
 
@@ -45,7 +45,7 @@ TRIPLET = "x86_64-linux-gnu"
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 INDEX = f"main/binary-{ARCH}/Packages.xz"
 # the layout version of a prefix: bump it when what a prefix holds changes
-LAYOUT = 2
+LAYOUT = 3
 
 
 def log(message: str) -> None:
@@ -195,6 +195,10 @@ def provide(version: str, root: Path) -> Path:
             f"python{version}-minimal",
             f"libpython{version}-stdlib",
             f"libpython{version}-dev",  # the headers the C extension builds against
+            # CPython's own test package, which Debian ships apart: its
+            # Lib/test/lock_tests.py is the primitives' conformance suite, and
+            # benchmarks/cpython_suites.py runs its threading suites
+            f"libpython{version}-testsuite",
             "python3-pip-whl",  # pip, as a wheel, for a venv made --without-pip
             "patchelf",
         ]
