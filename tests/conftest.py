@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +35,37 @@ def subprocess_pytest_without_pytest_asyncio() -> Iterator[None]:
         del os.environ["PYTEST_ADDOPTS"]
     else:
         os.environ["PYTEST_ADDOPTS"] = saved
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Where the environment says not to write bytecode (PYTHONDONTWRITEBYTECODE), the
+    Pythons the tests start (some 800: ``python -m lockorder``, pytester's pytest runs)
+    write it to a folder of this session's (PYTHONPYCACHEPREFIX), removed at its end:
+    each would otherwise compile lockorder's modules from source, and have pytest
+    rewrite every module of each pytest plugin installed, again, about half of its
+    time. Set before xdist starts its workers, which inherit it."""
+    if hasattr(config, "workerinput") or not os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        return
+    folder = tempfile.mkdtemp(prefix="lockorder-tests-pycache-")
+    saved = {name: os.environ.get(name) for name in _BYTECODE}
+    os.environ.pop("PYTHONDONTWRITEBYTECODE")
+    os.environ["PYTHONPYCACHEPREFIX"] = folder
+    config.stash[_BYTECODE_KEY] = (folder, saved)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder, saved = config.stash.get(_BYTECODE_KEY, (None, {}))
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+_BYTECODE = ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")
+_BYTECODE_KEY = pytest.StashKey[tuple[str, dict[str, "str | None"]]]()
 
 
 @pytest.fixture
