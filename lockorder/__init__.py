@@ -9,7 +9,8 @@ PYTEST_DONT_REWRITE
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from lockorder import _config, _deadlock, _tracker
 from lockorder._deadlock import dump as dump
@@ -18,17 +19,11 @@ from lockorder._findings import EdgeReport as EdgeReport
 from lockorder._findings import Finding as Finding
 from lockorder._findings import LockRef as LockRef
 from lockorder._impl import implementation as implementation
-from lockorder._install import install as install
-from lockorder._install import installed as installed
-from lockorder._install import uninstall as uninstall
-from lockorder._ordered import acquire as acquire
 from lockorder._primitives import BoundedSemaphore as BoundedSemaphore
 from lockorder._primitives import Condition as Condition
 from lockorder._primitives import Lock as Lock
 from lockorder._primitives import RLock as RLock
 from lockorder._primitives import Semaphore as Semaphore
-from lockorder._wrap import is_checked as is_checked
-from lockorder._wrap import wrap as wrap
 from lockorder.errors import ConfigurationError as ConfigurationError
 from lockorder.errors import DeadlockError as DeadlockError
 from lockorder.errors import LockOrderError as LockOrderError
@@ -36,6 +31,14 @@ from lockorder.errors import LockOrderViolation as LockOrderViolation
 from lockorder.errors import LockOrderWarning as LockOrderWarning
 from lockorder.errors import PotentialDeadlockError as PotentialDeadlockError
 from lockorder.errors import SelfDeadlockError as SelfDeadlockError
+
+if TYPE_CHECKING:
+    from lockorder._install import install as install
+    from lockorder._install import installed as installed
+    from lockorder._install import uninstall as uninstall
+    from lockorder._ordered import acquire as acquire
+    from lockorder._wrap import is_checked as is_checked
+    from lockorder._wrap import wrap as wrap
 
 __version__ = "0.1.0"
 
@@ -148,14 +151,38 @@ def reset() -> None:
     _tracker.reset()
 
 
+#: the functions that need wrapt (which imports asyncio), and install()'s patched
+#: modules (queue, concurrent.futures), imported on first use: ``import lockorder``
+#: is made by every pytest run of a project that has lockorder installed (its
+#: plugin, off unless asked for) and by every ``lockorder report``
+_ON_FIRST_USE = {
+    "install": "_install",
+    "installed": "_install",
+    "uninstall": "_install",
+    "acquire": "_ordered",
+    "is_checked": "_wrap",
+    "wrap": "_wrap",
+}
+
+
 def __getattr__(name: str) -> Any:
-    """``lockorder.aio`` after a plain ``import lockorder``, imported on first use
-    (as the docs show it); every other unknown name is the usual AttributeError."""
+    """``lockorder.aio`` after a plain ``import lockorder`` (as the docs show it),
+    and the functions of :data:`_ON_FIRST_USE`, imported on first use; every other
+    unknown name is the usual AttributeError."""
     if name == "aio":
         import lockorder.aio
 
         return lockorder.aio
-    raise AttributeError(f"module 'lockorder' has no attribute {name!r}")
+    module = _ON_FIRST_USE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lockorder' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"lockorder.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_ON_FIRST_USE})
 
 
 def graph() -> Any:

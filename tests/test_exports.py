@@ -56,6 +56,25 @@ def test_import_does_not_pull_networkx_or_pytest() -> None:
     assert out.stdout.split() == ["False", "False"]
 
 
+def test_import_and_the_plugin_leave_wrapt_until_install_is_used() -> None:
+    """``import lockorder`` is made by every pytest run of a project that has it
+    installed (its plugin, off unless asked for) and by every ``lockorder report``:
+    wrapt (which imports asyncio) and the modules install() patches come with the
+    first use of a function that needs them."""
+    code = (
+        "import sys, lockorder, lockorder.pytest_plugin\n"
+        "print(*(name in sys.modules for name in ('wrapt', 'asyncio', 'concurrent.futures')))\n"
+        "print(lockorder.install is lockorder._install.install, 'wrapt' in sys.modules)\n"
+        "from lockorder import acquire, is_checked, wrap\n"
+        "print(wrap is lockorder._wrap.wrap, acquire is lockorder._ordered.acquire)\n"
+        "print(all(name in dir(lockorder) for name in lockorder.__all__))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.splitlines() == ["False False False", "True True", "True True", "True"]
+
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
