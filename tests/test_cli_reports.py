@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.first_contact import _run
 from tests.test_cli import INVERSION
 
 HALF_AB = """
@@ -38,10 +40,19 @@ def lockorder(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return pytester.run(sys.executable, "-m", "lockorder", *args, timeout=60)
 
 
+@pytest.fixture(scope="module")
+def inversion_made_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """prog.py (an inversion) and r.json, its run's report, made once per module."""
+    folder = tmp_path_factory.mktemp("inversion")
+    (folder / "prog.py").write_text(textwrap.dedent(INVERSION).strip())  # as makepyfile
+    done = _run.lockorder(folder, "run", "--json", "r.json", "prog.py")
+    assert done.returncode == 3, done.stderr
+    return folder
+
+
 @pytest.fixture
-def inversion_report(pytester: pytest.Pytester) -> Path:
-    pytester.makepyfile(prog=INVERSION)
-    assert lockorder(pytester, "run", "--json", "r.json", "prog.py").ret == 3
+def inversion_report(pytester: pytest.Pytester, inversion_made_once: Path) -> Path:
+    _run.copy_made(inversion_made_once, pytester.path)
     return pytester.path / "r.json"
 
 
@@ -132,7 +143,8 @@ def test_an_output_that_cannot_be_written_is_one_line_and_status_4(
     output = args[-1]
     assert len(lines) == 1, lines
     assert lines[0].startswith(f"lockorder {args[0]}: cannot write {output}: "), lines
-    assert sorted(p.name for p in pytester.path.iterdir()) == before  # no temporary file left
+    # no temporary file left; stdout and stderr are pytester's record of the run
+    assert sorted(p.name for p in pytester.path.iterdir()) == sorted({*before, "stderr", "stdout"})
 
 
 @pytest.mark.parametrize(

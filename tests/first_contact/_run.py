@@ -98,3 +98,17 @@ def python(
 ) -> subprocess.CompletedProcess[str]:
     """``python -c CODE ARGS`` in ``cwd`` (``None``: this process's)."""
     return command([sys.executable, "-c", code, *args], cwd, env=env, timeout=timeout)
+
+
+def copy_made(made: Path, into: Path) -> None:
+    """The files of ``made``, a folder a command ran in once for a module's tests
+    (each test would run it again, in its own folder, to the same end), copied
+    into ``into``: the reports' paths into ``made`` name ``into`` instead, as if
+    the command had run there."""
+    for path in made.iterdir():
+        if not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".json":
+            text = text.replace(str(made), str(into))
+        (into / path.name).write_text(text, encoding="utf-8")

@@ -51,13 +51,21 @@ OUTPUTS: list[Output] = [
 PLUGIN_KINDS = ("json", "html", "sarif", "dot")
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def made_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with a program, a test file and a report of the program's run."""
-    (tmp_path / "prog.py").write_text(PROGRAM)
-    (tmp_path / "test_nothing.py").write_text(TEST_FILE)
-    made = _run.lockorder(tmp_path, "run", "-q", "--json", "r.json", "prog.py")
+    folder = tmp_path_factory.mktemp("project")
+    (folder / "prog.py").write_text(PROGRAM)
+    (folder / "test_nothing.py").write_text(TEST_FILE)
+    made = _run.lockorder(folder, "run", "-q", "--json", "r.json", "prog.py")
     assert made.returncode == 0, made.stderr
+    return folder
+
+
+@pytest.fixture
+def project(made_once: Path, tmp_path: Path) -> Path:
+    """The test's own copy of :func:`made_once` (the run made once per module)."""
+    _run.copy_made(made_once, tmp_path)
     return tmp_path
 
 
