@@ -426,24 +426,66 @@ def acquired_at(frame: FrameType | None) -> Frame | None:
     return None
 
 
-#: instructions that start a ``with`` block, in every supported Python
+#: instructions that enter a ``with`` block themselves (calling ``__enter__``),
+#: up to Python 3.13
 _WITH_OPS = frozenset({"BEFORE_WITH", "SETUP_WITH", "BEFORE_ASYNC_WITH", "SETUP_ASYNC_WITH"})
+#: the methods whose call takes a lock: from Python 3.14 a ``with`` loads
+#: ``__enter__`` (``__aenter__``) with ``LOAD_SPECIAL`` and calls it with ``CALL``
+_TAKING_NAMES = frozenset({"acquire", "__enter__", "__aenter__"})
+#: instructions that load a method by name (its name is ``argrepr`` where
+#: ``argval`` is an index, as ``LOAD_SPECIAL``'s)
+_METHOD_LOADS = frozenset({"LOAD_ATTR", "LOAD_METHOD", "LOAD_SPECIAL", "LOAD_SUPER_ATTR"})
+#: instructions read after a method's load to find the call that uses it
+_CALL_SEARCH = 64
+
+
+def _taken_by(instructions: list[dis.Instruction], index: int) -> int:
+    """The offset of the call that takes the lock whose ``acquire``/``__enter__``
+    is loaded at ``instructions[index]``: the first ``CALL`` after which the
+    stack holds no more than it did after the load (the arguments and the method
+    consumed, a result pushed). The load's own offset if that cannot be read."""
+    load = instructions[index]
+    depth = 0
+    for ins in instructions[index + 1 : index + 1 + _CALL_SEARCH]:
+        if ins.opcode < dis.HAVE_ARGUMENT:
+            depth += dis.stack_effect(ins.opcode)
+        else:
+            depth += dis.stack_effect(ins.opcode, ins.arg, jump=False)
+        if ins.opname.startswith("CALL") and not ins.opname.startswith("CALL_INTRINSIC"):
+            if depth <= 0:
+                return ins.offset
+        elif depth < 0:  # stored or passed on, not called here
+            return load.offset
+    return load.offset
 
 
 def _acquire_line(code: object, lasti: int) -> int:
-    """The line of the last ``with`` or ``acquire``/``__enter__`` call before the
-    instruction at ``lasti`` (0 if there is none).
+    """The line of the last ``with`` item or ``acquire``/``__enter__`` call made
+    before the instruction at ``lasti`` (0 if there is none). The call at
+    ``lasti`` itself is the acquire in progress, not a held lock's: from Python
+    3.14 a ``with`` loads ``__enter__`` before the ``CALL`` that enters it, so a
+    load is dated by the call that uses it. A ``with`` over several lines names
+    the line of the item that took the lock, on every Python.
 
     A coroutine is past its ``async with`` (or ``await lock.acquire()``) while
     it awaits the acquire: a statement on the line it is suspended at is the
     acquire in progress, not the held lock's."""
+    instructions = list(dis.get_instructions(code))  # type: ignore[arg-type]
+    # the instruction running: a frame's f_lasti can point into its inline
+    # caches (a CALL's on 3.11)
+    now = max((ins.offset for ins in instructions if ins.offset <= lasti), default=lasti)
     found: list[int] = []
-    for ins in dis.get_instructions(code):  # type: ignore[arg-type]
-        if ins.offset >= lasti:
+    for index, ins in enumerate(instructions):
+        if ins.offset >= now:
             break
-        if ins.opname in _WITH_OPS or (
-            ins.opname in ("LOAD_ATTR", "LOAD_METHOD")
-            and ins.argval in ("acquire", "__enter__", "__aenter__")
+        if ins.opname in _WITH_OPS:
+            # the item's line, that of the expression before: up to 3.12 the
+            # instruction has the line of the ``with`` keyword, from 3.13 the item's
+            found.append(instructions[index - 1].offset if index else ins.offset)
+        elif (
+            ins.opname in _METHOD_LOADS
+            and (ins.argval if isinstance(ins.argval, str) else ins.argrepr) in _TAKING_NAMES
+            and _taken_by(instructions, index) < now
         ):
             found.append(ins.offset)
     if not found:
@@ -460,8 +502,8 @@ def _acquire_line(code: object, lasti: int) -> int:
 
     lines = [line_of(offset) for offset in found]
     if getattr(code, "co_flags", 0) & _ASYNC_CODE:
-        now = line_of(lasti)
-        earlier = [line for line in lines if line != now]
+        suspended_at = line_of(now)
+        earlier = [line for line in lines if line != suspended_at]
         if earlier:
             return earlier[-1]
     return lines[-1]

@@ -3,6 +3,7 @@ the line a user fixes is the acquire, not only the lock's creation."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 from collections.abc import Callable
@@ -11,10 +12,10 @@ from typing import Any
 import pytest
 
 import lockorder
-from lockorder import _tracker, report
+from lockorder import _tracker, aio, report
 from lockorder._merge import merge
 from lockorder._sites import Frame, relpath
-from tests.conftest import marked_line, run_threads
+from tests.conftest import TIMEOUT, marked_line, run_threads
 
 HERE = os.path.abspath(__file__)
 
@@ -102,6 +103,69 @@ def test_a_wrapped_lock_is_taken_where_the_program_takes_it() -> None:
     run_threads(nest, lambda: _inverse(wrapped, other))
     fn = "test_a_wrapped_lock_is_taken_where_the_program_takes_it.<locals>.nest"
     assert _the_edge("wr-held").held_at == (_at("with takes the proxy", fn),)
+
+
+def test_acquire_calls_in_one_function_name_the_held_locks_line() -> None:
+    """The acquire in progress is not the held lock's: with outer.acquire() and
+    inner.acquire() in one function, outer was taken on its own line (it was
+    named at inner's, on every Python)."""
+    lockorder.configure(mode="record")
+    outer, inner = lockorder.Lock(name="ac-outer"), lockorder.Lock(name="ac-inner")
+
+    def nest() -> None:
+        outer.acquire()  # acquire() takes outer
+        inner.acquire()
+        inner.release()
+        outer.release()
+
+    run_threads(nest, lambda: _inverse(outer, inner))
+    fn = "test_acquire_calls_in_one_function_name_the_held_locks_line.<locals>.nest"
+    assert _the_edge("ac-outer").held_at == (_at("acquire() takes outer", fn),)
+
+
+def test_a_with_of_two_items_names_each_items_line() -> None:
+    """``with (a,\n b):``: a was taken on its own line, not b's (from Python
+    3.14 a ``with`` loads ``__enter__`` before the call that enters it), nor the
+    ``with``'s (before 3.13 the line of the instruction that enters it)."""
+    lockorder.configure(mode="record")
+    outer, inner = lockorder.Lock(name="wi-outer"), lockorder.Lock(name="wi-inner")
+
+    def nest() -> None:
+        with (
+            outer,  # the first item takes outer
+            inner,
+        ):
+            pass
+
+    run_threads(nest, lambda: _inverse(outer, inner))
+    fn = "test_a_with_of_two_items_names_each_items_line.<locals>.nest"
+    assert _the_edge("wi-outer").held_at == (_at("the first item takes outer", fn),)
+
+
+def test_an_async_with_names_its_own_line() -> None:
+    """A task holding an asyncio lock by ``async with`` took it on that line,
+    not on the line inside its body where it takes the next one."""
+    lockorder.configure(mode="record")
+    outer, inner = aio.Lock(name="aw-outer"), aio.Lock(name="aw-inner")
+
+    async def nest() -> None:
+        async with outer:  # async with takes outer
+            unrelated = 1
+            async with inner:
+                del unrelated
+
+    async def inverse() -> None:
+        async with inner:
+            async with outer:
+                pass
+
+    async def main() -> None:
+        await asyncio.create_task(nest())
+        await asyncio.create_task(inverse())
+
+    asyncio.run(asyncio.wait_for(main(), TIMEOUT))
+    fn = "test_an_async_with_names_its_own_line.<locals>.nest"
+    assert _the_edge("aw-outer").held_at == (_at("async with takes outer", fn),)
 
 
 def test_a_leak_says_where_the_lock_was_taken_and_where_the_thread_started() -> None:
