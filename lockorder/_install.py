@@ -30,9 +30,12 @@ _mu = _forksafe.Mutex(_unpatched.allocate_lock)
 _depth = 0
 _saved: dict[str, Any] = {}
 
-#: threading functions whose own locks stay plain: one Event per Thread object
-#: is bookkeeping of threading's, not a lock of the program
-_THREAD_INTERNALS = frozenset({"Thread.__init__"})
+#: the standard library's functions whose own locks stay plain, as (module,
+#: qualified name): one Event per Thread object is bookkeeping of threading's,
+#: as is the RLock of each handle asyncio's call_soon_threadsafe makes (3.14)
+_THREAD_INTERNALS = frozenset(
+    {("threading", "Thread.__init__"), ("asyncio.events", "_ThreadSafeHandle.__init__")}
+)
 
 _CHECKED: dict[str, Any] = {
     "Lock": _primitives.Lock,

@@ -98,17 +98,24 @@ _qualname = qualname
 
 
 def find_site(depth: int = 2) -> Site:
-    """Return the creation site of a lock whose factory is ``depth`` frames up."""
+    """Return the creation site of a lock whose factory is ``depth`` frames up.
+
+    A lock made where no frame is the program's (a callback the standard
+    library runs in a thread of its own, a thread whose target is a factory) is
+    the standard library's line that made it: never an unknown site."""
     try:
         frame: FrameType | None = _getframe(depth)
-    except ValueError:
-        return Site("<unknown>", 0, "<unknown>")
+    except ValueError:  # called from outside Python: the factory's own line
+        frame = _getframe(1)
     wrapper: Frame | None = None
+    innermost: FrameType | None = None
     hops = 0
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
         if not isinstance(module, str):
             module = ""
+        if innermost is None and not frame.f_code.co_filename.startswith(_LOCKORDER_DIR):
+            innermost = frame
         if not _not_the_programs(frame, module):
             if wrapper is not None and (
                 module in _RUNNER_MODULES or module.startswith(_RUNNER_PREFIXES)
@@ -125,7 +132,9 @@ def find_site(depth: int = 2) -> Site:
         frame = frame.f_back
     if wrapper is not None:  # wrappers all the way out: the innermost line made it
         return Site(wrapper.filename, wrapper.lineno, wrapper.function)
-    return Site("<unknown>", 0, "<unknown>")
+    if innermost is None:  # lockorder's own frames only
+        innermost = _getframe(1)
+    return Site(innermost.f_code.co_filename, innermost.f_lineno, _qualname(innermost))
 
 
 # -- lock wrappers ----------------------------------------------------------------
@@ -383,11 +392,13 @@ INFRASTRUCTURE = ("_pytest", "pytest", "pluggy", "xdist")
 _infrastructure_prefixes = tuple(name + "." for name in INFRASTRUCTURE)
 
 
-def made_by(qualnames: frozenset[str], depth: int = 2) -> bool:
+def made_by(functions: frozenset[tuple[str, str]], depth: int = 2) -> bool:
     """Whether the lock a factory ``depth`` frames up is making is not the
-    program's: a frame of module ``threading`` with one of ``qualnames`` is on
-    the stack between the factory and the creation site, or the creation site is
-    a test runner's (:data:`INFRASTRUCTURE`)."""
+    program's: a frame of one of ``functions`` (module, qualified name) is on the
+    stack between the factory and the creation site, or a skipped module's own
+    top-level code (a global lock of the standard library, made when the module
+    is first imported: before install() or after it, depending on what imported
+    it first), or the creation site is a test runner's (:data:`INFRASTRUCTURE`)."""
     try:
         frame: FrameType | None = _getframe(depth)
     except ValueError:
@@ -398,7 +409,7 @@ def made_by(qualnames: frozenset[str], depth: int = 2) -> bool:
             return False
         if not is_skipped(module):
             return module in INFRASTRUCTURE or module.startswith(_infrastructure_prefixes)
-        if module == "threading" and _qualname(frame) in qualnames:
+        if frame.f_code.co_name == "<module>" or (module, _qualname(frame)) in functions:
             return True
         frame = frame.f_back
     return False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import linecache
+import os
 import queue
 import subprocess
 import sys
@@ -171,6 +173,73 @@ def test_asyncio_imported_by_install_keeps_its_module_locks_plain() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "False", "0"]
+
+
+def test_a_standard_library_modules_own_locks_stay_plain_when_imported_late() -> None:
+    """A module of the standard library that makes a lock of its own at import
+    (multiprocessing's fork server and resource tracker: Python 3.14's default
+    start method imports them at a pool's first process) keeps it plain: it is
+    the standard library's, not a lock class at the program's line that happened
+    to import it first (two more classes and three edges in a 3.14 run)."""
+    program = (
+        "import sys\n"
+        "import lockorder\n"
+        "from lockorder import _tracker\n"
+        "for name in ('multiprocessing.forkserver', 'multiprocessing.resource_tracker'):\n"
+        "    sys.modules.pop(name, None)  # as where nothing imported them yet\n"
+        "lockorder.install()\n"
+        "from multiprocessing import forkserver, resource_tracker\n"
+        "print(lockorder.is_checked(forkserver._forkserver._lock))\n"
+        "print(lockorder.is_checked(resource_tracker._resource_tracker._lock))\n"
+        "print(len(_tracker.graph.classes))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False", "0"]
+
+
+def test_call_soon_threadsafe_keeps_its_handles_lock_plain(installed: None) -> None:
+    """Python 3.14's call_soon_threadsafe makes a handle with an RLock of its own,
+    held while the callback runs: asyncio's bookkeeping, not a lock class of the
+    program (nor one at an unknown site, where a thread of the standard
+    library's made the handle)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lockorder import _tracker
+
+    before = len(_tracker.graph.classes)
+
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        done = asyncio.Event()
+        thread = threading.Thread(target=loop.call_soon_threadsafe, args=(done.set,))
+        thread.start()
+        await asyncio.wait_for(done.wait(), TIMEOUT)
+        thread.join(TIMEOUT)
+        with ThreadPoolExecutor(1) as pool:  # completes the future from its thread
+            return await asyncio.wait_for(loop.run_in_executor(pool, len, "abc"), TIMEOUT)
+
+    assert asyncio.run(main()) == 3
+    made = _tracker.graph.classes[before:]  # the loop's, the pool's, the future's
+    assert made and all(cls.filename == __file__ for cls in made), made
+    assert "RLock" not in [cls.kind for cls in made]
+
+
+def test_a_lock_made_where_no_frame_is_the_programs_is_the_standard_librarys_line() -> None:
+    """A lock made with no frame of the program on the stack (a thread pool's
+    worker calling the factory itself) is at the standard library's line that
+    made it, never at an unknown site."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        lock = pool.submit(lockorder.Lock).result(TIMEOUT)
+    cls = lock._lo_cls  # type: ignore[attr-defined]
+    assert cls.filename.endswith(f"concurrent{os.sep}futures{os.sep}thread.py")
+    assert "fn(" in linecache.getline(cls.filename, cls.lineno)  # where the worker calls it
+    assert cls.function.endswith(".run")  # _WorkItem.run (WorkerContext.run from 3.14)
 
 
 def test_a_lock_made_with_only_lockorder_and_the_stdlib_outside_is_not_lockorders() -> None:
