@@ -96,14 +96,17 @@ def threading_factory(name: str) -> Any:
 def _make_wrapper(name: str) -> Any:
     checked = _CHECKED[name]
 
-    # threading.RLock() takes and ignores any arguments (deprecated in 3.13)
+    # threading.RLock() takes and ignores any arguments (deprecated in 3.13),
+    # and takes none from 3.15
     ignores_arguments = name == "RLock"
 
     def factory(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         if not _tracker.settings.enabled or _sites.made_by(_THREAD_INTERNALS, 2):
             return wrapped(*args, **kwargs)
         if ignores_arguments:
-            if (args or kwargs) and sys.version_info >= (3, 13):
+            if (args or kwargs) and sys.version_info >= (3, 15):
+                wrapped(*args, **kwargs)  # raises the standard library's TypeError
+            elif (args or kwargs) and sys.version_info >= (3, 13):
                 warnings.warn(
                     "Passing arguments to RLock is deprecated and will be removed in 3.15",
                     DeprecationWarning,

@@ -54,10 +54,18 @@ def test_factories_make_checked_objects(installed: None) -> None:
     assert lockorder.is_checked(threading.BoundedSemaphore())
 
 
-def test_rlock_factory_takes_and_ignores_arguments_as_the_stdlib_does(installed: None) -> None:
+def test_rlock_factory_takes_arguments_as_the_stdlib_does(installed: None) -> None:
     """threading.RLock(*args, **kwargs) ignores them (CPython's test_signature);
-    3.13 deprecates them, with the warning pointing at the caller."""
+    3.13 deprecates them, with the warning pointing at the caller; 3.15 rejects
+    them with the standard library's TypeError."""
     for args, kwargs in [((1,), {}), ((), {"a": 1}), ((1, 2), {"name": "x"})]:
+        if sys.version_info >= (3, 15):
+            with pytest.raises(TypeError) as expected:
+                _unpatched.RLock(*args, **kwargs)
+            with pytest.raises(TypeError) as raised:
+                threading.RLock(*args, **kwargs)
+            assert str(raised.value) == str(expected.value)
+            continue
         if sys.version_info >= (3, 13):
             with pytest.warns(DeprecationWarning, match="Passing arguments to RLock") as record:
                 lock = threading.RLock(*args, **kwargs)
