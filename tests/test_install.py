@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -265,7 +266,8 @@ def test_a_lock_made_with_only_lockorder_and_the_stdlib_outside_is_not_lockorder
 
 
 class _ProgramLock:
-    """A lock class of the program's own: acquire()/release() over a threading.Lock."""
+    """A lock class of the program's own: acquire()/release()/locked() over a
+    threading.Lock (Python 3.14's Condition reads locked())."""
 
     def __init__(self) -> None:
         self._inner = threading.Lock()
@@ -275,6 +277,9 @@ class _ProgramLock:
 
     def release(self) -> None:
         self._inner.release()
+
+    def locked(self) -> bool:
+        return self._inner.locked()
 
     def __enter__(self) -> bool:
         return self.acquire()
@@ -311,6 +316,33 @@ def test_a_condition_over_a_lock_like_object_works_as_the_stdlibs(installed: Non
     assert lockorder.findings() == []
     with pytest.raises(AttributeError, match="acquire"):  # as threading.Condition(object())
         lockorder.Condition(object())
+
+
+class _NoLocked:
+    """A stand-in lock without locked(): Python 3.14's Condition rejects it."""
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+
+def _outcome(make: Any) -> tuple[str, str]:
+    try:
+        make(_NoLocked())
+    except Exception as error:  # compared with the stdlib's
+        return type(error).__name__, str(error)
+    return "made", ""
+
+
+def test_a_condition_over_a_lock_without_locked_does_as_the_stdlibs(installed: None) -> None:
+    """threading.Condition over an object without locked(): made before Python
+    3.14, an AttributeError from 3.14; the same under install()."""
+    expected = _outcome(_unpatched.Condition)
+    assert expected[0] == ("AttributeError" if sys.version_info >= (3, 14) else "made")
+    assert _outcome(threading.Condition) == expected
+    assert _outcome(lockorder.Condition) == expected
 
 
 def test_a_patched_name_used_as_its_class_initialises_the_callers_object(installed: None) -> None:
