@@ -23,7 +23,7 @@ import sysconfig
 from types import ModuleType
 from typing import Any
 
-from lockorder import _config
+from lockorder import _config, _unpatched
 from lockorder.errors import ConfigurationError
 
 __all__ = [
@@ -87,6 +87,9 @@ def speed_up(
     if _speedups is None:
         return
     for_lock, for_rlock = _speedups.setup(checked, thread_state, tls, lock_class, rlock_class)
+    # the raw locks taken and given back without a call where their layout is
+    # the one the C code knows (probed on fresh ones)
+    _speedups.raw_access(_unpatched.allocate_lock(), _unpatched.CRLock())
     for cls, methods in ((lock_class, for_lock), (rlock_class, for_rlock)):
         _python[cls] = {name: cls.__dict__[name] for name in methods}
         for name, method in methods.items():

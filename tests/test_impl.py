@@ -121,6 +121,161 @@ def test_the_c_chain_key_is_pythons_tuple_hash() -> None:
         assert _speedups.chain_key(previous, cid) == hash((previous, cid))
 
 
+#: run first by the "c, raw methods" way: the C code calls the raw locks' methods,
+#: as it does where their layout is not the one it knows (lockorder/_speedups.c)
+_RAW_METHODS = (
+    "import lockorder._impl\n"
+    "assert lockorder._impl._speedups.raw_access(None, None) == (False, False)\n"
+)
+
+
+def _run_each_way(code: str) -> dict[str, subprocess.CompletedProcess[str]]:
+    """``code`` run by the Python implementation, and where the extension is built by
+    the C one, taking the raw locks itself and through their methods: each must
+    succeed and print the same."""
+    outputs = {"python": _run(code, LOCKORDER_IMPL="python")}
+    if _built():
+        outputs["c"] = _run(code, LOCKORDER_IMPL="c")
+        outputs["c, raw methods"] = _run(_RAW_METHODS + code, LOCKORDER_IMPL="c")
+    for impl, done in outputs.items():
+        assert done.returncode == 0, (impl, done.stderr)
+    assert len({done.stdout for done in outputs.values()}) == 1, outputs
+    return outputs
+
+
+@pytest.mark.skipif(not _built(), reason="the C extension is not built here")
+def test_the_c_code_takes_the_raw_locks_itself_where_it_knows_their_layout() -> None:
+    """Every supported version's raw Lock and RLock pass the layout check; a raw
+    lock of another size is called through its methods (a Lock given as the RLock
+    and the reverse: their sizes differ on every version)."""
+    done = _run(
+        "import threading, lockorder, lockorder._impl as i\n"
+        "print(i._speedups.raw_access())\n"
+        "print(i._speedups.raw_access(threading.RLock(), threading.Lock()))\n"
+        "a = lockorder.Lock(); b = lockorder.RLock()\n"
+        "with a:\n"
+        "    with b:\n"
+        "        with b:\n"
+        "            print(a.locked(), b._is_owned(), b._lo_count)\n"
+        "print(a.locked(), b._is_owned(), b._lo_count)\n"
+        "print(i._speedups.raw_access(threading.Lock(), threading.RLock()))\n",
+        LOCKORDER_IMPL="c",
+    )
+    # a version after those read (lockorder/_speedups.c) may run either way
+    known = "(True, True)\n" if sys.version_info < (3, 16) else done.stdout.split("\n", 1)[0] + "\n"
+    expected = f"{known}(False, False)\nTrue True 2\nFalse False 0\n{known}"
+    assert done.stdout == expected, done.stderr
+
+
+def test_the_raw_locks_agree_with_the_c_steady_state() -> None:
+    """The raw lock's own view (locked(), _is_owned(), the count _release_save()
+    gives) after each step the C code takes for it, and the raw lock taken by
+    another thread: the C take then changes nothing and Python's acquire waits."""
+    code = """
+import threading, lockorder
+lockorder.configure(mode="record")
+a = lockorder.Lock(); r = lockorder.RLock()
+out = []
+with a:
+    out.append(a._lo_raw.locked())
+    with r:
+        with r:
+            with r:
+                out.append((r._lo_raw._is_owned(), r._lo_count))
+            state = r._lo_raw._release_save()
+            out.append((state[0], r._lo_raw._is_owned()))
+            r._lo_raw._acquire_restore(state)
+        out.append((r._lo_raw._is_owned(), r._lo_count))
+    out.append((r._lo_raw._is_owned(), r._lo_count))
+out.append((a._lo_raw.locked(), r._lo_raw._is_owned()))
+taken, go = threading.Event(), threading.Event()
+def holder():
+    with a, r:
+        taken.set()
+        go.wait(10)
+t = threading.Thread(target=holder); t.start()
+taken.wait(10)
+def release_soon():
+    go.set()
+threading.Timer(0.05, release_soon).start()
+with a:  # waits in Python until the holder lets go
+    with r:
+        out.append((a._lo_raw.locked(), r._lo_raw._is_owned(), r._lo_count))
+t.join(10)
+out.append((a._lo_raw.locked(), r._lo_raw._is_owned()))
+print(out)
+"""
+    outputs = _run_each_way(code)
+    assert outputs["python"].stdout == (
+        "[True, (True, 3), (2, False), (True, 1), (False, 0), (False, False), "
+        "(True, True, 1), (False, False)]\n"
+    )
+
+
+def test_each_thread_gets_its_own_state_and_none_outlives_its_thread() -> None:
+    """The C code keeps the last thread's state at hand (lockorder/_speedups.c,
+    thread_state): threads that take turns each find their own, and a thread's
+    state is freed when the thread ends, though it was the last the C code read."""
+    code = """
+import gc, threading, weakref, lockorder
+from lockorder import _held
+lockorder.configure(mode="record")
+turns = [threading.Event() for _ in range(5)]
+out, refs = [], []
+def worker(me, first, then):
+    a = lockorder.Lock(name="a")  # the thread's own: the last user of nothing else
+    b = lockorder.Lock(name="b")
+    for step in (first, then):
+        turns[step].wait(10)
+        with a:
+            with b:
+                out.append((me, step, [lk is a or lk is b for lk in _held._tls.ts.held]))
+        turns[step + 1].set()
+    refs.append(weakref.ref(_held._tls.ts))
+threads = [threading.Thread(target=worker, args=(me, me - 1, me + 1)) for me in (1, 2)]
+for thread in threads:
+    thread.start()
+turns[0].set()
+for thread in threads:
+    thread.join(10)
+del threads, thread
+gc.collect()
+print(out)
+print([ref() for ref in refs])  # the threads' states are gone
+"""
+    outputs = _run_each_way(code)
+    assert outputs["python"].stdout == (
+        "[(1, 0, [True, True]), (2, 1, [True, True]), (1, 2, [True, True]), "
+        "(2, 3, [True, True])]\n[None, None]\n"
+    )
+
+
+def test_nested_chain_keys_are_pythons_with_many_classes() -> None:
+    """The C code keeps the chain keys it made (a small table, by the identity of
+    the previous key and the class id): with more classes than the table has
+    entries, every key pushed is still hash((previous key, class id))."""
+    code = """
+import random, lockorder
+from lockorder import _held
+lockorder.configure(mode="record")
+locks = [lockorder.Lock(name=f"l{i}") for i in range(150)]
+rng = random.Random(3)
+wrong = 0
+for _ in range(3):
+    for _ in range(400):
+        a, b, c = sorted(rng.sample(range(150), 3))
+        with locks[a], locks[b], locks[c]:
+            chains = _held._tls.ts.chains
+            cids = [locks[i]._lo_cid for i in (a, b, c)]
+            expected = [cids[0], hash((cids[0], cids[1]))]
+            expected.append(hash((expected[1], cids[2])))
+            wrong += chains != expected
+print(wrong, len(_held._tls.ts.chains))
+"""
+    outputs = _run_each_way(code)
+    assert outputs["python"].stdout == "0 0\n"
+
+
 def test_both_implementations_record_the_same_edges_and_findings() -> None:
     """The C steady state hands every other case to the Python methods: an
     inversion, a re-acquire and a foreign release come out the same."""
@@ -143,11 +298,7 @@ assert c.acquire(blocking=False)
 c.release()
 print(sorted(f.kind for f in lockorder.findings()), a.locked(), b.locked(), c.locked())
 """
-    impls = ["python", "c"] if _built() else ["python"]
-    outputs = {impl: _run(code, LOCKORDER_IMPL=impl) for impl in impls}
-    for impl, done in outputs.items():
-        assert done.returncode == 0, (impl, done.stderr)
-    assert len({done.stdout for done in outputs.values()}) == 1
+    outputs = _run_each_way(code)
     expected = "['potential-deadlock', 'release-not-held'] False False False\n"
     assert outputs["python"].stdout == expected
 
@@ -209,11 +360,7 @@ outer()
 print(out)
 print(sorted(f.kind for f in lockorder.findings()))
 """
-    impls = ["python", "c"] if _built() else ["python"]
-    outputs = {impl: _run(code, LOCKORDER_IMPL=impl) for impl in impls}
-    for impl, done in outputs.items():
-        assert done.returncode == 0, (impl, done.stderr)
-    assert len({done.stdout for done in outputs.values()}) == 1
+    outputs = _run_each_way(code)
     assert outputs["python"].stdout.splitlines() == [
         "[(True, True, 2), (True, 1), (True, True, 2), (True, 1), (True, True, 2), (True, 1), "
         "(False, 0, None, None), 'cannot release un-acquired lock', (False, False), 3, "
