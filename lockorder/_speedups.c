@@ -37,6 +37,8 @@ typedef struct {
     Py_ssize_t ts_chains, ts_held, ts_known;
     /* _Checked slots, and RLock's recursion count */
     Py_ssize_t lo_owner, lo_user, lo_cid, lo_raw, lo_acquire, lo_release, lo_at, lo_count;
+    /* _Checked's memo of the chain last found known (see take()) */
+    Py_ssize_t lo_memo_known, lo_memo_previous, lo_memo_key;
     /* the raw Lock's and RLock's types where their layout is the one read
        here (the raw locks section), else NULL: their methods are called */
     PyTypeObject *lock_type, *rlock_type;
@@ -747,9 +749,19 @@ take(PyObject *self, int reentrant)
         goto done;
     }
     Py_ssize_t depth = PyList_GET_SIZE(chains);
-    PyObject *key = cid;
+    PyObject *previous = depth ? PyList_GET_ITEM(chains, depth - 1) : Py_None;
+    PyObject *key;
+    /* The memo: this lock's chain key after `previous`, found in `known`
+       before. It holds all three, so no identity is reused while it is
+       kept; an int never changes, and a known set only grows (reset() gives
+       each thread a new one), so a chain found known there stays known. */
+    if (SLOT(self, state.lo_memo_known) == known &&
+        SLOT(self, state.lo_memo_previous) == previous &&
+        (key = SLOT(self, state.lo_memo_key)) != NULL) {
+        goto take_raw;
+    }
+    key = cid;
     if (depth) {
-        PyObject *previous = PyList_GET_ITEM(chains, depth - 1);
         if (!PyLong_CheckExact(previous) || !PyLong_CheckExact(cid)) {
             goto done;
         }
@@ -764,6 +776,10 @@ take(PyObject *self, int reentrant)
         done = found < 0 ? -1 : 0;
         goto done;
     }
+    SET_SLOT(self, state.lo_memo_known, Py_NewRef(known));
+    SET_SLOT(self, state.lo_memo_previous, Py_NewRef(previous));
+    SET_SLOT(self, state.lo_memo_key, Py_NewRef(key));
+take_raw:;
     int got = try_raw(self, SLOT(self, state.lo_raw), reentrant);
     if (got != 1) {
         done = got; /* 0: taken by another thread: Python's wait, with the deadlock check */
@@ -983,6 +999,9 @@ setup(PyObject *module, PyObject *args)
         slot_offset(checked, "_lo_acquire", &state.lo_acquire) < 0 ||
         slot_offset(checked, "_lo_release", &state.lo_release) < 0 ||
         slot_offset(checked, "_lo_at", &state.lo_at) < 0 ||
+        slot_offset(checked, "_lo_memo_known", &state.lo_memo_known) < 0 ||
+        slot_offset(checked, "_lo_memo_previous", &state.lo_memo_previous) < 0 ||
+        slot_offset(checked, "_lo_memo_key", &state.lo_memo_key) < 0 ||
         slot_offset(rlock_class, "_lo_count", &state.lo_count) < 0) {
         return NULL;
     }

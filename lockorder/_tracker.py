@@ -627,7 +627,7 @@ def reset() -> None:
         _dead_instances.clear()
         _task_users.clear()
         for ts in _threads.by_serial.values():
-            ts.known.clear()
+            ts.known = set()  # a new set: the C hot path's memos name the old one
 
 
 def configure(**changes: Any) -> _config.Settings:

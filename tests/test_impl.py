@@ -276,6 +276,31 @@ print(wrong, len(_held._tls.ts.chains))
     assert outputs["python"].stdout == "0 0\n"
 
 
+def test_a_chain_known_before_reset_is_checked_again_after_it() -> None:
+    """The C code remembers, per lock, the chain it last found known for a
+    thread. reset() forgets every edge, so the next nested acquire must be
+    judged again: the inversion made after reset() is found, by both
+    implementations, when the other thread closes it."""
+    code = """
+import threading, lockorder
+lockorder.configure(mode="record")
+a = lockorder.Lock(name="a"); b = lockorder.Lock(name="b")
+for _ in range(3):
+    with a:
+        with b: pass
+lockorder.reset()
+with a:
+    with b: pass
+def other():
+    with b:
+        with a: pass
+t = threading.Thread(target=other); t.start(); t.join(10)
+print(sorted(f.kind for f in lockorder.findings()), len(lockorder.graph().edges))
+"""
+    outputs = _run_each_way(code)
+    assert outputs["python"].stdout == "['potential-deadlock'] 2\n"
+
+
 def test_both_implementations_record_the_same_edges_and_findings() -> None:
     """The C steady state hands every other case to the Python methods: an
     inversion, a re-acquire and a foreign release come out the same."""
