@@ -5,6 +5,7 @@ Run from the repository root (needs ``valgrind`` on the PATH)::
 
     python benchmarks/bench_instructions.py            # 20,000 ops per case
     python benchmarks/bench_instructions.py --ops 50000
+    python benchmarks/bench_instructions.py --impl c   # the C column only, half the time
 
 Wall-clock timings on a shared or virtual machine vary by a factor of two from
 one minute to the next (docs/performance.md); an instruction count does not: the
@@ -114,6 +115,12 @@ def _per_op(child: str, kind: str, shape: str, lock: str, ops: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ops", type=int, default=20_000, help="operations per case")
+    parser.add_argument(
+        "--impl",
+        choices=("c", "python", "both"),
+        default="both",
+        help="which implementation's column to count (default: both; c needs the extension)",
+    )
     args = parser.parse_args()
     if args.ops <= 0:
         parser.error("--ops must be positive")
@@ -123,9 +130,13 @@ def main() -> int:
     import lockorder
 
     impls = ["c", "python"] if lockorder.implementation() == "c" else ["python"]
+    if args.impl == "c" and "c" not in impls:
+        parser.error(f"--impl c: the C implementation cannot run here ({lockorder.why_python()})")
+    if args.impl != "both":
+        impls = [args.impl]
     print(f"python    : {sys.version.split()[0]} ({sys.executable})")
     print(f"method    : callgrind instruction counts, ({args.ops:,} ops - 0 ops) / {args.ops:,}")
-    if impls == ["python"]:
+    if impls == ["python"] and lockorder.implementation() != "c":
         print(f"C         : not measured ({lockorder.why_python()})")
     print()
     header = f"{'case':40s} {'raw/op':>8s}"

@@ -389,7 +389,10 @@ raw_rlock_try(PyObject *raw)
     return 1;
 }
 
-/* depth (raw_rlock_depth) up and down by one, the holder's */
+/* depth (raw_rlock_depth) up and down by one, the holder's. No overflow
+   check: the level is a size_t, and CPython's own _PyRecursiveMutex_Lock
+   counts it up without one (the older layout's unsigned long has its
+   OverflowError, below). */
 HOT int
 raw_rlock_more(PyObject *raw)
 {
