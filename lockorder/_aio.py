@@ -563,7 +563,8 @@ def _checked_run(self: Any) -> None:
         ts = _threads.current()
     before = len(ts.held)
     # a step of a task holding asyncio locks: its thread acts for it (lockorder._tasks)
-    task_state = getattr(getattr(self._callback, "__self__", None), "_lo_state", None)
+    task: Any = getattr(self._callback, "__self__", None)
+    task_state = getattr(task, "_lo_state", None)
     if task_state is not None and task_state.held:
         _tasks.act_for(ts, task_state)
     # (a thread acts for a task only inside a step this hook sees: not under uvloop)
@@ -576,6 +577,11 @@ def _checked_run(self: Any) -> None:
             _tasks.stop_acting(ts)
     if len(ts.held) > before:
         _after_step(self, ts, before)
+    # the task's last step: what it still holds, it held at its end (held-at-exit),
+    # said now, before the tasks that await it run
+    task_state = getattr(task, "_lo_state", None)
+    if task_state is not None and task_state.held and task.done():
+        _tasks.ended(task)
 
 
 def _after_step(handle: Any, ts: Any, before: int) -> None:

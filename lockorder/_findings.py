@@ -20,7 +20,7 @@ KINDS = {
     "deadlock": "threads blocked in a wait-for cycle right now (a real deadlock, broken)",
     "self-deadlock": "a blocking re-acquire of a non-reentrant Lock by the thread holding it",
     "release-not-held": "a Lock released by a thread that did not acquire it",
-    "held-at-exit": "a thread ended while holding checked locks",
+    "held-at-exit": "a thread (or an asyncio task) ended while holding checked locks",
     "held-at-test-end": "a thread still held checked locks when a test ended (pytest plugin)",
     "order-violation": "lockorder.acquire() asked for a lock sorting before one it holds",
     "join-while-holding": "a thread joined a thread (or waited on a future) that takes a lock "

@@ -31,6 +31,7 @@ __all__ = [
     "act_for",
     "created_at",
     "current",
+    "ended",
     "mirror_drop",
     "mirror_take",
     "name_of",
@@ -71,7 +72,25 @@ def _new_task_state(task: Any) -> ThreadState:
     # where the program created it (under install(): lockorder._loops)
     ts.started_at = created_at(task)
     task._lo_state = ts
+    task.add_done_callback(ended)
     return ts
+
+
+def ended(task: Any) -> None:
+    """A task that used a checked asyncio primitive is done: what it still holds
+    is a held-at-exit finding (lockorder._threads.task_ended). Its done callback;
+    under install() the end of its last step calls it first (lockorder._aio), as
+    a thread's leaks are reported before a join() of it returns."""
+    ts = getattr(task, "_lo_state", None)
+    if ts is None or not ts.held or getattr(task, "_lo_ended", False):
+        return
+    task._lo_ended = True
+    try:
+        _threads.task_ended(ts)
+    except Exception as exc:  # bookkeeping must never break the loop
+        from lockorder import _emit
+
+        _emit.internal_error(exc)
 
 
 def created_at(task: Any) -> tuple[_sites.Frame, ...]:

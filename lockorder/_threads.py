@@ -27,6 +27,7 @@ __all__ = [
     "main_ended",
     "other_threads_alive",
     "states",
+    "task_ended",
 ]
 
 _thread_count = getattr(_thread, "_count", lambda: 0)
@@ -47,6 +48,11 @@ MAIN_SERIAL = 0
 ENDED_HOLDING_WHY = (
     "every later acquire of it waits forever, unless another thread releases it; "
     "release it on every path: take it with 'with lock:', or release it in a finally"
+)
+#: the same for an asyncio task that ended holding an asyncio lock
+TASK_ENDED_HOLDING_WHY = (
+    "every later acquire of it waits forever, unless another task releases it; "
+    "release it on every path: take it with 'async with lock:', or release it in a finally"
 )
 #: the same for a thread that goes on (held-at-test-end, the pytest plugin)
 LEFT_HELD_WHY = (
@@ -142,8 +148,8 @@ def _thread_exited(ref: Any) -> None:
 
 
 def _report_leaks(ts: ThreadState) -> None:
-    """``ts`` ended: the locks it still holds as a mutex are a held-at-exit
-    finding. Called under mu."""
+    """``ts`` ended (a thread, or an asyncio task): the locks it still holds as a
+    mutex are a held-at-exit finding. Called under mu."""
     prune_orphans(ts)  # locks the thread dropped while holding them leak nothing
     leaked = [st for st in ts.held if _owns_as_mutex(ts, st)]
     if not leaked:
@@ -152,21 +158,32 @@ def _report_leaks(ts: ThreadState) -> None:
         st._lo_leaked = True
     refs = tuple(_tracker._ref(st) for st in leaked)
     stack, taken = _tracker.where_taken(leaked)
+    who = ts.kind
     if ts.started_at:
-        taken += (f"thread {ts.name!r} was {_sites.started_text(ts.started_at)}",)
+        verb = "created" if who == "task" else "started"
+        taken += (f"{who} {ts.name!r} was {_sites.started_text(ts.started_at, verb)}",)
     finding = Finding(
         kind="held-at-exit",
         severity="warning",
-        message=(f"thread {ts.name!r} ended while holding " + ", ".join(ref.label for ref in refs)),
+        message=(f"{who} {ts.name!r} ended while holding " + ", ".join(ref.label for ref in refs)),
         locks=refs,
         thread=ts.name,
         stack=stack,
-        reason=ENDED_HOLDING_WHY,
+        reason=TASK_ENDED_HOLDING_WHY if who == "task" else ENDED_HOLDING_WHY,
         test=_tracker.current_test,
         signature="held-at-exit:" + "|".join(ref.key for ref in refs),
         details=taken,
+        holder=who,
     )
     _tracker._add_finding(finding)
+
+
+def task_ended(ts: ThreadState) -> None:
+    """An asyncio task whose state is ``ts`` is done: the asyncio locks it still
+    holds as a mutex are a held-at-exit finding, as for a thread that ends."""
+    _drain(ts)  # locks another task released for it
+    with mu:
+        _report_leaks(ts)
 
 
 def main_ended() -> None:

@@ -834,3 +834,37 @@ def test_pytest_asyncio_tests_get_their_findings(
     assert finding["kind"] == "potential-deadlock"
     assert finding["test"] == "test_pa.py::test_backward_after_a_fixture"
     assert [edge["holder"] for edge in finding["cycle"]] == ["task", "task"]
+
+
+TASK_LEAKS = """
+import asyncio
+
+async def worker(lock):
+    await lock.acquire()  # returns holding it
+
+async def main():
+    lock = asyncio.Lock()
+    await asyncio.create_task(worker(lock), name="leaky")
+    print("locked:", lock.locked())  # then main drops the lock and ends
+
+asyncio.run(main())
+"""
+
+
+def test_a_task_that_ends_holding_a_lock_is_held_at_exit_before_its_awaiter_resumes(
+    tmp_path: Path,
+) -> None:
+    """A task's leak is said at the end of its last step (under install()), as a
+    thread's is before join() returns: its awaiter, which then drops the lock,
+    does not hide it."""
+    program = tmp_path / "leaks.py"
+    program.write_text(TASK_LEAKS)
+    done = lockorder_run(str(program), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "locked: True\n"
+    assert "1 finding(s) (0 error(s), 1 warning(s))" in done.stderr
+    assert (
+        "lockorder WARNING: held-at-exit: task 'leaky (worker)' ended while holding "
+        "asyncio.Lock leaks.py:8" in done.stderr
+    )
+    assert "task 'leaky (worker)' was created at leaks.py:9 in main" in done.stderr

@@ -1,0 +1,313 @@
+"""Threads and tasks at parity (issue 24): every rule the threaded side learned,
+run once with threads and threading locks and once with asyncio tasks and
+asyncio locks, the same scenario step for step, expecting the same findings.
+
+Each scenario's holders run one after the other (a thread is joined, a task
+awaited, before the next starts), so nothing depends on timing; the rules
+judge what each holder did, not when. Where a rule cannot apply to tasks,
+docs/asyncio.md says why, and the test says which.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+import lockorder
+from lockorder import _tracker, aio
+from tests.conftest import TIMEOUT
+
+pytestmark = pytest.mark.usefixtures("record_mode")
+
+Summary = list[tuple[str, str]]
+
+
+def summary() -> Summary:
+    """The findings as (kind, severity), sorted; withdrawn ones as ("withdrawn", kind)."""
+    kept = [(f.kind, f.severity) for f in lockorder.findings()]
+    withdrawn = [
+        ("withdrawn", finding.kind)
+        for rule, finding in _tracker.suppressed
+        if rule.startswith("withdrawn")
+    ]
+    return sorted(kept + withdrawn)
+
+
+def in_threads(*steps: Callable[[], Any]) -> Summary:
+    """Each step in a thread of its own, one after the other."""
+    for step in steps:
+        thread = threading.Thread(target=step)
+        thread.start()
+        thread.join(TIMEOUT)
+        assert not thread.is_alive(), f"{step!r} did not finish within {TIMEOUT} s"
+    return summary()
+
+
+def in_tasks(*steps: Callable[[], Awaitable[Any]]) -> Summary:
+    """Each step in a task of its own, one after the other, on one loop."""
+
+    async def main() -> None:
+        for step in steps:
+            await asyncio.wait_for(asyncio.create_task(step()), TIMEOUT)
+
+    asyncio.run(main())
+    return summary()
+
+
+def same(threads: Summary, tasks: Summary, expected: Summary) -> None:
+    assert threads == expected, "threads"
+    assert tasks == expected, "tasks"
+
+
+Order = tuple[str, ...]
+
+
+def nest(holders: list[list[Order]]) -> tuple[Summary, Summary]:
+    """Each holder nests named locks in the orders given, one order after the
+    other (``[["a", "b"], ["b", "a"]]``: ``with a, b:`` then ``with b, a:``):
+    once with a thread per holder and threading locks, once with a task per
+    holder and asyncio locks (a lock per name, each alone in its class).
+    Returns the findings of each."""
+    names = sorted({name for orders in holders for order in orders for name in order})
+    locks = {name: lockorder.Lock(name=f"thread {name}") for name in names}
+
+    def thread_holder(orders: list[Order]) -> Callable[[], None]:
+        def run() -> None:
+            for order in orders:
+                with contextlib.ExitStack() as stack:
+                    for name in order:
+                        stack.enter_context(locks[name])
+
+        return run
+
+    threads = in_threads(*(thread_holder(orders) for orders in holders))
+    lockorder.reset()
+    alocks = {name: aio.Lock(name=f"task {name}") for name in names}
+
+    def task_holder(orders: list[Order]) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            for order in orders:
+                async with contextlib.AsyncExitStack() as stack:
+                    for name in order:
+                        await stack.enter_async_context(alocks[name])
+
+        return run
+
+    tasks = in_tasks(*(task_holder(orders) for orders in holders))
+    return threads, tasks
+
+
+def test_an_inversion_by_two_holders_is_an_error() -> None:
+    threads, tasks = nest([[("a", "b")], [("b", "a")]])
+    same(threads, tasks, [("potential-deadlock", "error")])
+
+
+def test_a_cycle_one_holder_made_alone_is_a_warning() -> None:
+    threads, tasks = nest([[("a", "b"), ("b", "a")]])
+    same(threads, tasks, [("potential-deadlock", "warning")])
+
+
+def test_a_gate_held_around_both_orders_makes_the_cycle_safe() -> None:
+    threads, tasks = nest([[("gate", "a", "b")], [("gate", "b", "a")]])
+    same(threads, tasks, [])
+
+
+def test_a_lock_taken_between_the_two_is_no_gate() -> None:
+    threads, tasks = nest([[("a", "mid", "b")], [("b", "mid", "a")]])
+    # a -> mid -> b and b -> mid -> a: the cycles a, mid and mid, b (a -> b and b -> a too)
+    assert threads == tasks
+    assert threads and all(kind == "potential-deadlock" for kind, _ in threads)
+    assert ("potential-deadlock", "error") in threads
+
+
+def test_a_gate_bypassed_once_no_longer_makes_the_cycle_safe() -> None:
+    threads, tasks = nest([[("gate", "a", "b")], [("gate", "b", "a")], [("b", "a")]])
+    same(threads, tasks, [("potential-deadlock", "error")])
+
+
+class Session:
+    """An object per holder: two locks taken in both orders by its two methods."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.send = make()
+        self.recv = make()
+
+
+def test_an_object_per_holder_is_a_warning_until_two_holders_share_one() -> None:
+    def forward(session: Session) -> None:
+        with session.send, session.recv:
+            pass
+
+    def backward(session: Session) -> None:
+        with session.recv, session.send:
+            pass
+
+    shared = Session(lockorder.Lock)
+    threads = [
+        in_threads(
+            lambda: forward(Session(lockorder.Lock)), lambda: backward(Session(lockorder.Lock))
+        )
+    ]
+    lockorder.reset()
+    threads.append(in_threads(lambda: forward(shared), lambda: backward(shared)))
+    lockorder.reset()
+
+    async def forward_task(session: Session) -> None:
+        async with session.send, session.recv:
+            pass
+
+    async def backward_task(session: Session) -> None:
+        async with session.recv, session.send:
+            pass
+
+    tshared = Session(aio.Lock)
+    tasks = [
+        in_tasks(lambda: forward_task(Session(aio.Lock)), lambda: backward_task(Session(aio.Lock)))
+    ]
+    lockorder.reset()
+    tasks.append(in_tasks(lambda: forward_task(tshared), lambda: backward_task(tshared)))
+    assert threads == tasks
+    assert threads == [[("potential-deadlock", "warning")], [("potential-deadlock", "error")]]
+
+
+def test_two_locks_of_one_class_in_both_orders() -> None:
+    accounts = [lockorder.Lock() for _ in range(2)]
+
+    def transfer(first: Any, second: Any) -> None:
+        with first, second:
+            pass
+
+    one = in_threads(lambda: (transfer(*accounts), transfer(*reversed(accounts))))
+    lockorder.reset()
+    two = in_threads(lambda: transfer(*accounts), lambda: transfer(*reversed(accounts)))
+    lockorder.reset()
+    taccounts = [aio.Lock() for _ in range(2)]
+
+    async def ttransfer(first: Any, second: Any) -> None:
+        async with first, second:
+            pass
+
+    async def both() -> None:
+        await ttransfer(*taccounts)
+        await ttransfer(*reversed(taccounts))
+
+    tone = in_tasks(both)
+    lockorder.reset()
+    ttwo = in_tasks(lambda: ttransfer(*taccounts), lambda: ttransfer(*reversed(taccounts)))
+    same(one, tone, [("potential-deadlock", "warning")])
+    same(two, ttwo, [("potential-deadlock", "error")])
+
+
+def test_a_lock_released_by_another_holder_is_a_signal_and_makes_no_edges() -> None:
+    s, x = lockorder.Lock(name="s"), lockorder.Lock(name="x")
+
+    def take() -> None:
+        s.acquire()
+
+    def give() -> None:
+        s.release()
+
+    def forward() -> None:
+        with s, x:
+            pass
+
+    def backward() -> None:
+        with x, s:
+            pass
+
+    threads = in_threads(take, give, forward, backward)
+    lockorder.reset()
+    ts, tx = aio.Lock(name="task s"), aio.Lock(name="task x")
+
+    async def take_task() -> None:
+        await ts.acquire()
+
+    async def give_task() -> None:
+        ts.release()
+
+    async def forward_task() -> None:
+        async with ts, tx:
+            pass
+
+    async def backward_task() -> None:
+        async with tx, ts:
+            pass
+
+    tasks = in_tasks(take_task, give_task, forward_task, backward_task)
+    # the holder that took it ended holding it (held-at-exit), withdrawn once
+    # another released it: the lock is a signal
+    same(threads, tasks, [("release-not-held", "warning"), ("withdrawn", "held-at-exit")])
+
+
+def test_a_cycle_through_a_lock_later_used_as_a_signal_is_withdrawn() -> None:
+    s, x = lockorder.Lock(name="s"), lockorder.Lock(name="x")
+
+    def forward() -> None:
+        with s, x:
+            pass
+
+    def backward() -> None:
+        with x, s:
+            pass
+
+    def take() -> None:
+        s.acquire()
+
+    def give() -> None:
+        s.release()
+
+    threads = in_threads(forward, backward, take, give)
+    lockorder.reset()
+    ts, tx = aio.Lock(name="task s"), aio.Lock(name="task x")
+
+    async def forward_task() -> None:
+        async with ts, tx:
+            pass
+
+    async def backward_task() -> None:
+        async with tx, ts:
+            pass
+
+    async def take_task() -> None:
+        await ts.acquire()
+
+    async def give_task() -> None:
+        ts.release()
+
+    tasks = in_tasks(forward_task, backward_task, take_task, give_task)
+    same(
+        threads,
+        tasks,
+        [
+            ("release-not-held", "warning"),
+            ("withdrawn", "held-at-exit"),
+            ("withdrawn", "potential-deadlock"),
+        ],
+    )
+
+
+def test_a_holder_that_ends_holding_a_lock_is_held_at_exit() -> None:
+    kept = lockorder.Lock(name="kept")
+    threads = in_threads(kept.acquire)
+    (finding,) = lockorder.findings()
+    assert finding.message.startswith("thread 'Thread-")
+    lockorder.reset()
+    tkept = aio.Lock(name="task kept")
+
+    async def take() -> None:
+        await tkept.acquire()
+
+    tasks = in_tasks(take)
+    (tfinding,) = lockorder.findings()
+    assert re.fullmatch(
+        r"task 'Task-\d+ \(take\)' ended while holding task kept \(tests/test_parity\.py:\d+\)",
+        tfinding.message,
+    )
+    assert tfinding.holder == "task" and "'async with lock:'" in tfinding.reason
+    same(threads, tasks, [("held-at-exit", "warning")])
