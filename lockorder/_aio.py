@@ -90,21 +90,83 @@ def _coroutine_function(function: Any) -> Any:
 
 def _chain(holder: Any, st: Any) -> int:
     """Record the edges of a blocking acquire of ``st`` by ``holder`` (the slow
-    path when the chain is new to it); return the chain key to push."""
+    path when the chain is new to it); return the chain key to push. An acquire
+    under a deadline makes none, as a threading acquire with a timeout."""
     if holder.stolen:
         _drain(holder)
-    if st._lo_user is not holder:
-        new_user(st, holder)
     chains = holder.chains
-    if chains:
-        key = hash((chains[-1], st._lo_cid))
-        if key not in holder.known:
-            key = slow_acquire(holder, st, key)
-        return key
-    first: int = st._lo_cid
-    if first not in holder.known:
-        first_take(holder, st)
-    return first
+    if st._lo_user is holder:
+        if chains:
+            key = hash((chains[-1], st._lo_cid))
+            if key not in holder.known and not _deadline(holder):
+                key = slow_acquire(holder, st, key)
+            return key
+        first: int = st._lo_cid
+        if first not in holder.known and not _deadline(holder):
+            first_take(holder, st)
+        return first
+    if _deadline(holder):
+        return hash((chains[-1], st._lo_cid)) if chains else st._lo_cid
+    new_user(st, holder)
+    return _chain(holder, st)
+
+
+#: asyncio.wait_for's code: its frame, awaiting the acquire, has the timeout
+_WAIT_FOR = asyncio.wait_for.__code__
+
+
+def _top(holder: Any) -> int | None:
+    """The key of what ``holder`` holds now (None: nothing)."""
+    chains = holder.chains
+    return chains[-1] if chains else None
+
+
+def _deadline(holder: Any) -> bool:
+    """Whether the acquire running now for ``holder`` has a timeout of its own,
+    as a threading ``acquire(timeout=...)`` has: it is awaited directly by
+    ``asyncio.wait_for()`` with a timeout, or it is made inside an
+    ``asyncio.timeout()``/``timeout_at()`` block with a deadline set that the
+    holder entered holding what it holds now (no lock taken inside the block
+    before this one: seen under install(), patch_timeouts; ``wait_for`` uses
+    such a block from Python 3.12 on). Such an acquire cannot wait for ever,
+    so, as a timed threading acquire, it makes no edge, no wait-for entry and
+    no nested or self-deadlock check. A deadline around a block that takes
+    several locks bounds the whole operation, not one acquire: the acquires
+    nested in it are checked as any other. Called on the slow paths only."""
+    task = _tasks.task_of(holder)
+    if task is None:
+        return False
+    # the frame awaiting the acquire: wait_for's, if it was given the acquire
+    frame: Any = _getframe(1)
+    while frame is not None and frame.f_code not in _ACQUIRES:
+        frame = frame.f_back
+    awaiter = frame.f_back if frame is not None else None
+    if awaiter is not None:
+        if awaiter.f_code is _WAIT_FOR:
+            return awaiter.f_locals.get("timeout") is not None
+        if awaiter.f_code is _CONDITION_WAIT:
+            return False  # the re-acquire after a wait: no deadline ends it
+    top = _top(holder)
+    for timeout in getattr(task, "_lo_timeouts", ()):
+        if timeout._lo_top == top and timeout.when() is not None:
+            return True
+    if task is asyncio.current_task():
+        return False
+    # before 3.12, wait_for runs the acquire in a task of its own: the holder
+    # awaits wait_for, innermost in its await chain
+    coro = task.get_coro()
+    innermost: Any = None
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is None:
+            break
+        innermost = frame
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return (
+        innermost is not None
+        and innermost.f_code is _WAIT_FOR
+        and innermost.f_locals.get("timeout") is not None
+    )
 
 
 def _thread_locks(holder: Any, ts: Any, st: Any) -> None:
@@ -266,7 +328,7 @@ class Lock(asyncio.Lock, metaclass=_OffSwitch):
 
     async def _lo_acquire(self, holder: Any, caller: Any) -> Literal[True]:
         timer = None
-        if self._lo_owner is holder and not _tracker.is_signal(self):
+        if self._lo_owner is holder and not _tracker.is_signal(self) and not _deadline(holder):
             if _tracker.settings.mode == "raise":
                 raise _self_deadlock(self, holder, None)
             # another task may release it (a signal): report only if none has
@@ -280,7 +342,7 @@ class Lock(asyncio.Lock, metaclass=_OffSwitch):
         if step is not None and len(step.held) > len(step.mirrored) + 1:
             _thread_locks(holder, step, self)  # the thread holds threading locks too
         try:
-            if self.locked():
+            if self.locked() and not _deadline(holder):
                 _wait_for(holder, self, _getframe(1).f_code is _CONDITION_WAIT)
                 try:
                     await super().acquire()
@@ -403,7 +465,7 @@ class _SemaphoreMixin:
 
     async def _lo_acquire(self, holder: Any) -> Literal[True]:
         nested = holder in self._lo_holders and not self._lo_cls.signal
-        if nested:
+        if nested and not _deadline(holder):
             error = _nested_acquire(self, holder)
             if error is not None:
                 raise error
@@ -628,6 +690,59 @@ def _held_across_await(st: Any, ts: Any, task: Any) -> None:
     )
     if _tracker.add_finding(finding):
         _emit.emit([finding], ts)  # (raise mode: nothing to raise into, it is recorded)
+
+
+#: the acquires' own code: the frame awaiting one is the program's, or wait_for's
+_ACQUIRES = (Lock._lo_acquire.__code__, _SemaphoreMixin._lo_acquire.__code__)
+
+_original_timeout: tuple[Any, Any] | None = None
+
+
+def patch_timeouts() -> None:
+    """Keep, on each task, the ``asyncio.timeout()`` blocks it is in (install()):
+    an acquire inside one with a deadline set is a timed acquire (_deadline).
+    ``asyncio.wait_for()`` uses one from Python 3.12 on. No-op before 3.11."""
+    global _original_timeout
+    timeouts = getattr(asyncio, "timeouts", None)
+    if timeouts is None or _original_timeout is not None:
+        return
+    cls = timeouts.Timeout
+    enter, leave = cls.__aenter__, cls.__aexit__
+    _original_timeout = (enter, leave)
+
+    async def __aenter__(self: Any) -> Any:
+        entered = await enter(self)
+        task = getattr(self, "_task", None)
+        if task is not None:
+            state = getattr(task, "_lo_state", None)
+            self._lo_top = _top(state) if state is not None else None
+            try:
+                task._lo_timeouts.append(self)
+            except AttributeError:
+                task._lo_timeouts = [self]
+        return entered
+
+    async def __aexit__(self: Any, exc_type: Any, exc: Any, tb: Any) -> Any:
+        try:
+            return await leave(self, exc_type, exc, tb)
+        finally:
+            inside = getattr(getattr(self, "_task", None), "_lo_timeouts", None)
+            if inside:
+                for index in range(len(inside) - 1, -1, -1):
+                    if inside[index] is self:
+                        del inside[index]
+                        break
+
+    cls.__aenter__ = __aenter__
+    cls.__aexit__ = __aexit__
+
+
+def unpatch_timeouts() -> None:
+    global _original_timeout
+    if _original_timeout is not None:
+        cls = asyncio.timeouts.Timeout  # type: ignore[attr-defined]
+        cls.__aenter__, cls.__aexit__ = _original_timeout
+    _original_timeout = None
 
 
 def patch_steps() -> None:

@@ -166,6 +166,7 @@ def _patch_asyncio() -> None:
     from lockorder import _aio, _loops
 
     _aio.patch_steps()
+    _aio.patch_timeouts()
     _loops.patch()
 
 
@@ -213,6 +214,7 @@ def uninstall() -> None:
         from lockorder import _aio, _loops
 
         _aio.unpatch_steps()
+        _aio.unpatch_timeouts()
         _loops.unpatch()
         for name, original in list(_saved.items()):
             if isinstance(original, tuple):  # asyncio's: (module, original)

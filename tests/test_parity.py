@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import sys
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -311,3 +312,85 @@ def test_a_holder_that_ends_holding_a_lock_is_held_at_exit() -> None:
     )
     assert tfinding.holder == "task" and "'async with lock:'" in tfinding.reason
     same(threads, tasks, [("held-at-exit", "warning")])
+
+
+def timed_threads() -> Summary:
+    a, b = lockorder.Lock(name="thread timed a"), lockorder.Lock(name="thread timed b")
+
+    def forward() -> None:
+        with a:
+            assert b.acquire(timeout=TIMEOUT)
+            b.release()
+
+    def backward() -> None:
+        with b, a:
+            pass
+
+    return in_threads(forward, backward)
+
+
+def test_an_acquire_with_a_timeout_makes_no_edge_into_its_lock() -> None:
+    """threading: acquire(timeout=...); asyncio: wait_for(lock.acquire(), t)."""
+    threads = timed_threads()
+    lockorder.reset()
+    x, y = aio.Lock(name="task timed x"), aio.Lock(name="task timed y")
+
+    async def forward() -> None:
+        async with x:
+            await asyncio.wait_for(y.acquire(), TIMEOUT)
+            y.release()
+
+    async def backward() -> None:
+        async with y, x:
+            pass
+
+    tasks = in_tasks(forward, backward)
+    same(threads, tasks, [])
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.timeout() is new in 3.11")
+@pytest.mark.usefixtures("installed")
+def test_an_acquire_alone_in_a_timeout_block_makes_no_edge_into_its_lock() -> None:
+    threads = timed_threads()
+    lockorder.reset()
+    x, y = aio.Lock(name="task block x"), aio.Lock(name="task block y")
+
+    async def forward() -> None:
+        async with x:
+            async with asyncio.timeout(TIMEOUT):  # type: ignore[attr-defined]
+                await y.acquire()
+            y.release()
+
+    async def backward() -> None:
+        async with y, x:
+            pass
+
+    tasks = in_tasks(forward, backward)
+    same(threads, tasks, [])
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.timeout() is new in 3.11")
+@pytest.mark.usefixtures("installed")
+def test_a_deadline_around_several_acquires_bounds_the_operation_not_each_acquire() -> None:
+    """No threaded twin: a deadline on a block of work (a request handler's) does
+    not make the acquires nested in it timed; their inversion is still found."""
+    x, y = aio.Lock(name="task handler x"), aio.Lock(name="task handler y")
+
+    async def forward() -> None:
+        async with asyncio.timeout(TIMEOUT), x, y:  # type: ignore[attr-defined]
+            pass
+
+    async def backward() -> None:
+        async with y, x:
+            pass
+
+    async def forward_wait_for() -> None:
+        async def handler() -> None:
+            async with x, y:
+                pass
+
+        await asyncio.wait_for(handler(), TIMEOUT)
+
+    assert in_tasks(forward, backward) == [("potential-deadlock", "error")]
+    lockorder.reset()
+    assert in_tasks(forward_wait_for, backward) == [("potential-deadlock", "error")]
