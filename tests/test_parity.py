@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import sys
 import threading
@@ -394,3 +395,120 @@ def test_a_deadline_around_several_acquires_bounds_the_operation_not_each_acquir
     assert in_tasks(forward, backward) == [("potential-deadlock", "error")]
     lockorder.reset()
     assert in_tasks(forward_wait_for, backward) == [("potential-deadlock", "error")]
+
+
+class ThreadWrapper:
+    """A project's own lock class over a threading lock (httpcore's shape)."""
+
+    def __init__(self) -> None:
+        self._lock = lockorder.Lock()
+
+    def acquire(self) -> bool:
+        return self._lock.acquire()
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> ThreadWrapper:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class TaskWrapper:
+    """The same over an asyncio lock (an async client's own lock class)."""
+
+    def __init__(self) -> None:
+        self._lock = aio.Lock()
+
+    async def acquire(self) -> bool:
+        return await self._lock.acquire()
+
+    def release(self) -> None:
+        self._lock.release()
+
+    async def __aenter__(self) -> TaskWrapper:
+        await self.acquire()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()
+
+
+def test_a_lock_wrapper_s_locks_belong_to_the_lines_that_made_the_wrappers() -> None:
+    a = ThreadWrapper()
+    b = ThreadWrapper()
+    x = TaskWrapper()
+    y = TaskWrapper()
+    labels = [w._lock._lo_cls.label for w in (a, b, x, y)]
+    line = sys._getframe().f_lineno
+    site = "tests/test_parity.py:"
+    thread_via = ThreadWrapper.__init__.__code__.co_firstlineno + 1
+    task_via = TaskWrapper.__init__.__code__.co_firstlineno + 1
+    assert labels == [
+        f"Lock {site}{line - 5} via {site}{thread_via}",
+        f"Lock {site}{line - 4} via {site}{thread_via}",
+        f"asyncio.Lock {site}{line - 3} via {site}{task_via}",
+        f"asyncio.Lock {site}{line - 2} via {site}{task_via}",
+    ]
+
+    def forward() -> None:
+        with a, b:
+            pass
+
+    def backward() -> None:
+        with b, a:
+            pass
+
+    async def forward_task() -> None:
+        async with x, y:
+            pass
+
+    async def backward_task() -> None:
+        async with y, x:
+            pass
+
+    threads = in_threads(forward, backward)
+    lockorder.reset()
+    same(threads, in_tasks(forward_task, backward_task), [("potential-deadlock", "error")])
+
+
+def test_a_task_still_holding_a_lock_when_its_test_ends_is_held_at_exit_in_that_test(
+    pytester: pytest.Pytester,
+) -> None:
+    """A test's loop ends with the test and cancels its tasks: a task left holding
+    a lock ends holding it, and the finding is that test's (docs/asyncio.md)."""
+    pytester.makepyfile(
+        test_it="""
+        import asyncio
+
+        def test_leaks():
+            async def main():
+                lock = asyncio.Lock()
+                async def server():
+                    await lock.acquire()
+                    await asyncio.sleep(3600)
+                asyncio.create_task(server(), name="server")
+                while not lock.locked():
+                    await asyncio.sleep(0)
+            asyncio.run(main())
+
+        def test_later():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--lockorder", "--lockorder-report=json:r.json", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(passed=2)
+    data = json.loads((pytester.path / "r.json").read_text())
+    found = [(f["kind"], f["test"], f["message"]) for f in data["findings"]]
+    assert found == [
+        (
+            "held-at-exit",
+            "test_it.py::test_leaks",
+            "task 'server (server)' ended while holding asyncio.Lock test_it.py:5",
+        )
+    ]
