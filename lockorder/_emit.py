@@ -21,7 +21,15 @@ from lockorder.errors import (
     SelfDeadlockError,
 )
 
-__all__ = ["emit", "exception_for", "internal_error", "stacklevel"]
+__all__ = [
+    "emit",
+    "exception_for",
+    "internal_error",
+    "log_fields",
+    "log_new",
+    "stacklevel",
+    "summary",
+]
 
 _logger = logging.getLogger("lockorder")
 # a library's logger: records reach the program's handlers if it configured
@@ -47,7 +55,9 @@ def stacklevel() -> int:
 
 
 def emit(new: list[Finding], ts: ThreadState | None = None) -> Exception | None:
-    """Report new findings as the mode says; return the exception to raise, if any."""
+    """Report new findings as the mode says; return the exception to raise, if
+    any. Call it holding none of lockorder's locks: it logs (log_new)."""
+    log_new()
     if not new:
         return None
     from lockorder import _tracker  # (which calls this module: its settings, at call time)
@@ -67,11 +77,67 @@ def emit(new: list[Finding], ts: ThreadState | None = None) -> Exception | None:
                 continue
             text = finding.format()
             warnings.warn(LockOrderWarning(text, finding), stacklevel=stacklevel())
-            if mode == "warn":
-                _logger.warning("%s", text)
     finally:
         ts.suppress -= 1
     return error
+
+
+def log_new() -> None:
+    """One record on the "lockorder" logger for each finding made since the last
+    call, in warn mode, and in raise mode for the warnings (its errors are
+    raised; record mode is silent): WARNING or ERROR by severity, the finding's
+    summary as the message, and structured fields in ``extra``
+    (docs/production.md). A finding is logged once. Called where the
+    thread holds none of lockorder's locks: a handler may block or take locks
+    of its own, whose acquires here make no edges."""
+    from lockorder import _tracker
+
+    if not _tracker._unlogged:
+        return
+    new = _tracker.take_unlogged()
+    mode = _tracker.settings.mode
+    if not new or mode == "record":
+        return
+    ts = _threads.current()
+    ts.suppress += 1
+    try:
+        for finding in new:
+            if finding.severity == "error" and mode == "raise":
+                continue  # raised into the program: the exception is its report
+            level = logging.ERROR if finding.severity == "error" else logging.WARNING
+            if _logger.isEnabledFor(level):
+                _logger.log(level, "%s", summary(finding), extra=log_fields(finding))
+    except Exception as exc:  # a log call must never break the program
+        internal_error(exc)
+    finally:
+        ts.suppress -= 1
+
+
+def summary(finding: Finding) -> str:
+    """A finding in one paragraph: what, why, and the test if any (the stacks are
+    the report's)."""
+    text = f"{finding.kind}: {finding.message}"
+    if finding.reason:
+        text += f" (why: {finding.reason})"
+    if finding.test:
+        text += f" [test {finding.test}]"
+    return text
+
+
+def log_fields(finding: Finding) -> dict[str, object]:
+    """The structured fields of a finding's log record (LogRecord attributes)."""
+    from lockorder.report.fingerprint import fingerprint
+
+    threads = [edge.thread for edge in finding.cycle] or [finding.thread]
+    return {
+        "lockorder_kind": finding.kind,
+        "lockorder_severity": finding.severity,
+        "lockorder_fingerprint": fingerprint(finding),
+        "lockorder_locks": [lock.label for lock in finding.locks],
+        "lockorder_sites": [lock.site for lock in finding.locks],
+        "lockorder_threads": list(dict.fromkeys(threads)),
+        "lockorder_test": finding.test,
+    }
 
 
 def exception_for(finding: Finding) -> Exception:

@@ -16,7 +16,7 @@ import threading
 import weakref
 from typing import Any
 
-from lockorder import _forksafe, _sites, _tracker, _unpatched
+from lockorder import _emit, _forksafe, _sites, _tracker, _unpatched
 from lockorder._findings import Finding
 from lockorder._held import ThreadState, _drain, _tls, mu, prune_orphans
 
@@ -143,6 +143,7 @@ def _thread_exited(ref: Any) -> None:
                 return
             by_serial.pop(ts.serial, None)
             _report_leaks(ts)
+        _emit.log_new()
     except Exception:  # pragma: no cover - teardown must not fail
         pass
 
@@ -184,6 +185,7 @@ def task_ended(ts: ThreadState) -> None:
     _drain(ts)  # locks another task released for it
     with mu:
         _report_leaks(ts)
+    _emit.log_new()
 
 
 def main_ended() -> None:
@@ -197,6 +199,7 @@ def main_ended() -> None:
     _drain(ts)  # locks a test's end or another thread took from it
     with mu:
         _report_leaks(ts)
+    _emit.log_new()
 
 
 def other_threads_alive(ts: ThreadState) -> bool:

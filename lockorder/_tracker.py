@@ -79,6 +79,10 @@ changes = 0
 project: ProjectConfig | None = None
 #: (rule, finding) for each finding a rule of the project suppressed
 suppressed: list[tuple[str, Finding]] = []
+#: findings made and not yet logged (lockorder._emit.log_new), and the
+#: signatures logged so far: a finding is logged once
+_unlogged: list[Finding] = []
+_logged: set[str] = set()
 #: threading lock serial -> the asyncio task that took it last (see _tasks_took)
 _task_users: dict[int, int] = {}
 #: a confirm rerun's steering (lockorder._steer.Steering), else None: the slow
@@ -547,16 +551,31 @@ def _add_finding(finding: Finding) -> bool:
             suppressed.append((rule, finding))
             return False
     _findings.append(finding)
+    _unlogged.append(finding)
     return True
 
 
 def add_finding(finding: Finding) -> bool:
     """Record a finding made outside the slow path; False if it is a duplicate
-    or suppressed."""
+    or suppressed. Call it holding none of lockorder's locks: it logs."""
     with _mu:
         if finding.signature in _signatures:
             return False
-        return _add_finding(finding)
+        added = _add_finding(finding)
+    _emit.log_new()
+    return added
+
+
+def take_unlogged() -> list[Finding]:
+    """The findings made since the last call that were not logged yet (one per
+    signature), for lockorder._emit.log_new."""
+    if not _unlogged:
+        return []
+    with _mu:
+        taken = [f for f in _unlogged if f.signature not in _logged]
+        _unlogged.clear()
+        _logged.update(f.signature for f in taken)
+        return taken
 
 
 def withdraw_signal(cls: LockClass, why: str) -> None:
@@ -621,6 +640,8 @@ def reset() -> None:
         _findings.clear()
         _withdrawn.clear()
         suppressed.clear()
+        _unlogged.clear()
+        _logged.clear()
         _signatures.clear()
         _pending.clear()
         _pending_by_edge.clear()
