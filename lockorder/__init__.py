@@ -77,6 +77,13 @@ __all__ = [
 
 Settings = _config.Settings
 
+if _tracker.settings.report or _tracker.settings.dump_signal:
+    # LOCKORDER_REPORT / LOCKORDER_DUMP_SIGNAL: a process configured from its
+    # environment keeps its report from the start (docs/production.md)
+    from lockorder import _live
+
+    _live.apply()
+
 
 def configure(
     *,
@@ -88,6 +95,8 @@ def configure(
     deadlock_check: float | None = None,
     long_wait: float | None = None,
     long_hold: float | None = None,
+    report: str | None = None,
+    dump_signal: str | None = None,
 ) -> Settings:
     """Change the settings; arguments left ``None`` keep their value.
 
@@ -113,6 +122,11 @@ def configure(
             ``long-wait`` warning (``0``: off, the default).
         long_hold: a lock held longer than this many seconds is a
             ``long-hold`` warning (``0``: off, the default).
+        report: a JSON report this process keeps up to date while it runs,
+            and writes at exit and on SIGTERM (``{pid}`` expands to the
+            process id; ``""``: none). docs/production.md.
+        dump_signal: a signal name (``"USR1"``) that prints :func:`dump` to
+            stderr and writes the report (``""``: none).
 
     Returns:
         The new settings.
@@ -130,8 +144,14 @@ def configure(
         deadlock_check=deadlock_check,
         long_wait=long_wait,
         long_hold=long_hold,
+        report=report,
+        dump_signal=dump_signal,
     )
     _deadlock.ensure_monitor()
+    if settings.report or settings.dump_signal or report is not None or dump_signal is not None:
+        from lockorder import _live
+
+        _live.apply()
     return settings
 
 

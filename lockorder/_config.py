@@ -51,6 +51,12 @@ class Settings:
     long_wait: float = 0.0
     #: a lock held longer than this is a warning-level finding (0: off)
     long_hold: float = 0.0
+    #: the JSON report a running process keeps up to date ("{pid}" expands;
+    #: "": none) (lockorder._live, docs/production.md)
+    report: str = ""
+    #: the signal that prints dump() to stderr and writes the report ("SIGUSR1";
+    #: "": none)
+    dump_signal: str = ""
 
 
 def validate_mode(value: Any, source: str) -> str:
@@ -85,6 +91,41 @@ def validate_seconds(name: str, value: Any, source: str) -> float:
     return seconds
 
 
+def validate_report(value: Any, source: str) -> str:
+    """A report path: "" (none) or a path whose only braces are ``{pid}``."""
+    expected = "a file path, where {pid} stands for the process id ('' for none)"
+    if not isinstance(value, str):
+        raise ConfigurationError("report", value, expected, source)
+    rest = value.replace("{pid}", "")
+    if "{" in rest or "}" in rest or "\0" in value or value.endswith(("/", os.sep)):
+        raise ConfigurationError("report", value, expected, source)
+    return value
+
+
+#: signals a process cannot catch, or that already mean something to Python
+_UNCATCHABLE = frozenset({"SIGKILL", "SIGSTOP", "SIGINT", "SIGSEGV", "SIGFPE", "SIGILL", "SIGBUS"})
+
+
+def validate_signal(value: Any, source: str) -> str:
+    """A signal's name, as ``USR1`` or ``SIGUSR1`` (canonical: ``SIGUSR1``), or ""."""
+    import signal
+
+    names = sorted(
+        s.name for s in signal.Signals if s.name.startswith("SIG") and s.name not in _UNCATCHABLE
+    )
+    expected = "a signal name such as USR1 ('' for none)"
+    if not isinstance(value, str):
+        raise ConfigurationError("dump_signal", value, expected, source)
+    name = value.strip().upper()
+    if name == "":
+        return ""
+    if not name.startswith("SIG"):
+        name = "SIG" + name
+    if name not in names:
+        raise ConfigurationError("dump_signal", value, expected, source)
+    return name
+
+
 def apply(settings: Settings, source: str, **changes: Any) -> Settings:
     """Return ``settings`` with ``changes`` validated and applied."""
     validated: dict[str, Any] = {}
@@ -103,6 +144,10 @@ def apply(settings: Settings, source: str, **changes: Any) -> Settings:
             validated[key] = validate_bool(key, value, source)
         elif key in ("deadlock_check", "long_wait", "long_hold"):
             validated[key] = validate_seconds(key, value, source)
+        elif key == "report":
+            validated[key] = validate_report(value, source)
+        elif key == "dump_signal":
+            validated[key] = validate_signal(value, source)
         else:
             raise TypeError(f"lockorder.configure() got an unexpected keyword argument {key!r}")
     return replace(settings, **validated)
@@ -116,6 +161,8 @@ ENVIRONMENT = (
     ("LOCKORDER_DEADLOCK_CHECK", "deadlock_check"),
     ("LOCKORDER_LONG_WAIT", "long_wait"),
     ("LOCKORDER_LONG_HOLD", "long_hold"),
+    ("LOCKORDER_REPORT", "report"),
+    ("LOCKORDER_DUMP_SIGNAL", "dump_signal"),
 )
 
 

@@ -95,6 +95,10 @@ def log_new() -> None:
     if not _tracker._unlogged:
         return
     new = _tracker.take_unlogged()
+    if new and _tracker.settings.report:
+        from lockorder import _live
+
+        _live.changed()  # the running process's report (docs/production.md)
     mode = _tracker.settings.mode
     if not new or mode == "record":
         return

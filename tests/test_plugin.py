@@ -189,6 +189,11 @@ INVALID_ENVIRONMENT = {
     "LOCKORDER_DEADLOCK_CHECK": ("abc", "a number of seconds"),
     "LOCKORDER_LONG_WAIT": ("nan", "a finite number of seconds >= 0"),
     "LOCKORDER_LONG_HOLD": ("inf", "a finite number of seconds >= 0"),
+    "LOCKORDER_REPORT": (
+        "r-{host}.json",
+        "a file path, where {pid} stands for the process id ('' for none)",
+    ),
+    "LOCKORDER_DUMP_SIGNAL": ("USR9", "a signal name such as USR1 ('' for none)"),
     "LOCKORDER_IMPL": ("rust", "'c' or 'python'"),
 }
 
