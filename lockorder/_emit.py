@@ -11,7 +11,10 @@ import sys
 import warnings
 from types import FrameType
 
-from lockorder import _threads
+# _tracker imports this module too: the name is bound now and read at call time
+# (no import at call time, which at interpreter shutdown, a finalizer taking a
+# lock, would fail)
+from lockorder import _threads, _tracker
 from lockorder._findings import Finding
 from lockorder._held import ThreadState
 from lockorder.errors import (
@@ -60,7 +63,6 @@ def emit(new: list[Finding], ts: ThreadState | None = None) -> Exception | None:
     log_new()
     if not new:
         return None
-    from lockorder import _tracker  # (which calls this module: its settings, at call time)
 
     mode = _tracker.settings.mode
     error: Exception | None = None
@@ -90,15 +92,13 @@ def log_new() -> None:
     (docs/production.md). A finding is logged once. Called where the
     thread holds none of lockorder's locks: a handler may block or take locks
     of its own, whose acquires here make no edges."""
-    from lockorder import _tracker
-
     if not _tracker._unlogged:
         return
     new = _tracker.take_unlogged()
     if new and _tracker.settings.report:
-        from lockorder import _live
-
-        _live.changed()  # the running process's report (docs/production.md)
+        live = sys.modules.get("lockorder._live")
+        if live is not None:  # (imported by whatever set the report)
+            live.changed()  # the running process's report (docs/production.md)
     mode = _tracker.settings.mode
     if not new or mode == "record":
         return

@@ -156,3 +156,51 @@ def test_the_worked_example_of_docs_production_prints_what_the_page_shows(
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == shown
+
+
+SHUTDOWN = """
+import threading
+import lockorder
+
+lockorder.configure(mode="warn")
+
+class Resource:
+    def __init__(self):
+        self.lock = lockorder.Lock()
+        self.other = lockorder.Lock()
+
+    def __del__(self):  # runs at interpreter shutdown, modules half torn down
+        with self.other:
+            with self.lock:
+                pass
+
+resource = Resource()
+
+def use():
+    with resource.lock:
+        with resource.other:
+            pass
+
+thread = threading.Thread(target=use)
+thread.start()
+thread.join(10)
+"""
+
+
+def test_a_finalizer_taking_checked_locks_at_shutdown_prints_no_lockorder_error(
+    tmp_path: Path,
+) -> None:
+    """The finding it makes is logged and warned as any other: no 'Exception
+    ignored' from an import lockorder tried while the interpreter ended."""
+    (tmp_path / "shutdown.py").write_text(SHUTDOWN)
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore", "shutdown.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("LOCKORDER")},
+    )
+    assert done.returncode == 0
+    assert "Exception ignored" not in done.stderr, done.stderr
