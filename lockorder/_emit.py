@@ -100,7 +100,7 @@ def log_new() -> None:
         if live is not None:  # (imported by whatever set the report)
             live.changed()  # the running process's report (docs/production.md)
     mode = _tracker.settings.mode
-    if not new or mode == "record":
+    if not new or mode == "record" or not _handled():
         return
     ts = _threads.current()
     ts.suppress += 1
@@ -115,6 +115,21 @@ def log_new() -> None:
         internal_error(exc)
     finally:
         ts.suppress -= 1
+
+
+def _handled() -> bool:
+    """Whether a record of the lockorder logger reaches a handler other than its
+    NullHandler. If none does, nothing is built: a finding's fields read its
+    lines' source (the fingerprint), which a program that logs nowhere should
+    not pay for on the thread that made the finding."""
+    logger: logging.Logger | None = _logger
+    while logger is not None:
+        if any(not isinstance(h, logging.NullHandler) for h in logger.handlers):
+            return True
+        if not logger.propagate:
+            return False
+        logger = logger.parent
+    return False
 
 
 def summary(finding: Finding) -> str:
