@@ -185,6 +185,11 @@ def install() -> None:
     # program (or a library) imported asyncio first
     import asyncio  # noqa: F401
 
+    # the modules a lock's creation or acquire may need later, imported now: the
+    # program's first Condition over a lock, or first acquire in a task, must not
+    # import (open and read files) on its thread (docs/concepts.md)
+    from lockorder import _tasks, _wrap  # noqa: F401
+
     with _mu:
         _depth += 1
         if _depth > 1:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from lockorder import _sites
 from lockorder._config import MODES, SINGLE_THREAD_POLICIES
 from lockorder._findings import cycle_holder
 from lockorder._impl import implementation
@@ -196,6 +197,7 @@ class LockorderPlugin:
         )
         self.test_start[item.nodeid] = self._reported = _tracker.findings_made()
         _tracker.current_test = item.nodeid
+        _sites.refresh_cwd()  # (never read on a lock's creation or acquire)
         self.watchdog.arm(item.nodeid)
         try:
             return (yield)

@@ -542,7 +542,7 @@ _THREAD_BOOTSTRAP = frozenset(
 #: ``bin/lockorder``, ``python -m``'s runpy), as pytest's are for a test
 _RUNS_THE_PROGRAM = frozenset({"_execute", "_run_script"})
 #: lockorder's own files (``python -m lockorder`` runs __main__ under that name)
-_LOCKORDER_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_LOCKORDER_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep  # (at import)
 
 
 def capture_stack(depth: int = 2, limit: int = STACK_LIMIT) -> tuple[Frame, ...]:
@@ -590,13 +590,42 @@ def stack_of(frame: FrameType | None, limit: int = STACK_LIMIT) -> tuple[Frame, 
 _RUNNER_PREFIXES = tuple(name + "." for name in _RUNNER_MODULES)
 
 
-def relpath(filename: str) -> str:
-    """``filename`` relative to the current directory when it lies below it."""
+#: the working directory as lockorder last read it (refresh_cwd()): never read on
+#: a program's lock creation or acquire, where a finding's text is made, since
+#: lockorder's own work must not be a call a blocking-call detector (blockbuster),
+#: a profiler or an audit hook sees (os.getcwd(), os.path.abspath())
+_cwd = os.getcwd()
+
+
+def refresh_cwd() -> str:
+    """Read the working directory again (lockorder's own hooks call this: a test's
+    start, a report's building), and return it."""
+    global _cwd
     try:
-        rel = os.path.relpath(filename)
-    except ValueError:
+        _cwd = os.getcwd()
+    except OSError:  # pragma: no cover - the directory was removed
+        pass
+    return _cwd
+
+
+def absolute(filename: str) -> str:
+    """``filename`` made absolute against the working directory lockorder last
+    read, by string operations only (``os.path.abspath`` would read it again)."""
+    if filename.startswith("<") or os.path.isabs(filename):
         return filename
-    return filename if rel.startswith("..") else rel
+    return os.path.normpath(os.path.join(_cwd, filename))
+
+
+def relpath(filename: str) -> str:
+    """``filename`` relative to the current directory (as lockorder last read it)
+    when it lies below it; by string operations only."""
+    if filename.startswith("<"):
+        return filename
+    path = os.path.normpath(filename if os.path.isabs(filename) else os.path.join(_cwd, filename))
+    if path == _cwd:
+        return "."
+    prefix = _cwd if _cwd.endswith(os.sep) else _cwd + os.sep
+    return path[len(prefix) :] if path.startswith(prefix) else filename
 
 
 def where(frame: Frame) -> str:

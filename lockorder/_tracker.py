@@ -22,7 +22,6 @@ only by its own thread, except the ``stolen`` list (guarded by the thread's own
 
 from __future__ import annotations
 
-import os
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -108,8 +107,9 @@ def site_key(filename: str, lineno: int, kind: str, wrapper: _sites.Frame | None
 
 def _absolute(filename: str) -> str:
     # code objects of a script run by a relative path carry that path: a class
-    # key must not depend on the working directory
-    return filename if filename.startswith("<") else os.path.abspath(filename)
+    # key must not depend on the working directory. No os.path.abspath() here:
+    # a lock's creation makes no filesystem or blocking call (docs/concepts.md)
+    return _sites.absolute(filename)
 
 
 def register(site: _sites.Site, name: str | None, kind: str) -> tuple[LockClass, int]:

@@ -283,6 +283,9 @@ def _execute(args: argparse.Namespace) -> int:
     Raises:
         _NotStarted: the script does not compile, or the module cannot be found.
     """
+    from lockorder import _sites
+
+    _sites.refresh_cwd()
     try:
         if args.module is not None:
             sys.argv = [args.module, *args.target]

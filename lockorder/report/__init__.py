@@ -17,6 +17,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
+from lockorder import _sites
 from lockorder._findings import Finding, split_suppressed
 
 __all__ = [
@@ -79,7 +80,7 @@ def build(
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         #: the directory relative paths (sites, stack files) are relative to
-        "cwd": os.getcwd(),
+        "cwd": _sites.refresh_cwd(),
         "settings": settings,
         "run": run or {},
         "summary": summary_counts(items, graph),
