@@ -73,6 +73,7 @@ class ThreadState:
         "mu",
         "name",
         "ordered",
+        "put_into",
         "serial",
         "started_at",
         "stolen",
@@ -118,6 +119,9 @@ class ThreadState:
         self.wait_restore = False
         #: > 0 inside a patched stdlib wait (its inner waits are not reported again)
         self.in_wait = 0
+        #: the bounded queue this thread is putting into while it had room (a wait
+        #: of its not_full condition inside that put is reported as the put's)
+        self.put_into: Any = None
         #: lock classes this thread (or its current work item) acquired blocking
         self.classes: set[int] = set()
         #: for an asyncio task's state (lockorder._tasks): a weak reference to the

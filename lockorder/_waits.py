@@ -262,15 +262,17 @@ def _waited_in(frame: FrameType | None, what: str) -> str:
     return f"{name}() (inside it: {what})"
 
 
-def _report_wait(what: str, exclude: Any = None) -> None:
+def _report_wait(what: str, exclude: Any = None, inner: int = 0) -> None:
+    """Report the wait ``what`` of the caller's caller; ``inner``: the wait is
+    that many frames further in (a put's not_full.wait(), reported as the put's)."""
     ts = _state()
     held = _held_locks(ts, exclude)
-    if ts is None or not held or ts.in_wait or _from_threading():
+    if ts is None or not held or (ts.in_wait and not inner) or _from_threading():
         return
-    stack = _sites.capture_stack(3)
+    stack = _sites.capture_stack(3 + inner)
     refs = tuple(_tracker._ref(st) for st in held)
     where = f"{stack[-1].filename}:{stack[-1].lineno}" if stack else "?"
-    waited = _waited_in(sys._getframe(2), what)
+    waited = _waited_in(sys._getframe(2 + inner), what)
     program = _sites.user_frame(2)
     details = [
         f"the wait: {waited}"
@@ -346,7 +348,14 @@ def _condition_wait(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     if _arg(args, kwargs, 0, "timeout", None) is None:
         lock = getattr(instance, "_lock", None)
         own = getattr(lock, "_self_state", lock)  # a wrap() proxy's shadow lock
-        _report_wait("Condition.wait()", exclude=own)
+        ts = _state()
+        putting = None if ts is None else ts.put_into
+        if putting is not None and instance is getattr(putting, "not_full", None):
+            # the queue had room when the put began and is full now: the put waits
+            # (frames: this, Queue.put(), _queue_put(), the program)
+            _report_wait(_BOUNDED_PUT, exclude=own, inner=2)
+        else:
+            _report_wait("Condition.wait()", exclude=own)
     return _quiet(wrapped, args, kwargs)
 
 
@@ -357,11 +366,35 @@ def _queue_get(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     return _quiet(wrapped, args, kwargs)
 
 
+_BOUNDED_PUT = "Queue.put() on a bounded queue"
+
+
 def _queue_put(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    """A blocking put waits only if the bounded queue is full: reported when it is
+    full as the put begins (read without the queue's mutex, which is a lock of
+    the program's), or when it becomes full before the put takes the mutex (the
+    put's wait on its not_full condition). A put into a queue with room is no wait."""
     block = _arg(args, kwargs, 1, "block", True)
-    if block and instance.maxsize > 0 and _arg(args, kwargs, 2, "timeout", None) is None:
-        _report_wait("Queue.put() on a bounded queue")
-    return _quiet(wrapped, args, kwargs)
+    if not (block and instance.maxsize > 0 and _arg(args, kwargs, 2, "timeout", None) is None):
+        return _quiet(wrapped, args, kwargs)
+    try:
+        full = instance._qsize() >= instance.maxsize
+    except Exception:  # a subclass's own storage that cannot say: as if full
+        full = True
+    if full:
+        _report_wait(_BOUNDED_PUT)
+        return _quiet(wrapped, args, kwargs)
+    ts = _state()
+    if ts is None:
+        return wrapped(*args, **kwargs)
+    outer = ts.put_into
+    ts.put_into = instance
+    ts.in_wait += 1
+    try:
+        return wrapped(*args, **kwargs)
+    finally:
+        ts.in_wait -= 1
+        ts.put_into = outer
 
 
 def _acquire_futures(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:

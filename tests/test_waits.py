@@ -184,6 +184,98 @@ def test_untimed_wait_while_holding_is_a_warning(wait: Any) -> None:
     )
 
 
+def test_a_put_into_a_bounded_queue_with_room_is_no_wait() -> None:
+    """urllib3's pool fills a fresh Queue(maxsize) with maxsize items under its
+    manager's lock: such a put never waits (it was reported as a wait)."""
+    lock = threading.Lock()
+    slots: queue.Queue[int] = queue.Queue(3)
+    with lock:
+        for n in range(3):
+            slots.put(n)
+    assert slots.full()
+    assert "wait-while-holding" not in kinds(), lockorder.findings()
+
+
+def test_a_put_into_a_full_bounded_queue_is_a_wait() -> None:
+    lock = threading.Lock()
+    slots: queue.Queue[int] = queue.Queue(1)
+    slots.put(0)
+    putting = threading.Event()
+
+    def take() -> None:
+        putting.wait(TIMEOUT)
+        slots.get(timeout=TIMEOUT)
+
+    taker = threading.Thread(target=take)
+    taker.start()
+    with lock:
+        putting.set()
+        slots.put(1)  # full: waits for the taker
+    taker.join(TIMEOUT)
+    (finding,) = [f for f in lockorder.findings() if f.kind == "wait-while-holding"]
+    label = finding.locks[0].label
+    assert finding.message == (
+        f"thread 'MainThread' waited in Queue.put() on a bounded queue while holding {label}"
+    )
+    assert finding.details[0] == (
+        "the wait: Queue.put() on a bounded queue at tests/test_waits.py:"
+        f"{_line_of('# full: waits for the taker')} in "
+        "test_a_put_into_a_full_bounded_queue_is_a_wait"
+    )
+
+
+MARK = "# waits for the other thread's get"
+
+
+def test_a_put_that_finds_the_queue_filled_meanwhile_is_a_wait() -> None:
+    """The queue had room when the put began; another thread filled it before the
+    put took the queue's mutex: the put waits, and is reported as the put."""
+    lock = threading.Lock()
+    main = threading.current_thread()
+    checked, filled, full_inside = threading.Event(), threading.Event(), threading.Event()
+
+    class Racy(queue.Queue):  # type: ignore[type-arg]
+        calls = 0
+
+        def _qsize(self) -> int:
+            size = len(self.queue)
+            if threading.current_thread() is main:
+                self.calls += 1
+                if self.calls == 1:  # lockorder's look, before the put: room
+                    checked.set()
+                    assert filled.wait(TIMEOUT)
+                elif self.calls == 2:  # the put's own, under the mutex: full
+                    full_inside.set()
+            return size
+
+    slots = Racy(1)
+
+    def fill_then_take() -> None:
+        checked.wait(TIMEOUT)
+        slots.put_nowait(0)
+        filled.set()
+        full_inside.wait(TIMEOUT)
+        slots.get(timeout=TIMEOUT)  # the mutex is free once the put waits
+
+    other = threading.Thread(target=fill_then_take)
+    other.start()
+    with lock:
+        slots.put(1)  # waits for the other thread's get
+    other.join(TIMEOUT)
+    (finding,) = [f for f in lockorder.findings() if f.kind == "wait-while-holding"]
+    label = finding.locks[0].label
+    assert finding.message == (
+        f"thread 'MainThread' waited in Queue.put() on a bounded queue while holding {label}"
+    )
+    assert [lock.label for lock in finding.locks] == [label]  # not the queue's mutex
+    assert finding.details[0] == (
+        "the wait: Queue.put() on a bounded queue at tests/test_waits.py:"
+        f"{_line_of(MARK)} in "
+        "test_a_put_that_finds_the_queue_filled_meanwhile_is_a_wait"
+    )
+    assert finding.stack[-1].lineno == _line_of(MARK)
+
+
 def test_correct_waits_are_clean() -> None:
     """Timed waits, and a Condition whose own lock is the only one held."""
     lock = threading.Lock()
