@@ -9,6 +9,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import tempfile
+import time
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,21 @@ def _matches(finding: Finding, patterns: tuple[str, ...]) -> bool:
     for lock in finding.locks:
         names.extend(n for n in (lock.name, lock.site, lock.key) if n)
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns for name in names)
+
+
+@dataclass
+class _Hold:
+    """A lock left held at a test's end, reported by that test's finding."""
+
+    st: Any
+    ts: Any
+    #: the finding's signature
+    signature: str
+    #: when the test that reported it ended, and the last test end that saw it held
+    since: float
+    seen: float
+    #: later tests that ended with it still held
+    later: int = 0
 
 
 class LockorderPlugin:
@@ -77,6 +93,9 @@ class LockorderPlugin:
         #: reports that could not be written, each with why
         self.unwritten: list[str] = []
         self.journal_dir: str | None = None
+        #: locks left held at a test's end, reported once: (thread serial, id of
+        #: the lock state) -> the hold, until its thread no longer owns the lock
+        self._holds: dict[tuple[int, int], _Hold] = {}
         self._journal_changes = -1
         self._reported = 0
         self._saved_settings = _tracker.settings
@@ -281,29 +300,80 @@ class LockorderPlugin:
         return finding.severity == "error"
 
     def _held_at_test_end(self, item: pytest.Item) -> None:
+        """A lock still held when a test ends is one ``held-at-test-end`` finding,
+        of the first test that ended with it held (the one during which it was
+        taken, unless it was taken between tests); a later test that ends with
+        it still held is not blamed: the finding says, once the hold is over or
+        the session is, how many later tests ended with it held and how long."""
         from lockorder import _threads, _tracker
         from lockorder._findings import Finding
 
-        for thread, locks in _threads.abandon_held():
-            refs = tuple(_tracker._ref(st) for st in locks)
-            stack, taken = _tracker.where_taken(list(locks))
-            _tracker.add_finding(
+        now = time.monotonic()
+        self._holds_over(now, item.nodeid)
+        for ts, locks in _threads.abandon_held():
+            new = []
+            for st in locks:
+                hold = self._holds.get((ts.serial, id(st)))
+                if hold is None:
+                    new.append(st)
+                else:
+                    hold.later += 1
+                    hold.seen = now
+            if not new:
+                continue
+            refs = tuple(_tracker._ref(st) for st in new)
+            stack, taken = _tracker.where_taken(new)
+            signature = f"held-at-test-end:{item.nodeid}:" + "|".join(ref.key for ref in refs)
+            added = _tracker.add_finding(
                 Finding(
                     kind="held-at-test-end",
                     severity="warning",
-                    message=f"thread {thread!r} still held "
+                    message=f"thread {ts.name!r} still held "
                     + ", ".join(ref.label for ref in refs)
                     + " when the test ended; these locks make no more edges",
                     locks=refs,
-                    thread=thread,
+                    thread=ts.name,
                     stack=stack,
                     details=taken,
                     reason=_threads.LEFT_HELD_WHY,
                     test=item.nodeid,
-                    signature=f"held-at-test-end:{item.nodeid}:"
-                    + "|".join(ref.key for ref in refs),
+                    signature=signature,
                 )
             )
+            if added:
+                for st in new:
+                    self._holds[(ts.serial, id(st))] = _Hold(st, ts, signature, now, now)
+
+    def _holds_over(self, now: float, during: str | None) -> None:
+        """Say in the finding of each reported hold that is over (its thread no
+        longer owns the lock) how long it lasted: released ``during`` a test, or
+        (``during`` None: the session ends) after the last test or never."""
+        from lockorder import _tracker
+
+        for key, hold in list(self._holds.items()):
+            held = hold.st._lo_owner is hold.ts
+            if held and during is not None:
+                continue
+            del self._holds[key]
+            later = f"{hold.later} later test{'s' if hold.later != 1 else ''}"
+            if held:
+                line = (
+                    f"still held when the session ended, {now - hold.since:.1f} s after this "
+                    f"test ended ({later} ended with it held, not reported again)"
+                )
+            elif hold.later == 0:
+                line = (
+                    f"released during the next test, {during}"
+                    if during
+                    else ("released after the last test ended")
+                )
+            else:
+                line = (
+                    f"still held when {later} ended (not reported again), for at least "
+                    f"{hold.seen - hold.since:.1f} s after this test ended; released "
+                    + (f"during {during}" if during else "after the last test ended")
+                )
+            _tracker.amend_finding(hold.signature, (f"{hold.st._lo_cls.label} was {line}",))
 
     # -- xdist: workers journal their graph, the controller merges --------------------------
 
@@ -386,6 +456,7 @@ class LockorderPlugin:
         return result
 
     def _end_of_loop(self, session: pytest.Session, stopped: bool) -> None:
+        self._holds_over(time.monotonic(), None)
         if hasattr(self.config, "workerinput"):
             # a worker: hand the graph to the controller (builtin types only)
             self.config.workeroutput["lockorder"] = self._wire()  # type: ignore[attr-defined]

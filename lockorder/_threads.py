@@ -287,11 +287,11 @@ def _runner_threads() -> frozenset[int] | None:
     return frozenset(runners)
 
 
-def abandon_held() -> list[tuple[str, list[Any]]]:
+def abandon_held() -> list[tuple[ThreadState, list[Any]]]:
     """Make every lock held by any thread make no more edges (a test ended with
     them held): the calling thread forgets them now, the others at their next
     slow-path acquire (a known chain makes no edge anyway). The locks stay
-    locked and owned. Returns (thread name, locks) for each thread that held
+    locked and owned. Returns (thread state, locks) for each thread that held
     some as a mutex (semaphore units and signal Locks are forgotten silently,
     as at thread exit)."""
     me = current()
@@ -305,7 +305,7 @@ def abandon_held() -> list[tuple[str, list[Any]]]:
             continue
         mutexes = [st for st in held if _owns_as_mutex(ts, st)]
         if mutexes:
-            abandoned.append((ts.name, mutexes))
+            abandoned.append((ts, mutexes))
         with ts.mu:
             ts.stolen.extend(held)
     _drain(me)

@@ -22,6 +22,7 @@ only by its own thread, except the ``stolen`` list (guarded by the thread's own
 
 from __future__ import annotations
 
+import dataclasses
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -576,6 +577,20 @@ def take_unlogged() -> list[Finding]:
         _unlogged.clear()
         _logged.update(f.signature for f in taken)
         return taken
+
+
+def amend_finding(signature: str, details: tuple[str, ...]) -> None:
+    """Add ``details`` to the finding ``signature`` (what became known of it later:
+    how long a lock left held at a test's end stayed held)."""
+    global changes
+    with _mu:
+        for index, finding in enumerate(_findings):
+            if finding.signature == signature:
+                _findings[index] = dataclasses.replace(
+                    finding, details=(*finding.details, *details)
+                )
+                changes += 1
+                return
 
 
 def withdraw_signal(cls: LockClass, why: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -368,6 +369,72 @@ def test_held_at_test_end_is_a_finding_and_makes_no_more_edges(pytester: pytest.
         ]
     )
     assert "potential-deadlock" not in result.stdout.str()
+
+
+HELD_BY_A_SERVER = """
+import threading
+
+import pytest
+
+LOCK = threading.Lock()
+TAKEN = threading.Event()
+STOP = threading.Event()
+
+
+def serve():
+    with LOCK:  # the server holds it across tests
+        TAKEN.set()
+        STOP.wait(60)
+
+
+def test_starts_the_server():
+    threading.Thread(target=serve, name="server", daemon=True).start()
+    assert TAKEN.wait(10)
+
+
+@pytest.mark.parametrize("n", range(4))
+def test_unrelated(n):
+    assert n >= 0
+"""
+
+
+@pytest.mark.parametrize("released", [True, False], ids=["released", "held-to-the-end"])
+def test_a_lock_held_across_tests_is_one_finding_of_the_test_that_took_it(
+    pytester: pytest.Pytester, released: bool
+) -> None:
+    """A server thread holding a lock for 100 s made one held-at-test-end warning
+    per later test (about 420), each of an unrelated test."""
+    stop = """
+
+def test_stops_the_server():
+    STOP.set()
+    for thread in threading.enumerate():
+        if thread.name == "server":
+            thread.join(10)
+"""
+    pytester.makepyfile(test_server=HELD_BY_A_SERVER + (stop if released else ""))
+    result = run(pytester, "--lockorder", "-p", "no:xdist", "--lockorder-report=json:report.json")
+    result.assert_outcomes(passed=6 if released else 5)
+    data = json.loads(Path(pytester.path, "report.json").read_text())
+    held = [f for f in data["findings"] if f["kind"] == "held-at-test-end"]
+    assert [f["test"] for f in held] == ["test_server.py::test_starts_the_server"], held
+    (finding,) = held
+    assert finding["thread"] == "server"
+    label = finding["locks"][0]["site"]
+    if released:
+        assert re.fullmatch(
+            rf"Lock {label} was still held when 4 later tests ended \(not reported again\), "
+            r"for at least \d+\.\d s after this test ended; released during "
+            r"test_server\.py::test_stops_the_server",
+            finding["details"][-1],
+        ), finding["details"]
+    else:
+        assert re.fullmatch(
+            rf"Lock {label} was still held when the session ended, \d+\.\d s after this test "
+            r"ended \(4 later tests ended with it held, not reported again\)",
+            finding["details"][-1],
+        ), finding["details"]
+    result.stdout.fnmatch_lines(["held-at-test-end: 1"])
 
 
 def test_semaphores_and_signal_locks_left_held_are_no_leak(pytester: pytest.Pytester) -> None:
