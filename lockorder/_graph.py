@@ -35,6 +35,9 @@ EVIDENCE_LIMIT = 16
 #: acquire sites remembered per lock class, and threads per site
 TAKEN_AT_LIMIT = 8
 TAKERS_LIMIT = 4
+#: acquires of a lock class a wait-while-holding warning names that take the
+#: slow path, to note the lines that take it, at most (a few µs each)
+WATCH_LIMIT = 100_000
 
 
 class LockClass:
@@ -52,6 +55,7 @@ class LockClass:
         "shared",
         "signal",
         "taken_at",
+        "watch_takes",
         "wrapper",
     )
 
@@ -80,6 +84,10 @@ class LockClass:
         #: each thread's first acquire of the class and on every new chain, never
         #: on the steady state
         self.taken_at: dict[Frame, list[str]] = {}
+        #: a wait-while-holding warning names it: its acquires are never a known
+        #: chain, so each line that takes it is noted, until taken_at is full or
+        #: this many more acquires were seen (0: not watched)
+        self.watch_takes = 0
         #: learned or declared: a lock of this class is used as a signal (released
         #: by a thread other than the one that acquired it)
         self.signal = False

@@ -163,6 +163,7 @@ def set_wrappers(names: Iterable[str]) -> None:
             modules.add(module)
     _wrapper_modules = (frozenset(modules), tuple(m + "." for m in modules))
     _wrapper_functions = frozenset(functions)
+    _lines.clear()
 
 
 def wrappers() -> list[str]:
@@ -300,6 +301,44 @@ def user_frame(depth: int = 2) -> Frame | None:
     if frame is None:
         return None
     return Frame(frame.f_code.co_filename, frame.f_lineno, _qualname(frame))
+
+
+#: user_frame() by the code and instruction offset of the first frame of the
+#: program's, where that frame is no lock wrapper's (it is then the line itself):
+#: taker_line() asks on every acquire of a lock class a warning watches
+_lines: dict[tuple[CodeType, int], Frame] = {}
+_LINES_LIMIT = 4096
+
+
+def taker_line(depth: int = 2) -> Frame | None:
+    """:func:`user_frame`, without telling a lock wrapper's frame again at a code
+    position already seen (that costs a look at the code's instructions)."""
+    try:
+        frame: FrameType | None = _getframe(depth)
+    except ValueError:
+        return None
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if not _not_the_programs(frame, module if isinstance(module, str) else ""):
+            break
+        frame = frame.f_back
+    if frame is None:
+        return None
+    key = (frame.f_code, frame.f_lasti)
+    line = _lines.get(key)
+    if line is not None:
+        return line
+    line = user_frame(depth + 1)
+    if (
+        line is not None
+        and line.filename == frame.f_code.co_filename
+        and line.lineno == frame.f_lineno
+        and line.function == _qualname(frame)
+    ):
+        if len(_lines) >= _LINES_LIMIT:
+            _lines.clear()
+        _lines[key] = line
+    return line
 
 
 def _program_frames(frame: FrameType | None, limit: int, in_task: bool = False) -> list[FrameType]:

@@ -34,6 +34,7 @@ from lockorder._findings import WITHDRAWN_PREFIX, Finding, LockRef
 from lockorder._graph import (
     TAKEN_AT_LIMIT,
     TAKERS_LIMIT,
+    WATCH_LIMIT,
     Edge,
     Evidence,
     LockClass,
@@ -152,25 +153,92 @@ def _ref(st: Any) -> LockRef:
 
 
 def first_take(ts: ThreadState, st: Any) -> None:
-    """The thread's first blocking acquire of ``st``'s class with nothing held."""
+    """The thread's first blocking acquire of ``st``'s class with nothing held
+    (every one, for a class watched for its takers)."""
     cid = st._lo_cid
-    ts.known.add(cid)
+    cls = st._lo_cls
+    if not cls.watch_takes:
+        ts.known.add(cid)
     ts.classes.add(cid)
-    note_taken(st._lo_cls, ts)
+    note_taken(cls, ts)
 
 
 def note_taken(cls: LockClass, ts: ThreadState) -> None:
     """Remember the line of the program that is taking a lock of ``cls``."""
     taken = cls.taken_at
-    frame = _sites.user_frame(2)
+    if cls.watch_takes:
+        cls.watch_takes -= 1  # (0: the class's chains are known again from here on)
+        frame = _sites.taker_line(2)
+    else:
+        frame = _sites.user_frame(2)
     if frame is None:
         return
     threads = taken.get(frame)
     if threads is None:
         if len(taken) < TAKEN_AT_LIMIT:
             taken[frame] = [ts.name]
+        else:
+            cls.watch_takes = 0  # no more lines can be noted: known chains again
     elif len(threads) < TAKERS_LIMIT and ts.name not in threads:
         threads.append(ts.name)
+
+
+def taken_lines(locks: list[tuple[str, LockClass]]) -> list[str]:
+    """For each (label, class): the lines of the program seen taking a lock of
+    the class, each with its threads."""
+    lines = []
+    for label, cls in locks:
+        taken = dict(cls.taken_at)
+        lines.append(f"{label} is taken at:" if taken else f"{label}: taken nowhere else")
+        for frame, threads in taken.items():
+            by = ", ".join(repr(thread) for thread in list(threads))
+            lines.append(
+                f"  {_sites.relpath(frame.filename)}:{frame.lineno} in {frame.function}"
+                f" (by thread{'s' if len(threads) > 1 else ''} {by})"
+            )
+        if len(taken) >= TAKEN_AT_LIMIT:
+            lines.append(f"  (the first {TAKEN_AT_LIMIT} places seen)")
+    return lines
+
+
+#: wait-while-holding findings whose "is taken at" lines say what the whole run
+#: saw: signature -> (the details before them, (label, class) of each held lock,
+#: the details after them); findings() and findings_since() write them anew
+_takers: dict[str, tuple[tuple[str, ...], tuple[tuple[str, LockClass], ...], tuple[str, ...]]] = {}
+
+
+def watch_takers(
+    signature: str,
+    before: tuple[str, ...],
+    locks: tuple[tuple[str, LockClass], ...],
+    after: tuple[str, ...],
+) -> None:
+    """The wait-while-holding finding ``signature`` lists the places that take
+    ``locks``: from now on, every acquire of their classes goes the slow way,
+    where its line is noted (each thread's known chains are forgotten, as by
+    reset(), so the chains that take them are seen again), until a class has
+    TAKEN_AT_LIMIT lines or WATCH_LIMIT more acquires; the finding is shown with
+    every line the run saw."""
+    with _mu:
+        _takers[signature] = (before, locks, after)
+        for _, cls in locks:
+            if len(cls.taken_at) < TAKEN_AT_LIMIT:
+                cls.watch_takes = WATCH_LIMIT
+        for ts in _threads.by_serial.values():
+            ts.known = set()  # a new set: the C hot path's memos name the old one
+
+
+def _current(finding: Finding) -> Finding:
+    """``finding`` with its takers' lines as the run has seen them so far (called
+    under _mu)."""
+    takers = _takers.get(finding.signature)
+    if takers is None:
+        return finding
+    before, locks, after = takers
+    details = (*before, *taken_lines(list(locks)), *after)
+    if details == finding.details:
+        return finding
+    return dataclasses.replace(finding, details=details)
 
 
 def held_site(st: Any) -> _sites.Frame | None:
@@ -349,7 +417,13 @@ def _record_locked(
             _on_cycle(cycle, who, new)
     ts.classes.add(dst_cls.cid)
     # (a confirm rerun keeps its target chains slow while the thread may pause)
-    if cacheable and key is not None and (steering is None or not steering.keeps_slow(ts, dst_cls)):
+    # (nor one of a class watched for its takers: each line taking it is noted, watch_takers)
+    if (
+        cacheable
+        and key is not None
+        and not dst_cls.watch_takes
+        and (steering is None or not steering.keeps_slow(ts, dst_cls))
+    ):
         ts.known.add(key)
 
 
@@ -629,7 +703,7 @@ def withdraw_signal(cls: LockClass, why: str) -> None:
 def findings() -> list[Finding]:
     """The findings so far, less those withdrawn since."""
     with _mu:
-        return [f for f in _findings if f.signature not in _withdrawn]
+        return [_current(f) for f in _findings if f.signature not in _withdrawn]
 
 
 def findings_made() -> int:
@@ -644,7 +718,8 @@ def findings_since(start: int) -> tuple[list[Finding], int]:
     """The findings made from position ``start`` on and not withdrawn since, and
     the position after the last one made."""
     with _mu:
-        return [f for f in _findings[start:] if f.signature not in _withdrawn], len(_findings)
+        found = [_current(f) for f in _findings[start:] if f.signature not in _withdrawn]
+        return found, len(_findings)
 
 
 def reset() -> None:
@@ -662,6 +737,10 @@ def reset() -> None:
         _pending_by_edge.clear()
         _dead_instances.clear()
         _task_users.clear()
+        for _, locks, _ in _takers.values():
+            for _, cls in locks:
+                cls.watch_takes = 0
+        _takers.clear()
         for ts in _threads.by_serial.values():
             ts.known = set()  # a new set: the C hot path's memos name the old one
 

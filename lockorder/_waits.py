@@ -34,7 +34,6 @@ import wrapt
 
 from lockorder import _deadlock, _emit, _held, _sites, _threads, _tracker
 from lockorder._findings import Finding
-from lockorder._graph import TAKEN_AT_LIMIT
 from lockorder.errors import hide_from_findings
 
 #: pytest shows none of this module's frames when a test fails with a finding
@@ -283,19 +282,14 @@ def _report_wait(what: str, exclude: Any = None, inner: int = 0) -> None:
         )
     ]
     details.extend(_tracker.where_taken(held)[1])
-    for st, ref in zip(held, refs, strict=True):
-        taken = dict(st._lo_cls.taken_at)
-        details.append(f"{ref.label} is taken at:" if taken else f"{ref.label}: taken nowhere else")
-        for frame, threads in taken.items():
-            by = ", ".join(repr(thread) for thread in list(threads))
-            details.append(
-                f"  {_sites.relpath(frame.filename)}:{frame.lineno} in {frame.function}"
-                f" (by thread{'s' if len(threads) > 1 else ''} {by})"
-            )
-        if len(taken) >= TAKEN_AT_LIMIT:
-            details.append(f"  (the first {TAKEN_AT_LIMIT} places seen)")
-    if ts.started_at:
-        details.append(f"thread {ts.name!r} was {_sites.started_text(ts.started_at)}")
+    before = tuple(details)
+    locks = tuple((ref.label, st._lo_cls) for st, ref in zip(held, refs, strict=True))
+    details.extend(_tracker.taken_lines(list(locks)))
+    after = (
+        (f"thread {ts.name!r} was {_sites.started_text(ts.started_at)}",) if ts.started_at else ()
+    )
+    details.extend(after)
+    signature = f"wait-while-holding:{what}:{where}:" + "|".join(ref.key for ref in refs)
     finding = Finding(
         kind="wait-while-holding",
         severity="warning",
@@ -308,10 +302,12 @@ def _report_wait(what: str, exclude: Any = None, inner: int = 0) -> None:
         "this wait (its put(), set(), notify() or task_done()) before it does, both wait "
         "forever; lockorder cannot know which thread that is (a timed wait is not reported)",
         test=_tracker.current_test,
-        signature=f"wait-while-holding:{what}:{where}:" + "|".join(ref.key for ref in refs),
+        signature=signature,
         details=tuple(details),
     )
     if _tracker.add_finding(finding):
+        # every place the rest of the run takes these locks joins the list
+        _tracker.watch_takers(signature, before, locks, after)
         _emit.emit([finding], ts)
 
 

@@ -276,6 +276,68 @@ def test_a_put_that_finds_the_queue_filled_meanwhile_is_a_wait() -> None:
     assert finding.stack[-1].lineno == _line_of(MARK)
 
 
+class _Bus:
+    """A bus wrapper whose recv() holds its lock while the receive waits."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.message = threading.Event()
+
+    def recv(self) -> None:
+        with self.lock:
+            self.message.wait()  # recv waits holding it
+
+    def state(self) -> int:
+        with self.lock:  # the bus's state takes it
+            return 1
+
+    def shutdown(self) -> None:
+        with self.lock:  # the bus's shutdown takes it
+            pass
+
+
+def test_a_wait_while_holding_lists_the_places_the_rest_of_the_run_takes_the_lock() -> None:
+    """The warning listed only the places seen before the wait; shutdown() taking
+    the lock later, in a chain this thread knew, was not there (it makes the
+    wait a hang on a quiet bus). Every later place joins the list, from any thread."""
+    bus = _Bus()
+    assert bus.state() == 1  # the thread's first take: noted
+    bus.message.set()
+    bus.recv()  # the warning; the wait ends at once (the event is set)
+    bus.shutdown()  # after the warning, a chain this thread knows
+    stopper = threading.Thread(target=bus.shutdown, name="stopper")
+    stopper.start()
+    stopper.join(TIMEOUT)
+    (finding,) = [f for f in lockorder.findings() if f.kind == "wait-while-holding"]
+    here = "tests/test_waits.py"
+    label = finding.locks[0].label
+    state, shutdown = (
+        _line_of("# the bus's state takes it"),
+        _line_of("# the bus's shutdown takes it"),
+    )
+    start = finding.details.index(f"{label} is taken at:")
+    assert finding.details[start + 1 :] == (
+        f"  {here}:{state} in _Bus.state (by thread 'MainThread')",
+        f"  {here}:{shutdown} in _Bus.shutdown (by threads 'MainThread', 'stopper')",
+    )
+
+
+def test_a_watched_lock_class_is_fast_again_once_its_places_are_full() -> None:
+    """After the warning, the held lock's class takes the slow path (to note each
+    place that takes it) only until TAKEN_AT_LIMIT places are noted."""
+    from lockorder._graph import TAKEN_AT_LIMIT
+
+    bus = _Bus()
+    bus.message.set()
+    bus.recv()
+    cls = bus.lock._lo_cls  # type: ignore[attr-defined]
+    assert cls.watch_takes
+    for line in range(TAKEN_AT_LIMIT + 1):  # one place more than are kept
+        exec(compile("\n" * line + "with lock: pass", "taker.py", "exec"), {"lock": bus.lock})
+    assert len(cls.taken_at) == TAKEN_AT_LIMIT
+    assert not cls.watch_takes
+
+
 def test_correct_waits_are_clean() -> None:
     """Timed waits, and a Condition whose own lock is the only one held."""
     lock = threading.Lock()
