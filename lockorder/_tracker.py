@@ -23,12 +23,15 @@ only by its own thread, except the ``stolen`` list (guarded by the thread's own
 from __future__ import annotations
 
 import dataclasses
+import gc
+import sys
+import types
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from lockorder import _config, _emit, _held, _sites, _threads
+from lockorder import _config, _emit, _held, _sites, _threads, _unpatched
 from lockorder._analysis import cycle_finding, cycle_signature
 from lockorder._findings import WITHDRAWN_PREFIX, Finding, LockRef
 from lockorder._graph import (
@@ -124,6 +127,8 @@ def register(site: _sites.Site, name: str | None, kind: str) -> tuple[LockClass,
     key = name if name is not None else site_key(filename, site.lineno, kind, wrapper)
     if _config._pending:  # lockorder's first use: the environment's problems, told once
         _config.warn_pending()
+    if not _gc_hooked:
+        _hook_gc()
     with _mu:
         cls = graph.lock_class(key, filename, site.lineno, site.function, name, kind, wrapper)
         cls.created += 1
@@ -309,10 +314,96 @@ def slow_acquire(ts: ThreadState, st: Any, key: int) -> int:
     return key
 
 
+# -- finalizers run by the cyclic GC ----------------------------------------------
+
+#: the thread the cyclic GC collects in, while it does (it runs the finalizers
+#: of the garbage, __del__ and weakref callbacks, there); else None
+_collecting: int | None = None
+#: heap reads (_garbage_only) left for the collection running: each reads the
+#: whole heap; past them, a finalizer's acquire makes its edges as any other
+_GARBAGE_LOOKS = 16
+_looks_left = 0
+
+
+#: the id of the program's frame that was running when the collection began:
+#: the frames inside it are the finalizers' and lockorder's
+_gc_frame = 0
+
+
+def _gc_phase(phase: str, info: dict[str, Any]) -> None:
+    global _collecting, _looks_left, _gc_frame
+    if phase == "start":
+        try:
+            _gc_frame = id(sys._getframe(1))
+        except ValueError:  # pragma: no cover - a collection with no Python frame
+            _gc_frame = 0
+        _collecting = _unpatched.get_ident()
+        _looks_left = _GARBAGE_LOOKS
+    else:
+        _collecting = None
+
+
+def _hook_gc() -> None:
+    """Follow the cyclic GC's collections from the first checked lock on (none
+    made: nothing of lockorder's runs at a collection)."""
+    global _gc_hooked
+    _gc_hooked = True
+    if _gc_phase not in gc.callbacks:
+        gc.callbacks.append(_gc_phase)
+
+
+_gc_hooked = False
+
+
+def _garbage_only(st: Any) -> bool:
+    """Whether nothing alive refers to the lock ``st``: only garbage the cyclic GC
+    is finalizing does (no referrer while the GC runs), and this thread's calls
+    inside the collection (the finalizer's frames and lockorder's, and a bound
+    ``st.__enter__`` or ``st.acquire`` they hold). The program's frames outside
+    the collection are alive: a lock one of them refers to can be taken again."""
+    here = set()
+    frame: types.FrameType | None = sys._getframe()
+    while frame is not None and id(frame) != _gc_frame:
+        here.add(id(frame))
+        frame = frame.f_back
+    del frame
+    return not _alive(st, gc.get_referrers(st), here, 1)
+
+
+def _alive(st: Any, referrers: list[Any], here: set[int], depth: int) -> bool:
+    """Whether one of ``referrers`` (of ``st``, or of a bound method of it) is
+    not this thread's own (``here``: its frames, the lists of referrers)."""
+    here.add(id(referrers))
+    for referrer in referrers:
+        if id(referrer) in here:
+            continue
+        if (
+            depth
+            and getattr(referrer, "__self__", None) is st
+            and not _alive(st, gc.get_referrers(referrer), here, 0)
+        ):
+            continue
+        return True
+    return False
+
+
+def made_by_finalizer(st: Any) -> bool:
+    """An acquire a finalizer run by the cyclic GC makes, of a lock that only the
+    garbage refers to: no other thread holds it or can take it, so it makes no
+    edge (docs/concepts.md, "Finalizers")."""
+    global _looks_left
+    if _collecting != _unpatched.get_ident() or _looks_left <= 0:
+        return False
+    _looks_left -= 1
+    return _garbage_only(st)
+
+
 def _record(
     ts: ThreadState, st: Any, key: int | None, held: list[Any] | None = None
 ) -> LockOrderWarning | Exception | None:
     if ts.suppress:
+        return None
+    if _collecting is not None and made_by_finalizer(st):
         return None
     if ts.busy:
         # Re-entered (a __del__ or weakref callback during our own slow path):

@@ -844,3 +844,70 @@ def test_a_thread_started_after_the_runners_were_noted_still_could_release_it(
         _threads.runner_threads.clear()
         _threads.runner_threads.update(saved)
         stop.release()
+
+
+class _Resource:
+    """Closes under its own lock in __del__, and logs while holding it elsewhere;
+    each instance is in a reference cycle, so only the cyclic GC frees it."""
+
+    finalized = 0
+
+    def __init__(self, handler: Any, registry: Any = None) -> None:
+        self.lock = lockorder.Lock(name="resource")
+        self.handler = handler
+        self.registry = registry
+        self.me = self
+
+    def log(self) -> None:
+        with self.lock:
+            with self.handler:  # as logging's Handler.handle() takes its lock
+                pass
+
+    def __del__(self) -> None:
+        with self.registry if self.registry is not None else self.lock:
+            _Resource.finalized += 1
+
+
+class _Registry:
+    def __init__(self) -> None:
+        self.lock = lockorder.Lock(name="registry")
+
+
+def _finalized_inside(held: Any, resource: Any) -> None:
+    """The cyclic GC finalizes ``resource``, made garbage, while ``held`` is held
+    (as when it runs inside a logging handler's flush())."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        gc.collect()  # earlier tests' garbage: not inside ``held``
+        before = _Resource.finalized
+        del resource
+        with held:
+            gc.collect()
+        assert _Resource.finalized == before + 1
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@pytest.mark.usefixtures("record_mode")
+def test_a_finalizer_makes_no_edge_onto_the_lock_of_the_garbage_it_finalizes() -> None:
+    """The object the GC finalizes is unreachable: no thread holds its lock or
+    can take it, so handler -> resource closed no cycle that can deadlock; it was
+    an error (each edge made by two threads, the resource lock taken by two)."""
+    handler = lockorder.RLock(name="handler")
+    live = _Resource(handler)
+    run_threads(live.log, live.log)  # resource -> handler, by two threads
+    _finalized_inside(handler, _Resource(handler))
+    assert ("handler", "resource") not in set(lockorder.graph().edges)
+    assert lockorder.findings() == []
+
+
+@pytest.mark.usefixtures("record_mode")
+def test_a_finalizer_still_makes_edges_onto_locks_that_live_code_can_take() -> None:
+    """A finalizer taking a lock that live objects refer to (a registry's) runs at
+    whatever point the GC runs: its edges count as any other's."""
+    handler = lockorder.RLock(name="handler")
+    registry = _Registry()
+    _finalized_inside(handler, _Resource(handler, registry.lock))
+    assert ("handler", "registry") in set(lockorder.graph().edges)
