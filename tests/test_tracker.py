@@ -873,14 +873,17 @@ class _Registry:
         self.lock = lockorder.Lock(name="registry")
 
 
-def _finalized_inside(held: Any, resource: Any) -> None:
-    """The cyclic GC finalizes ``resource``, made garbage, while ``held`` is held
-    (as when it runs inside a logging handler's flush())."""
+def _finalized_inside(held: Any, make: Any) -> None:
+    """The cyclic GC finalizes a resource ``make()`` returns, made garbage, while
+    ``held`` is held (as when it runs inside a logging handler's flush())."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         gc.collect()  # earlier tests' garbage: not inside ``held``
         before = _Resource.finalized
+        # (made here: before 3.11 a caller's argument stays on its stack until
+        # the call returns, alive)
+        resource = make()
         del resource
         with held:
             gc.collect()
@@ -898,7 +901,7 @@ def test_a_finalizer_makes_no_edge_onto_the_lock_of_the_garbage_it_finalizes() -
     handler = lockorder.RLock(name="handler")
     live = _Resource(handler)
     run_threads(live.log, live.log)  # resource -> handler, by two threads
-    _finalized_inside(handler, _Resource(handler))
+    _finalized_inside(handler, lambda: _Resource(handler))
     assert ("handler", "resource") not in set(lockorder.graph().edges)
     assert lockorder.findings() == []
 
@@ -909,5 +912,5 @@ def test_a_finalizer_still_makes_edges_onto_locks_that_live_code_can_take() -> N
     whatever point the GC runs: its edges count as any other's."""
     handler = lockorder.RLock(name="handler")
     registry = _Registry()
-    _finalized_inside(handler, _Resource(handler, registry.lock))
+    _finalized_inside(handler, lambda: _Resource(handler, registry.lock))
     assert ("handler", "registry") in set(lockorder.graph().edges)

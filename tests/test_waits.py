@@ -332,8 +332,13 @@ def test_a_watched_lock_class_is_fast_again_once_its_places_are_full() -> None:
     bus.recv()
     cls = bus.lock._lo_cls  # type: ignore[attr-defined]
     assert cls.watch_takes
-    for line in range(TAKEN_AT_LIMIT + 1):  # one place more than are kept
-        exec(compile("\n" * line + "with lock: pass", "taker.py", "exec"), {"lock": bus.lock})
+    for n in range(TAKEN_AT_LIMIT + 1):  # one place more than are kept
+        namespace: dict[str, Any] = {}
+        exec(
+            compile(f"def take_{n}(lock):\n    with lock:\n        pass\n", "taker.py", "exec"),
+            namespace,
+        )
+        namespace[f"take_{n}"](bus.lock)
     assert len(cls.taken_at) == TAKEN_AT_LIMIT
     assert not cls.watch_takes
 
