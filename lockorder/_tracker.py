@@ -87,7 +87,8 @@ suppressed: list[tuple[str, Finding]] = []
 #: signatures logged so far: a finding is logged once
 _unlogged: list[Finding] = []
 _logged: set[str] = set()
-#: threading lock serial -> the asyncio task that took it last (see _tasks_took)
+#: threading lock serial -> the asyncio task that took it last (see _tasks_took);
+#: a lock's entry goes when the lock dies
 _task_users: dict[int, int] = {}
 #: a confirm rerun's steering (lockorder._steer.Steering), else None: the slow
 #: path of a blocking acquire then pauses at the plan's edges
@@ -528,6 +529,8 @@ def _tasks_took(task: ThreadState, held: list[Any], st: Any, new: list[Finding])
         if lock._lo_user is task or lock._lo_leaked or lock._lo_cls.kind == "event loop":
             continue  # a task's own asyncio lock (its user is the task), or the loop
         previous = _task_users.get(lock._lo_serial)
+        if previous is None:
+            _watch_instance(lock)  # forgotten when the lock dies (_process_dead)
         _task_users[lock._lo_serial] = task.serial
         if previous is not None and previous != task.serial and not lock._lo_cls.shared:
             _now_shared(lock._lo_cls, task, new)
@@ -618,7 +621,9 @@ def _watch_instance(st: Any) -> None:
 
 def _process_dead() -> None:
     while _dead_instances:
-        graph.forget_instance(_dead_instances.pop())
+        serial = _dead_instances.pop()
+        graph.forget_instance(serial)
+        _task_users.pop(serial, None)
 
 
 def _on_cycle(cycle: list[Edge], ts: ThreadState, new: list[Finding]) -> None:

@@ -868,3 +868,32 @@ def test_a_task_that_ends_holding_a_lock_is_held_at_exit_before_its_awaiter_resu
         "asyncio.Lock leaks.py:8" in done.stderr
     )
     assert "task 'leaky (worker)' was created at leaks.py:9 in main" in done.stderr
+
+
+def test_the_task_user_of_a_threading_lock_is_forgotten_when_the_lock_dies(
+    record_mode: None, installed: None
+) -> None:
+    """A long-running service makes and drops threading locks in its tasks: the
+    map of which task took each one last (two tasks taking one threading lock
+    make it shared) must not keep an entry per lock for ever."""
+    import gc
+
+    outer = Lock(name="aio soak outer")
+
+    async def task() -> None:
+        async with outer:
+            # one class (one line): nested per instance, on the slow path each time
+            first, second = lockorder.Lock(), lockorder.Lock()
+            with first, second:
+                pass
+
+    async def main() -> None:
+        await asyncio.gather(*(task() for _ in range(50)))
+
+    run(main)
+    gc.collect()
+    a = lockorder.Lock(name="aio soak a")
+    b = lockorder.Lock(name="aio soak b")
+    with a, b:  # a slow-path record: the dead locks are processed there
+        pass
+    assert len(_tracker._task_users) <= 2, len(_tracker._task_users)
