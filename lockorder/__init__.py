@@ -162,7 +162,11 @@ def settings() -> Settings:
 
 
 def findings() -> list[Finding]:
-    """Every finding recorded so far, oldest first."""
+    """Every finding recorded so far, oldest first. (Findings not logged yet,
+    those made as a thread ended, are logged now: docs/production.md.)"""
+    from lockorder import _emit
+
+    _emit.log_new()
     return _tracker.findings()
 
 

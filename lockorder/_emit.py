@@ -6,6 +6,7 @@ warned of so the program goes on.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import sys
 import warnings
@@ -35,6 +36,9 @@ __all__ = [
 ]
 
 _logger = logging.getLogger("lockorder")
+# findings made where nothing logs them at once (a thread's end) are logged at
+# the next finding's flush, or here
+atexit.register(lambda: log_new())
 # a library's logger: records reach the program's handlers if it configured
 # logging, and are not printed a second time by logging's last resort if not
 # (warn mode's LockOrderWarning already shows them)
