@@ -12,7 +12,16 @@ from typing import Any
 
 from lockorder._sites import Frame, relpath, started_text, where
 
-__all__ = ["KINDS", "WITHDRAWN_PREFIX", "EdgeReport", "Finding", "LockRef", "split_suppressed"]
+__all__ = [
+    "KINDS",
+    "SUPERSEDED_RULE",
+    "WITHDRAWN_PREFIX",
+    "EdgeReport",
+    "Finding",
+    "LockRef",
+    "split_suppressed",
+    "withdrawn_reasons",
+]
 
 #: every ``kind`` a finding can have, with its meaning (docs/report-schema.md)
 KINDS = {
@@ -360,6 +369,8 @@ def scenario_lines(finding: Finding) -> list[str]:
 
 #: how the rule of a withdrawn finding starts (docs/concepts.md, "Locks used as signals")
 WITHDRAWN_PREFIX = "withdrawn:"
+#: the rule of a one-thread warning whose cycle became a full finding
+SUPERSEDED_RULE = f"{WITHDRAWN_PREFIX} superseded: the same cycle became a full finding"
 
 
 def split_suppressed(
@@ -368,3 +379,17 @@ def split_suppressed(
     """(rule, finding) pairs as (withdrawn ones, ones a project rule suppressed)."""
     withdrawn = [entry for entry in entries if entry[0].startswith(WITHDRAWN_PREFIX)]
     return withdrawn, [entry for entry in entries if not entry[0].startswith(WITHDRAWN_PREFIX)]
+
+
+def withdrawn_reasons(withdrawn: list[tuple[str, Finding]]) -> list[tuple[int, str]]:
+    """How many withdrawn findings there are for each reason, and the reason in
+    words (for the run's, the report command's and the plugin's summaries)."""
+    superseded = sum(1 for rule, _ in withdrawn if rule == SUPERSEDED_RULE)
+    reasons = []
+    if len(withdrawn) > superseded:
+        reasons.append(
+            (len(withdrawn) - superseded, "a lock class of each turned out to be used as a signal")
+        )
+    if superseded:
+        reasons.append((superseded, "a warning whose cycle became a full finding, superseded"))
+    return reasons

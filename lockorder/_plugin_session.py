@@ -686,13 +686,12 @@ class LockorderPlugin:
         if self.suppressed:
             tr.write_line(f"suppressed by lockorder markers: {len(self.suppressed)}")
         from lockorder import _tracker
-        from lockorder._findings import split_suppressed
+        from lockorder._findings import split_suppressed, withdrawn_reasons
 
         withdrawn, by_project = split_suppressed(self._all_suppressed())
-        if withdrawn:
+        for count, why in withdrawn_reasons(withdrawn):
             tr.write_line(
-                f"withdrawn: {len(withdrawn)} (a lock class of each turned out to be used "
-                "as a signal; the JSON report lists them under 'suppressed')"
+                f"withdrawn: {count} ({why}; the JSON report lists them under 'suppressed')"
             )
         project = _tracker.project
         if project is not None and project.path:

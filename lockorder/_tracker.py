@@ -33,7 +33,7 @@ from typing import Any
 
 from lockorder import _config, _emit, _held, _sites, _threads, _unpatched
 from lockorder._analysis import cycle_finding, cycle_signature
-from lockorder._findings import WITHDRAWN_PREFIX, Finding, LockRef
+from lockorder._findings import SUPERSEDED_RULE, WITHDRAWN_PREFIX, Finding, LockRef
 from lockorder._graph import (
     TAKEN_AT_LIMIT,
     TAKERS_LIMIT,
@@ -643,6 +643,7 @@ def _on_cycle(cycle: list[Edge], ts: ThreadState, new: list[Finding]) -> None:
             )
             if _add_finding(finding):
                 new.append(finding)
+                _supersede(signature + ":single-thread")
         return
     # not (yet) a full finding: watch its edges, it may become one
     if signature not in _pending:
@@ -655,6 +656,19 @@ def _on_cycle(cycle: list[Edge], ts: ThreadState, new: list[Finding]) -> None:
             finding = _cycle_finding(cycle, ts, weak, single=True, private=verdict.private)
             if _add_finding(finding):
                 new.append(finding)
+
+
+def _supersede(signature: str) -> None:
+    """A cycle reported as a warning (seen in one thread only) is now a full
+    finding: the warning moves to the suppressed list, so that one cycle is one
+    finding (as ``lockorder merge`` keeps the stronger of two). Called under _mu."""
+    if signature not in _signatures or signature in _withdrawn:
+        return
+    for finding in _findings:
+        if finding.signature == signature:
+            _withdrawn.add(signature)
+            suppressed.append((SUPERSEDED_RULE, finding))
+            return
 
 
 def new_user(st: Any, ts: ThreadState) -> None:

@@ -512,3 +512,14 @@ def test_a_task_still_holding_a_lock_when_its_test_ends_is_held_at_exit_in_that_
             "task 'server (server)' ended while holding asyncio.Lock test_it.py:5",
         )
     ]
+
+
+def test_a_one_holder_warning_that_becomes_a_full_cycle_is_one_finding() -> None:
+    """The warning (one holder made every edge) is superseded by the full finding
+    when a second holder makes the cycle: one cycle, one finding, the warning in
+    the suppressed list with the reason (as lockorder merge keeps the stronger)."""
+    threads, tasks = nest([[("a", "b"), ("b", "a")], [("b", "a")]])
+    expected = [("potential-deadlock", "error"), ("withdrawn", "potential-deadlock")]
+    same(threads, tasks, expected)
+    rules = [rule for rule, _ in _tracker.suppressed]
+    assert rules == ["withdrawn: superseded: the same cycle became a full finding"]

@@ -102,8 +102,8 @@ def test_single_thread_cycle_becomes_full_when_a_second_thread_makes_an_edge() -
     _nest(b, a)
     assert [f.severity for f in potential()] == ["warning"]
     run_threads(lambda: _nest(a, b))
-    assert [f.severity for f in potential()] == ["warning", "error"]
-    assert not potential()[1].single_thread
+    assert [f.severity for f in potential()] == ["error"]  # the warning superseded
+    assert not potential()[0].single_thread
 
 
 class _Client:
@@ -150,8 +150,8 @@ def test_threads_each_on_locks_of_their_own_do_not_make_a_one_thread_cycle_full(
     # a thread takes client one's callback mutex as well: every class of the cycle
     # had a lock two threads took, the cycle is full
     _in_thread("other", one.callback.acquire, one.callback.release)
-    assert [f.severity for f in potential()] == ["warning", "error"]
-    full = potential()[1]
+    assert [f.severity for f in potential()] == ["error"]  # the warning superseded
+    full = potential()[0]
     assert not full.single_thread
     # the two threads named 'client' are told apart
     names = {t for t in full.reason.split("'") if t.startswith("client")}
@@ -186,7 +186,7 @@ def test_a_try_acquire_by_another_thread_does_not_share_a_lock() -> None:
             one.callback.release()
 
     _in_thread("caller", probe_then_wait)
-    assert [f.severity for f in potential()] == ["warning", "error"]
+    assert [f.severity for f in potential()] == ["error"]  # the warning superseded
 
 
 def test_the_private_verdict_says_why_it_is_one_thread() -> None:
@@ -257,10 +257,10 @@ def test_an_object_per_thread_cycle_no_thread_made_alone_is_a_warning_until_shar
             one.recv.release()
 
     _in_thread("server", take_recv)
-    assert [f.severity for f in potential()] == ["warning", "error"]
+    assert [f.severity for f in potential()] == ["error"]  # the warning superseded
     (error,) = errors
     full = error.finding  # type: ignore[attr-defined]
-    assert full is potential()[1] and not full.single_thread
+    assert full is potential()[0] and not full.single_thread
     assert "no common lock was held" in full.reason
     assert not one.recv.locked()
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from lockorder import _sites
-from lockorder._findings import Finding, split_suppressed
+from lockorder._findings import Finding, split_suppressed, withdrawn_reasons
 
 __all__ = [
     "FORMAT",
@@ -311,10 +311,10 @@ def format_text(report: dict[str, Any]) -> str:
     if settings:
         head += "\nlockorder settings: " + ", ".join(f"{k}={v}" for k, v in settings.items())
     withdrawn, by_rule = split_suppressed(suppressed_of(report))
-    if withdrawn:
+    for count, why in withdrawn_reasons(withdrawn):
         head += (
-            f"\nlockorder: {len(withdrawn)} finding(s) withdrawn: a lock class of each "
-            "turned out to be used as a signal (listed under 'suppressed' in the JSON)"
+            f"\nlockorder: {count} finding(s) withdrawn: {why} "
+            "(listed under 'suppressed' in the JSON)"
         )
     if by_rule:
         head += f"\nlockorder: {len(by_rule)} finding(s) suppressed by [tool.lockorder] rules"

@@ -429,7 +429,8 @@ def _suppressed_section(report: dict[str, Any]) -> str:
         f'<section class="suppressed"><h2>suppressed and withdrawn ({len(entries)})</h2>'
         '<p class="note">Not counted above: findings a [tool.lockorder] rule suppressed, and '
         "findings withdrawn because a lock class of theirs turned out to be used as a signal "
-        "(released by another thread than its acquirer).</p>" + "".join(items) + "</section>"
+        "(released by another thread than its acquirer), and warnings superseded when their "
+        "cycle became a full finding.</p>" + "".join(items) + "</section>"
     )
 
 
