@@ -1,7 +1,8 @@
 """The pytest plugin's stateful part, registered only when lockorder is enabled:
 install and uninstall, attributing findings to tests, pytest-xdist's workers and
-merge, the reports, the terminal summary, and the watchdog that prints
-lockorder.dump() for a test that runs too long.
+merge, and the reports. The terminal summary is lockorder._plugin_summary's, the
+watchdog that prints lockorder.dump() for a test that runs too long
+lockorder._plugin_watchdog's.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from lockorder import _sites
+from lockorder import _plugin_summary, _sites
 from lockorder._config import MODES, SINGLE_THREAD_POLICIES
-from lockorder._findings import cycle_holder
 from lockorder._impl import implementation
 from lockorder._plugin_options import MARKER_KEYS, SCHEMA, Options
+from lockorder._plugin_watchdog import Watchdog
 from lockorder.errors import LockOrderError
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ class LockorderPlugin:
         from lockorder import _deadlock
 
         _deadlock.ensure_monitor()
-        self.watchdog = _Watchdog(
+        self.watchdog = Watchdog(
             self._dump_after(config), config.pluginmanager.getplugin("capturemanager")
         )
 
@@ -617,173 +618,7 @@ class LockorderPlugin:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if hasattr(self.config, "workerinput"):
             return
-        findings = self.final
-        tr = terminalreporter
-        tr.write_sep("=", "lockorder")
-        if self.interrupted:
-            tr.write_line("interrupted: the findings made before the session stopped")
-        if self.journaled:
-            tr.write_line(
-                f"interrupted worker(s) {', '.join(self.journaled)}: their findings are those "
-                "of their last journal (written after each test)"
-            )
-        if self.crashed_workers:
-            for worker, why in sorted(self.crashed_workers.items()):
-                kept = (
-                    "its last journal was merged"
-                    if worker in self.worker_data
-                    else ("nothing of it could be recovered")
-                )
-                tr.write_line(f"worker {worker} crashed or was killed ({why}); {kept}")
-        suppressed = {s.signature for _, s in self.suppressed}
-        counted = [f for f in findings if f.signature not in suppressed]
-        if not counted:
-            tr.write_line("no findings" if not self.raised else "no findings counted")
-        if self.raised:
-            # the test failed: the summary must not read as if nothing happened
-            tr.write_line(
-                f"suppressed, but raised all the same: {len(self.raised)} (a self-deadlock "
-                "or a deadlock raises in every mode, or the test would hang)"
-            )
-            for test, rule, finding in self.raised:
-                tr.write_line(f"  ERROR [{test}] {finding.kind}: {finding.message}")
-                # a baseline rule repeats the message: its fingerprint is enough
-                shown = rule.partition(" (")[0] if rule.startswith("baseline ") else rule
-                tr.write_line(f"    suppressed by: {shown}")
-        by_kind: dict[str, list[Finding]] = {}
-        for finding in counted:
-            by_kind.setdefault(finding.kind, []).append(finding)
-        for kind, items in by_kind.items():
-            tr.write_line(f"{kind}: {len(items)}")
-            for finding in items:
-                level = "ERROR" if finding.severity == "error" else "warning"
-                if self._found_by_merging(finding):
-                    where = " [found by merging the workers' graphs]"
-                elif finding.test:
-                    where = f" [{finding.test}]"
-                else:
-                    where = " [outside any test]"
-                tr.write_line(f"  {level}{where} {finding.message}{_why_short(finding)}")
-                if finding.kind == "potential-deadlock":
-                    tests = sorted({t for e in finding.cycle for t in (e.test, *e.tests) if t})
-                    if tests:
-                        tr.write_line(f"    edges made in: {', '.join(tests)}")
-                    if len(tests) > 1:  # one of them alone does not make the cycle
-                        tr.write_line(
-                            f"    rerun them together: pytest --lockorder {' '.join(tests)}"
-                        )
-                    if finding.confirmation is not None:
-                        from lockorder._confirm import summary_line
-
-                        tr.write_line(f"    confirm: {summary_line(finding.confirmation)}")
-                        if finding.confirmation.get("command"):
-                            tr.write_line(f"    reproduce: {finding.confirmation['command']}")
-        self._what_to_do(tr, counted)
-        for finding in self.unattached:
-            tr.write_line(f"failing the run: {finding.kind}: {finding.message}")
-            for line in self._detail(finding):
-                tr.write_line(line)
-        if self.suppressed:
-            tr.write_line(f"suppressed by lockorder markers: {len(self.suppressed)}")
-        from lockorder import _tracker
-        from lockorder._findings import split_suppressed, withdrawn_reasons
-
-        withdrawn, by_project = split_suppressed(self._all_suppressed())
-        for count, why in withdrawn_reasons(withdrawn):
-            tr.write_line(
-                f"withdrawn: {count} ({why}; the JSON report lists them under 'suppressed')"
-            )
-        project = _tracker.project
-        if project is not None and project.path:
-            if by_project:
-                tr.write_line(
-                    f"suppressed by [tool.lockorder] in {project.path}: {len(by_project)}"
-                )
-            graph = getattr(self, "_merged_graph", {"classes": []})
-            for rule in project.stale(graph["classes"]):
-                tr.write_line(f"stale suppression, never matched: {rule}")
-        for line in self.written:
-            tr.write_line(f"report {line}")
-        for line in self.unwritten:
-            tr.write_line(f"lockorder: {line}", red=True)
-        if self.unattached:
-            # pytest's last line counts tests only: say why the run fails
-            confirmed = sum(
-                1 for f in self.unattached if (f.confirmation or {}).get("status") == "confirmed"
-            )
-            where = (
-                "found by merging the xdist workers' graphs"
-                if self.worker_data
-                else "made outside any test"
-            )
-            if confirmed == len(self.unattached):
-                where = "confirmed by a steered rerun"
-            elif confirmed:
-                where += " or confirmed by a steered rerun"
-            tr.write_line(
-                f"lockorder: {len(self.unattached)} finding(s) {where} fail the run "
-                "(exit status 1), whatever the tests' outcomes below",
-                red=True,
-            )
-
-    def _found_by_merging(self, finding: Finding) -> bool:
-        """Whether only the merge of the xdist workers' graphs made ``finding``
-        (no test's report stood for it)."""
-        return finding.signature not in self.attached and bool(self.worker_data)
-
-    def _detail(self, finding: Finding) -> list[str]:
-        """The lines under "failing the run": the finding's text, whose ``test:``
-        line (the test of the edge that closed the cycle, on its worker) is, for
-        a cycle only the merge found, where it was found and the tests that made
-        its edges (each edge names its own below)."""
-        lines = finding.format().splitlines()[1:]
-        if self._found_by_merging(finding):
-            tests = sorted({t for e in finding.cycle for t in (e.test, *e.tests) if t})
-            made = f"; edges made in: {', '.join(tests)}" if tests else ""
-            if lines and lines[0].startswith("  test: "):
-                del lines[0]
-            lines.insert(0, f"  found by merging the workers' graphs{made}")
-        return lines
-
-    def _what_to_do(self, tr: Any, findings: list[Finding]) -> None:
-        """After the list: where the stacks are, and how to make warnings fail."""
-        if not findings:
-            return
-        json_reports = [dest for kind, dest in self.options.reports if kind == "json"]
-        html_reports = [dest for kind, dest in self.options.reports if kind == "html"]
-        if html_reports:
-            tr.write_line(f"every finding with its stacks: {html_reports[0]} (in a browser)")
-        elif json_reports:
-            tr.write_line(
-                f"every finding with its stacks: lockorder report {json_reports[0]} "
-                "(or --format html)"
-            )
-        else:
-            tr.write_line(
-                "every finding with its stacks: rerun with --lockorder-report=json, "
-                "then lockorder report lockorder.json (or --format html)"
-            )
-        warnings = [f for f in findings if f.severity == "warning"]
-        holders = sorted(
-            {
-                cycle_holder(f.cycle)
-                for f in warnings
-                if f.kind == "potential-deadlock" and f.single_thread
-            },
-            reverse=True,
-        )
-        if holders:
-            one = " or ".join(holders)  # "thread", "task", or "thread or task"
-            two = " or ".join(f"{kind}s" for kind in holders)
-            tr.write_line(
-                f"cycles seen in one {one} only are warnings: a deadlock needs two "
-                f"{two} on those paths, on the same locks; make them fail with "
-                "--lockorder-single-thread=strict (ini: lockorder_single_thread = strict)"
-            )
-        if warnings and self.options.fail_on == "error":
-            tr.write_line(
-                "warnings do not fail the run; make every one fail with --lockorder-fail-on=warning"
-            )
+        _plugin_summary.write(self, terminalreporter)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -791,71 +626,6 @@ class LockorderPlugin:
         4: the destination given is unusable); a failing run keeps its status."""
         if self.unwritten and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
-
-
-class _Watchdog:
-    """Prints lockorder.dump() when a test runs longer than ``after`` seconds
-    (before pytest-timeout would kill it). A raw thread: no checked lock, not in
-    threading.enumerate()."""
-
-    def __init__(self, after: float, capture: Any) -> None:
-        import _thread
-
-        from lockorder import _threads
-
-        self.after = after
-        self.capture = capture
-        self.test: str | None = None
-        self.started = 0.0
-        self.dumped: str | None = None
-        self.text = ""
-        if after > 0:
-            _threads.internal_threads += 1
-            _thread.start_new_thread(self._run, ())
-
-    def arm(self, test: str) -> None:
-        from lockorder._deadlock import monotonic
-
-        self.started = monotonic()
-        self.test = test
-
-    def disarm(self) -> None:
-        self.test = None
-
-    def _run(self) -> None:
-        import _thread
-
-        from lockorder import _deadlock, _threads
-
-        # lockorder's own bindings, not the time module's: a test may patch those
-        sleep, monotonic = _deadlock.sleep, _deadlock.monotonic
-
-        _threads.internal_idents.add(_thread.get_ident())
-        while True:
-            sleep(min(0.5, self.after / 4))
-            test = self.test
-            if test is None or test == self.dumped:
-                continue
-            if monotonic() - self.started >= self.after:
-                self.dumped = test
-                try:
-                    self.text = _deadlock.dump_text()
-                    self._show(f"lockorder: {test} has run for {self.after:g} s or more")
-                except Exception:  # pragma: no cover - never break the run from here
-                    pass
-
-    def _show(self, headline: str) -> None:
-        import sys
-
-        # as pytest-timeout does from its timer thread: step out of pytest's
-        # output capture so the dump reaches the terminal even if the test hangs
-        if self.capture is not None:
-            self.capture.suspend_global_capture(in_=True)
-        try:
-            print(f"\n{headline}\n{self.text}", file=sys.stderr, flush=True)
-        finally:
-            if self.capture is not None:
-                self.capture.resume_global_capture()
 
 
 class _MarkerError(Exception):
@@ -900,12 +670,3 @@ def _raised_anyway(exc: BaseException, settings: _TestSettings) -> dict[str, Any
             return None
         error = error.__cause__ or error.__context__
     return None
-
-
-def _why_short(finding: Finding) -> str:
-    """Why a finding is only a warning, in a few words, for the summary line."""
-    if finding.severity != "warning" or finding.kind != "potential-deadlock":
-        return ""
-    if finding.single_thread:
-        return f" (seen in one {cycle_holder(finding.cycle)} only)"
-    return ""
