@@ -31,6 +31,7 @@ import asyncio
 import inspect
 import sys
 from collections.abc import Coroutine
+from types import TracebackType
 from typing import Any, Literal
 
 from lockorder import (
@@ -72,8 +73,13 @@ _PlainSemaphore = asyncio.Semaphore
 _PlainBoundedSemaphore = asyncio.BoundedSemaphore
 
 
+_Mixin = asyncio.locks._ContextManagerMixin
+_get_running_loop = _tasks._get_running_loop
+_current_task: Any = _tasks._current_task
+#: what a lock's chain-key memo starts at: no key below (lockorder.aio.Lock)
+_UNSET = object()
 #: asyncio's ``async with`` enters through this method (asyncio.locks)
-_AENTER = asyncio.locks._ContextManagerMixin.__aenter__.__code__
+_AENTER = _Mixin.__aenter__.__code__
 #: a Condition's wait() re-acquires its lock from this code
 _CONDITION_WAIT = asyncio.locks.Condition.wait.__code__
 
@@ -304,10 +310,17 @@ class Lock(asyncio.Lock, metaclass=_OffSwitch):
     _lo_cls: Any
     _lo_cid: int
     _lo_user: Any
+    _locked: bool
+    _waiters: Any
 
     def __init__(self, *, name: str | None = None, signal: bool = False, _site: Any = None) -> None:
         super().__init__()
         _setup(self, self._lo_kind, name, None, signal, _site or _sites.find_site(2))
+        # the chain keys __aenter__ pushed last, and the keys below them
+        self._lo_below: Any = _UNSET
+        self._lo_key: Any = None
+        self._lo_mbelow: Any = _UNSET
+        self._lo_mkey: Any = None
 
     @_coroutine_function
     def acquire(self) -> Coroutine[Any, Any, Literal[True]]:
@@ -373,6 +386,128 @@ class Lock(asyncio.Lock, metaclass=_OffSwitch):
             else:
                 _tasks.mirror_take(step, holder, self)
         return True
+
+    # ``async with lock:`` takes and gives back the lock here itself when nothing
+    # is new (the fast path, as a threading Lock's __enter__): the running task
+    # does not hold it, took it last, its chain is known, the lock is free with
+    # no task waiting (asyncio's own uncontended acquire, inline: one coroutine
+    # less), and its thread, in a step install() watches, holds no threading
+    # lock. Anything else goes through acquire() and release(). A subclass that
+    # overrides acquire() or release() gets asyncio's __aenter__/__aexit__ back
+    # (__init_subclass__), which call them.
+    #
+    # The chain keys pushed (the task's, and its thread's when it mirrors the
+    # task's locks) are memoized on the lock by the object of the key below
+    # them: a key is a function of that key and the lock's class, and hashing a
+    # tuple is most of a push. On the thread, the memo also stands for the check
+    # that it holds no threading lock: the key below is that of the same
+    # classes as when the memo was made, which it was only after that check.
+    async def __aenter__(self) -> None:
+        try:
+            holder = _current_task(_get_running_loop())._lo_state
+        except (AttributeError, RuntimeError):  # not in a task (or its first acquire)
+            holder = None
+        if (
+            holder is not None
+            and self._lo_user is holder
+            and not self._locked
+            and not self._waiters
+            and holder.helper_for is None
+            and not holder.stolen
+        ):
+            chains = holder.chains
+            if chains:
+                below = chains[-1]
+                if below is self._lo_below:
+                    key = self._lo_key
+                else:
+                    key = self._lo_key = hash((below, self._lo_cid))
+                    self._lo_below = below
+            else:
+                key = self._lo_cid
+            if key in holder.known:
+                # the thread acting for this task: running its step under
+                # install(), since the task held an asyncio lock in it
+                step = holder.actor
+                if step is not None:
+                    mirror = step.chains
+                    below = mirror[-1] if mirror else None
+                    if below is self._lo_mbelow:
+                        mkey = self._lo_mkey
+                    elif len(step.held) <= len(step.mirrored) + 1:
+                        mkey = self._lo_mkey = (
+                            hash((below, self._lo_cid)) if mirror else self._lo_cid
+                        )
+                        self._lo_mbelow = below
+                    else:
+                        mkey = None  # the thread holds threading locks
+                    if mkey is not None:
+                        self._locked = True
+                        chains.append(key)
+                        holder.held.append(self)
+                        self._lo_owner = holder
+                        self._lo_at = _getframe(1)
+                        mirror.append(mkey)  # (mirror_take, inline)
+                        step.held.append(self)
+                        step.mirrored.append(self)
+                        return None
+                else:
+                    step = _tls.__dict__.get("step")
+                    if step is None or len(step.held) <= len(step.mirrored) + 1:
+                        self._locked = True
+                        chains.append(key)
+                        holder.held.append(self)
+                        self._lo_owner = holder
+                        self._lo_at = _getframe(1)
+                        if step is not None:
+                            _tasks.mirror_take(step, holder, self)
+                        return None
+        await self._lo_acquire(_holder(), _getframe(1))
+        return None
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            holder = _current_task(_get_running_loop())._lo_state
+        except (AttributeError, RuntimeError):
+            holder = None
+        if holder is self._lo_owner and holder is not None and holder.helper_for is None:
+            held = holder.held
+            step = holder.actor
+            if (
+                held
+                and held[-1] is self
+                and self._locked
+                and (
+                    step is None
+                    or (step.mirrored and step.mirrored[-1] is self and step.held[-1] is self)
+                )
+            ):
+                # asyncio's release, inline: the lock is locked
+                self._locked = False
+                if self._waiters:
+                    self._wake_up_first()
+                self._lo_owner = None
+                self._lo_at = None
+                held.pop()
+                holder.chains.pop()
+                if step is not None:
+                    step.held.pop()
+                    step.chains.pop()
+                    step.mirrored.pop()
+                return None
+        self.release()
+        return None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.acquire is not Lock.acquire or cls.release is not Lock.release:
+            cls.__aenter__ = _Mixin.__aenter__  # type: ignore[method-assign]
+            cls.__aexit__ = _Mixin.__aexit__  # type: ignore[method-assign]
 
     def release(self) -> None:
         """Release the lock, as ``asyncio.Lock.release`` (any task may)."""

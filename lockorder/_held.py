@@ -59,6 +59,7 @@ class ThreadState:
     __slots__ = (
         "__weakref__",
         "acting",
+        "actor",
         "busy",
         "chains",
         "classes",
@@ -132,6 +133,10 @@ class ThreadState:
         #: stack for the step (lockorder._tasks.act_for)
         self.acting: ThreadState | None = None
         self.mirrored: list[Any] = []
+        #: for a task's state: the thread acting for it now (``actor.acting`` is
+        #: this state), else None: the checked asyncio Lock's ``async with``
+        #: finds the mirror from it without a thread-local lookup
+        self.actor: ThreadState | None = None
         #: a task made to run another task's Condition.wait() (asyncio.wait_for
         #: before 3.12, gather, ensure_future): that task's state, for whom the
         #: wait releases and re-acquires the lock (lockorder._aio.Condition)

@@ -110,7 +110,10 @@ def task_of(ts: ThreadState) -> Any:
 
 def act_for(ts: ThreadState, task_state: ThreadState) -> None:
     """``ts`` runs a step of the task of ``task_state``: mirror its held locks."""
+    if ts.acting is not None:
+        ts.acting.actor = None
     ts.acting = task_state
+    task_state.actor = ts
     held, chains = ts.held, ts.chains
     top = chains[-1] if chains else None
     for st in task_state.held:
@@ -133,6 +136,8 @@ def stop_acting(ts: ThreadState) -> None:
     else:
         while mirrored:
             pop(ts, mirrored.pop())
+    if ts.acting is not None:
+        ts.acting.actor = None
     ts.acting = None
 
 

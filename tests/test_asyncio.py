@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import re
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 
 import lockorder
-from lockorder import _install, _threads, _tracker
+from lockorder import _install, _tasks, _threads, _tracker
 from lockorder.aio import BoundedSemaphore, Condition, Lock, Semaphore
 from lockorder.errors import DeadlockError, SelfDeadlockError
 from tests.conftest import lockorder_run
@@ -679,6 +680,147 @@ def test_a_cycle_made_by_tasks_is_not_attempted_by_confirm(tmp_path: Path) -> No
     assert [edge["holder"] for edge in finding["cycle"]] == ["task", "task"]
     assert finding["confirmation"]["status"] == "not-attempted"
     assert "a task cannot be paused without blocking" in finding["confirmation"]["reason"]
+
+
+# --------------------------------------------------------------------------- async with's fast path
+
+
+def _general_acquires(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The checked asyncio locks whose acquire takes the general path
+    (``Lock._lo_acquire``), in order."""
+    calls: list[Any] = []
+    general = Lock._lo_acquire
+
+    def counted(self: Lock, holder: Any, caller: Any) -> Any:
+        calls.append(self)
+        return general(self, holder, caller)
+
+    monkeypatch.setattr(Lock, "_lo_acquire", counted)
+    return calls
+
+
+@pytest.mark.parametrize("install", [False, True], ids=["direct", "install"])
+def test_async_with_on_a_known_chain_takes_the_fast_path(
+    record_mode: None, monkeypatch: pytest.MonkeyPatch, install: bool
+) -> None:
+    """Issue 24, item 4: once a task's chain is known, ``async with`` takes and
+    gives back the lock itself, the mirror on the thread included under
+    install(); the general path only the first time."""
+    a = Lock(name="fast a")
+    b = Lock(name="fast b")
+    calls = _general_acquires(monkeypatch)
+    actors: list[Any] = []
+
+    async def main() -> None:
+        for _ in range(3):
+            async with a:
+                async with b:
+                    actors.append(_tasks.current().actor)
+        await asyncio.sleep(0)  # a new step, holding nothing: no thread acts for it
+        actors.append(_tasks.current().actor)
+
+    if install:
+        lockorder.install()
+    try:
+        run(main)
+    finally:
+        if install:
+            lockorder.uninstall()
+    assert calls == [a, b]
+    assert lockorder.findings() == []
+    assert not a.locked() and not b.locked() and a._lo_owner is None and b._lo_owner is None
+    thread = _threads.current()
+    assert actors == ([thread] * 3 if install else [None] * 3) + [None]
+    assert thread.held == [] and thread.mirrored == [] and thread.acting is None
+
+
+class _General(Lock):
+    """A checked Lock whose every ``async with`` takes the general path: a
+    subclass that overrides acquire() gets asyncio's __aenter__ back, which calls it."""
+
+    overridden = 0
+
+    def acquire(self) -> Any:
+        _General.overridden += 1
+        return self._lo_acquire(_tasks.current(), sys._getframe(1))
+
+
+def test_a_subclass_overriding_acquire_gets_it_called_by_async_with(record_mode: None) -> None:
+    lock = _General(name="fast subclass")
+    _General.overridden = 0
+
+    async def main() -> None:
+        for _ in range(3):
+            async with lock:
+                pass
+
+    run(main)
+    assert _General.overridden == 3 and not lock.locked()
+
+
+def _mixed_scenario(make: type[Lock], prefix: str) -> list[tuple[str, str, str]]:
+    """Tasks that repeat known chains (asyncio locks, and a threading lock under
+    one), then invert them: the findings, with the locks' names made alike."""
+    a = make(name=f"{prefix} a")
+    b = make(name=f"{prefix} b")
+    t = lockorder.Lock(name=f"{prefix} t")
+    signal = make(name=f"{prefix} signal")
+
+    async def forward() -> None:
+        for _ in range(3):
+            async with a:
+                async with b:
+                    with t:
+                        pass
+                await asyncio.sleep(0)  # the next step mirrors a again
+        await signal.acquire()
+
+    async def backward() -> None:
+        for _ in range(2):
+            async with b:
+                async with a:
+                    pass
+        signal.release()  # released by another task than its acquirer: a signal
+        with t:
+            async with a:  # a threading lock held: the general path
+                pass
+
+    async def main() -> None:
+        await asyncio.create_task(forward())
+        await asyncio.create_task(backward())
+
+    lockorder.install()
+    try:
+        run(main)
+    finally:
+        lockorder.uninstall()
+    return sorted(
+        (f.kind, f.severity, re.sub(r"Task-\d+", "Task-N", f.format().split("\n")[0]))
+        for f in lockorder.findings()
+    )
+
+
+def test_the_fast_path_finds_what_the_general_path_finds(record_mode: None) -> None:
+    fast = _mixed_scenario(Lock, "mixed")
+    lockorder.reset()
+    general = _mixed_scenario(_General, "mixed")
+    assert _General.overridden > 0
+    assert fast == general
+    assert [kind for kind, _, _ in fast] == [
+        "potential-deadlock",
+        "potential-deadlock",
+        "release-not-held",
+    ]
+
+
+def test_async_with_driven_by_hand_outside_a_loop_is_the_threads(record_mode: None) -> None:
+    lock = Lock(name="fast by hand")
+    with pytest.raises(StopIteration):
+        lock.__aenter__().send(None)
+    assert lock._lo_owner is _threads.current() and lock in _threads.current().held
+    with pytest.raises(StopIteration):
+        lock.__aexit__(None, None, None).send(None)
+    assert lock._lo_owner is None and not lock.locked() and _threads.current().held == []
 
 
 # --------------------------------------------------------------------------- the loop as a lock
