@@ -6,6 +6,7 @@ Run from the repository root (needs ``valgrind`` on the PATH)::
     python benchmarks/bench_instructions.py            # 20,000 ops per case
     python benchmarks/bench_instructions.py --ops 50000
     python benchmarks/bench_instructions.py --impl c   # the C column only, half the time
+    python benchmarks/bench_instructions.py --asyncio  # the asyncio primitives
 
 Wall-clock timings on a shared or virtual machine vary by a factor of two from
 one minute to the next (docs/performance.md); an instruction count does not: the
@@ -26,6 +27,13 @@ Cases: ``with lock:`` with nothing else held, and a nested ``with a: with b:``
 whose edge is already known, for ``Lock`` and ``RLock``. The two locks of the
 nested case are made on two lines: two classes (two locks of one class are
 checked per instance, every time: the slow path, not this one).
+
+With ``--asyncio``: ``async with lock:`` and a nested ``async with a: async
+with b:`` whose edge is known, in one task on one loop, asyncio's own
+(``asyncio.Lock``) against lockorder's checked one made directly
+(``lockorder.aio.Lock``) and under ``install()`` (which also mirrors a task's
+asyncio locks on its thread while its step runs). bench_asyncio.py times the
+same cases.
 """
 
 from __future__ import annotations
@@ -72,6 +80,49 @@ def nested(n=n, a=a, b=b):
 (nested if shape == "nested" else single)()
 """
 
+ASYNC_CHILD = """
+import asyncio, sys
+import lockorder
+from lockorder import aio
+
+lockorder.configure(mode="record")
+kind, shape, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+make = asyncio.Lock if kind == "raw" else aio.Lock
+
+
+async def single(a, n):
+    for _ in range(n):
+        async with a:
+            pass
+
+
+async def nested(a, b, n):
+    for _ in range(n):
+        async with a:
+            async with b:
+                pass
+
+
+async def main():
+    a = make()
+    b = make()  # (a line of its own: a class of its own)
+    await nested(a, b, 100)  # the chains are known from here on
+    if shape == "nested":
+        await nested(a, b, n)
+    else:
+        await single(a, n)
+
+
+if kind == "install":
+    lockorder.install()
+asyncio.run(main())
+"""
+
+ASYNC_CASES = [
+    ("async with Lock, nothing held", "single"),
+    ("async with a: async with b: (edge known)", "nested"),
+]
+
 CASES = [
     ("with Lock, nothing held", "single", "Lock"),
     ("with RLock, nothing held", "single", "RLock"),
@@ -82,18 +133,13 @@ CASES = [
 
 def _count(child: str, kind: str, shape: str, lock: str, ops: int) -> int:
     impl = "python" if kind == "raw" else kind
+    if lock == "asyncio":  # (the asyncio child: kind is raw, direct or install)
+        impl, arguments = lockorder_impl(), [kind, shape, str(ops)]
+    else:
+        arguments = ["raw" if kind == "raw" else "checked", shape, str(ops), lock]
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable]
     result = subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            "--callgrind-out-file=/dev/null",
-            sys.executable,
-            child,
-            "raw" if kind == "raw" else "checked",
-            shape,
-            str(ops),
-            lock,
-        ],
+        [*command, child, *arguments],
         capture_output=True,
         text=True,
         check=False,
@@ -112,6 +158,29 @@ def _per_op(child: str, kind: str, shape: str, lock: str, ops: int) -> float:
     return (_count(child, kind, shape, lock, ops) - base) / ops
 
 
+def lockorder_impl() -> str:
+    import lockorder
+
+    return lockorder.implementation()
+
+
+def _asyncio_table(tmp: str, ops: int) -> None:
+    child = os.path.join(tmp, "async_child.py")
+    with open(child, "w", encoding="utf-8") as handle:
+        handle.write(ASYNC_CHILD)
+    print(
+        f"{'case':44s} {'raw/op':>8s} {'direct/op':>10s} {'ratio':>6s} "
+        f"{'install()':>10s} {'ratio':>6s}"
+    )
+    for label, shape in ASYNC_CASES:
+        raw = _per_op(child, "raw", shape, "asyncio", ops)
+        line = f"{label:44s} {raw:8,.0f}"
+        for kind in ("direct", "install"):
+            checked = _per_op(child, kind, shape, "asyncio", ops)
+            line += f" {checked:10,.0f} {checked / raw:5.2f}x"
+        print(line, flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ops", type=int, default=20_000, help="operations per case")
@@ -120,6 +189,11 @@ def main() -> int:
         choices=("c", "python", "both"),
         default="both",
         help="which implementation's column to count (default: both; c needs the extension)",
+    )
+    parser.add_argument(
+        "--asyncio",
+        action="store_true",
+        help="the asyncio primitives instead (raw, direct, install())",
     )
     args = parser.parse_args()
     if args.ops <= 0:
@@ -139,6 +213,10 @@ def main() -> int:
     if impls == ["python"] and lockorder.implementation() != "c":
         print(f"C         : not measured ({lockorder.why_python()})")
     print()
+    if args.asyncio:
+        with tempfile.TemporaryDirectory() as tmp:
+            _asyncio_table(tmp, args.ops)
+        return 0
     header = f"{'case':40s} {'raw/op':>8s}"
     for impl in impls:
         header += f" {impl + '/op':>10s} {'ratio':>6s}"
