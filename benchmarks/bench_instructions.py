@@ -202,16 +202,17 @@ def main() -> int:
         print("valgrind is not installed (Debian: apt-get install valgrind)", file=sys.stderr)
         return 2
     import lockorder
+    from lockorder import _impl
 
     impls = ["c", "python"] if lockorder.implementation() == "c" else ["python"]
     if args.impl == "c" and "c" not in impls:
-        parser.error(f"--impl c: the C implementation cannot run here ({lockorder.why_python()})")
+        parser.error(f"--impl c: the C implementation cannot run here ({_impl.why_python()})")
     if args.impl != "both":
         impls = [args.impl]
     print(f"python    : {sys.version.split()[0]} ({sys.executable})")
     print(f"method    : callgrind instruction counts, ({args.ops:,} ops - 0 ops) / {args.ops:,}")
     if impls == ["python"] and lockorder.implementation() != "c":
-        print(f"C         : not measured ({lockorder.why_python()})")
+        print(f"C         : not measured ({_impl.why_python()})")
     print()
     if args.asyncio:
         with tempfile.TemporaryDirectory() as tmp:
