@@ -58,19 +58,38 @@ def get(port: int, path: str) -> tuple[int, bytes]:
         return response.status, response.read()
 
 
+#: the test's gunicorn config: each worker says when it is ready; ``{load}``
+#: runs the example's config file where the test asks for it
+CONFIG = """
+import os, runpy
+{load}
+
+def post_worker_init(worker):
+    open(os.path.join({ready!r}, str(os.getpid())), "w").close()
+"""
+
+
 def serve(tmp_path: Path, checked: str) -> tuple[list[tuple[int, bytes]], str]:
     """Start the example under gunicorn (two workers of two threads), checked as
-    ``checked`` says ("" for not at all), wait until it answers, send REQUESTS,
-    stop it with SIGTERM; return the responses and gunicorn's log."""
+    ``checked`` says ("" for not at all), wait until both workers are ready, send
+    REQUESTS, stop it with SIGTERM; return the responses and gunicorn's log.
+
+    A worker that gets SIGTERM while it boots, before it sets its own handlers,
+    runs the master's (which only queues the signal) and is never stopped; so the
+    test waits until each worker has run gunicorn's post_worker_init hook, after
+    its handlers are set."""
     port = free_port()
-    gunicorn = ["-m", "gunicorn", "--workers", "2", "--threads", "2"]
+    ready = tmp_path / f"{checked or 'plain'}-ready"
+    ready.mkdir()
+    load = f"runpy.run_path({str(SERVICE / 'lockorder_gunicorn.py')!r})"
+    config = tmp_path / f"{checked or 'plain'}-config.py"
+    config.write_text(CONFIG.format(load=load if checked == "config" else "", ready=str(ready)))
+    gunicorn = ["-m", "gunicorn", "--workers", "2", "--threads", "2", "-c", str(config)]
     gunicorn += ["--bind", f"127.0.0.1:{port}", "--no-control-socket", "app:app"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOCKORDER")}
     if checked == "run":
         command = [sys.executable, "-m", "lockorder", "run", "--quiet", "--mode", "warn"]
         command += ["--fail-on", "never", "--json", "", *gunicorn]
-    elif checked == "config":
-        command = [sys.executable, *gunicorn, "-c", "lockorder_gunicorn.py"]
     else:
         command = [sys.executable, *gunicorn]
     if checked:
@@ -91,7 +110,7 @@ def serve(tmp_path: Path, checked: str) -> tuple[list[tuple[int, bytes]], str]:
         while True:
             assert server.poll() is None, log_path.read_text()
             try:
-                if get(port, "/") == (200, b"ok\n"):
+                if len(list(ready.iterdir())) == 2 and get(port, "/") == (200, b"ok\n"):
                     break
             except (OSError, urllib.error.URLError):
                 pass
@@ -99,7 +118,10 @@ def serve(tmp_path: Path, checked: str) -> tuple[list[tuple[int, bytes]], str]:
             time.sleep(0.1)
         responses = [get(port, path) for path in REQUESTS]
         server.send_signal(signal.SIGTERM)
-        status = server.wait(TIMEOUT)
+        try:
+            status = server.wait(TIMEOUT)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the server did not stop on SIGTERM\n" + log_path.read_text())
     finally:
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGKILL)
@@ -114,7 +136,7 @@ def test_the_merged_reports_of_a_pre_fork_servers_workers_find_the_inversion(
     tmp_path: Path, how: str
 ) -> None:
     """``how`` lockorder gets into the workers: ``lockorder run -m gunicorn``, or
-    gunicorn's ``-c lockorder_gunicorn.py``."""
+    gunicorn's config file lockorder_gunicorn.py (run by the test's)."""
     plain, _ = serve(tmp_path, "")
     checked, log = serve(tmp_path, how)
     # the app computes the same with lockorder as without
@@ -142,20 +164,23 @@ def test_the_merged_reports_of_a_pre_fork_servers_workers_find_the_inversion(
     assert result.stderr.startswith("lockorder merge: 3 reports, "), result.stderr
 
     data: dict[str, Any] = json.loads(merged.read_text())
+    # the locks by their keys (where they were made), whatever folder a label
+    # is relative to
+    stock, ledger = (f"{SERVICE / 'app.py'}:{line}" for line in (20, 21))
     inversions = [
         f
         for f in data["findings"]
         if f["kind"] == "potential-deadlock"
-        and {lock["site"] for lock in f["locks"]} == {"app.py:20", "app.py:21"}
+        and {lock["key"] for lock in f["locks"]} == {stock, ledger}
     ]
     assert len(inversions) == 1, json.dumps(data["findings"], indent=1)
     (finding,) = inversions
     # each edge with the stack of the handler that made it: /order's
     # stock -> ledger, /restock's ledger -> stock
     made_by = {
-        (edge["from"]["site"], edge["to"]["site"]): [frame[2] for frame in edge["stack"]]
+        (edge["from"]["key"], edge["to"]["key"]): [frame[2] for frame in edge["stack"]]
         for edge in finding["cycle"]
     }
-    assert made_by.keys() == {("app.py:20", "app.py:21"), ("app.py:21", "app.py:20")}
-    assert made_by["app.py:20", "app.py:21"][-2:] == ["app", "order"]
-    assert made_by["app.py:21", "app.py:20"][-2:] == ["app", "restock"]
+    assert made_by.keys() == {(stock, ledger), (ledger, stock)}
+    assert made_by[stock, ledger][-2:] == ["app", "order"]
+    assert made_by[ledger, stock][-2:] == ["app", "restock"]
