@@ -358,7 +358,7 @@ class _MonitorState:
 
 
 def _monitor() -> None:
-    _threads.internal_idents.add(_thread.get_ident())
+    _threads.internal_thread_started()
     first_seen: dict[tuple[int, int], float] = {}
     reported: set[tuple[int, int]] = set()
     while True:

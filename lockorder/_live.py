@@ -103,7 +103,7 @@ def changed() -> None:
 
 def _writer() -> None:
     global _writer_pending
-    _threads.internal_idents.add(_thread.get_ident())
+    _threads.internal_thread_started()
     try:
         with _mu:
             wait = _last_write + INTERVAL - time.monotonic()

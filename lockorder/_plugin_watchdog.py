@@ -39,14 +39,13 @@ class Watchdog:
         self.test = None
 
     def _run(self) -> None:
-        import _thread
 
         from lockorder import _deadlock, _threads
 
         # lockorder's own bindings, not the time module's: a test may patch those
         sleep, monotonic = _deadlock.sleep, _deadlock.monotonic
 
-        _threads.internal_idents.add(_thread.get_ident())
+        _threads.internal_thread_started()
         while True:
             sleep(min(0.5, self.after / 4))
             test = self.test

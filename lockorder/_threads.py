@@ -24,6 +24,7 @@ __all__ = [
     "ThreadState",
     "abandon_held",
     "current",
+    "internal_thread_started",
     "main_ended",
     "other_threads_alive",
     "states",
@@ -37,6 +38,23 @@ _thread_count = getattr(_thread, "_count", lambda: 0)
 internal_threads = 0
 #: their idents, each added by the thread itself as it starts (dumps leave them out)
 internal_idents: set[int] = set()
+
+
+def internal_thread_started() -> None:
+    """Called first by each of lockorder's own raw threads: note its ident, and
+    block the signals a process receives in it, so that the kernel delivers them
+    to the program's threads. (A SIGTERM delivered to a thread of lockorder's
+    would leave the main thread blocked in its read or wait: Python runs the
+    handler only when the main thread wakes.)"""
+    internal_idents.add(_thread.get_ident())
+    import signal
+
+    if hasattr(signal, "pthread_sigmask"):
+        try:
+            signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+        except (OSError, ValueError):  # pragma: no cover - a platform without it
+            pass
+
 
 #: every live thread's state, by serial (guarded by mu)
 by_serial: dict[int, ThreadState] = {}

@@ -30,10 +30,18 @@ TIMEOUT = 20.0
 
 #: two inversions, each a finding; the program says when each is made
 PROGRAM = """
-import os, sys, threading, time
+import os, select, sys, threading, time
 import lockorder
 
 lockorder.configure(mode="record")
+
+def line():
+    # as a server's main loop does: wake now and then. A signal the kernel gives
+    # a thread just ending leaves a main thread blocked in read() unaware of it
+    # (Python runs handlers in the main thread, when it runs)
+    while not select.select([sys.stdin], [], [], 0.05)[0]:
+        pass
+    sys.stdin.readline()
 
 def inversion(name):
     a = lockorder.Lock(name=name + " a")
@@ -52,11 +60,11 @@ def inversion(name):
 inversion("first")
 print("first", flush=True)
 if "--second" in sys.argv:
-    sys.stdin.readline()  # the test has seen the first one written
+    line()  # the test has seen the first one written
     inversion("second")
     print("second", flush=True)
 if "--wait" in sys.argv:
-    sys.stdin.readline()  # until the test says (or stops us)
+    line()  # until the test says (or stops us)
 """
 
 
