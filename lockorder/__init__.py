@@ -77,7 +77,7 @@ __all__ = [
 
 Settings = _config.Settings
 
-if _tracker.settings.report or _tracker.settings.dump_signal:
+if _tracker.settings.enabled and (_tracker.settings.report or _tracker.settings.dump_signal):
     # LOCKORDER_REPORT / LOCKORDER_DUMP_SIGNAL: a process configured from its
     # environment keeps its report from the start (docs/production.md)
     from lockorder import _live
@@ -148,7 +148,13 @@ def configure(
         dump_signal=dump_signal,
     )
     _deadlock.ensure_monitor()
-    if settings.report or settings.dump_signal or report is not None or dump_signal is not None:
+    if (
+        settings.report
+        or settings.dump_signal
+        or report is not None
+        or dump_signal is not None
+        or enabled is not None
+    ):
         from lockorder import _live
 
         _live.apply()

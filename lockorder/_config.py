@@ -102,8 +102,11 @@ def validate_report(value: Any, source: str) -> str:
     return value
 
 
-#: signals a process cannot catch, or that already mean something to Python
-_UNCATCHABLE = frozenset({"SIGKILL", "SIGSTOP", "SIGINT", "SIGSEGV", "SIGFPE", "SIGILL", "SIGBUS"})
+#: signals a dump cannot take: those a process cannot catch, those that mean
+#: something to Python, and SIGTERM, whose default action a supervisor relies on
+_UNCATCHABLE = frozenset(
+    {"SIGKILL", "SIGSTOP", "SIGINT", "SIGSEGV", "SIGFPE", "SIGILL", "SIGBUS", "SIGTERM"}
+)
 
 
 def validate_signal(value: Any, source: str) -> str:

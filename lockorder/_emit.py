@@ -96,13 +96,13 @@ def log_new() -> None:
     (docs/production.md). A finding is logged once. Called where the
     thread holds none of lockorder's locks: a handler may block or take locks
     of its own, whose acquires here make no edges."""
+    if _tracker.settings.report:
+        live = sys.modules.get("lockorder._live")
+        if live is not None:  # (imported by whatever set the report)
+            live.changed()  # new edges or findings: the process's report
     if not _tracker._unlogged:
         return
     new = _tracker.take_unlogged()
-    if new and _tracker.settings.report:
-        live = sys.modules.get("lockorder._live")
-        if live is not None:  # (imported by whatever set the report)
-            live.changed()  # the running process's report (docs/production.md)
     mode = _tracker.settings.mode
     if not new or mode == "record" or not _handled():
         return

@@ -53,12 +53,21 @@ _hooked = False
 _sigterm_previous: Any = None
 _dump_signal: str = ""
 _dump_previous: Any = None
+#: whether the write now is the process's last (at exit, on SIGTERM)
+_final = False
+
+
+#: the report setting as applied, made absolute then (a later chdir does not
+#: move the report)
+_template = ""
+#: _tracker.changes when a write was last asked for
+_asked_at = -1
 
 
 def path() -> str:
     """The file this process writes its report to ("" for none)."""
-    template = _tracker.settings.report
-    if not template:
+    template = _template
+    if not template or not _tracker.settings.enabled:
         return ""
     if "{pid}" in template:
         return template.replace("{pid}", str(os.getpid()))
@@ -71,8 +80,14 @@ def path() -> str:
 def apply() -> None:
     """Follow the settings: set up the exit, SIGTERM and fork hooks once a report
     is asked for, and the dump signal when it changes."""
-    global _hooked
+    global _hooked, _template
     settings = _tracker.settings
+    if not settings.enabled:  # LOCKORDER=0: no report, no signal of lockorder's
+        _template = ""
+        if _dump_signal:
+            _set_dump_signal("")
+        return
+    _template = os.path.abspath(settings.report) if settings.report else ""
     if settings.report and not _hooked:
         _hooked = True
         atexit.register(_at_exit)
@@ -85,13 +100,14 @@ def apply() -> None:
 def changed() -> None:
     """Something new was found: have the report written, now if the last write
     was long enough ago, else once it is (never in the calling thread)."""
-    global _writer_pending
-    if not _tracker.settings.report:
+    global _writer_pending, _asked_at
+    if not _template:
         return
     with _mu:
-        if _writer_pending:
-            return
+        if _writer_pending or _tracker.changes == _asked_at:
+            return  # (a write is coming, or nothing changed since the last)
         _writer_pending = True
+        _asked_at = _tracker.changes
     _threads.internal_threads += 1
     try:
         _thread.start_new_thread(_writer, ())
@@ -166,13 +182,20 @@ def _snapshot() -> dict[str, Any]:
             "single_thread": settings.single_thread,
             "implementation": _impl.implementation(),
         },
-        {"command": list(sys.argv), "pid": os.getpid(), "live": True},
+        {
+            "command": list(getattr(sys, "orig_argv", sys.argv)),
+            "pid": os.getpid(),
+            "live": True,
+            "final": _final,
+        },
         suppressed=suppressed,
     )
 
 
 def _at_exit() -> None:
+    global _final
     _tracker_flush()
+    _final = True
     write_now()
 
 
@@ -188,11 +211,35 @@ def _tracker_flush() -> None:
 def _after_fork_in_child() -> None:
     """A forked child: its own file, written from scratch (no writer thread
     came with it; its lock may have been held in the parent)."""
-    global _mu, _last_text, _last_write, _writer_pending
+    global _mu, _last_text, _last_write, _writer_pending, _asked_at
     _mu = _unpatched.allocate_lock()
     _last_text = None
     _last_write = 0.0
     _writer_pending = False
+    _asked_at = -1
+    # a multiprocessing worker ends with os._exit(), which runs no atexit
+    # handler: its own exit hook writes the report (ProcessPoolExecutor's too)
+    # (multiprocessing clears its finalizers in the child before it runs its
+    # after-fork functions: the finalizer is registered by one of those)
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        try:
+            util.register_after_fork(_AFTER_FORK, _exit_hook_of_a_worker)
+        except Exception:  # pragma: no cover - a multiprocessing without it
+            pass
+
+
+class _Marker:
+    """What multiprocessing's after-fork registry keys our function by."""
+
+
+_AFTER_FORK = _Marker()
+
+
+def _exit_hook_of_a_worker(_: Any) -> None:
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        util.Finalize(None, _at_exit, exitpriority=-100)
 
 
 def _hook_sigterm() -> None:
@@ -211,6 +258,8 @@ def _hook_sigterm() -> None:
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
+    global _final
+    _final = True
     write_now()
     # the default action, as if lockorder had not been there: the process ends
     # by the signal, with the status a supervisor expects
@@ -228,12 +277,18 @@ def _set_dump_signal(name: str) -> None:
     _dump_signal = ""
     if not name:
         return
+    number = getattr(signal, name)
+    why = ""
     try:
-        _dump_previous = signal.signal(getattr(signal, name), _on_dump_signal)
+        if signal.getsignal(number) not in (signal.SIG_DFL, None):
+            why = "the program handles it already"
+        else:
+            _dump_previous = signal.signal(number, _on_dump_signal)
     except ValueError:  # not the main thread
-        sys.stderr.write(
-            f"lockorder: dump_signal {name} can only be set from the main thread; not set\n"
-        )
+        why = "it can only be set from the main thread"
+    if why:
+        sys.stderr.write(f"lockorder: dump_signal {name} not set: {why}\n")
+        _tracker.configure(dump_signal="")
         return
     _dump_signal = name
 

@@ -274,6 +274,7 @@ def test_an_unchanged_report_is_not_written_again(
         ("report", "live-{host}.json", "a file path, where {pid} stands for the process id"),
         ("report", "reports/", "a file path"),
         ("dump_signal", "KILL", "a signal name such as USR1"),
+        ("dump_signal", "TERM", "a signal name such as USR1"),
         ("dump_signal", "NOPE", "a signal name such as USR1"),
     ],
 )
@@ -281,3 +282,106 @@ def test_a_bad_setting_is_one_clear_error(setting: str, value: str, expected: st
     with pytest.raises(ConfigurationError, match=expected) as info:
         lockorder.configure(**{setting: value})
     assert setting in str(info.value) and repr(value) in str(info.value)
+
+
+MULTIPROCESSING = """
+import multiprocessing, threading
+import lockorder
+
+lockorder.configure(mode="record")
+a = lockorder.Lock(name="mp a")
+b = lockorder.Lock(name="mp b")
+
+def half(first, second):
+    with first, second:  # one edge per worker: the inversion is only in the merge
+        pass
+
+if __name__ == "__main__":
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=half, args=pair) for pair in ((a, b), (b, a))]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(20)
+    print(" ".join(str(worker.pid) for worker in workers))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork")
+def test_multiprocessing_workers_which_end_with_os_exit_still_write_their_reports(
+    tmp_path: Path,
+) -> None:
+    """A multiprocessing worker ends with os._exit(), which runs no atexit
+    handler: without its own exit hook its report, with its half of the
+    inversion, was lost, and the merge found nothing."""
+    (tmp_path / "mp.py").write_text(MULTIPROCESSING)
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore::DeprecationWarning", "mp.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+        env=_env(LOCKORDER_REPORT="lo-{pid}.json"),
+    )
+    assert done.returncode == 0, done.stderr
+    files = [tmp_path / f"lo-{pid}.json" for pid in done.stdout.split()]
+    assert all(f.exists() for f in files), sorted(p.name for p in tmp_path.iterdir())
+    merged = subprocess.run(
+        [sys.executable, "-m", "lockorder", "merge", "-o", "all.json", *map(str, files)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert merged.returncode in (0, 3), merged.stderr
+    assert _messages(json.loads((tmp_path / "all.json").read_text())) == ["mp a"]
+
+
+OWN_HANDLER = """
+import signal, sys
+signal.signal(signal.SIGUSR1, lambda *_: print("the program's own", flush=True))
+import lockorder
+lockorder.configure(dump_signal="USR1")
+print("set:", lockorder.settings().dump_signal or "no", flush=True)
+signal.raise_signal(signal.SIGUSR1)
+"""
+
+
+def test_the_dump_signal_never_replaces_the_program_s_own_handler(tmp_path: Path) -> None:
+    (tmp_path / "own.py").write_text(OWN_HANDLER)
+    done = subprocess.run(
+        [sys.executable, "own.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+        env=_env(),
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "set: no\nthe program's own\n"
+    assert done.stderr == (
+        "lockorder: dump_signal SIGUSR1 not set: the program handles it already\n"
+    )
+
+
+def test_checking_off_writes_no_report_and_takes_no_signal(tmp_path: Path) -> None:
+    (tmp_path / "svc.py").write_text(PROGRAM)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import lockorder, signal; print(signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL)",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+        env=_env(LOCKORDER="0", LOCKORDER_REPORT="off.json", LOCKORDER_DUMP_SIGNAL="USR1"),
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "True\n"
+    assert not (tmp_path / "off.json").exists()
