@@ -407,20 +407,69 @@ def _line_at(code: CodeType, lasti: int) -> int:
 def taken_in_loop(depth: int = 2) -> bool:
     """Whether the program's code that called a semaphore's acquire (see
     :func:`_program_frame`) runs it inside a loop of its function."""
-    frame = _program_frame(depth + 1)
+    return in_loop(_program_frame(depth + 1))
+
+
+def in_loop(frame: FrameType | None) -> bool:
+    """Whether ``frame`` is inside a loop of its function, where it is now."""
     return frame is not None and bool(_facts(frame.f_code, frame.f_lasti, _analyse_loop))
 
 
+#: instructions after which the next one does not run
+_NO_FALL_THROUGH = frozenset(
+    {
+        "JUMP_ABSOLUTE",
+        "JUMP_BACKWARD",
+        "JUMP_BACKWARD_NO_INTERRUPT",
+        "JUMP_FORWARD",
+        "RAISE_VARARGS",
+        "RERAISE",
+        "RETURN_CONST",
+        "RETURN_VALUE",
+    }
+)
+
+
 def _analyse_loop(code: object, lasti: int) -> bool:
-    """A backward jump from after ``lasti`` to at or before it: a loop's body."""
-    for ins in dis.get_instructions(code):  # type: ignore[arg-type]
-        if (
-            ins.offset > lasti
-            and (ins.opcode in dis.hasjrel or ins.opcode in dis.hasjabs)
-            and isinstance(ins.argval, int)
-            and ins.argval <= lasti
-        ):
-            return True
+    """A backward jump from after ``lasti`` to at or before it: a loop's body.
+
+    Only jumps the code's normal flow reaches count: not the jump back of an
+    ``await`` resending to what it awaits (3.11+), nor the jump back out of a
+    ``with`` block's exception handler (3.12), which would make every line after
+    a ``with`` look like a loop's body. The normal flow starts at the code's
+    first instruction and follows jumps, but no exception handler other than
+    the one that ends an ``async for``."""
+    instructions = list(dis.get_instructions(code))  # type: ignore[arg-type]
+    at = {ins.offset: index for index, ins in enumerate(instructions)}
+    bytecode = dis.Bytecode(code)  # type: ignore[arg-type]
+    todo = [0]
+    for entry in getattr(bytecode, "exception_entries", ()):
+        index = at.get(entry.target)
+        if index is not None and instructions[index].opname == "END_ASYNC_FOR":
+            todo.append(index)
+    reached: set[int] = set()
+    while todo:
+        index = todo.pop()
+        while index < len(instructions) and index not in reached:
+            reached.add(index)
+            ins = instructions[index]
+            jumps = ins.opcode in dis.hasjrel or ins.opcode in dis.hasjabs
+            target = at.get(ins.argval) if jumps and isinstance(ins.argval, int) else None
+            if target is not None and ins.opname.startswith("SETUP_"):
+                # (3.10: a handler; only the one ending an async for goes on)
+                if instructions[target].opname == "END_ASYNC_FOR":
+                    todo.append(target)
+            elif target is not None:
+                todo.append(target)
+                if (
+                    ins.offset > lasti
+                    and ins.argval <= lasti
+                    and ins.opname != "JUMP_BACKWARD_NO_INTERRUPT"
+                ):
+                    return True
+            if ins.opname in _NO_FALL_THROUGH:
+                break
+            index += 1
     return False
 
 

@@ -755,6 +755,28 @@ def test_a_second_unit_taken_outside_a_loop_is_still_a_hold() -> None:
     assert lockorder.graph().has_edge("nested-units", "under-two-units")
 
 
+def test_a_second_unit_taken_after_a_with_block_is_still_a_hold() -> None:
+    """Python 3.12 compiles a ``with`` block's exception handler with a jump back
+    to the line after the block: every acquire after a ``with`` looked like a
+    loop's body, and a nested unit there was taken as capacity (the semaphore a
+    signal, its holds making no edges)."""
+    lockorder.configure(mode="record")
+    sem = lockorder.Semaphore(2, name="after-with")
+    lock = lockorder.Lock(name="under-units-after-with")
+    other = lockorder.Lock(name="before-the-units")
+
+    def nest() -> None:
+        with other:
+            pass
+        with sem:
+            with sem, lock:
+                pass
+
+    run_threads(nest)
+    assert not _tracker.graph.by_key["after-with"].signal
+    assert lockorder.graph().has_edge("after-with", "under-units-after-with")
+
+
 def test_a_loop_taking_one_unit_per_round_and_giving_it_back_is_holds() -> None:
     lockorder.configure(mode="record")
     sem = lockorder.Semaphore(1, name="per-round")
