@@ -326,10 +326,11 @@ class Lock(asyncio.Lock, metaclass=_OffSwitch):
     def acquire(self) -> Coroutine[Any, Any, Literal[True]]:
         """Acquire the lock, as ``asyncio.Lock.acquire``; records lock-order edges.
 
-        The holder is the task that *calls* acquire(): ``asyncio.wait_for(lock.
-        acquire(), t)`` (a task of its own before Python 3.12), ``gather()`` and
-        ``ensure_future()`` run the acquire in a task made for it, which ends
-        at once, while the caller goes on holding the lock."""
+        The holder is the task that awaits the acquire's result: the task that
+        runs it, or, when the acquire runs in a task made for it
+        (``asyncio.wait_for(lock.acquire(), t)`` before Python 3.12,
+        ``gather()``, ``ensure_future()``), the task waiting on that one acquire
+        (lockorder._tasks)."""
         # the frame that called acquire(): the program's, past asyncio's
         # __aenter__ (whose frame, once it returns, links to nothing: it must be
         # taken now; where in it the lock was taken is worked out only when a
@@ -337,9 +338,10 @@ class Lock(asyncio.Lock, metaclass=_OffSwitch):
         caller: Any = _getframe(1)
         if caller is not None and caller.f_code is _AENTER:
             caller = caller.f_back
-        return self._lo_acquire(_holder(), caller)
+        return self._lo_acquire(caller)
 
-    async def _lo_acquire(self, holder: Any, caller: Any) -> Literal[True]:
+    async def _lo_acquire(self, caller: Any) -> Literal[True]:
+        holder = _holder()  # (as the acquire starts: in the task that runs it)
         timer = None
         if self._lo_owner is holder and not _tracker.is_signal(self) and not _deadline(holder):
             if _tracker.settings.mode == "raise":
@@ -534,6 +536,11 @@ class Lock(asyncio.Lock, metaclass=_OffSwitch):
                     else:
                         _tasks.mirror_drop(step, self)
         elif owner is not None:
+            if owner.handoff:
+                # taken by a task made only to acquire it, which ended: its result
+                # handed the lock to whoever collected it (lockorder._tasks)
+                pop(owner, self)
+                return
             # legal for asyncio's locks; the first time, the class is a signal
             steal(owner, self)
             _discipline.release_not_held(self, holder, owner)
@@ -595,15 +602,15 @@ class _SemaphoreMixin:
 
     @_coroutine_function
     def acquire(self) -> Coroutine[Any, Any, Literal[True]]:
-        """Acquire a unit; the holder is the task that calls acquire() (Lock.acquire)."""
-        return self._lo_acquire(_tasks.current())
+        """Acquire a unit; the holder is the task that awaits its result (Lock.acquire)."""
+        return self._lo_acquire()
 
-    async def _lo_acquire(self, holder: Any) -> Literal[True]:
+    async def _lo_acquire(self) -> Literal[True]:
+        runner = _tasks.current()
+        holder = runner.helper_for or runner
         nested = holder in self._lo_holders and not self._lo_cls.signal
         if nested and not _deadline(holder):
-            error = _nested_acquire(self, holder)
-            if error is not None:
-                raise error
+            _another_unit(self, holder, runner)
         _chain(holder, self)
         step = _tls.__dict__.get("step") if holder.task is not None else None
         if step is not None and len(step.held) > len(step.mirrored) + 1:
@@ -626,6 +633,8 @@ class _SemaphoreMixin:
         try:
             self._lo_holders.remove(holder)
         except ValueError:
+            if self._lo_handed_on(holder):
+                return
             # released by a task that holds no unit: a limiter handed over
             self._lo_unhold(_discipline.RELEASED_BY_ANOTHER)
             return
@@ -637,6 +646,17 @@ class _SemaphoreMixin:
 
     def _lo_unhold(self, why: str) -> None:
         _primitives.unhold(self, why)  # as for threads
+
+    def _lo_handed_on(self, holder: Any) -> bool:
+        """``holder`` releases a unit it does not hold: one a task made only to
+        acquire it took before it ended? Its result handed the unit on, to whoever
+        collected it: this release gives it back (lockorder._tasks)."""
+        for other in self._lo_holders:
+            if other.handoff:
+                self._lo_holders.remove(other)
+                pop(other, self)
+                return True
+        return False
 
 
 class Semaphore(_SemaphoreMixin, asyncio.Semaphore, metaclass=_OffSwitch):
@@ -673,6 +693,10 @@ class BoundedSemaphore(_SemaphoreMixin, asyncio.BoundedSemaphore, metaclass=_Off
         self._lo_sem_init("asyncio.BoundedSemaphore", name, _site or _sites.find_site(2))
 
 
+#: a task whose coroutine is one of these was made to run an acquire (lockorder._tasks)
+_tasks.ACQUIRES.update((Lock._lo_acquire.__code__, _SemaphoreMixin._lo_acquire.__code__))
+
+
 # -- findings -----------------------------------------------------------------------------
 
 
@@ -703,7 +727,13 @@ def _self_deadlock(st: Any, holder: Any, waited: float | None) -> SelfDeadlockEr
         "asyncio's locks are not reentrant, it waits until another task releases it",
         locks=(ref,),
         thread=holder.name,
-        stack=_stack_of(holder) if waited is not None else _sites.capture_stack(3),
+        # (raise mode: here, unless a task made to run the acquire runs this for
+        # its holder; a timer: where the waiting task is suspended)
+        stack=(
+            _sites.capture_stack(3)
+            if waited is None and _tasks.current() is holder
+            else _stack_of(holder)
+        ),
         reason=why + "; a lock another task releases on purpose is a signal: "
         "lockorder.aio.Lock(signal=True)",
         test=_tracker.current_test,
@@ -719,7 +749,17 @@ def _self_deadlock(st: Any, holder: Any, waited: float | None) -> SelfDeadlockEr
     return error
 
 
-def _nested_acquire(st: Any, holder: Any) -> Exception | None:
+def _another_unit(st: Any, holder: Any, runner: Any) -> None:
+    """``holder`` holds a unit of the semaphore ``st`` and starts to acquire another
+    (itself, or through ``runner``, a task made to run the acquire that it waits
+    on): a nested-acquire, shown where the program awaited it."""
+    stack = _sites.capture_stack(3) if runner is holder else _task_stack(holder)
+    error = _nested_acquire(st, holder, stack)
+    if error is not None:
+        raise error
+
+
+def _nested_acquire(st: Any, holder: Any, stack: tuple[Frame, ...]) -> Exception | None:
     from lockorder._findings import Finding
 
     ref = _tracker._ref(st)
@@ -730,7 +770,7 @@ def _nested_acquire(st: Any, holder: Any) -> Exception | None:
         "unit of it: once every unit is held by a task doing the same, all wait for ever",
         locks=(ref,),
         thread=holder.name,
-        stack=_sites.capture_stack(3),
+        stack=stack,
         reason="a semaphore (a pool, a limiter) acquired again by a holder of one of its "
         "units deadlocks under load",
         test=_tracker.current_test,

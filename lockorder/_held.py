@@ -65,6 +65,7 @@ class ThreadState:
         "classes",
         "deferred",
         "groups",
+        "handoff",
         "held",
         "helper_for",
         "ident",
@@ -141,6 +142,10 @@ class ThreadState:
         #: before 3.12, gather, ensure_future): that task's state, for whom the
         #: wait releases and re-acquires the lock (lockorder._aio.Condition)
         self.helper_for: ThreadState | None = None
+        #: a task made only to run a checked asyncio acquire() that no task was
+        #: waiting on when it started: the lock it ends holding passes to whichever
+        #: task releases it (lockorder._tasks)
+        self.handoff = False
 
     @property
     def kind(self) -> str:

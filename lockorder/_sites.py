@@ -654,7 +654,11 @@ def stack_of(frame: FrameType | None, limit: int = STACK_LIMIT) -> tuple[Frame, 
             break
         if module == "lockorder" or frame.f_code.co_filename.startswith(_LOCKORDER_DIR):
             module = "lockorder."
-        if not module.startswith(_STACK_SKIP):
+        if not module.startswith(_STACK_SKIP) and (
+            # asyncio's own frames (wait_for, the runner) are not the program's;
+            # the loop's Handle._run stays, to cut what lies outside a task's step
+            not module.startswith("asyncio.") or frame.f_code.co_name == "_run"
+        ):
             frame_info = Frame(frame.f_code.co_filename, frame.f_lineno, _qualname(frame))
             frames.append((frame_info, module))
         frame = frame.f_back

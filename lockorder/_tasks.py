@@ -16,10 +16,22 @@ the task's asyncio locks are mirrored on the thread's held stack, so the
 thread's acquires make the edges "asyncio lock -> threading lock" through the
 ordinary fast and slow paths (and the edges are the task's). The mirror is
 taken down when the step ends.
+
+The holder of an acquire is the task that awaits its result for the lock's
+use. A task made only to run a checked ``acquire()`` (``ensure_future()``,
+``gather()``, ``wait_for()`` before 3.12, ``create_task()``, a TaskGroup) is
+judged when it starts, from the callbacks on it (never from timing): a task
+waiting on that one acquire (awaiting the task itself, or a ``gather()``,
+``shield()`` or ``wait_for()`` of it) is its holder; otherwise the task holds
+what it takes, and since it ends holding it, the lock or unit passes to
+whichever task releases it (``ThreadState.handoff``): the tasks are collected
+later, by ``asyncio.wait()``, ``as_completed()``, a TaskGroup or a cancel.
 """
 
 from __future__ import annotations
 
+import functools
+import types
 import weakref
 from asyncio import events, tasks
 from typing import Any
@@ -28,6 +40,7 @@ from lockorder import _sites, _threads, _unpatched
 from lockorder._held import ThreadState, pop, push
 
 __all__ = [
+    "ACQUIRES",
     "act_for",
     "created_at",
     "current",
@@ -73,7 +86,84 @@ def _new_task_state(task: Any) -> ThreadState:
     ts.started_at = created_at(task)
     task._lo_state = ts
     task.add_done_callback(ended)
+    if getattr(task.get_coro(), "cr_code", None) in ACQUIRES:
+        _made_to_acquire(ts, task)
     return ts
+
+
+#: the code of the checked primitives' acquire coroutines (lockorder._aio adds them)
+ACQUIRES: set[types.CodeType] = set()
+
+#: the names of a task's callback that resumes it when a future it awaits is done
+_WAKEUPS = frozenset({"task_wakeup", "__wakeup", "_Task__wakeup"})
+
+#: asyncio's task classes: the C one and the Python one
+_TASKS = (tasks.Task, getattr(tasks, "_PyTask", tasks.Task))
+
+#: how deep gather()s and shield()s are followed to the task waiting on them
+_DEPTH = 8
+
+
+def _inner(function: Any, name: str) -> types.CodeType | None:
+    """The code of the function ``name`` nested in ``function`` (asyncio's own)."""
+    for const in getattr(function, "__code__", types.SimpleNamespace(co_consts=())).co_consts:
+        if isinstance(const, types.CodeType) and const.co_name == name:
+            return const
+    return None
+
+
+#: the callbacks gather() and shield() put on what they wait for, which lead to
+#: the future they complete (their closure's ``outer``)
+_OUTERS = tuple(
+    code
+    for code in (
+        _inner(getattr(tasks, "gather", None), "_done_callback"),
+        _inner(getattr(tasks, "shield", None), "_inner_done_callback"),
+    )
+    if code is not None and "outer" in code.co_freevars
+)
+#: wait_for()'s callback before Python 3.12: partial(_release_waiter, waiter)
+_RELEASE_WAITER = getattr(tasks, "_release_waiter", None)
+
+
+def _made_to_acquire(ts: ThreadState, task: Any) -> None:
+    """``task`` was made to run a checked acquire() and starts it now: its holder
+    is the task waiting on it, if one is (``helper_for``); else the task itself,
+    whose lock passes on when it ends with it (``handoff``)."""
+    waiter = _awaited_by(task, 0)
+    if waiter is not None and waiter is not task:
+        state = getattr(waiter, "_lo_state", None)
+        ts.helper_for = state if state is not None else _new_task_state(waiter)
+    else:
+        ts.handoff = True
+
+
+def _awaited_by(future: Any, depth: int) -> Any:
+    """The task waiting on ``future`` now: awaiting it, or a gather(), shield()
+    or (before 3.12) wait_for() of it; None if none is (asyncio.wait(),
+    as_completed() and a TaskGroup collect it later)."""
+    for entry in getattr(future, "_callbacks", None) or ():
+        callback = entry[0] if isinstance(entry, tuple) else entry
+        owner = getattr(callback, "__self__", None)
+        if getattr(callback, "__name__", None) in _WAKEUPS and isinstance(owner, _TASKS):
+            return owner
+        if depth >= _DEPTH:
+            continue
+        outer: Any = None
+        if isinstance(callback, functools.partial):
+            if callback.func is _RELEASE_WAITER and callback.args:
+                outer = callback.args[0]
+        elif getattr(callback, "__code__", None) in _OUTERS:
+            cell = callback.__closure__[callback.__code__.co_freevars.index("outer")]
+            try:
+                outer = cell.cell_contents
+            except ValueError:  # (not set yet)
+                outer = None
+        if outer is not None:
+            found = _awaited_by(outer, depth + 1)
+            if found is not None:
+                return found
+    return None
 
 
 def ended(task: Any) -> None:
@@ -82,8 +172,8 @@ def ended(task: Any) -> None:
     under install() the end of its last step calls it first (lockorder._aio), as
     a thread's leaks are reported before a join() of it returns."""
     ts = getattr(task, "_lo_state", None)
-    if ts is None or not ts.held or getattr(task, "_lo_ended", False):
-        return
+    if ts is None or not ts.held or ts.handoff or getattr(task, "_lo_ended", False):
+        return  # (a task made to run acquire() hands what it took on: not a leak)
     task._lo_ended = True
     try:
         _threads.task_ended(ts)

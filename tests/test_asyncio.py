@@ -11,6 +11,7 @@ import inspect
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import lockorder
 from lockorder import _install, _tasks, _threads, _tracker
 from lockorder.aio import BoundedSemaphore, Condition, Lock, Semaphore
 from lockorder.errors import DeadlockError, SelfDeadlockError
+from tests.conftest import TIMEOUT as THREAD_TIMEOUT
 from tests.conftest import lockorder_run
 
 TIMEOUT = 10
@@ -470,6 +472,184 @@ def test_a_limiter_is_silent_and_a_nested_unit_is_reported(record_mode: None) ->
     run(main)
     (finding,) = lockorder.findings()
     assert finding.kind == "nested-acquire" and "holds a unit of aio pool" in finding.message
+
+
+# -- who holds an acquire run in a task of its own (issue 28) ------------------------------
+
+
+async def _collected_later(acquire: Callable[[], Awaitable[Any]], count: int) -> set[Any]:
+    """Issue 28's shape: a task made per acquire(), collected with asyncio.wait()
+    and a timeout, the ones still waiting cancelled. (The tasks' first steps run
+    before the timeout can: those that can take a unit have it, the others wait
+    until cancelled.)"""
+    waiters = [asyncio.ensure_future(acquire()) for _ in range(count)]
+    done, pending = await asyncio.wait(waiters, timeout=0.01)
+    for waiter in pending:
+        waiter.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    return done
+
+
+async def _with_as_completed(acquire: Callable[[], Awaitable[Any]], count: int) -> set[Any]:
+    waiters = [asyncio.ensure_future(acquire()) for _ in range(count)]
+    taken = 0
+    try:
+        for next_done in asyncio.as_completed(waiters, timeout=0.01):
+            await next_done
+            taken += 1
+    except asyncio.TimeoutError:
+        for waiter in waiters:
+            waiter.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
+    return set(range(taken))
+
+
+async def _in_a_task_group(acquire: Callable[[], Awaitable[Any]], count: int) -> set[Any]:
+    async with asyncio.TaskGroup() as group:  # type: ignore[attr-defined]
+        waiters = [group.create_task(acquire()) for _ in range(count)]
+        done, pending = await asyncio.wait(waiters, timeout=0.01)
+        for waiter in pending:
+            waiter.cancel()
+    return done  # type: ignore[no-any-return]
+
+
+async def _awaited_later(acquire: Callable[[], Awaitable[Any]], count: int) -> set[Any]:
+    """Started, then awaited after another await: nobody waited on it when it began."""
+    waiter = asyncio.ensure_future(acquire())
+    await asyncio.sleep(0)
+    await waiter
+    return {waiter}
+
+
+COLLECTED_LATER = [
+    pytest.param(_collected_later, id="wait-timeout"),
+    pytest.param(_with_as_completed, id="as_completed"),
+    pytest.param(
+        _in_a_task_group,
+        id="task-group",
+        marks=pytest.mark.skipif(sys.version_info < (3, 11), reason="TaskGroup is 3.11+"),
+    ),
+    pytest.param(_awaited_later, id="awaited-later"),
+]
+
+
+@pytest.mark.parametrize("collect", COLLECTED_LATER)
+@pytest.mark.parametrize("kind", ["Semaphore", "Lock", "Condition"])
+def test_tasks_made_to_acquire_and_collected_later_hold_their_own_units(
+    kind: str, collect: Callable[..., Awaitable[set[Any]]]
+) -> None:
+    """Issue 28: ``ensure_future(gate.acquire())`` eight times, collected by
+    ``asyncio.wait(..., timeout)`` (or as_completed, a TaskGroup, an await after
+    another), then the caller releases what was taken. The caller waited on no
+    one acquire: each task holds its own unit, and its result hands it to the
+    caller, whose release is no finding (was: nested-acquire, the caller
+    "holding" three units and "waiting" for more; with a Lock, a self-deadlock
+    or a release-not-held). In raise mode: no finding may be made at all."""
+    gate: Any = {
+        "Semaphore": lambda: Semaphore(3, name="aio gate"),
+        "Lock": Lock,
+        "Condition": Condition,
+    }[kind]()
+
+    async def main() -> None:
+        done = await collect(gate.acquire, 8)
+        assert done
+        for _ in done:
+            gate.release()
+
+    run(main)
+    assert lockorder.findings() == []
+    if kind == "Semaphore":
+        # a unit handed on is given back by the release: no signal learned, and a
+        # nested unit is still found afterwards
+        assert not _tracker.graph.by_key["aio gate"].signal
+        lockorder.configure(mode="record")
+
+        async def nested() -> None:
+            async with gate:
+                async with gate:
+                    pass
+
+        run(nested)
+        assert kinds() == ["nested-acquire"]
+
+
+def test_units_taken_by_tasks_and_threads_then_released_by_their_starter() -> None:
+    """The threaded twin of the shape: threads made to take a unit each, which
+    end, and the thread that started them releases the units. Silent both ways."""
+    threaded = lockorder.Semaphore(3, name="threaded gate")
+    takers = [threading.Thread(target=threaded.acquire) for _ in range(3)]
+    for taker in takers:
+        taker.start()
+    for taker in takers:
+        taker.join(THREAD_TIMEOUT)
+    for _ in takers:
+        threaded.release()
+    tasked = Semaphore(3, name="aio gate")
+
+    async def main() -> None:
+        for _ in await _collected_later(tasked.acquire, 3):
+            tasked.release()
+
+    run(main)
+    assert lockorder.findings() == []
+
+
+ASYNCIO_DIR = str(Path(asyncio.__file__).parent)
+
+NESTED_THROUGH = {
+    # (wait_for runs the acquire in a task of its own before 3.12, in the caller after)
+    "wait_for": lambda pool: asyncio.wait_for(pool.acquire(), TIMEOUT),
+    "gather": lambda pool: asyncio.gather(pool.acquire()),
+    "ensure_future": lambda pool: asyncio.ensure_future(pool.acquire()),
+    "shield": lambda pool: asyncio.shield(pool.acquire()),
+    "nested gather": lambda pool: asyncio.gather(asyncio.gather(pool.acquire())),
+}
+
+
+@pytest.mark.parametrize("through", list(NESTED_THROUGH))
+def test_a_unit_awaited_through_a_helper_by_a_holder_is_a_nested_acquire(
+    record_mode: None, through: str
+) -> None:
+    """The task waiting on that one acquire holds it: a holder of a unit that
+    awaits another through wait_for(), gather(), an awaited ensure_future() or
+    shield() is a nested-acquire, and the finding's stack is where the program
+    awaited it (was: asyncio's frames, the helper task's stack)."""
+    pool = Semaphore(2, name="aio pool")
+
+    async def handler() -> None:
+        async with pool:
+            await NESTED_THROUGH[through](pool)  # the line the finding shows
+            pool.release()
+
+    run(handler)
+    (finding,) = lockorder.findings()
+    assert finding.kind == "nested-acquire" and "holds a unit of aio pool" in finding.message
+    innermost = finding.stack[-1]
+    assert innermost.filename == __file__ and innermost.function.endswith(".handler"), finding.stack
+    source = Path(__file__).read_text().splitlines()
+    assert source[innermost.lineno - 1].strip().endswith("# the line the finding shows")
+    assert not any(frame.filename.startswith(ASYNCIO_DIR) for frame in finding.stack), finding.stack
+
+
+@pytest.mark.parametrize("through", ["wait_for", "gather", "ensure_future"])
+def test_a_lock_reacquired_through_a_helper_raises_where_the_program_awaited_it(
+    through: str,
+) -> None:
+    """Raise mode: the self-deadlock of a holder awaiting its own lock through a
+    task made for the acquire shows the program's line, not the loop's frames."""
+    lock = Lock(name="aio not reentrant")
+
+    async def handler() -> None:
+        async with lock:
+            await NESTED_THROUGH[through](lock)  # the line the finding shows
+
+    with pytest.raises(SelfDeadlockError) as raised:
+        run(handler)
+    innermost = raised.value.finding.stack[-1]
+    assert innermost.filename == __file__ and innermost.function.endswith(".handler")
+    source = Path(__file__).read_text().splitlines()
+    assert source[innermost.lineno - 1].strip().endswith("# the line the finding shows")
 
 
 SCRIPT_ACROSS_AWAIT = """
