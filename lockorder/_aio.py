@@ -608,23 +608,18 @@ class _SemaphoreMixin:
     async def _lo_acquire(self) -> Literal[True]:
         runner = _tasks.current()
         holder = runner.helper_for or runner
-        nested = holder in self._lo_holders and not self._lo_cls.signal
-        if nested and not _deadline(holder):
-            _another_unit(self, holder, runner)
+        if holder in self._lo_holders and not self._lo_cls.signal and not _deadline(holder):
+            _another_unit(self, holder, runner)  # (or capacity taken: a signal now)
         _chain(holder, self)
         step = _tls.__dict__.get("step") if holder.task is not None else None
         if step is not None and len(step.held) > len(step.mirrored) + 1:
             _thread_locks(holder, step, self)  # (as in Lock's acquire)
         await super().acquire()  # type: ignore[misc]
         if not self._lo_cls.signal:
-            if nested and _sites.taken_in_loop(2):
-                # another unit, in a loop, by a task holding one: capacity taken
-                self._lo_unhold(_discipline.TAKEN_AS_CAPACITY)
-            else:
-                push(holder, self)
-                self._lo_holders.append(holder)
-                if step is not None:
-                    _tasks.mirror_take(step, holder, self)
+            push(holder, self)
+            self._lo_holders.append(holder)
+            if step is not None:
+                _tasks.mirror_take(step, holder, self)
         return True
 
     def release(self) -> None:
@@ -752,11 +747,37 @@ def _self_deadlock(st: Any, holder: Any, waited: float | None) -> SelfDeadlockEr
 def _another_unit(st: Any, holder: Any, runner: Any) -> None:
     """``holder`` holds a unit of the semaphore ``st`` and starts to acquire another
     (itself, or through ``runner``, a task made to run the acquire that it waits
-    on): a nested-acquire, shown where the program awaited it."""
-    stack = _sites.capture_stack(3) if runner is holder else _task_stack(holder)
+    on). Decided now, before the wait, as for threads (docs/concepts.md): taken
+    in a loop of the program's code, it is capacity taken (the class is a signal
+    from now on: a dispatcher taking a unit per worker it starts, the workers
+    giving them back); else a nested-acquire."""
+    if runner is holder:
+        frame = _sites._program_frame(3)  # (past _lo_acquire and asyncio's __aenter__)
+        stack = _sites.capture_stack(3)
+    else:
+        frame = _suspended_at(holder)
+        stack = _task_stack(holder)
+    if _sites.in_loop(frame):
+        st._lo_unhold(_discipline.TAKEN_AS_CAPACITY)
+        return
     error = _nested_acquire(st, holder, stack)
     if error is not None:
         raise error
+
+
+def _suspended_at(holder: Any) -> Any:
+    """The innermost frame of the program's in a suspended task's await chain."""
+    task = _tasks.task_of(holder)
+    coro = task.get_coro() if task is not None else None
+    found = None
+    for _ in range(_sites.STACK_LIMIT):
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is None:
+            break
+        if not str(frame.f_globals.get("__name__", "")).startswith(_ASYNCIO):
+            found = frame
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return found
 
 
 def _nested_acquire(st: Any, holder: Any, stack: tuple[Frame, ...]) -> Exception | None:

@@ -23,7 +23,7 @@ from lockorder import _install, _tasks, _threads, _tracker
 from lockorder.aio import BoundedSemaphore, Condition, Lock, Semaphore
 from lockorder.errors import DeadlockError, SelfDeadlockError
 from tests.conftest import TIMEOUT as THREAD_TIMEOUT
-from tests.conftest import lockorder_run
+from tests.conftest import lockorder_run, run_threads
 
 TIMEOUT = 10
 
@@ -491,17 +491,17 @@ async def _collected_later(acquire: Callable[[], Awaitable[Any]], count: int) ->
 
 
 async def _with_as_completed(acquire: Callable[[], Awaitable[Any]], count: int) -> set[Any]:
+    """The first done from as_completed(), then the others still waiting cancelled
+    (no timeout: what the first steps took is taken, whatever the machine's speed)."""
     waiters = [asyncio.ensure_future(acquire()) for _ in range(count)]
-    taken = 0
-    try:
-        for next_done in asyncio.as_completed(waiters, timeout=0.01):
-            await next_done
-            taken += 1
-    except asyncio.TimeoutError:
-        for waiter in waiters:
-            waiter.cancel()
-        await asyncio.gather(*waiters, return_exceptions=True)
-    return set(range(taken))
+    for first in asyncio.as_completed(waiters):
+        await first
+        break
+    taken = {waiter for waiter in waiters if waiter.done()}
+    for waiter in waiters:
+        waiter.cancel()
+    await asyncio.gather(*waiters, return_exceptions=True)
+    return taken
 
 
 async def _in_a_task_group(acquire: Callable[[], Awaitable[Any]], count: int) -> set[Any]:
@@ -650,6 +650,62 @@ def test_a_lock_reacquired_through_a_helper_raises_where_the_program_awaited_it(
     assert innermost.filename == __file__ and innermost.function.endswith(".handler")
     source = Path(__file__).read_text().splitlines()
     assert source[innermost.lineno - 1].strip().endswith("# the line the finding shows")
+
+
+# -- a limiter: the dispatcher takes the units, the workers give them back (issue 24) -------
+
+
+def test_a_dispatcher_taking_units_for_its_workers_is_a_limiter_for_tasks_and_threads() -> None:
+    """Issue 24, item 1: the dispatcher takes a unit per worker it starts (in a
+    loop, before any worker gave one back), each worker releases its unit. In raise
+    mode nothing is raised at any moment, with tasks as with threads (was, with
+    tasks: nested-acquire at the dispatcher's second unit); a nested unit by a task
+    that holds one outside a loop is still found."""
+    threaded = lockorder.Semaphore(2, name="threaded total")
+    workers: list[threading.Thread] = []
+
+    def thread_worker() -> None:
+        threaded.release()
+
+    def thread_dispatcher() -> None:
+        for _ in range(5):
+            threaded.acquire()
+            worker = threading.Thread(target=thread_worker)
+            worker.start()
+            workers.append(worker)
+
+    run_threads(thread_dispatcher)
+    for worker in workers:
+        worker.join(THREAD_TIMEOUT)
+    total = Semaphore(2, name="aio total")
+    pool = Semaphore(2, name="aio pool")
+
+    async def worker() -> None:
+        try:
+            await asyncio.sleep(0)
+        finally:
+            total.release()  # the unit handed to the worker, which gives it back
+
+    async def dispatcher() -> None:
+        tasks = []
+        for _ in range(5):
+            await total.acquire()  # a unit for each worker it starts
+            tasks.append(asyncio.create_task(worker()))
+        await asyncio.gather(*tasks)
+
+    run(dispatcher)
+    assert lockorder.findings() == []
+    assert _tracker.graph.by_key["aio total"].signal  # capacity, as for threads
+    assert _tracker.graph.by_key["threaded total"].signal
+    lockorder.configure(mode="record")
+
+    async def nested() -> None:
+        async with pool:
+            async with pool:  # asyncpg's nested pool.acquire()
+                pass
+
+    run(nested)
+    assert kinds() == ["nested-acquire"]
 
 
 SCRIPT_ACROSS_AWAIT = """

@@ -1,12 +1,14 @@
-"""Who holds an asyncio acquire (issue 28).
+"""Who holds an asyncio acquire, and a limiter's units (issues 28 and 24, item 1).
 
-A correct program a new async user runs first was an error: tasks made to take
-a unit each and collected later with ``asyncio.wait(..., timeout)`` gave
-``nested-acquire`` charged to the task that started them, which held nothing;
-it exited 3 under ``lockorder run`` and failed under ``pytest --lockorder``.
-Now it is silent, while a task that holds a unit and awaits another of the same
-semaphore (asyncpg's nested ``pool.acquire()``) is still an error, shown at the
-program's line.
+Two correct programs a new async user runs first were errors: tasks made to take
+a unit each and collected later with ``asyncio.wait(..., timeout)`` (issue 28:
+``nested-acquire`` charged to the task that started them, which held nothing),
+and a dispatcher taking a unit per worker it starts, each worker giving its unit
+back (issue 24: ``nested-acquire`` at the dispatcher's second unit). Both exited
+3 under ``lockorder run`` and failed under ``pytest --lockorder``. Now they are
+silent, while a task that holds a unit and awaits another of the same semaphore
+(asyncpg's nested ``pool.acquire()``) is still an error, shown at the program's
+line.
 
 Each test runs the real commands in subprocesses, from a directory of its own.
 """
@@ -56,6 +58,29 @@ async def main():
     for _ in done:
         gate.release()
     print("taken", len(done))
+
+asyncio.run(main())
+"""
+
+#: issue 24's program, as filed
+LIMITER = """
+import asyncio
+
+async def main():
+    total = asyncio.Semaphore(2)
+
+    async def worker():
+        try:
+            await asyncio.sleep(0.01)
+        finally:
+            total.release()          # the permit is handed to the worker, which gives it back
+
+    tasks = []
+    for i in range(5):
+        await total.acquire()        # the dispatcher takes a permit for each worker it starts
+        tasks.append(asyncio.create_task(worker()))
+    await asyncio.gather(*tasks)
+    print("done")
 
 asyncio.run(main())
 """
@@ -134,6 +159,14 @@ def test_the_issues_program_passes_under_the_pytest_plugin(tmp_path: Path) -> No
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
+
+
+def test_a_dispatcher_handing_units_to_its_workers_is_no_finding(tmp_path: Path) -> None:
+    done = _lockorder_run(tmp_path, LIMITER)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "done\n"
+    assert "lockorder: 0 finding(s) (0 error(s), 0 warning(s))" in done.stderr, done.stderr
+    assert "nested-acquire" not in done.stderr and "held-at-exit" not in done.stderr
 
 
 def test_a_nested_unit_stays_an_error_shown_at_the_programs_line(tmp_path: Path) -> None:
