@@ -105,6 +105,8 @@ def _chain(holder: Any, st: Any) -> int:
         if chains:
             key = hash((chains[-1], st._lo_cid))
             if key not in holder.known and not _deadline(holder):
+                if _tasks.current() is not holder:
+                    return _standing_in(holder, slow_acquire, st, key)  # type: ignore[no-any-return]
                 key = slow_acquire(holder, st, key)
             return key
         first: int = st._lo_cid
@@ -173,6 +175,17 @@ def _deadline(holder: Any) -> bool:
         and innermost.f_code is _WAIT_FOR
         and innermost.f_locals.get("timeout") is not None
     )
+
+
+def _standing_in(holder: Any, record: Any, *args: Any) -> Any:
+    """``record(holder, *args)`` run in a task made to run the acquire of
+    ``holder`` (which waits on it): the edges show where ``holder`` awaited it,
+    not the made task's frames, which are asyncio's."""
+    _sites._stand_in.stack = lambda: _task_stack(holder)
+    try:
+        return record(holder, *args)
+    finally:
+        _sites._stand_in.stack = None
 
 
 def _thread_locks(holder: Any, ts: Any, st: Any) -> None:

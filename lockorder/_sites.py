@@ -16,6 +16,7 @@ import dis
 import itertools
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from types import CodeType, FrameType
 from typing import Any, NamedTuple
@@ -633,9 +634,17 @@ _RUNS_THE_PROGRAM = frozenset({"_execute", "_run_script"})
 _LOCKORDER_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep  # (at import)
 
 
+#: per thread: while a task made to run an acquire records its holder's edges,
+#: the holder's stack to show instead of the made task's (lockorder._aio.standing_in)
+_stand_in = threading.local()
+
+
 def capture_stack(depth: int = 2, limit: int = STACK_LIMIT) -> tuple[Frame, ...]:
     """The current stack, innermost last, without lockorder's and wrapt's frames
     and without the outermost frames of the test runner or thread bootstrap."""
+    stand_in = getattr(_stand_in, "stack", None)
+    if stand_in is not None:
+        return stand_in()  # type: ignore[no-any-return]
     try:
         frame: FrameType | None = _getframe(depth)
     except ValueError:

@@ -652,6 +652,38 @@ def test_a_lock_reacquired_through_a_helper_raises_where_the_program_awaited_it(
     assert source[innermost.lineno - 1].strip().endswith("# the line the finding shows")
 
 
+@pytest.mark.parametrize("through", ["wait_for", "gather", "ensure_future"])
+def test_an_edge_made_through_a_helper_shows_where_its_holder_awaited_it(
+    record_mode: None, through: str
+) -> None:
+    """The edge a task makes by awaiting an acquire run in a task made for it
+    shows the task's line, not the made task's frames (the loop's, asyncio's)."""
+    a = Lock(name="aio helper edge a")
+    b = Lock(name="aio helper edge b")
+
+    async def one() -> None:
+        async with a:
+            await NESTED_THROUGH[through](b)  # the line the finding shows
+            b.release()
+
+    async def two() -> None:
+        async with b:
+            async with a:
+                pass
+
+    async def main() -> None:
+        await asyncio.create_task(one())
+        await asyncio.create_task(two())
+
+    run(main)
+    (finding,) = lockorder.findings()
+    (edge,) = [edge for edge in finding.cycle if "(one)" in edge.thread]
+    innermost = edge.stack[-1]
+    assert innermost.filename == __file__ and innermost.function.endswith(".one"), edge.stack
+    source = Path(__file__).read_text().splitlines()
+    assert source[innermost.lineno - 1].strip().endswith("# the line the finding shows")
+
+
 # -- a limiter: the dispatcher takes the units, the workers give them back (issue 24) -------
 
 
