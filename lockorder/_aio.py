@@ -477,7 +477,7 @@ class Lock(asyncio.Lock, metaclass=_OffSwitch):
                         if step is not None:
                             _tasks.mirror_take(step, holder, self)
                         return None
-        await self._lo_acquire(_holder(), _getframe(1))
+        await self._lo_acquire(_getframe(1))
         return None
 
     async def __aexit__(
