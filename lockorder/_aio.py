@@ -110,11 +110,11 @@ def _chain(holder: Any, st: Any) -> int:
                 key = slow_acquire(holder, st, key)
             return key
         first: int = st._lo_cid
-        if first not in holder.known and not _deadline(holder):
+        if first not in holder.known:  # (nothing held: no edge, timed or not)
             first_take(holder, st)
         return first
-    if _deadline(holder):
-        return hash((chains[-1], st._lo_cid)) if chains else st._lo_cid
+    if chains and _deadline(holder):
+        return hash((chains[-1], st._lo_cid))
     new_user(st, holder)
     return _chain(holder, st)
 
