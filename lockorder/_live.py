@@ -99,15 +99,15 @@ def apply() -> None:
 
 def changed() -> None:
     """Something new was found: have the report written, now if the last write
-    was long enough ago, else once it is (never in the calling thread)."""
-    global _writer_pending, _asked_at
+    was long enough ago, else once it is (never in the calling thread). A writer
+    already at work writes again if anything changed while it wrote."""
+    global _writer_pending
     if not _template:
         return
     with _mu:
         if _writer_pending or _tracker.changes == _asked_at:
-            return  # (a write is coming, or nothing changed since the last)
+            return  # (a writer will see it, or nothing changed since the last write)
         _writer_pending = True
-        _asked_at = _tracker.changes
     _threads.internal_threads += 1
     try:
         _thread.start_new_thread(_writer, ())
@@ -118,16 +118,25 @@ def changed() -> None:
 
 
 def _writer() -> None:
-    global _writer_pending
+    global _writer_pending, _asked_at
     _threads.internal_thread_started()
     try:
-        with _mu:
-            wait = _last_write + INTERVAL - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
+        while True:
+            with _mu:
+                wait = _last_write + INTERVAL - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            seen = _tracker.changes
+            write_now()
+            with _mu:
+                if _tracker.changes == seen:  # nothing new while it wrote: done
+                    _asked_at = seen
+                    _writer_pending = False
+                    return
+    except BaseException:
         with _mu:
             _writer_pending = False
-        write_now()
+        raise
     finally:
         _threads.internal_idents.discard(_thread.get_ident())
         _threads.internal_threads -= 1

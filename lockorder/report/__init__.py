@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import errno
+import itertools
 import json
 import os
 import platform
@@ -91,6 +92,9 @@ def build(
     }
 
 
+_temporaries = itertools.count()
+
+
 def write_text(path: str, text: str) -> None:
     """Write a report to ``path``, whatever is there; every format's writer comes
     here (docs/reports.md, "Output paths").
@@ -121,7 +125,9 @@ def write_text(path: str, text: str) -> None:
             os.makedirs(folder, exist_ok=True)
         except FileExistsError:  # a file where a folder of the path should be
             raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR)) from None
-        tmp = f"{target}.tmp-{os.getpid()}"
+        # one temporary file per write: two threads of a process writing the
+        # same report (a live report's writer, the exit) never share one
+        tmp = f"{target}.tmp-{os.getpid()}-{next(_temporaries)}"
         with open(tmp, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, target)
