@@ -142,13 +142,29 @@ def _writer() -> None:
         _threads.internal_threads -= 1
 
 
+#: held for a whole write (snapshot, compare, file): two writers (the writer
+#: thread and the exit, or SIGTERM) write one after the other, so an older
+#: snapshot never replaces a newer one
+_write_mu = _unpatched.allocate_lock()
+
+
 def write_now() -> bool:
     """Write the report now if its content changed since the last write; return
     whether it was written. Never raises: an error is one line on stderr."""
-    global _last_text, _last_write
     target = path()
     if not target:
         return False
+    # (bounded: a signal handler run while this thread writes cannot wait on itself)
+    if not _write_mu.acquire(timeout=5):
+        return False
+    try:
+        return _write(target)
+    finally:
+        _write_mu.release()
+
+
+def _write(target: str) -> bool:
+    global _last_text, _last_write
     try:
         data = _snapshot()
         # the same findings and graph: the same report, whatever the time
@@ -220,8 +236,9 @@ def _tracker_flush() -> None:
 def _after_fork_in_child() -> None:
     """A forked child: its own file, written from scratch (no writer thread
     came with it; its lock may have been held in the parent)."""
-    global _mu, _last_text, _last_write, _writer_pending, _asked_at
+    global _mu, _write_mu, _last_text, _last_write, _writer_pending, _asked_at
     _mu = _unpatched.allocate_lock()
+    _write_mu = _unpatched.allocate_lock()
     _last_text = None
     _last_write = 0.0
     _writer_pending = False
