@@ -19,7 +19,7 @@ service's settings, docs/production.md):
   (3,000 in 10 rounds, with their edges);
 - 1,000 asyncio tasks, each nesting two threading locks of one class made for
   it (and dropped) inside a shared asyncio lock: a slow-path acquire by a task
-  each time (lockorder._tracker's instance edges and task-user map);
+  each time (the checker's instance edges and task-user map, lockorder._state);
 
 then a full garbage collection, the resident memory (/proc/self/statm), and the
 sizes of lockorder's own tables. Memory and per-acquire time should be flat from
@@ -40,7 +40,8 @@ import timeit
 import warnings
 
 import lockorder
-from lockorder import _threads, _tracker
+from lockorder import _threads
+from lockorder._state import checker
 
 
 def rss_mib() -> float:
@@ -97,14 +98,14 @@ def churn_tasks(count: int) -> None:
 
 def tables() -> dict[str, int]:
     """The sizes of lockorder's tables that a long run could grow."""
-    with _tracker._mu:
+    with checker.mu:
         return {
-            "classes": len(_tracker.graph.classes),
-            "edges": _tracker.graph.edge_count,
-            "instance edges": sum(len(s) for s in _tracker.graph.isucc.values()),
-            "findings": len(_tracker._findings),
+            "classes": len(checker.graph.classes),
+            "edges": checker.graph.edge_count,
+            "instance edges": sum(len(s) for s in checker.graph.isucc.values()),
+            "findings": len(checker.log),
             "thread states": len(_threads.by_serial),
-            "task users": len(_tracker._task_users),
+            "task users": len(checker.task_users),
         }
 
 

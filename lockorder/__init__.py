@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from lockorder import _config, _deadlock, _tracker
+from lockorder import _config, _deadlock
 from lockorder._deadlock import dump as dump
 from lockorder._findings import KINDS as KINDS
 from lockorder._findings import EdgeReport as EdgeReport
@@ -24,6 +24,8 @@ from lockorder._primitives import Condition as Condition
 from lockorder._primitives import Lock as Lock
 from lockorder._primitives import RLock as RLock
 from lockorder._primitives import Semaphore as Semaphore
+from lockorder._state import checker
+from lockorder._version import __version__ as __version__
 from lockorder.errors import ConfigurationError as ConfigurationError
 from lockorder.errors import DeadlockError as DeadlockError
 from lockorder.errors import LockOrderError as LockOrderError
@@ -40,7 +42,6 @@ if TYPE_CHECKING:
     from lockorder._wrap import is_checked as is_checked
     from lockorder._wrap import wrap as wrap
 
-__version__ = "0.1.0"
 
 __all__ = [
     "KINDS",
@@ -77,7 +78,7 @@ __all__ = [
 
 Settings = _config.Settings
 
-if _tracker.settings.enabled and (_tracker.settings.report or _tracker.settings.dump_signal):
+if checker.settings.enabled and (checker.settings.report or checker.settings.dump_signal):
     # LOCKORDER_REPORT / LOCKORDER_DUMP_SIGNAL: a process configured from its
     # environment keeps its report from the start (docs/production.md)
     from lockorder import _live
@@ -135,7 +136,7 @@ def configure(
         ConfigurationError: a value is invalid (the message names it).
     """
     _config.warn_pending()
-    settings = _tracker.configure(
+    settings = checker.configure(
         mode=mode,
         single_thread=single_thread,
         enabled=enabled,
@@ -164,7 +165,7 @@ def configure(
 def settings() -> Settings:
     """The settings in effect."""
     _config.warn_pending()
-    return _tracker.settings
+    return checker.settings
 
 
 def findings() -> list[Finding]:
@@ -173,12 +174,12 @@ def findings() -> list[Finding]:
     from lockorder import _emit
 
     _emit.log_new()
-    return _tracker.findings()
+    return checker.findings()
 
 
 def reset() -> None:
     """Forget every recorded edge and finding (lock classes and held locks stay)."""
-    _tracker.reset()
+    checker.reset()
 
 
 #: the functions that need wrapt (which imports asyncio), and install()'s patched
@@ -222,8 +223,8 @@ def graph() -> Any:
     snapshot: later edges are not added to it."""
     from lockorder._view import to_networkx
 
-    with _tracker._mu:
-        wire = _tracker.graph.to_wire()
+    with checker.mu:
+        wire = checker.graph.to_wire()
     return to_networkx(wire)
 
 

@@ -38,6 +38,7 @@ from lockorder import (
     _deadlock,
     _discipline,
     _emit,
+    _held,
     _loops,
     _primitives,
     _sites,
@@ -48,6 +49,7 @@ from lockorder import (
 from lockorder._held import _drain, _tls, pop, push, steal
 from lockorder._primitives import _OffSwitch, _setup, plain
 from lockorder._sites import Frame
+from lockorder._state import checker
 from lockorder._tracker import first_take, new_user, slow_acquire
 from lockorder.errors import (
     DeadlockError,
@@ -249,7 +251,7 @@ def _wait_for(holder: Any, st: Any, restore: bool) -> None:
     ]
     victim = max(candidates, key=lambda node: (node.wait_since, node.serial), default=holder)
     finding = _deadlock.deadlock_finding(cycle, victim, stack_of=_stack_of)
-    _tracker.add_finding(finding)
+    _emit.add_finding(finding)
     if not _discipline.breaks_deadlocks():
         return
     if victim is holder:
@@ -312,7 +314,7 @@ class Lock(asyncio.Lock, metaclass=_OffSwitch):
     _lo_plain = (_PlainLock,)
 
     def __new__(cls, *, name: str | None = None, signal: bool = False, _site: Any = None) -> Lock:
-        if _tracker.settings.enabled:
+        if checker.settings.enabled:
             return object.__new__(cls)
         return plain(_PlainLock(), name, None)  # type: ignore[no-any-return]
 
@@ -356,12 +358,12 @@ class Lock(asyncio.Lock, metaclass=_OffSwitch):
     async def _lo_acquire(self, caller: Any) -> Literal[True]:
         holder = _holder()  # (as the acquire starts: in the task that runs it)
         timer = None
-        if self._lo_owner is holder and not _tracker.is_signal(self) and not _deadline(holder):
-            if _tracker.settings.mode == "raise":
+        if self._lo_owner is holder and not _held.is_signal(self) and not _deadline(holder):
+            if checker.settings.mode == "raise":
                 raise _self_deadlock(self, holder, None)
             # another task may release it (a signal): report only if none has
             # within self_deadlock_wait, from a timer, while this task waits
-            wait = _tracker.settings.self_deadlock_wait
+            wait = checker.settings.self_deadlock_wait
             timer = asyncio.get_running_loop().call_later(wait, _self_deadlock, self, holder, wait)
         _chain(holder, self)
         # the thread's state, in a task's step that install() watches (the same
@@ -567,7 +569,7 @@ class Condition(asyncio.Condition, metaclass=_OffSwitch):
     _lo_plain = (_PlainCondition,)
 
     def __new__(cls, lock: Any = None) -> Condition:
-        if _tracker.settings.enabled:
+        if checker.settings.enabled:
             return object.__new__(cls)
         return _PlainCondition(lock)  # type: ignore[return-value]
 
@@ -674,7 +676,7 @@ class Semaphore(_SemaphoreMixin, asyncio.Semaphore, metaclass=_OffSwitch):
     _lo_plain = (_PlainSemaphore,)
 
     def __new__(cls, value: int = 1, *, name: str | None = None, _site: Any = None) -> Semaphore:
-        if _tracker.settings.enabled:
+        if checker.settings.enabled:
             return object.__new__(cls)
         return plain(_PlainSemaphore(value), name, None)  # type: ignore[no-any-return]
 
@@ -692,7 +694,7 @@ class BoundedSemaphore(_SemaphoreMixin, asyncio.BoundedSemaphore, metaclass=_Off
     def __new__(
         cls, value: int = 1, *, name: str | None = None, _site: Any = None
     ) -> BoundedSemaphore:
-        if _tracker.settings.enabled:
+        if checker.settings.enabled:
             return object.__new__(cls)
         return plain(_PlainBoundedSemaphore(value), name, None)  # type: ignore[no-any-return]
 
@@ -723,7 +725,7 @@ def _self_deadlock(st: Any, holder: Any, waited: float | None) -> SelfDeadlockEr
     finding is recorded (and warned of), the task goes on waiting."""
     from lockorder._findings import Finding
 
-    ref = _tracker._ref(st)
+    ref = _held.lock_ref(st)
     if waited is None:
         why = "in raise mode a re-acquire raises at once"
     else:
@@ -744,16 +746,16 @@ def _self_deadlock(st: Any, holder: Any, waited: float | None) -> SelfDeadlockEr
         ),
         reason=why + "; a lock another task releases on purpose is a signal: "
         "lockorder.aio.Lock(signal=True)",
-        test=_tracker.current_test,
+        test=checker.current_test,
         signature=f"self-deadlock:{st._lo_cls.key}",
         holder=holder.kind,
         details=_created(holder.name, holder.started_at, holder.task is not None),
     )
     error = SelfDeadlockError(finding.format(), finding)
-    if waited is not None and not _tracker.is_signal(st) and _tracker.add_finding(finding):
+    if waited is not None and not _held.is_signal(st) and _emit.add_finding(finding):
         _emit.emit([finding], holder)
     elif waited is None:
-        _tracker.add_finding(finding)
+        _emit.add_finding(finding)
     return error
 
 
@@ -796,7 +798,7 @@ def _suspended_at(holder: Any) -> Any:
 def _nested_acquire(st: Any, holder: Any, stack: tuple[Frame, ...]) -> Exception | None:
     from lockorder._findings import Finding
 
-    ref = _tracker._ref(st)
+    ref = _held.lock_ref(st)
     finding = Finding(
         kind="nested-acquire",
         severity="error",
@@ -807,12 +809,12 @@ def _nested_acquire(st: Any, holder: Any, stack: tuple[Frame, ...]) -> Exception
         stack=stack,
         reason="a semaphore (a pool, a limiter) acquired again by a holder of one of its "
         "units deadlocks under load",
-        test=_tracker.current_test,
+        test=checker.current_test,
         signature=f"nested-acquire:{st._lo_cls.key}",
         holder=holder.kind,
         details=_created(holder.name, holder.started_at, holder.task is not None),
     )
-    if not _tracker.add_finding(finding):
+    if not _emit.add_finding(finding):
         return None
     error = _emit.emit([finding], holder)
     if isinstance(error, PotentialDeadlockError):
@@ -860,7 +862,7 @@ def _after_step(handle: Any, ts: Any, before: int) -> None:
     if task is None or not hasattr(task, "get_coro") or task.done():
         return  # a plain callback, or the task ended (held-at-exit is the thread's)
     for st in list(ts.held[before:]):
-        if st._lo_sema or _tracker.is_signal(st) or st._lo_owner is not ts:
+        if st._lo_sema or _held.is_signal(st) or st._lo_owner is not ts:
             continue
         try:
             _held_across_await(st, ts, task)
@@ -871,10 +873,10 @@ def _after_step(handle: Any, ts: Any, before: int) -> None:
 def _held_across_await(st: Any, ts: Any, task: Any) -> None:
     from lockorder._findings import Finding
 
-    ref = _tracker._ref(st)
+    ref = _held.lock_ref(st)
     name = task._lo_state.name if hasattr(task, "_lo_state") else _tasks.name_of(task)
     stack = await_chain(task)
-    where = _tracker.held_site(st)
+    where = _held.held_site(st)
     details: tuple[str, ...] = ()
     if where is not None:
         details = (
@@ -892,12 +894,12 @@ def _held_across_await(st: Any, ts: Any, task: Any) -> None:
         reason="another task of this loop that takes it blocks the loop's thread until "
         "this task resumes, which it then never does (an RLock lets the other task in: "
         "the thread owns it); take an asyncio.Lock, or release it before the await",
-        test=_tracker.current_test,
+        test=checker.current_test,
         signature=f"held-across-await:{ref.key}",
         details=details + _created(name, _tasks.created_at(task), True),
         holder="task",
     )
-    if _tracker.add_finding(finding):
+    if _emit.add_finding(finding):
         _emit.emit([finding], ts)  # (raise mode: nothing to raise into, it is recorded)
 
 

@@ -17,7 +17,6 @@ __all__ = [
     "MODES",
     "SINGLE_THREAD_POLICIES",
     "Settings",
-    "check_environment",
     "settings_from_env",
 ]
 
@@ -199,19 +198,6 @@ def settings_from_env(
             if strict:
                 raise error from None
             _pending.append(f"{error}; using the default")
-    return settings
-
-
-def check_environment() -> Settings:
-    """The tools' policy for the environment (``lockorder run``; the pytest
-    plugin when it is on): every variable lockorder reads (:data:`ENVIRONMENT`,
-    and ``LOCKORDER_IMPL``) is judged, and the first invalid one raises
-    :class:`ConfigurationError`, for the tool to reject in one line. Returns the
-    settings the variables give."""
-    from lockorder import _impl  # it imports this module
-
-    settings = settings_from_env()
-    _impl.check_environment()
     return settings
 
 

@@ -27,9 +27,10 @@ import threading
 import time
 from typing import Any
 
-from lockorder import _discipline, _emit, _sites, _threads, _tracker
+from lockorder import _discipline, _emit, _held, _sites, _threads
 from lockorder._findings import Finding
 from lockorder._sites import Frame
+from lockorder._state import checker
 from lockorder._tracker import ThreadState
 from lockorder.errors import DeadlockError, hide_from_findings
 
@@ -62,7 +63,7 @@ def wait_acquire(st: Any, ts: ThreadState, acquire: Any, restore: bool = False) 
     ``restore``: this is Condition.wait() taking its lock back; such a thread is
     a victim only if every thread of the cycle is one (its caller's ``with``
     block would release a lock it does not hold)."""
-    settings = _tracker.settings
+    settings = checker.settings
     period = settings.deadlock_check
     ts.wait_since = monotonic()
     ts.wait_restore = restore
@@ -87,7 +88,7 @@ def wait_acquire(st: Any, ts: ThreadState, acquire: Any, restore: bool = False) 
 def _owner(waited: Any) -> ThreadState | None:
     if isinstance(waited, Waitable):
         return waited.owner
-    if waited._lo_sema or _tracker.is_signal(waited):
+    if waited._lo_sema or _held.is_signal(waited):
         return None
     owner: ThreadState | None = waited._lo_owner
     return owner
@@ -127,7 +128,7 @@ def check(ts: ThreadState) -> None:
     if again is None or [n for n, _ in again] != [n for n, _ in cycle]:
         return
     finding = deadlock_finding(cycle, ts)
-    _tracker.add_finding(finding)
+    _emit.add_finding(finding)
     if _discipline.breaks_deadlocks():
         raise DeadlockError(finding.format(), finding)
 
@@ -158,7 +159,7 @@ def _held_labels(ts: ThreadState) -> list[str]:
     """The thread's held locks, each with where it was taken when that is known."""
     labels = []
     for st in list(ts.held):
-        at = _tracker.held_site(st)
+        at = _held.held_site(st)
         where = (
             ""
             if at is None
@@ -207,7 +208,7 @@ def deadlock_finding(
         holder = _holder(waited, owner)
         parts.append(f"{node.name!r} waits for {_label(waited)}{holder}")
         if not isinstance(waited, Waitable):
-            refs.append(_tracker._ref(waited))
+            refs.append(_held.lock_ref(waited))
         details.append("")
         details.append(f"{'task' if node.task is not None else 'thread'} {node.name!r}:")
         held = _held_labels(node)
@@ -223,7 +224,7 @@ def deadlock_finding(
         thread=victim.name,
         stack=stack_of(victim),
         reason=_victim_reason(cycle, victim, who),
-        test=_tracker.current_test,
+        test=checker.current_test,
         # one finding per cycle of threads and locks, however often it is checked
         signature="deadlock:"
         + "|".join(f"{node.serial}>{_label(waited)}" for node, waited in cycle),
@@ -242,7 +243,7 @@ def _long_wait(st: Any, ts: ThreadState, waited: float) -> None:
         st,
         ts,
         message=f"thread {ts.name!r} has waited {waited:.2f} s for {_label(st)}{holder}",
-        reason=f"waited longer than long_wait={_tracker.settings.long_wait:g} s without a "
+        reason=f"waited longer than long_wait={checker.settings.long_wait:g} s without a "
         "wait-for cycle",
         details=details,
         emitter=ts,
@@ -272,15 +273,15 @@ def _report_long(
         kind=kind,
         severity="warning",
         message=message,
-        locks=(_tracker._ref(st),),
+        locks=(_held.lock_ref(st),),
         thread=ts.name,
         stack=thread_stack(ts),
         reason=reason,
-        test=_tracker.current_test,
+        test=checker.current_test,
         signature=f"{kind}:{st._lo_cls.key}:{ts.serial}",
         details=tuple(details),
     )
-    if _tracker.add_finding(finding):
+    if _emit.add_finding(finding):
         _emit.emit([finding], emitter)
 
 
@@ -344,7 +345,7 @@ _monitor_started = False
 def ensure_monitor() -> None:
     """Start the long-hold monitor once (a raw thread: not in threading.enumerate())."""
     global _monitor_started
-    if _monitor_started or _tracker.settings.long_hold <= 0:
+    if _monitor_started or checker.settings.long_hold <= 0:
         return
     _monitor_started = True
     _threads.internal_threads += 1
@@ -362,7 +363,7 @@ def _monitor() -> None:
     first_seen: dict[tuple[int, int], float] = {}
     reported: set[tuple[int, int]] = set()
     while True:
-        limit = _tracker.settings.long_hold
+        limit = checker.settings.long_hold
         if limit <= 0:
             sleep(0.5)
             continue
@@ -371,7 +372,7 @@ def _monitor() -> None:
             current: set[tuple[int, int]] = set()
             for ts in list(_threads.by_serial.values()):
                 for st in list(ts.held):
-                    if st._lo_sema or _tracker.is_signal(st):
+                    if st._lo_sema or _held.is_signal(st):
                         continue  # nobody owns a signal: its "holder" holds up nothing
                     key = (ts.serial, id(st))
                     current.add(key)
@@ -394,7 +395,7 @@ def _long_hold(st: Any, ts: ThreadState, held_for: float) -> None:
         st,
         ts,
         message=f"thread {ts.name!r} has held {_label(st)} for {held_for:.1f} s or more",
-        reason=f"held longer than long_hold={_tracker.settings.long_hold:g} s (seen by a "
+        reason=f"held longer than long_hold={checker.settings.long_hold:g} s (seen by a "
         "monitor that looks every quarter of that, so the figure is a lower bound)",
         details=_holder_stack(ts),
         emitter=_MonitorState(),

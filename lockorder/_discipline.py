@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from lockorder import _emit, _sites, _tracker
+from lockorder import _emit, _held, _sites
 from lockorder._findings import Finding
 from lockorder._graph import LockClass
 from lockorder._held import ThreadState
+from lockorder._state import checker
 from lockorder.errors import SelfDeadlockError
 
 __all__ = [
@@ -27,7 +28,7 @@ __all__ = [
 def breaks_deadlocks() -> bool:
     """Whether a real deadlock (or a certain self-deadlock) raises in its victim:
     ``break_deadlocks``, by default in raise and warn modes (docs/deadlocks.md)."""
-    settings = _tracker.settings
+    settings = checker.settings
     breaking = settings.break_deadlocks
     return breaking if breaking is not None else settings.mode != "record"
 
@@ -35,7 +36,7 @@ def breaks_deadlocks() -> bool:
 def self_deadlock(st: Any, ts: ThreadState, waited: float | None) -> Exception | None:
     """Record a self-deadlock finding; return the exception to raise (raise/warn modes)."""
     cls: LockClass = st._lo_cls
-    ref = _tracker._ref(st)
+    ref = _held.lock_ref(st)
     if waited is None:
         why = "no other thread exists that could release it"
     else:
@@ -53,10 +54,10 @@ def self_deadlock(st: Any, ts: ThreadState, waited: float | None) -> Exception |
         thread=ts.name,
         stack=_sites.capture_stack(3),
         reason=why,
-        test=_tracker.current_test,
+        test=checker.current_test,
         signature=f"self-deadlock:{cls.key}",
     )
-    _tracker.add_finding(finding)
+    _emit.add_finding(finding)
     if not breaks_deadlocks():
         return None
     return SelfDeadlockError(finding.format(), finding)
@@ -67,8 +68,8 @@ def release_not_held(st: Any, ts: ThreadState, owner: ThreadState) -> None:
     cls: LockClass = st._lo_cls
     if not learned_signal(cls) or st._lo_signal:
         return
-    ref = _tracker._ref(st)
-    _, taken = _tracker.where_taken([st])
+    ref = _held.lock_ref(st)
+    _, taken = _held.where_taken([st])
     finding = Finding(
         kind="release-not-held",
         severity="warning",
@@ -79,11 +80,11 @@ def release_not_held(st: Any, ts: ThreadState, owner: ThreadState) -> None:
         stack=_sites.capture_stack(3),
         reason="legal for a Lock, and a bug unless the lock is used as a signal; "
         "from now on a re-acquire of this class by its holder waits for the release",
-        test=_tracker.current_test,
+        test=checker.current_test,
         signature=f"release-not-held:{cls.key}",
         details=tuple(f"{line} (by {owner.kind} {owner.name!r})" for line in taken),
     )
-    if _tracker.add_finding(finding):
+    if _emit.add_finding(finding):
         _emit.emit([finding], ts)
 
 
@@ -103,6 +104,6 @@ def learned_signal(cls: LockClass, why: str = RELEASED_BY_ANOTHER) -> bool:
     if cls.signal:
         return False
     cls.signal = True
-    with _tracker._mu:
-        _tracker.withdraw_signal(cls, why)
+    with checker.mu:
+        checker.withdraw_signal(cls, why)
     return True

@@ -12,12 +12,10 @@ import sys
 import warnings
 from types import FrameType
 
-# _tracker imports this module too: the name is bound now and read at call time
-# (no import at call time, which at interpreter shutdown, a finalizer taking a
-# lock, would fail)
-from lockorder import _threads, _tracker
+from lockorder import _threads
 from lockorder._findings import Finding
 from lockorder._held import ThreadState
+from lockorder._state import checker
 from lockorder.errors import (
     LockOrderViolation,
     LockOrderWarning,
@@ -26,6 +24,7 @@ from lockorder.errors import (
 )
 
 __all__ = [
+    "add_finding",
     "emit",
     "exception_for",
     "internal_error",
@@ -61,6 +60,15 @@ def stacklevel() -> int:
     return level
 
 
+def add_finding(finding: Finding) -> bool:
+    """Record a finding made outside the slow path (lockorder._state's store) and
+    log it; False if it is a duplicate or suppressed. Call it holding none of
+    lockorder's locks: it logs."""
+    added = checker.add_finding(finding)
+    log_new()
+    return added
+
+
 def emit(new: list[Finding], ts: ThreadState | None = None) -> Exception | None:
     """Report new findings as the mode says; return the exception to raise, if
     any. Call it holding none of lockorder's locks: it logs (log_new)."""
@@ -68,7 +76,7 @@ def emit(new: list[Finding], ts: ThreadState | None = None) -> Exception | None:
     if not new:
         return None
 
-    mode = _tracker.settings.mode
+    mode = checker.settings.mode
     error: Exception | None = None
     if ts is None:
         ts = _threads.current()
@@ -96,14 +104,14 @@ def log_new() -> None:
     (docs/production.md). A finding is logged once. Called where the
     thread holds none of lockorder's locks: a handler may block or take locks
     of its own, whose acquires here make no edges."""
-    if _tracker.settings.report:
+    if checker.settings.report:
         live = sys.modules.get("lockorder._live")
         if live is not None:  # (imported by whatever set the report)
             live.changed()  # new edges or findings: the process's report
-    if not _tracker._unlogged:
+    if not checker.unlogged:
         return
-    new = _tracker.take_unlogged()
-    mode = _tracker.settings.mode
+    new = checker.take_unlogged()
+    mode = checker.settings.mode
     if not new or mode == "record" or not _handled():
         return
     ts = _threads.current()

@@ -7,6 +7,7 @@ are gone.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -393,3 +394,25 @@ def withdrawn_reasons(withdrawn: list[tuple[str, Finding]]) -> list[tuple[int, s
     if superseded:
         reasons.append((superseded, "a warning whose cycle became a full finding, superseded"))
     return reasons
+
+
+# -- findings in a report (a dict, as lockorder.report.load() returns it) --------
+
+
+def findings_of(report: dict[str, Any]) -> list[Finding]:
+    """The report's findings."""
+    return [Finding.from_dict(item) for item in report.get("findings", ())]
+
+
+def suppressed_dicts(pairs: Iterable[tuple[str, Finding]]) -> list[dict[str, Any]]:
+    """(rule, finding) pairs as a report's ``suppressed`` entries (suppressed_of()
+    reads them back)."""
+    return [{"rule": rule, "finding": finding.to_dict()} for rule, finding in pairs]
+
+
+def suppressed_of(report: dict[str, Any]) -> list[tuple[str, Finding]]:
+    """The report's suppressed (and withdrawn) findings, each with its rule."""
+    return [
+        (str(item["rule"]), Finding.from_dict(item["finding"]))
+        for item in report.get("suppressed", ())
+    ]

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 from lockorder._findings import lock_label
 from lockorder._sites import Frame, relpath
 
-__all__ = ["Edge", "Evidence", "LockClass", "LockGraph", "Verdict"]
+__all__ = ["Edge", "Evidence", "LockClass", "LockGraph", "Verdict", "taken_lines"]
 
 _NO_EDGES: dict[int, Edge] = {}
 
@@ -516,3 +516,21 @@ def thread_id(serial: Any) -> str:
     if isinstance(serial, str):
         return serial
     return MERGED_MAIN if serial == 0 else f"{os.getpid()}-{serial}"
+
+
+def taken_lines(locks: list[tuple[str, LockClass]]) -> list[str]:
+    """For each (label, class): the lines of the program seen taking a lock of
+    the class, each with its threads."""
+    lines = []
+    for label, cls in locks:
+        taken = dict(cls.taken_at)
+        lines.append(f"{label} is taken at:" if taken else f"{label}: taken nowhere else")
+        for frame, threads in taken.items():
+            by = ", ".join(repr(thread) for thread in list(threads))
+            lines.append(
+                f"  {relpath(frame.filename)}:{frame.lineno} in {frame.function}"
+                f" (by thread{'s' if len(threads) > 1 else ''} {by})"
+            )
+        if len(taken) >= TAKEN_AT_LIMIT:
+            lines.append(f"  (the first {TAKEN_AT_LIMIT} places seen)")
+    return lines

@@ -13,6 +13,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lockorder import _forksafe, _sites, _unpatched
+from lockorder._findings import LockRef
 
 if TYPE_CHECKING:
     from lockorder._graph import LockClass
@@ -21,11 +22,16 @@ __all__ = [
     "LockState",
     "ThreadState",
     "disown",
+    "held_site",
+    "is_signal",
+    "label",
+    "lock_ref",
     "pop",
     "prune_orphans",
     "push",
     "refresh_held",
     "steal",
+    "where_taken",
 ]
 
 #: each thread's ThreadState (``ts``) and its exit token (lockorder._threads)
@@ -304,3 +310,50 @@ def steal(owner: ThreadState, st: Any) -> None:
     """Another thread released ``st``, which ``owner`` held."""
     with owner.mu:
         owner.stolen.append(st)
+
+
+# -- what a held lock says of itself, for findings -----------------------------
+
+
+def is_signal(st: Any) -> bool:
+    """Whether ``st`` is used as a signal: declared so, or of a class seen released
+    by another thread than its acquirer. Its "holder" owns nothing."""
+    return st._lo_signal or st._lo_cls.signal  # type: ignore[no-any-return]
+
+
+def lock_ref(st: Any) -> LockRef:
+    """How a finding names the lock ``st``: its class."""
+    cls: LockClass = st._lo_cls
+    return LockRef(
+        key=cls.key,
+        site=cls.site,
+        name=cls.name,
+        kind=cls.kind,
+        function=cls.function,
+        via=cls.via,
+    )
+
+
+def label(st: Any) -> str:
+    """The lock ``st``'s class as a finding's text names it."""
+    cls: LockClass = st._lo_cls
+    return cls.label
+
+
+def held_site(st: Any) -> _sites.Frame | None:
+    """Where the held lock ``st`` was acquired (None for semaphore units, and for
+    a lock whose acquire is not known)."""
+    return _sites.acquired_at(getattr(st, "_lo_at", None))
+
+
+def where_taken(locks: list[Any]) -> tuple[tuple[_sites.Frame, ...], tuple[str, ...]]:
+    """For a finding about held locks: where the innermost one was acquired (as
+    the finding's stack) and a line per lock saying where it was acquired."""
+    sites = [held_site(st) for st in locks]
+    lines = tuple(
+        f"{label(st)} acquired at {_sites.where(at)}"
+        for st, at in zip(locks, sites, strict=True)
+        if at is not None
+    )
+    known = [at for at in sites if at is not None]
+    return (known[-1],) if known else (), lines

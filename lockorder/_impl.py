@@ -119,10 +119,15 @@ def why_python() -> str:
     return "" if _running == "c" else _why
 
 
-def check_environment() -> None:
-    """Raise :class:`ConfigurationError` if ``LOCKORDER_IMPL`` is invalid, or ``c``
-    where the C implementation cannot run: the tools reject it (``lockorder run``,
-    the pytest plugin when it is on); a program that imports lockorder is told
-    with a warning instead."""
+def check_environment() -> _config.Settings:
+    """The tools' policy for the environment (``lockorder run``; the pytest
+    plugin when it is on): every variable lockorder reads
+    (:data:`lockorder._config.ENVIRONMENT`, and ``LOCKORDER_IMPL``) is judged,
+    and the first invalid one raises :class:`ConfigurationError`, for the tool
+    to reject in one line; ``LOCKORDER_IMPL`` is invalid also as ``c`` where the
+    C implementation cannot run. Returns the settings the variables give. A
+    program that imports lockorder is told with a warning instead."""
+    settings = _config.settings_from_env()
     if _problem is not None:
         raise _problem
+    return settings

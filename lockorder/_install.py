@@ -21,7 +21,8 @@ from typing import Any
 
 import wrapt
 
-from lockorder import _config, _emit, _forksafe, _primitives, _sites, _tracker, _unpatched, _waits
+from lockorder import _config, _emit, _forksafe, _primitives, _sites, _unpatched, _waits
+from lockorder._state import checker
 from lockorder.errors import LockOrderWarning
 
 __all__ = ["install", "installed", "uninstall"]
@@ -101,7 +102,7 @@ def _make_wrapper(name: str) -> Any:
     ignores_arguments = name == "RLock"
 
     def factory(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        if not _tracker.settings.enabled or _sites.made_by(_THREAD_INTERNALS, 2):
+        if not checker.settings.enabled or _sites.made_by(_THREAD_INTERNALS, 2):
             return wrapped(*args, **kwargs)
         if ignores_arguments:
             if (args or kwargs) and sys.version_info >= (3, 15):
@@ -143,7 +144,7 @@ def _make_asyncio_wrapper(name: str) -> Any:
     checked = getattr(_aio, name)
 
     def factory(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        if not _tracker.settings.enabled:
+        if not checker.settings.enabled:
             return wrapped(*args, **kwargs)
         return checked(*args, **kwargs)
 
@@ -176,7 +177,7 @@ def install() -> None:
     cost (installed() stays False)."""
     global _depth
     _config.warn_pending()
-    if not _tracker.settings.enabled:
+    if not checker.settings.enabled:
         return
     # asyncio makes module-level threading locks at import (its event loop policy's,
     # its mixins'): imported by _patch_asyncio() after threading's factories are

@@ -32,7 +32,8 @@ import sys
 import time
 from typing import Any
 
-from lockorder import _threads, _tracker, _unpatched
+from lockorder import _threads, _unpatched
+from lockorder._state import checker
 
 __all__ = ["INTERVAL", "apply", "changed", "path", "write_now"]
 
@@ -60,14 +61,14 @@ _final = False
 #: the report setting as applied, made absolute then (a later chdir does not
 #: move the report)
 _template = ""
-#: _tracker.changes when a write was last asked for
+#: checker.changes when a write was last asked for
 _asked_at = -1
 
 
 def path() -> str:
     """The file this process writes its report to ("" for none)."""
     template = _template
-    if not template or not _tracker.settings.enabled:
+    if not template or not checker.settings.enabled:
         return ""
     if "{pid}" in template:
         return template.replace("{pid}", str(os.getpid()))
@@ -81,7 +82,7 @@ def apply() -> None:
     """Follow the settings: set up the exit, SIGTERM and fork hooks once a report
     is asked for, and the dump signal when it changes."""
     global _hooked, _template
-    settings = _tracker.settings
+    settings = checker.settings
     if not settings.enabled:  # LOCKORDER=0: no report, no signal of lockorder's
         _template = ""
         if _dump_signal:
@@ -105,7 +106,7 @@ def changed() -> None:
     if not _template:
         return
     with _mu:
-        if _writer_pending or _tracker.changes == _asked_at:
+        if _writer_pending or checker.changes == _asked_at:
             return  # (a writer will see it, or nothing changed since the last write)
         _writer_pending = True
     _threads.internal_threads += 1
@@ -126,10 +127,10 @@ def _writer() -> None:
                 wait = _last_write + INTERVAL - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
-            seen = _tracker.changes
+            seen = checker.changes
             write_now()
             with _mu:
-                if _tracker.changes == seen:  # nothing new while it wrote: done
+                if checker.changes == seen:  # nothing new while it wrote: done
                     _asked_at = seen
                     _writer_pending = False
                     return
@@ -194,11 +195,11 @@ def _snapshot() -> dict[str, Any]:
     """The report of this process as it stands."""
     from lockorder import _impl, report
 
-    findings = _tracker.findings()
-    with _tracker._mu:
-        wire = _tracker.graph.to_wire()
-        suppressed = list(_tracker.suppressed)
-    settings = _tracker.settings
+    findings = checker.findings()
+    with checker.mu:
+        wire = checker.graph.to_wire()
+        suppressed = list(checker.suppressed)
+    settings = checker.settings
     return report.build(
         findings,
         wire,
@@ -314,7 +315,7 @@ def _set_dump_signal(name: str) -> None:
         why = "it can only be set from the main thread"
     if why:
         sys.stderr.write(f"lockorder: dump_signal {name} not set: {why}\n")
-        _tracker.configure(dump_signal="")
+        checker.configure(dump_signal="")
         return
     _dump_signal = name
 

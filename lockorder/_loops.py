@@ -27,8 +27,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from lockorder import _sites, _threads, _tracker
+from lockorder import _emit, _held, _sites, _threads, _tracker
 from lockorder._held import pop, push
+from lockorder._state import checker
 from lockorder.errors import hide_from_findings
 
 #: pytest shows none of this module's frames when a test fails with a finding
@@ -136,7 +137,7 @@ def _waits_for_itself(lock: LoopLock, ts: Any, timeout: Any) -> Exception | None
     from lockorder._findings import Finding
     from lockorder.errors import DeadlockError
 
-    ref = _tracker._ref(lock)
+    ref = _held.lock_ref(lock)
     timed = timeout is not None
     finding = Finding(
         kind="deadlock",
@@ -151,10 +152,10 @@ def _waits_for_itself(lock: LoopLock, ts: Any, timeout: Any) -> Exception | None
             if timed
             else "the wait has no timeout: it would hang, so it raises DeadlockError now"
         ),
-        test=_tracker.current_test,
+        test=checker.current_test,
         signature=f"deadlock:loop-waits-for-itself:{ref.key}",
     )
-    if _tracker.add_finding(finding) and not timed:
+    if _emit.add_finding(finding) and not timed:
         return DeadlockError(finding.format(), finding)
     return None
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any
 
-from lockorder import _sites, _threads, _tracker, _unpatched
+from lockorder import _emit, _held, _sites, _threads, _unpatched
 from lockorder._findings import Finding, LockRef
 from lockorder._primitives import plain_order as _foreign
 from lockorder._primitives import plain_order_mu as _foreign_mu
+from lockorder._state import checker
 from lockorder._wrap import is_checked
 from lockorder._wrap import state_of as _state
 from lockorder.errors import LockOrderViolation, hide_from_findings
@@ -46,7 +47,7 @@ def sort_key(lock: Any) -> tuple[bool, int, int]:
     with _foreign_mu:
         key = _foreign.get(lock)
         if key is None:
-            key = _foreign[lock] = (True, 0, _tracker.next_serial())
+            key = _foreign[lock] = (True, 0, checker.next_serial())
     return key
 
 
@@ -134,7 +135,7 @@ class acquire:
         refs = tuple(
             LockRef(key=_describe(lock), site="", name=None, kind=type(lock).__name__)
             if getattr(_state(lock), "_lo_cls", None) is None
-            else _tracker._ref(_state(lock))
+            else _held.lock_ref(_state(lock))
             for lock in (held, wanted)
         )
         finding = Finding(
@@ -149,9 +150,9 @@ class acquire:
             stack=_sites.capture_stack(3),
             reason="acquire() takes locks in one global order (rank, then creation "
             "order); a nested acquire() may only add locks that sort after those held",
-            test=_tracker.current_test,
+            test=checker.current_test,
             signature=f"order-violation:{refs[0].key}>{refs[1].key}",
         )
-        if _tracker.settings.enabled:  # with checking off nothing is recorded
-            _tracker.add_finding(finding)
+        if checker.settings.enabled:  # with checking off nothing is recorded
+            _emit.add_finding(finding)
         raise LockOrderViolation(finding.format(), finding)

@@ -30,13 +30,13 @@ def confirm_session(
     config: pytest.Config, options: Options, findings: list[Finding]
 ) -> list[Finding]:
     """``findings``, each potential deadlock with its verdict."""
-    from lockorder import _tracker
     from lockorder._confirm import confirm_findings, edge_tests, pytest_rerun
     from lockorder._confirm_cli import options_from, why_not_one_test
+    from lockorder._state import checker
 
     if os.environ.get("LOCKORDER_STEER"):  # this is a rerun: never rerun from it
         return findings
-    settings = options_from(options.confirm_values, _tracker.project)
+    settings = options_from(options.confirm_values, checker.project)
     rootdir = str(config.rootpath)
     cwd = str(config.invocation_params.dir)
     extra = rerun_options(config)

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from lockorder._config import MODES, SINGLE_THREAD_POLICIES, check_environment, validate_bool
+from lockorder._config import MODES, SINGLE_THREAD_POLICIES, validate_bool
 from lockorder._confirm import OPTION_LIMITS, parse_option
-from lockorder._impl import implementation
+from lockorder._impl import check_environment, implementation
 from lockorder.errors import ConfigurationError
 
 ENABLE_HELP = "Check lock order and lock discipline in the tests (lockorder)"

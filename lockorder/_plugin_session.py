@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from lockorder import _plugin_summary, _sites
+from lockorder import _emit, _held, _plugin_summary, _sites
 from lockorder._config import MODES, SINGLE_THREAD_POLICIES
 from lockorder._impl import implementation
 from lockorder._plugin_options import MARKER_KEYS, SCHEMA, Options
 from lockorder._plugin_watchdog import Watchdog
+from lockorder._state import checker
 from lockorder.errors import LockOrderError
 
 if TYPE_CHECKING:
@@ -63,7 +64,6 @@ class LockorderPlugin:
     """The stateful part: installed patches, attribution, reports."""
 
     def __init__(self, config: pytest.Config, options: Options) -> None:
-        from lockorder import _tracker
         from lockorder._install import install
 
         self.config = config
@@ -99,8 +99,8 @@ class LockorderPlugin:
         self._holds: dict[tuple[int, int], _Hold] = {}
         self._journal_changes = -1
         self._reported = 0
-        self._saved_settings = _tracker.settings
-        _tracker.configure(
+        self._saved_settings = checker.settings
+        checker.configure(
             enabled=True,
             mode=self._core_mode(options.mode),
             single_thread=options.single_thread,
@@ -158,12 +158,11 @@ class LockorderPlugin:
         return self.options.header()
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        from lockorder import _tracker
         from lockorder._install import uninstall
         from lockorder._project import activate
 
         uninstall()
-        _tracker.settings = self._saved_settings
+        checker.restore(self._saved_settings)
         activate(None)
         from lockorder import _threads
 
@@ -201,7 +200,6 @@ class LockorderPlugin:
     def pytest_runtest_protocol(
         self, item: pytest.Item, nextitem: pytest.Item | None
     ) -> Generator[None, object, object]:
-        from lockorder import _tracker
 
         try:
             settings: _TestSettings | None = self._test_settings(item)
@@ -211,20 +209,20 @@ class LockorderPlugin:
             item.stash[_MARKER_ERROR] = str(exc)
         effective = settings or _TestSettings(self.options.mode, self.options.single_thread, ())
         item.stash[_SETTINGS] = effective
-        saved = _tracker.settings
-        _tracker.configure(
+        saved = checker.settings
+        checker.configure(
             mode=self._core_mode(effective.mode), single_thread=effective.single_thread
         )
-        self.test_start[item.nodeid] = self._reported = _tracker.findings_made()
-        _tracker.current_test = item.nodeid
+        self.test_start[item.nodeid] = self._reported = checker.findings_made()
+        checker.set_test(item.nodeid)
         _sites.refresh_cwd()  # (never read on a lock's creation or acquire)
         self.watchdog.arm(item.nodeid)
         try:
             return (yield)
         finally:
             self.watchdog.disarm()
-            _tracker.current_test = None
-            _tracker.settings = saved
+            checker.set_test(None)
+            checker.restore(saved)
             self.test_start.pop(item.nodeid, None)
             self._journal()
 
@@ -251,7 +249,6 @@ class LockorderPlugin:
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        from lockorder import _tracker
 
         report = yield
         if call.when == "call" and self.watchdog.dumped == item.nodeid and self.watchdog.text:
@@ -265,7 +262,7 @@ class LockorderPlugin:
             raised = _raised_anyway(call.excinfo.value, settings)
             if raised is not None:
                 report.lockorder_raised = [raised]  # type: ignore[attr-defined]
-        new, self._reported = _tracker.findings_since(self._reported)
+        new, self._reported = checker.findings_since(self._reported)
         if not new:
             return report
         failing = []
@@ -306,7 +303,7 @@ class LockorderPlugin:
         taken, unless it was taken between tests); a later test that ends with
         it still held is not blamed: the finding says, once the hold is over or
         the session is, how many later tests ended with it held and how long."""
-        from lockorder import _threads, _tracker
+        from lockorder import _threads
         from lockorder._findings import Finding
 
         now = time.monotonic()
@@ -322,10 +319,10 @@ class LockorderPlugin:
                     hold.seen = now
             if not new:
                 continue
-            refs = tuple(_tracker._ref(st) for st in new)
-            stack, taken = _tracker.where_taken(new)
+            refs = tuple(_held.lock_ref(st) for st in new)
+            stack, taken = _held.where_taken(new)
             signature = f"held-at-test-end:{item.nodeid}:" + "|".join(ref.key for ref in refs)
-            added = _tracker.add_finding(
+            added = _emit.add_finding(
                 Finding(
                     kind="held-at-test-end",
                     severity="warning",
@@ -349,7 +346,6 @@ class LockorderPlugin:
         """Say in the finding of each reported hold that is over (its thread no
         longer owns the lock) how long it lasted: released ``during`` a test, or
         (``during`` None: the session ends) after the last test or never."""
-        from lockorder import _tracker
 
         for key, hold in list(self._holds.items()):
             held = hold.st._lo_owner is hold.ts
@@ -374,22 +370,21 @@ class LockorderPlugin:
                     f"{hold.seen - hold.since:.1f} s after this test ended; released "
                     + (f"during {during}" if during else "after the last test ended")
                 )
-            _tracker.amend_finding(hold.signature, (f"{hold.st._lo_cls.label} was {line}",))
+            checker.amend_finding(hold.signature, (f"{hold.st._lo_cls.label} was {line}",))
 
     # -- xdist: workers journal their graph, the controller merges --------------------------
 
     def _wire(self) -> dict[str, Any]:
-        from lockorder import _tracker
         from lockorder.report import suppressed_dicts
 
-        with _tracker._mu:
-            graph = _tracker.graph.to_wire()
-            suppressed = list(_tracker.suppressed)
-        project = _tracker.project
+        with checker.mu:
+            graph = checker.graph.to_wire()
+            suppressed = list(checker.suppressed)
+        project = checker.project
         return {
             "schema": SCHEMA,
             "graph": graph,
-            "findings": [f.to_dict() for f in _tracker.findings()],
+            "findings": [f.to_dict() for f in checker.findings()],
             # what [tool.lockorder] suppressed here, and how often each rule matched
             "suppressed": suppressed_dicts(suppressed),
             "matched": dict(project.matched) if project is not None else {},
@@ -401,11 +396,11 @@ class LockorderPlugin:
         directory = getattr(self.config, "workerinput", {}).get("lockorder_dir")
         if not directory:
             return
-        from lockorder import _tracker, report
+        from lockorder import report
 
-        if _tracker.changes == self._journal_changes:
+        if checker.changes == self._journal_changes:
             return
-        self._journal_changes = _tracker.changes
+        self._journal_changes = checker.changes
         report.write_json(os.path.join(directory, f"{self.worker_id}.json"), self._wire())
 
     @pytest.hookimpl(optionalhook=True)
@@ -511,13 +506,12 @@ class LockorderPlugin:
             self.attached.update(f["signature"] for f in data.get("findings", ()) if f.get("test"))
 
     def _final_findings(self) -> list[Finding]:
-        from lockorder import _tracker
         from lockorder._merge import WITHDRAWN_RULE, merge
 
         own = self._wire()
         if not self.worker_data:
             self._merged_graph = own["graph"]
-            return _tracker.findings()
+            return checker.findings()
         sources = [("", own), *sorted(self.worker_data.items())]
         merged = merge(sources, single_thread=self.options.single_thread)
         self._merged_graph = merged.graph
@@ -526,7 +520,7 @@ class LockorderPlugin:
         # rules it matched, then apply it to what only the merge found
         from lockorder.report import suppressed_of
 
-        project = _tracker.project
+        project = checker.project
         seen: set[str] = set()
         for _, data in sorted(self.worker_data.items()):
             for entry in suppressed_of(data):
@@ -549,9 +543,8 @@ class LockorderPlugin:
     def _all_suppressed(self) -> list[tuple[str, Finding]]:
         """(rule, finding): what [tool.lockorder] suppressed and what was withdrawn,
         here, on the workers and in the merge."""
-        from lockorder import _tracker
 
-        return [*_tracker.suppressed, *self.worker_suppressed, *self.merge_withdrawn]
+        return [*checker.suppressed, *self.worker_suppressed, *self.merge_withdrawn]
 
     def _write_reports(self) -> None:
         from lockorder import report
@@ -563,9 +556,7 @@ class LockorderPlugin:
             try:
                 if kind in ("json", "html", "sarif"):
                     if data is None:  # one report, in three formats
-                        from lockorder import _tracker
-
-                        project = _tracker.project
+                        project = checker.project
                         data = report.build(
                             self.final,
                             graph,
@@ -597,10 +588,9 @@ class LockorderPlugin:
             "implementation": implementation(),
         }
         if self.options.confirm:
-            from lockorder import _tracker
             from lockorder._confirm_cli import options_from
 
-            settings["confirm"] = options_from(self.options.confirm_values, _tracker.project).text()
+            settings["confirm"] = options_from(self.options.confirm_values, checker.project).text()
         return settings
 
     def _run_info(self) -> dict[str, Any]:
@@ -649,7 +639,6 @@ def _raised_anyway(exc: BaseException, settings: _TestSettings) -> dict[str, Any
     test's marker) whose exception failed a test all the same, as a report's
     ``suppressed`` entry: a self-deadlock or a deadlock raises in every mode,
     since the test would hang otherwise."""
-    from lockorder import _tracker
     from lockorder.errors import LockOrderError
 
     seen: set[int] = set()
@@ -663,8 +652,8 @@ def _raised_anyway(exc: BaseException, settings: _TestSettings) -> dict[str, Any
                     "rule": f"lockorder marker allow={list(settings.allow)!r}",
                     "finding": finding.to_dict(),
                 }
-            with _tracker._mu:
-                rules = [r for r, f in _tracker.suppressed if f.signature == finding.signature]
+            with checker.mu:
+                rules = [r for r, f in checker.suppressed if f.signature == finding.signature]
             if rules:
                 return {"rule": rules[0], "finding": finding.to_dict()}
             return None

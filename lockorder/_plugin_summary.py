@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from lockorder._findings import Finding, cycle_holder
+from lockorder._state import checker
 
 if TYPE_CHECKING:
     from lockorder._plugin_session import LockorderPlugin
@@ -82,13 +83,12 @@ def write(plugin: LockorderPlugin, tr: Any) -> None:
             tr.write_line(line)
     if plugin.suppressed:
         tr.write_line(f"suppressed by lockorder markers: {len(plugin.suppressed)}")
-    from lockorder import _tracker
     from lockorder._findings import split_suppressed, withdrawn_reasons
 
     withdrawn, by_project = split_suppressed(plugin._all_suppressed())
     for count, why in withdrawn_reasons(withdrawn):
         tr.write_line(f"withdrawn: {count} ({why}; the JSON report lists them under 'suppressed')")
-    project = _tracker.project
+    project = checker.project
     if project is not None and project.path:
         if by_project:
             tr.write_line(f"suppressed by [tool.lockorder] in {project.path}: {len(by_project)}")

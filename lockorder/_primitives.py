@@ -15,10 +15,11 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any, NoReturn
 
-from lockorder import _discipline, _forksafe, _impl, _sites, _threads, _tracker, _unpatched
+from lockorder import _discipline, _forksafe, _held, _impl, _sites, _threads, _tracker, _unpatched
 from lockorder._deadlock import wait_acquire
 from lockorder._graph import LockClass
 from lockorder._held import ThreadState, _drain, _tls, disown, pop, push, steal
+from lockorder._state import checker
 from lockorder._threads import current
 from lockorder._tracker import (
     _record,
@@ -95,7 +96,7 @@ def plain(obj: Any, name: Any, rank: Any) -> Any:
     if rank is not None:
         _validate_rank(rank)
         with plain_order_mu:
-            plain_order[obj] = (False, rank, _tracker.next_serial())
+            plain_order[obj] = (False, rank, checker.next_serial())
     return obj
 
 
@@ -111,7 +112,7 @@ class _OffSwitch(type):
     def __instancecheck__(cls, obj: Any) -> bool:
         if type.__instancecheck__(cls, obj):
             return True
-        return not _tracker.settings.enabled and type(obj) in cls._lo_plain
+        return not checker.settings.enabled and type(obj) in cls._lo_plain
 
 
 def _cannot_pickle(raw_type: type) -> NoReturn:
@@ -237,7 +238,7 @@ class Lock(_Checked):
     def __new__(
         cls, *, name: str | None = None, rank: int | None = None, signal: bool = False
     ) -> Lock:
-        if _tracker.settings.enabled:
+        if checker.settings.enabled:
             return object.__new__(cls)
         lock = _allocate_lock()
         if rank is None and (name is None or isinstance(name, str)):
@@ -360,7 +361,7 @@ _FOREIGN_THREAD_GRACE = 0.05
 
 def _reacquire(st: Any, ts: Any) -> bool:
     """A blocking acquire of a Lock by the thread that holds it (see docs/concepts.md)."""
-    if not _tracker.is_signal(st):
+    if not _held.is_signal(st):
         # a thread just started with _thread is not counted until it runs: give
         # it a moment before calling the wait certain to last forever
         if not _threads.other_threads_alive(ts) and st._lo_acquire(True, _FOREIGN_THREAD_GRACE):
@@ -368,7 +369,7 @@ def _reacquire(st: Any, ts: Any) -> bool:
         if not _threads.other_threads_alive(ts):
             error = _discipline.self_deadlock(st, ts, None)
         else:
-            wait = _tracker.settings.self_deadlock_wait
+            wait = checker.settings.self_deadlock_wait
             if st._lo_acquire(True, wait):
                 # another thread released it: the lock is used as a signal
                 return _reacquired(st, ts)
@@ -414,7 +415,7 @@ class RLock(_Checked):
     _lo_plain = (type(_unpatched.RLock()),)
 
     def __new__(cls, *, name: str | None = None, rank: int | None = None) -> RLock:
-        if _tracker.settings.enabled:
+        if checker.settings.enabled:
             return object.__new__(cls)
         lock = _plain_rlock()
         if rank is None and (name is None or isinstance(name, str)):
@@ -598,7 +599,7 @@ class Condition(_unpatched.Condition, metaclass=_OffSwitch):
     _lo_plain = (_unpatched.Condition,)
 
     def __new__(cls, lock: Any = None, *, name: str | None = None) -> Condition:
-        if _tracker.settings.enabled:
+        if checker.settings.enabled:
             return object.__new__(cls)
         cond = _unpatched.Condition(lock)
         if name is None or lock is not None:  # (as checked: the name of its own lock)
@@ -743,7 +744,7 @@ class Semaphore(_SemaphoreMixin, _unpatched.Semaphore, metaclass=_OffSwitch):
     def __new__(
         cls, value: int = 1, *, name: str | None = None, rank: int | None = None
     ) -> Semaphore:
-        if _tracker.settings.enabled:
+        if checker.settings.enabled:
             return object.__new__(cls)
         return plain(_unpatched.Semaphore(value), name, rank)  # type: ignore[no-any-return]
 
@@ -763,7 +764,7 @@ class BoundedSemaphore(_SemaphoreMixin, _unpatched.BoundedSemaphore, metaclass=_
     def __new__(
         cls, value: int = 1, *, name: str | None = None, rank: int | None = None
     ) -> BoundedSemaphore:
-        if _tracker.settings.enabled:
+        if checker.settings.enabled:
             return object.__new__(cls)
         return plain(_unpatched.BoundedSemaphore(value), name, rank)  # type: ignore[no-any-return]
 

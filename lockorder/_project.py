@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lockorder._findings import Finding, LockRef
+from lockorder._state import checker
 from lockorder.errors import ConfigurationError
 
 __all__ = [
@@ -374,9 +375,9 @@ _WRAPPER = re.compile(f"{_DOTTED}(?::{_DOTTED})?")
 
 def activate(config: ProjectConfig | None) -> None:
     """Make ``config`` the run's [tool.lockorder] (None: none)."""
-    from lockorder import _sites, _tracker
+    from lockorder import _sites
 
-    _tracker.project = config
+    checker.use_project(config)
     _sites.set_wrappers(config.wrappers if config is not None else ())
 
 

@@ -53,6 +53,7 @@ from typing import Any, NamedTuple
 
 from lockorder import _sites, _threads, _unpatched
 from lockorder._held import ThreadState
+from lockorder._state import checker
 
 __all__ = ["PLAN_ENV", "Steering", "Target", "install_from_env"]
 
@@ -467,10 +468,9 @@ def install_from_env() -> None:
     path = os.environ.get(PLAN_ENV, "")
     if not path:
         return
-    from lockorder import _tracker
 
     try:
-        _tracker.steering = load_plan(path)
+        checker.use_steering(load_plan(path))
     except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
         print(
             f"lockorder: {PLAN_ENV}={path!r}: cannot read the confirm plan ({exc}); "

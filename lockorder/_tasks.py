@@ -36,7 +36,7 @@ import weakref
 from asyncio import events, tasks
 from typing import Any
 
-from lockorder import _sites, _threads, _unpatched
+from lockorder import _emit, _sites, _threads, _unpatched
 from lockorder._held import ThreadState, pop, push
 
 __all__ = [
@@ -178,9 +178,8 @@ def ended(task: Any) -> None:
     try:
         _threads.task_ended(ts)
     except Exception as exc:  # bookkeeping must never break the loop
-        from lockorder import _emit
-
         _emit.internal_error(exc)
+    _emit.log_new()
 
 
 def created_at(task: Any) -> tuple[_sites.Frame, ...]:

@@ -16,9 +16,19 @@ import threading
 import weakref
 from typing import Any
 
-from lockorder import _emit, _forksafe, _sites, _tracker, _unpatched
+from lockorder import _forksafe, _sites, _unpatched
 from lockorder._findings import Finding
-from lockorder._held import ThreadState, _drain, _tls, mu, prune_orphans
+from lockorder._held import (
+    ThreadState,
+    _drain,
+    _tls,
+    is_signal,
+    lock_ref,
+    mu,
+    prune_orphans,
+    where_taken,
+)
+from lockorder._state import checker
 
 __all__ = [
     "ThreadState",
@@ -56,8 +66,9 @@ def internal_thread_started() -> None:
             pass
 
 
-#: every live thread's state, by serial (guarded by mu)
-by_serial: dict[int, ThreadState] = {}
+#: every live thread's state, by serial (guarded by mu): the checker's registry
+#: of holders (lockorder._state), the same dict
+by_serial: dict[int, ThreadState] = checker.holders
 _exit_refs: dict[Any, ThreadState] = {}
 _thread_serial = 0
 MAIN_SERIAL = 0
@@ -144,7 +155,7 @@ def _owns_as_mutex(ts: ThreadState, st: Any) -> bool:
     """Whether ``ts`` holds ``st`` as a mutex, whose release is its own job: not a
     semaphore unit, nor a Lock used as a signal, which another thread is meant
     to release."""
-    return st._lo_owner is ts and not st._lo_sema and not _tracker.is_signal(st)
+    return st._lo_owner is ts and not st._lo_sema and not is_signal(st)
 
 
 def _thread_exited(ref: Any) -> None:
@@ -165,7 +176,7 @@ def _thread_exited(ref: Any) -> None:
         # a thread threading already forgot makes a _DummyThread that stays for
         # ever; the next finding's flush, or the exit, logs it (lockorder._emit)
         live = sys.modules.get("lockorder._live")
-        if live is not None and _tracker._unlogged:
+        if live is not None and checker.unlogged:
             live.changed()
     except Exception:  # pragma: no cover - teardown must not fail
         pass
@@ -180,8 +191,8 @@ def _report_leaks(ts: ThreadState) -> None:
         return
     for st in leaked:
         st._lo_leaked = True
-    refs = tuple(_tracker._ref(st) for st in leaked)
-    stack, taken = _tracker.where_taken(leaked)
+    refs = tuple(lock_ref(st) for st in leaked)
+    stack, taken = where_taken(leaked)
     who = ts.kind
     if ts.started_at:
         verb = "created" if who == "task" else "started"
@@ -194,35 +205,35 @@ def _report_leaks(ts: ThreadState) -> None:
         thread=ts.name,
         stack=stack,
         reason=TASK_ENDED_HOLDING_WHY if who == "task" else ENDED_HOLDING_WHY,
-        test=_tracker.current_test,
+        test=checker.current_test,
         signature="held-at-exit:" + "|".join(ref.key for ref in refs),
         details=taken,
         holder=who,
     )
-    _tracker._add_finding(finding)
+    checker.add_locked(finding)
 
 
 def task_ended(ts: ThreadState) -> None:
     """An asyncio task whose state is ``ts`` is done: the asyncio locks it still
-    holds as a mutex are a held-at-exit finding, as for a thread that ends."""
+    holds as a mutex are a held-at-exit finding, as for a thread that ends.
+    The caller logs it (lockorder._emit.log_new)."""
     _drain(ts)  # locks another task released for it
     with mu:
         _report_leaks(ts)
-    _emit.log_new()
 
 
 def main_ended() -> None:
     """The program's main code returned or raised, and its non-daemon threads
     ended (``lockorder run``): the locks the main thread still holds as a mutex
     are a held-at-exit finding, as for any thread that ends. The interpreter
-    ends the main thread itself only after the report is written."""
+    ends the main thread itself only after the report is written. The caller
+    logs it (lockorder._emit.log_new)."""
     ts = _tls.__dict__.get("ts")
     if ts is None:  # the main thread never used a checked lock
         return
     _drain(ts)  # locks a test's end or another thread took from it
     with mu:
         _report_leaks(ts)
-    _emit.log_new()
 
 
 def other_threads_alive(ts: ThreadState) -> bool:

@@ -32,8 +32,9 @@ from typing import Any
 
 import wrapt
 
-from lockorder import _deadlock, _emit, _held, _sites, _threads, _tracker
+from lockorder import _deadlock, _emit, _graph, _held, _sites, _threads
 from lockorder._findings import Finding
+from lockorder._state import checker
 from lockorder.errors import hide_from_findings
 
 #: pytest shows none of this module's frames when a test fails with a finding
@@ -45,7 +46,7 @@ __all__ = ["patch", "unpatch"]
 _PATCHES: list[tuple[Any, str]] = []
 
 
-def _held_locks(ts: _tracker.ThreadState | None, exclude: Any = None) -> list[Any]:
+def _held_locks(ts: _held.ThreadState | None, exclude: Any = None) -> list[Any]:
     """The locks this thread (``ts`` is its own state) holds as a wait begins:
     not those other threads released for it, nor those it dropped while held."""
     if ts is None or not ts.held:
@@ -54,7 +55,7 @@ def _held_locks(ts: _tracker.ThreadState | None, exclude: Any = None) -> list[An
     return [st for st in list(ts.held) if not st._lo_sema and st is not exclude]
 
 
-def _state() -> _tracker.ThreadState | None:
+def _state() -> _held.ThreadState | None:
     return _held._tls.__dict__.get("ts")
 
 
@@ -62,9 +63,9 @@ def _state() -> _tracker.ThreadState | None:
 
 
 def _latent(
-    ts: _tracker.ThreadState,
+    ts: _held.ThreadState,
     held: list[Any],
-    target: _tracker.ThreadState | None,
+    target: _held.ThreadState | None,
     classes: set[int] | None,
     what: str,
     worker: str,
@@ -79,9 +80,9 @@ def _latent(
     taken = [st for st in held if st._lo_cid in classes and st._lo_cls.created == 1]
     if not taken:
         return
-    refs = tuple(_tracker._ref(st) for st in taken)
+    refs = tuple(_held.lock_ref(st) for st in taken)
     names = ", ".join(ref.label for ref in refs)
-    _, acquired = _tracker.where_taken(taken)
+    _, acquired = _held.where_taken(taken)
     finding = Finding(
         kind="join-while-holding",
         severity="error",
@@ -92,7 +93,7 @@ def _latent(
         stack=stack,
         reason=f"if {worker} takes {refs[0].label} while {ts.name!r} holds it and waits, "
         "both wait forever; found whether or not this run hung",
-        test=_tracker.current_test,
+        test=checker.current_test,
         signature=f"join-while-holding:{what.split('(')[0]}:"
         + "|".join(ref.key for ref in refs)
         + (f"@{stack[-1].filename}:{stack[-1].lineno}" if stack else ""),
@@ -105,14 +106,14 @@ def _latent(
             "  *** DEADLOCK ***",
         ),
     )
-    if _tracker.add_finding(finding):
+    if _emit.add_finding(finding):
         error = _emit.emit([finding], ts)
         if error is not None:
             raise error
 
 
 def _waiting(
-    ts: _tracker.ThreadState,
+    ts: _held.ThreadState,
     label: str,
     owner: Any,
     wait_slice: Any,
@@ -120,7 +121,7 @@ def _waiting(
     on_slice: Any,
 ) -> None:
     """Wait in slices, taking part in the wait-for check between them."""
-    period = _tracker.settings.deadlock_check or 0.2
+    period = checker.settings.deadlock_check or 0.2
     waitable = _deadlock.Waitable(label, owner())
     ts.wait_since = _deadlock.monotonic()
     ts.wait_restore = False
@@ -132,7 +133,7 @@ def _waiting(
                 return
             waitable.owner = owner()
             on_slice()
-            if _tracker.settings.deadlock_check > 0:
+            if checker.settings.deadlock_check > 0:
                 _deadlock.check(ts)
     finally:
         ts.waiting_on = None
@@ -269,7 +270,7 @@ def _report_wait(what: str, exclude: Any = None, inner: int = 0) -> None:
     if ts is None or not held or (ts.in_wait and not inner) or _from_threading():
         return
     stack = _sites.capture_stack(3 + inner)
-    refs = tuple(_tracker._ref(st) for st in held)
+    refs = tuple(_held.lock_ref(st) for st in held)
     where = f"{stack[-1].filename}:{stack[-1].lineno}" if stack else "?"
     waited = _waited_in(sys._getframe(2 + inner), what)
     program = _sites.user_frame(2)
@@ -281,10 +282,10 @@ def _report_wait(what: str, exclude: Any = None, inner: int = 0) -> None:
             else ""
         )
     ]
-    details.extend(_tracker.where_taken(held)[1])
+    details.extend(_held.where_taken(held)[1])
     before = tuple(details)
     locks = tuple((ref.label, st._lo_cls) for st, ref in zip(held, refs, strict=True))
-    details.extend(_tracker.taken_lines(list(locks)))
+    details.extend(_graph.taken_lines(list(locks)))
     after = (
         (f"thread {ts.name!r} was {_sites.started_text(ts.started_at)}",) if ts.started_at else ()
     )
@@ -301,13 +302,13 @@ def _report_wait(what: str, exclude: Any = None, inner: int = 0) -> None:
         reason="if one of the places that take these locks runs in the thread that would end "
         "this wait (its put(), set(), notify() or task_done()) before it does, both wait "
         "forever; lockorder cannot know which thread that is (a timed wait is not reported)",
-        test=_tracker.current_test,
+        test=checker.current_test,
         signature=signature,
         details=tuple(details),
     )
-    if _tracker.add_finding(finding):
+    if _emit.add_finding(finding):
         # every place the rest of the run takes these locks joins the list
-        _tracker.watch_takers(signature, before, locks, after)
+        checker.watch_takers(signature, before, locks, after)
         _emit.emit([finding], ts)
 
 

@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 import wrapt
 
-from lockorder import _sites, _tracker, _unpatched
+from lockorder import _sites, _unpatched
 from lockorder._primitives import (
     BoundedSemaphore,
     Condition,
@@ -28,6 +28,7 @@ from lockorder._primitives import (
     _SemaphoreMixin,
     _validate_name,
 )
+from lockorder._state import checker
 from lockorder.errors import hide_from_findings
 
 #: pytest shows none of this module's frames when a test fails with a finding
@@ -214,7 +215,7 @@ def wrap(obj: Any, name: str | None = None) -> Any:
         return obj
     name = _validate_name(name)
     kind = type(obj)
-    if not _tracker.settings.enabled:
+    if not checker.settings.enabled:
         if wrappable(obj):
             return obj
         raise _not_wrappable(kind)

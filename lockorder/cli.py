@@ -344,9 +344,10 @@ def _module_error(module: str, exc: ImportError) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from lockorder import _threads, _tracker, report
+    from lockorder import _emit, _threads, report
     from lockorder._findings import split_suppressed
     from lockorder._install import install, uninstall
+    from lockorder._state import checker
 
     if args.module is None:
         script = args.target[0]
@@ -381,10 +382,10 @@ def _run(args: argparse.Namespace) -> int:
     except (ConfigurationError, report.ReportError) as exc:
         print(f"lockorder run: {exc}", file=sys.stderr)
         return 2
-    from lockorder import _config, _impl
+    from lockorder import _impl
 
     try:  # the policy for every environment value: one line, the usage status
-        env = _config.check_environment()
+        env = _impl.check_environment()
     except ConfigurationError as exc:
         print(f"lockorder run: {exc}", file=sys.stderr)
         return 2
@@ -397,7 +398,7 @@ def _run(args: argparse.Namespace) -> int:
     mode = args.mode or (env.mode if os.environ.get("LOCKORDER_MODE") else "record")
     # a real deadlock is broken (DeadlockError in one thread) in every mode here:
     # a hung program tells nothing
-    _tracker.configure(
+    checker.configure(
         mode=mode, single_thread=args.single_thread, enabled=True, break_deadlocks=True
     )
     command = (["-m", args.module] if args.module else []) + list(args.target)
@@ -408,6 +409,7 @@ def _run(args: argparse.Namespace) -> int:
         status = _execute(args)
         # the main thread's end: its leaks are held-at-exit, as another thread's
         _threads.main_ended()
+        _emit.log_new()
     except _NotStarted as exc:  # nothing ran: no findings, no report
         sys.stderr.write(str(exc))
         return exc.status
@@ -417,10 +419,10 @@ def _run(args: argparse.Namespace) -> int:
         uninstall()
         sys.argv = saved_argv
         sys.path[0] = saved_path0
-    findings = _tracker.findings()
-    with _tracker._mu:
-        wire = _tracker.graph.to_wire()
-    settings = _tracker.settings
+    findings = checker.findings()
+    with checker.mu:
+        wire = checker.graph.to_wire()
+    settings = checker.settings
     data = report.build(
         findings,
         wire,
@@ -436,8 +438,8 @@ def _run(args: argparse.Namespace) -> int:
             "lockorder_exit_status": status
             or (int(args.finding_status) if _fails(findings, args.fail_on) else 0),
         },
-        suppressed=list(_tracker.suppressed),
-        stale=_tracker.project.stale(wire["classes"]) if _tracker.project is not None else [],
+        suppressed=list(checker.suppressed),
+        stale=checker.project.stale(wire["classes"]) if checker.project is not None else [],
     )
     if args.confirm:
         from lockorder._confirm_cli import confirm_data, options_from
@@ -449,7 +451,7 @@ def _run(args: argparse.Namespace) -> int:
                 "total": args.confirm_total,
                 "pause": args.confirm_pause,
             },
-            _tracker.project,
+            checker.project,
         )
         confirm_data(data, options, quiet=args.quiet)
         # a confirmed finding is an error: it may fail the run now
@@ -458,9 +460,9 @@ def _run(args: argparse.Namespace) -> int:
             int(args.finding_status) if _fails(findings, args.fail_on) else 0
         )
     _print_findings(data, args.quiet)
-    project = _tracker.project
+    project = checker.project
     if project is not None and project.path:
-        _, by_rule = split_suppressed(_tracker.suppressed)
+        _, by_rule = split_suppressed(checker.suppressed)
         if by_rule:
             print(
                 f"lockorder: {len(by_rule)} finding(s) suppressed by "

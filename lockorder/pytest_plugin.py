@@ -182,16 +182,16 @@ class LockorderFindings:
         """Every finding of the run so far."""
         if self._plugin is None:
             return []
-        from lockorder import _tracker
+        from lockorder._state import checker
 
-        return _tracker.findings()
+        return checker.findings()
 
     def _mine(self) -> list[Finding]:
         if self._plugin is None:
             return []
-        from lockorder import _tracker
+        from lockorder._state import checker
 
-        return _tracker.findings_since(self._start)[0]
+        return checker.findings_since(self._start)[0]
 
     def __iter__(self) -> Iterator[Finding]:
         return iter(self._mine())
@@ -218,8 +218,8 @@ def lockorder_findings(request: pytest.FixtureRequest) -> LockorderFindings:
     plugin = request.config.pluginmanager.get_plugin(_PLUGIN_NAME)
     if plugin is None:
         return LockorderFindings(None, 0)
-    from lockorder import _tracker
+    from lockorder._state import checker
 
     return LockorderFindings(
-        plugin, plugin.test_start.get(request.node.nodeid, _tracker.findings_made())
+        plugin, plugin.test_start.get(request.node.nodeid, checker.findings_made())
     )

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 import lockorder
-from lockorder import _threads, _tracker, _unpatched
+from lockorder import _threads, _unpatched
+from lockorder._state import checker
 
 pytest_plugins = ["pytester"]
 
@@ -113,12 +114,12 @@ def lockorder_run(path: str, cwd: Path | None = None) -> subprocess.CompletedPro
 @pytest.fixture(autouse=True)
 def clean_checker() -> Iterator[None]:
     """Each test starts with no edges or findings and the default settings."""
-    saved = _tracker.settings
+    saved = checker.settings
     lockorder.reset()
     lockorder.configure(mode="raise", single_thread="report", enabled=True, self_deadlock_wait=1.0)
     yield
     _threads.abandon_held()  # a lock a test left held must not gate later tests' cycles
-    _tracker.settings = saved
+    checker.restore(saved)
     lockorder.reset()
 
 

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 import lockorder
-from lockorder import _install, _tasks, _threads, _tracker
+from lockorder import _install, _tasks, _threads
+from lockorder._state import checker
 from lockorder.aio import BoundedSemaphore, Condition, Lock, Semaphore
 from lockorder.errors import DeadlockError, SelfDeadlockError
 from tests.conftest import TIMEOUT as THREAD_TIMEOUT
@@ -424,7 +425,7 @@ def test_a_reacquire_waits_yielding_and_a_release_by_another_task_is_a_signal(
 
     run(main)
     assert kinds() == ["release-not-held"]
-    assert _tracker.graph.by_key["aio gate"].signal
+    assert checker.graph.by_key["aio gate"].signal
 
 
 def test_a_reacquire_no_task_releases_is_reported_after_the_wait(record_mode: None) -> None:
@@ -562,7 +563,7 @@ def test_tasks_made_to_acquire_and_collected_later_hold_their_own_units(
     if kind == "Semaphore":
         # a unit handed on is given back by the release: no signal learned, and a
         # nested unit is still found afterwards
-        assert not _tracker.graph.by_key["aio gate"].signal
+        assert not checker.graph.by_key["aio gate"].signal
         lockorder.configure(mode="record")
 
         async def nested() -> None:
@@ -728,8 +729,8 @@ def test_a_dispatcher_taking_units_for_its_workers_is_a_limiter_for_tasks_and_th
 
     run(dispatcher)
     assert lockorder.findings() == []
-    assert _tracker.graph.by_key["aio total"].signal  # capacity, as for threads
-    assert _tracker.graph.by_key["threaded total"].signal
+    assert checker.graph.by_key["aio total"].signal  # capacity, as for threads
+    assert checker.graph.by_key["threaded total"].signal
     lockorder.configure(mode="record")
 
     async def nested() -> None:
@@ -1307,4 +1308,4 @@ def test_the_task_user_of_a_threading_lock_is_forgotten_when_the_lock_dies(
     b = lockorder.Lock(name="aio soak b")
     with a, b:  # a slow-path record: the dead locks are processed there
         pass
-    assert len(_tracker._task_users) <= 2, len(_tracker._task_users)
+    assert len(checker.task_users) <= 2, len(checker.task_users)

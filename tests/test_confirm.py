@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 import lockorder
-from lockorder import _steer, _tracker
+from lockorder import _steer
 from lockorder._confirm import parse_option
+from lockorder._state import checker
 
 DATA = Path(__file__).parent / "data" / "confirm"
 TIMEOUT = 120
@@ -249,7 +250,7 @@ def test_steering_keeps_target_chains_off_the_fast_path(record_mode: None) -> No
         original(*args)  # no other thread arrives: each pause ends at its limit
 
     steering._hold = counting  # type: ignore[method-assign]
-    _tracker.steering = steering
+    checker.use_steering(steering)
     try:
         done = threading.Event()
 
@@ -264,7 +265,7 @@ def test_steering_keeps_target_chains_off_the_fast_path(record_mode: None) -> No
         worker.join(timeout=30)
         assert done.is_set()
     finally:
-        _tracker.steering = None
+        checker.use_steering(None)
     assert len(arrived) == 3  # paused three times, then the chain went fast
 
 
@@ -299,7 +300,7 @@ def test_a_pause_outlasts_a_timed_wait_once(record_mode: None, tmp_path: Path) -
         with a, b:  # pauses at edge 1; nobody comes to edge 2
             pass
 
-    _tracker.steering = steering
+    checker.use_steering(steering)
     try:
         polling = threading.Thread(target=poller)
         polling.start()
@@ -309,7 +310,7 @@ def test_a_pause_outlasts_a_timed_wait_once(record_mode: None, tmp_path: Path) -
         working.join(timeout=60)  # 30 s or more: a safety net, not extended
         assert not working.is_alive()
     finally:
-        _tracker.steering = None
+        checker.use_steering(None)
         stop.set()
         polling.join(timeout=TIMEOUT)
     (pause,) = [json.loads(line) for line in log.read_text().splitlines()]
@@ -320,7 +321,7 @@ def test_a_pause_outlasts_a_timed_wait_once(record_mode: None, tmp_path: Path) -
 
 def test_no_plan_no_steering() -> None:
     assert "LOCKORDER_STEER" not in os.environ
-    assert _tracker.steering is None
+    assert checker.steering is None
 
 
 # --------------------------------------------------------------------------- renderings

@@ -12,7 +12,8 @@ from collections.abc import Callable
 import pytest
 
 import lockorder
-from lockorder import _install, _ordered, _threads, _tracker
+from lockorder import _install, _ordered, _threads
+from lockorder._state import checker
 from tests.conftest import TIMEOUT
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on this platform")
@@ -61,7 +62,7 @@ def _use_everything() -> int:
 
 @pytest.mark.parametrize(
     "mutex",
-    [lambda: _tracker._mu, lambda: _install._mu, lambda: _ordered._foreign_mu],
+    [lambda: checker.mu, lambda: _install._mu, lambda: _ordered._foreign_mu],
     ids=["tracker", "install", "ordered"],
 )
 def test_fork_while_another_thread_holds_a_lockorder_mutex(mutex: Callable[[], object]) -> None:

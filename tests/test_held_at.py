@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 import lockorder
-from lockorder import _tracker, aio, report
+from lockorder import aio, report
 from lockorder._merge import merge
 from lockorder._sites import Frame, relpath
+from lockorder._state import checker
 from tests.conftest import TIMEOUT, marked_line, run_threads
 
 HERE = os.path.abspath(__file__)
@@ -238,7 +239,7 @@ def test_reports_and_merges_keep_them(tmp_path: Any) -> None:
 
     run_threads(nest, lambda: _inverse(first, second))
     path = str(tmp_path / "r.json")
-    report.write_json(path, report.build(lockorder.findings(), _tracker.graph.to_wire(), {}, {}))
+    report.write_json(path, report.build(lockorder.findings(), checker.graph.to_wire(), {}, {}))
     data = report.load(path)
     assert report.findings_of(data) == lockorder.findings()
     wire = next(e for e in data["graph"]["edges"] if e["to"] == "r-second")

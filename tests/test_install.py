@@ -15,6 +15,7 @@ import pytest
 
 import lockorder
 from lockorder import _unpatched
+from lockorder._state import checker
 from tests.conftest import TIMEOUT, run_threads
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,14 +169,14 @@ def test_asyncio_imported_by_install_keeps_its_module_locks_plain() -> None:
     program = (
         "import sys\n"
         "import lockorder\n"
-        "from lockorder import _tracker\n"
+        "from lockorder._state import checker\n"
         "for name in [m for m in sys.modules if m == 'asyncio' or m.startswith('asyncio.')]:\n"
         "    del sys.modules[name]  # as where nothing imported asyncio yet\n"
         "lockorder.install()\n"
         "import asyncio.events, asyncio.mixins\n"
         "print(lockorder.is_checked(asyncio.events._lock))\n"
         "print(lockorder.is_checked(asyncio.mixins._global_lock))\n"
-        "print(len(_tracker.graph.classes))\n"
+        "print(len(checker.graph.classes))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False
@@ -193,14 +194,14 @@ def test_a_standard_library_modules_own_locks_stay_plain_when_imported_late() ->
     program = (
         "import sys\n"
         "import lockorder\n"
-        "from lockorder import _tracker\n"
+        "from lockorder._state import checker\n"
         "for name in ('multiprocessing.forkserver', 'multiprocessing.resource_tracker'):\n"
         "    sys.modules.pop(name, None)  # as where nothing imported them yet\n"
         "lockorder.install()\n"
         "from multiprocessing import forkserver, resource_tracker\n"
         "print(lockorder.is_checked(forkserver._forkserver._lock))\n"
         "print(lockorder.is_checked(resource_tracker._resource_tracker._lock))\n"
-        "print(len(_tracker.graph.classes))\n"
+        "print(len(checker.graph.classes))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False
@@ -217,9 +218,7 @@ def test_call_soon_threadsafe_keeps_its_handles_lock_plain(installed: None) -> N
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
 
-    from lockorder import _tracker
-
-    before = len(_tracker.graph.classes)
+    before = len(checker.graph.classes)
 
     async def main() -> int:
         loop = asyncio.get_running_loop()
@@ -232,7 +231,7 @@ def test_call_soon_threadsafe_keeps_its_handles_lock_plain(installed: None) -> N
             return await asyncio.wait_for(loop.run_in_executor(pool, len, "abc"), TIMEOUT)
 
     assert asyncio.run(main()) == 3
-    made = _tracker.graph.classes[before:]  # the loop's, the pool's, the future's
+    made = checker.graph.classes[before:]  # the loop's, the pool's, the future's
     assert made and all(cls.filename == __file__ for cls in made), made
     assert "RLock" not in [cls.kind for cls in made]
 

@@ -6,8 +6,8 @@ import contextlib
 from typing import Any
 
 import lockorder
-from lockorder import _tracker
 from lockorder._merge import merge
+from lockorder._state import checker
 from tests.conftest import run_inversion, run_threads
 
 
@@ -19,7 +19,7 @@ def _run(test: str, first: Any, second: Any) -> dict[str, Any]:
         with first, second:
             pass
 
-    with _tracker.test_context(test):
+    with checker.test_context(test):
         run_threads(nest)
     return _snapshot()
 
@@ -32,7 +32,7 @@ def _nest(first: Any, second: Any) -> None:
 def _snapshot() -> dict[str, Any]:
     """This process's graph and findings, as a run hands them to merge()."""
     return {
-        "graph": _tracker.graph.to_wire(),
+        "graph": checker.graph.to_wire(),
         "findings": [f.to_dict() for f in lockorder.findings()],
     }
 
@@ -60,8 +60,8 @@ def test_same_thread_name_in_two_processes_is_two_threads() -> None:
     lockorder.reset()
     with a, b:
         pass
-    one = {"graph": _tracker.graph.to_wire(), "findings": []}
-    two = {"graph": _tracker.graph.to_wire(), "findings": []}
+    one = {"graph": checker.graph.to_wire(), "findings": []}
+    two = {"graph": checker.graph.to_wire(), "findings": []}
     for edge in two["graph"]["edges"]:
         edge["from"], edge["to"] = edge["to"], edge["from"]
         edge["thread_ids"] = ["99999-1"]
@@ -78,8 +78,8 @@ def test_the_main_threads_of_merged_runs_are_named_as_one_thread() -> None:
     lockorder.reset()
     with a, b:  # this process's main thread
         pass
-    one = {"graph": _tracker.graph.to_wire(), "findings": []}
-    two = {"graph": _tracker.graph.to_wire(), "findings": []}
+    one = {"graph": checker.graph.to_wire(), "findings": []}
+    two = {"graph": checker.graph.to_wire(), "findings": []}
     for edge in two["graph"]["edges"]:
         edge["from"], edge["to"] = edge["to"], edge["from"]
     (finding,) = merge([("h1.json", one), ("h2.json", two)]).findings
@@ -177,7 +177,7 @@ def test_a_signal_learned_by_one_run_withdraws_another_runs_cycle() -> None:
     run_inversion(a, b)
     one = _snapshot()
     assert [f["kind"] for f in one["findings"]] == ["potential-deadlock"]
-    two = {"graph": _tracker.graph.to_wire(), "findings": []}
+    two = {"graph": checker.graph.to_wire(), "findings": []}
     two["graph"]["edges"] = []
     for cls in two["graph"]["classes"]:
         cls["signal"] = cls["key"] == "B"  # the other run saw B released by another thread
@@ -193,12 +193,12 @@ def _warned_then_full(test_one: str, test_two: str) -> tuple[dict[str, Any], dic
     a = lockorder.Lock(name="A")
     b = lockorder.Lock(name="B")
     lockorder.reset()
-    with _tracker.test_context(test_one):
+    with checker.test_context(test_one):
         _nest(a, b)
         _nest(b, a)
     warned = _snapshot()
     lockorder.reset()
-    with _tracker.test_context(test_two):
+    with checker.test_context(test_two):
         _nest(a, b)
         _nest(b, a)
         run_threads(lambda: _nest(a, b))

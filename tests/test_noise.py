@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 import lockorder
-from lockorder import _threads, _tracker, report
+from lockorder import _threads, report
+from lockorder._state import checker
 from lockorder.report.html import render_html
 from tests.conftest import TIMEOUT, run_inversion
 
@@ -93,7 +94,7 @@ def test_counts_are_singular_for_one() -> None:
     a, b = lockorder.Lock(name="one-a"), lockorder.Lock(name="one-b")
     with a, b:
         pass
-    wire = _tracker.graph.to_wire()
+    wire = checker.graph.to_wire()
     data = report.build(lockorder.findings(), wire, {}, {})
     # the counts are the graph's (the text counts them, whatever "summary" says),
     # and other tests' classes live on in this process: a graph of one, then two
@@ -109,7 +110,7 @@ def test_the_html_header_says_what_lockorder_run_exited_with(tmp_path: Path) -> 
     run_inversion(lockorder.Lock(name="h1"), lockorder.Lock(name="h2"))
     data = report.build(
         lockorder.findings(),
-        _tracker.graph.to_wire(),
+        checker.graph.to_wire(),
         {"mode": "record"},
         {"command": ["prog.py"], "exit_status": 0, "lockorder_exit_status": 3},
     )

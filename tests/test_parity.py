@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 
 import lockorder
-from lockorder import _tracker, aio
+from lockorder import aio
+from lockorder._state import checker
 from tests.conftest import TIMEOUT
 
 pytestmark = pytest.mark.usefixtures("record_mode")
@@ -35,7 +36,7 @@ def summary() -> Summary:
     kept = [(f.kind, f.severity) for f in lockorder.findings()]
     withdrawn = [
         ("withdrawn", finding.kind)
-        for rule, finding in _tracker.suppressed
+        for rule, finding in checker.suppressed
         if rule.startswith("withdrawn")
     ]
     return sorted(kept + withdrawn)
@@ -521,5 +522,5 @@ def test_a_one_holder_warning_that_becomes_a_full_cycle_is_one_finding() -> None
     threads, tasks = nest([[("a", "b"), ("b", "a")], [("b", "a")]])
     expected = [("potential-deadlock", "error"), ("withdrawn", "potential-deadlock")]
     same(threads, tasks, expected)
-    rules = [rule for rule, _ in _tracker.suppressed]
+    rules = [rule for rule, _ in checker.suppressed]
     assert rules == ["withdrawn: superseded: the same cycle became a full finding"]

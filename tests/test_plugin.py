@@ -210,7 +210,7 @@ def test_an_invalid_environment_value_is_a_usage_error_as_for_lockorder_run(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, variable: str
 ) -> None:
     """The plugin judges the variables as ``lockorder run`` does (one check,
-    lockorder._config.check_environment): exit 4 and one line, not a run that
+    lockorder._impl.check_environment): exit 4 and one line, not a run that
     passes with a LockOrderWarning in the warnings summary; and nothing at all
     when the plugin is not asked for."""
     value, expected = INVALID_ENVIRONMENT[variable]

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 import lockorder
-from lockorder import _tracker, report
+from lockorder import report
+from lockorder._state import checker
 from tests.conftest import run_inversion
 
 
@@ -19,7 +20,7 @@ def _report_with_a_finding() -> dict[str, object]:
 
     run_inversion(a, b)
     return report.build(
-        lockorder.findings(), _tracker.graph.to_wire(), {"mode": "record"}, {"command": ["x"]}
+        lockorder.findings(), checker.graph.to_wire(), {"mode": "record"}, {"command": ["x"]}
     )
 
 

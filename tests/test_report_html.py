@@ -24,9 +24,10 @@ from typing import Any
 import pytest
 
 import lockorder
-from lockorder import _tracker, report
+from lockorder import report
 from lockorder._findings import Finding
 from lockorder._sites import relpath
+from lockorder._state import checker
 from lockorder.report.html import MAX_DRAWN_NODES, render_html
 from tests.browser import FLAGS, Browser
 from tests.conftest import run_threads
@@ -51,7 +52,7 @@ def _report(tmp_path: Path, first: str = "accounts", second: str = "audit log") 
 
     run_threads(pay, audit)
     data = report.build(
-        lockorder.findings(), _tracker.graph.to_wire(), {"mode": "record"}, {"command": ["x"]}
+        lockorder.findings(), checker.graph.to_wire(), {"mode": "record"}, {"command": ["x"]}
     )
     path = str(tmp_path / "report.json")
     report.write_json(path, data)

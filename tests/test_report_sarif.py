@@ -15,9 +15,10 @@ import jsonschema
 import pytest
 
 import lockorder
-from lockorder import _tracker, report
+from lockorder import report
 from lockorder._findings import Finding, LockRef
 from lockorder._sites import Frame
+from lockorder._state import checker
 from lockorder.report.sarif import FINGERPRINT_KEY, SARIF_SCHEMA, to_sarif
 from tests.conftest import TIMEOUT
 
@@ -83,7 +84,7 @@ def _release_elsewhere() -> None:
 def _report(tmp_path: Path, name: str) -> dict[str, Any]:
     """The report of what was found so far, written and read back as a file."""
     data = report.build(
-        lockorder.findings(), _tracker.graph.to_wire(), {"mode": "record"}, {"command": ["x"]}
+        lockorder.findings(), checker.graph.to_wire(), {"mode": "record"}, {"command": ["x"]}
     )
     path = str(tmp_path / name)
     report.write_json(path, data)

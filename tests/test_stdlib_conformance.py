@@ -15,13 +15,13 @@ import unittest
 import pytest
 
 import lockorder
-from lockorder import _tracker
+from lockorder._state import checker
 
 lock_tests = pytest.importorskip(
     "test.lock_tests", reason="CPython's test package is not installed"
 )
 
-_saved = _tracker.settings
+_saved = checker.settings
 
 
 def setUpModule() -> None:
@@ -29,7 +29,7 @@ def setUpModule() -> None:
 
 
 def tearDownModule() -> None:
-    _tracker.settings = _saved
+    checker.restore(_saved)
 
 
 class _RecordMode(unittest.TestCase):

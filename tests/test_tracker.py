@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 import lockorder
-from lockorder import _sites, _threads, _tracker
+from lockorder import _sites, _threads
+from lockorder._state import checker
 from tests.conftest import TIMEOUT, run_threads
 
 
@@ -583,7 +584,7 @@ def test_known_chain_takes_no_global_lock_and_captures_no_stack(
     def no_stack(*args: object, **kwargs: object) -> None:
         raise AssertionError("stack captured on the fast path")
 
-    with _tracker._mu:
+    with checker.mu:
         monkeypatch.setattr(_sites, "capture_stack", no_stack)
         release.set()
         assert done.wait(TIMEOUT), "the fast path waited for the global lock"
@@ -692,7 +693,7 @@ def test_instance_graph_forgets_dead_locks() -> None:
         del a, b
     gc.collect()
     _nest(*_account_locks(2))  # processes the dead instances
-    assert len(_tracker.graph.isucc) <= 4
+    assert len(checker.graph.isucc) <= 4
 
 
 def test_fork_child_keeps_only_the_forking_thread() -> None:

@@ -20,7 +20,8 @@ from collections.abc import Iterator
 import pytest
 
 import lockorder
-from lockorder import _threads, _tracker
+from lockorder import _threads
+from lockorder._state import checker
 from tests.conftest import TIMEOUT, run_inversion, run_threads
 
 
@@ -528,7 +529,7 @@ def test_a_lock_held_for_a_reader_group_is_no_potential_deadlock() -> None:
     for _ in range(3):  # later rounds: no finding, in raise mode
         _group_round(rw)
     assert [f.kind for f in lockorder.findings()] == ["release-not-held"]
-    withdrawn = [f for rule, f in _tracker.suppressed if rule.startswith("withdrawn")]
+    withdrawn = [f for rule, f in checker.suppressed if rule.startswith("withdrawn")]
     (cycle,) = [f for f in withdrawn if f.kind == "potential-deadlock"]
     assert cycle.single_thread
     # reader 1 may end before reader 2 releases for the group: that held-at-exit
@@ -569,7 +570,7 @@ def test_a_full_cycle_through_a_group_lock_is_withdrawn_at_the_first_release() -
     ]
     _group_round(rw)  # reader 1 leaves holding resource: resource -> count, a second thread
     assert [f.kind for f in lockorder.findings()] == ["release-not-held"]
-    cycles = [f for _, f in _tracker.suppressed if f.kind == "potential-deadlock"]
+    cycles = [f for _, f in checker.suppressed if f.kind == "potential-deadlock"]
     assert sorted(f.severity for f in cycles) == ["error", "warning"]
 
 
@@ -683,7 +684,7 @@ def test_a_semaphore_learned_as_a_signal_withdraws_its_cycles() -> None:
     sem.acquire()
     run_threads(sem.release)  # a thread holding no unit releases one: a signal
     assert lockorder.findings() == []
-    assert [f.kind for _, f in _tracker.suppressed] == ["potential-deadlock"]
+    assert [f.kind for _, f in checker.suppressed] == ["potential-deadlock"]
 
 
 # -- semaphore units taken as capacity (issue 17.5, httpcore) ---------------------------------
@@ -720,7 +721,7 @@ def test_units_taken_in_a_loop_are_capacity_not_holds() -> None:
     assert lockorder.findings() == []
     assert lockorder.graph().has_edge("init", "streams")  # edges into it stay
     assert not lockorder.graph().has_edge("streams", "write")
-    assert _tracker.graph.by_key["streams"].signal
+    assert checker.graph.by_key["streams"].signal
     run_threads(lambda: streams.release(99))  # the SETTINGS frame gives them back
     assert lockorder.findings() == []
 
@@ -733,7 +734,7 @@ def test_taking_capacity_withdraws_the_cycles_its_holds_made() -> None:
     assert [f.kind for f in lockorder.findings()] == ["potential-deadlock"]
     run_threads(lambda: _shrink(sem, 2))
     assert lockorder.findings() == []
-    ((rule, finding),) = _tracker.suppressed
+    ((rule, finding),) = checker.suppressed
     assert finding.kind == "potential-deadlock"
     assert "counts capacity, not holds" in rule
 
@@ -751,7 +752,7 @@ def test_a_second_unit_taken_outside_a_loop_is_still_a_hold() -> None:
                 pass
 
     run_threads(nest)
-    assert not _tracker.graph.by_key["nested-units"].signal
+    assert not checker.graph.by_key["nested-units"].signal
     assert lockorder.graph().has_edge("nested-units", "under-two-units")
 
 
@@ -773,7 +774,7 @@ def test_a_second_unit_taken_after_a_with_block_is_still_a_hold() -> None:
                 pass
 
     run_threads(nest)
-    assert not _tracker.graph.by_key["after-with"].signal
+    assert not checker.graph.by_key["after-with"].signal
     assert lockorder.graph().has_edge("after-with", "under-units-after-with")
 
 
@@ -788,7 +789,7 @@ def test_a_loop_taking_one_unit_per_round_and_giving_it_back_is_holds() -> None:
                 pass
 
     run_threads(rounds)
-    assert not _tracker.graph.by_key["per-round"].signal
+    assert not checker.graph.by_key["per-round"].signal
     assert lockorder.graph().has_edge("per-round", "in-round")
 
 
@@ -813,7 +814,7 @@ def test_capacity_taken_through_a_wrapper_is_seen_at_the_wrappers_caller() -> No
             limiter.acquire()
 
     run_threads(shrink)
-    assert _tracker.graph.by_key["wrapped-capacity"].signal
+    assert checker.graph.by_key["wrapped-capacity"].signal
 
 
 def test_a_function_returning_with_its_own_lock_held_leaks_nothing_and_frees_it() -> None:

@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 
 import lockorder
-from lockorder import _sites, _tracker, report
+from lockorder import _sites, report
 from lockorder._analysis import class_ref
 from lockorder._project import activate, load_project_config
+from lockorder._state import checker
 from lockorder.errors import ConfigurationError
 from lockorder.report.fingerprint import fingerprint, lock_identity
 from tests.conftest import marked_line, run_inversion, run_threads
@@ -318,7 +319,7 @@ def test_reports_carry_the_wrapper(tmp_path: Path) -> None:
     path = tmp_path / "report.json"
     report.write_json(
         str(path),
-        report.build(lockorder.findings(), _tracker.graph.to_wire(), {"mode": "record"}, {}),
+        report.build(lockorder.findings(), checker.graph.to_wire(), {"mode": "record"}, {}),
     )
     data = report.load(str(path))
     keys = {lock.key for lock in finding.locks}

@@ -15,11 +15,13 @@ import os
 import platform
 import stat
 import sys
-from collections.abc import Iterable
 from typing import Any
 
 from lockorder import _sites
 from lockorder._findings import Finding, split_suppressed, withdrawn_reasons
+from lockorder._findings import findings_of as findings_of
+from lockorder._findings import suppressed_dicts as suppressed_dicts
+from lockorder._findings import suppressed_of as suppressed_of
 
 __all__ = [
     "FORMAT",
@@ -70,7 +72,7 @@ def build(
     stale: list[str] | None = None,
 ) -> dict[str, Any]:
     """The report as builtin types (what write_json writes)."""
-    from lockorder import __version__
+    from lockorder._version import __version__
     from lockorder.report._schema import summary_counts
 
     items = [f.to_dict() for f in findings]
@@ -275,24 +277,6 @@ def load(path: str) -> dict[str, Any]:
         # by hand) leaves it stale, and nothing may read it stale
         data["summary"] = {**data["summary"], **summary_counts(data["findings"], data["graph"])}
     return data
-
-
-def findings_of(report: dict[str, Any]) -> list[Finding]:
-    return [Finding.from_dict(item) for item in report.get("findings", ())]
-
-
-def suppressed_dicts(pairs: Iterable[tuple[str, Finding]]) -> list[dict[str, Any]]:
-    """(rule, finding) pairs as a report's ``suppressed`` entries (suppressed_of()
-    reads them back)."""
-    return [{"rule": rule, "finding": finding.to_dict()} for rule, finding in pairs]
-
-
-def suppressed_of(report: dict[str, Any]) -> list[tuple[str, Finding]]:
-    """The report's suppressed (and withdrawn) findings, each with its rule."""
-    return [
-        (str(item["rule"]), Finding.from_dict(item["finding"]))
-        for item in report.get("suppressed", ())
-    ]
 
 
 def _count(number: Any, one: str, many: str) -> str:

@@ -408,8 +408,7 @@ def _verdict(total: Any, errors: Any, warnings: Any) -> str:
 
 def _suppressed_section(report: dict[str, Any]) -> str:
     """Findings a [tool.lockorder] rule suppressed or that were withdrawn, with why."""
-    from lockorder._findings import WITHDRAWN_PREFIX
-    from lockorder.report import suppressed_of
+    from lockorder._findings import WITHDRAWN_PREFIX, suppressed_of
 
     entries = suppressed_of(report)
     if not entries:
@@ -436,7 +435,7 @@ def _suppressed_section(report: dict[str, Any]) -> str:
 
 def render_html(report: dict[str, Any]) -> str:
     """The report (as :func:`lockorder.report.load` returns it) as one HTML page."""
-    from lockorder.report import findings_of
+    from lockorder._findings import findings_of
 
     findings = findings_of(report)
     graph = build_graph(report, findings)

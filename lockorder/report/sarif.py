@@ -21,9 +21,8 @@ from pathlib import Path, PurePath
 from typing import Any
 from urllib.parse import quote
 
-from lockorder._findings import KINDS, EdgeReport, Finding, LockRef
+from lockorder._findings import KINDS, EdgeReport, Finding, LockRef, findings_of, suppressed_of
 from lockorder._sites import Frame
-from lockorder.report import findings_of, suppressed_of
 from lockorder.report.fingerprint import fingerprint
 
 __all__ = ["FINGERPRINT_KEY", "SARIF_SCHEMA", "SARIF_VERSION", "SRCROOT", "to_sarif"]
