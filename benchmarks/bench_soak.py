@@ -39,15 +39,11 @@ import time
 import timeit
 import warnings
 
+from bench_scale import rss_mib  # (benchmarks/, the script's folder, is on sys.path)
+
 import lockorder
 from lockorder import _threads
 from lockorder._state import checker
-
-
-def rss_mib() -> float:
-    with open("/proc/self/statm") as handle:
-        pages = int(handle.read().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def churn_locks(count: int) -> None:

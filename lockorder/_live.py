@@ -193,21 +193,14 @@ def _write(target: str) -> bool:
 
 def _snapshot() -> dict[str, Any]:
     """The report of this process as it stands."""
-    from lockorder import _impl, report
+    from lockorder import report
 
-    findings = checker.findings()
-    with checker.mu:
-        wire = checker.graph.to_wire()
-        suppressed = list(checker.suppressed)
+    findings, wire, suppressed = checker.snapshot()
     settings = checker.settings
     return report.build(
         findings,
         wire,
-        {
-            "mode": settings.mode,
-            "single_thread": settings.single_thread,
-            "implementation": _impl.implementation(),
-        },
+        report.settings_of(settings.mode, settings.single_thread),
         {
             "command": list(getattr(sys, "orig_argv", sys.argv)),
             "pid": os.getpid(),
@@ -220,12 +213,14 @@ def _snapshot() -> dict[str, Any]:
 
 def _at_exit() -> None:
     global _final
-    _tracker_flush()
+    _log_pending()
     _final = True
     write_now()
 
 
-def _tracker_flush() -> None:
+def _log_pending() -> None:
+    # the findings not logged yet (lockorder._emit's own atexit does it too, but
+    # a multiprocessing worker, which ends with os._exit(), runs only this)
     from lockorder import _emit
 
     try:

@@ -19,7 +19,6 @@ import pytest
 
 from lockorder import _emit, _held, _plugin_summary, _sites
 from lockorder._config import MODES, SINGLE_THREAD_POLICIES
-from lockorder._impl import implementation
 from lockorder._plugin_options import MARKER_KEYS, SCHEMA, Options
 from lockorder._plugin_watchdog import Watchdog
 from lockorder._state import checker
@@ -377,14 +376,12 @@ class LockorderPlugin:
     def _wire(self) -> dict[str, Any]:
         from lockorder.report import suppressed_dicts
 
-        with checker.mu:
-            graph = checker.graph.to_wire()
-            suppressed = list(checker.suppressed)
+        findings, graph, suppressed = checker.snapshot()
         project = checker.project
         return {
             "schema": SCHEMA,
             "graph": graph,
-            "findings": [f.to_dict() for f in checker.findings()],
+            "findings": [f.to_dict() for f in findings],
             # what [tool.lockorder] suppressed here, and how often each rule matched
             "suppressed": suppressed_dicts(suppressed),
             "matched": dict(project.matched) if project is not None else {},
@@ -582,11 +579,9 @@ class LockorderPlugin:
             self.written.append(f"{kind}: {dest}")
 
     def _settings_info(self) -> dict[str, Any]:
-        settings: dict[str, Any] = {
-            "mode": self.options.mode,
-            "single_thread": self.options.single_thread,
-            "implementation": implementation(),
-        }
+        from lockorder.report import settings_of
+
+        settings = settings_of(self.options.mode, self.options.single_thread)
         if self.options.confirm:
             from lockorder._confirm_cli import options_from
 

@@ -216,6 +216,13 @@ class Checker:
         with self.mu:
             return [self._current(f) for f in self.log if f.signature not in self.withdrawn]
 
+    def snapshot(self) -> tuple[list[Finding], dict[str, Any], list[tuple[str, Finding]]]:
+        """What a report of this process shows, read at once: the findings (less
+        those withdrawn), the graph in its wire form, and the suppressed findings
+        with their rules."""
+        with self.mu:
+            return self.findings(), self.graph.to_wire(), list(self.suppressed)
+
     def findings_made(self) -> int:
         """How many findings were made so far, withdrawn ones included: a position
         in the append-only log that findings_since() takes."""

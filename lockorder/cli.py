@@ -419,18 +419,12 @@ def _run(args: argparse.Namespace) -> int:
         uninstall()
         sys.argv = saved_argv
         sys.path[0] = saved_path0
-    findings = checker.findings()
-    with checker.mu:
-        wire = checker.graph.to_wire()
+    findings, wire, suppressed = checker.snapshot()
     settings = checker.settings
     data = report.build(
         findings,
         wire,
-        {
-            "mode": settings.mode,
-            "single_thread": settings.single_thread,
-            "implementation": _impl.implementation(),
-        },
+        report.settings_of(settings.mode, settings.single_thread),
         {
             "command": command,
             "exit_status": status,
@@ -438,7 +432,7 @@ def _run(args: argparse.Namespace) -> int:
             "lockorder_exit_status": status
             or (int(args.finding_status) if _fails(findings, args.fail_on) else 0),
         },
-        suppressed=list(checker.suppressed),
+        suppressed=suppressed,
         stale=checker.project.stale(wire["classes"]) if checker.project is not None else [],
     )
     if args.confirm:

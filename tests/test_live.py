@@ -28,21 +28,8 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="POSIX si
 
 TIMEOUT = 20.0
 
-#: two inversions, each a finding; the program says when each is made
-PROGRAM = """
-import os, select, sys, threading, time
-import lockorder
-
-lockorder.configure(mode="record")
-
-def line():
-    # as a server's main loop does: wake now and then. A signal the kernel gives
-    # a thread just ending leaves a main thread blocked in read() unaware of it
-    # (Python runs handlers in the main thread, when it runs)
-    while not select.select([sys.stdin], [], [], 0.05)[0]:
-        pass
-    sys.stdin.readline()
-
+#: an inversion made by two threads of the program, one after the other: a finding
+INVERSION = """
 def inversion(name):
     a = lockorder.Lock(name=name + " a")
     b = lockorder.Lock(name=name + " b")
@@ -56,7 +43,27 @@ def inversion(name):
         thread = threading.Thread(target=target)
         thread.start()
         thread.join(10)
+"""
 
+#: two inversions, each a finding; the program says when each is made
+PROGRAM = (
+    """
+import os, select, sys, threading, time
+import lockorder
+
+lockorder.configure(mode="record")
+
+def line():
+    # as a server's main loop does: wake now and then. A signal the kernel gives
+    # a thread just ending leaves a main thread blocked in read() unaware of it
+    # (Python runs handlers in the main thread, when it runs)
+    while not select.select([sys.stdin], [], [], 0.05)[0]:
+        pass
+    sys.stdin.readline()
+
+"""
+    + INVERSION
+    + """
 inversion("first")
 print("first", flush=True)
 if "--second" in sys.argv:
@@ -66,6 +73,7 @@ if "--second" in sys.argv:
 if "--wait" in sys.argv:
     line()  # until the test says (or stops us)
 """
+)
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -164,26 +172,16 @@ def test_a_program_that_ends_at_once_still_leaves_its_report(tmp_path: Path) -> 
     assert _messages(json.loads((tmp_path / "out" / "live.json").read_text())) == ["first a"]
 
 
-FORKS = """
+FORKS = (
+    """
 import os, sys, threading
 import lockorder
 
 lockorder.configure(mode="record")
 
-def inversion(name):
-    a = lockorder.Lock(name=name + " a")
-    b = lockorder.Lock(name=name + " b")
-    def forward():
-        with a, b:
-            pass
-    def backward():
-        with b, a:
-            pass
-    for target in (forward, backward):
-        thread = threading.Thread(target=target)
-        thread.start()
-        thread.join(10)
-
+"""
+    + INVERSION
+    + """
 children = []
 for worker in ("one", "two"):
     pid = os.fork()
@@ -196,6 +194,7 @@ for pid in children:
     assert status == 0, status
 print(" ".join(map(str, children)))
 """
+)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork")

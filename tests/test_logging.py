@@ -151,11 +151,19 @@ def test_the_worked_example_of_docs_production_prints_what_the_page_shows(
     page = (Path(__file__).parent.parent / "docs" / "production.md").read_text()
     example = page.split("A worked example, `app.py`:\n\n```python\n", 1)[1]
     source, rest = example.split("```\n", 1)
-    shown = rest.split("```text\n$ python -W ignore app.py\n", 1)[1].split("```", 1)[0]
+    command = '$ python -W "ignore:lockorder ERROR" -W "ignore:lockorder WARNING" app.py\n'
+    shown = rest.split("```text\n" + command, 1)[1].split("```", 1)[0]
     (tmp_path / "app.py").write_text(source)
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOCKORDER")}
     done = subprocess.run(
-        [sys.executable, "-W", "ignore", "app.py"],
+        [
+            sys.executable,
+            "-W",
+            "ignore:lockorder ERROR",
+            "-W",
+            "ignore:lockorder WARNING",
+            "app.py",
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -165,6 +173,26 @@ def test_the_worked_example_of_docs_production_prints_what_the_page_shows(
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == shown
+    # the page's filters hide the findings' warnings only: a bad setting is still told
+    env["LOCKORDER_MODE"] = "rise"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "ignore:lockorder ERROR",
+            "-W",
+            "ignore:lockorder WARNING",
+            "app.py",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+    assert "LOCKORDER_MODE must be one of raise, warn, record (got 'rise'" in done.stderr
+    assert done.stderr.endswith(shown)
 
 
 SHUTDOWN = """

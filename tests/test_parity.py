@@ -207,14 +207,32 @@ def test_two_locks_of_one_class_in_both_orders() -> None:
     same(two, ttwo, [("potential-deadlock", "error")])
 
 
-def test_a_lock_released_by_another_holder_is_a_signal_and_makes_no_edges() -> None:
+@pytest.mark.parametrize(
+    ("order", "expected"),
+    [
+        # released by another holder first: a signal, so its nesting makes no edges;
+        # the holder that took it ended holding it (held-at-exit), withdrawn once
+        # another released it
+        (
+            ("take", "give", "forward", "backward"),
+            [("release-not-held", "warning"), ("withdrawn", "held-at-exit")],
+        ),
+        # the cycle through it came first: withdrawn when it turns out a signal
+        (
+            ("forward", "backward", "take", "give"),
+            [
+                ("release-not-held", "warning"),
+                ("withdrawn", "held-at-exit"),
+                ("withdrawn", "potential-deadlock"),
+            ],
+        ),
+    ],
+    ids=["signal-first", "cycle-first"],
+)
+def test_a_lock_released_by_another_holder_is_a_signal(
+    order: tuple[str, ...], expected: list[tuple[str, str]]
+) -> None:
     s, x = lockorder.Lock(name="s"), lockorder.Lock(name="x")
-
-    def take() -> None:
-        s.acquire()
-
-    def give() -> None:
-        s.release()
 
     def forward() -> None:
         with s, x:
@@ -224,7 +242,8 @@ def test_a_lock_released_by_another_holder_is_a_signal_and_makes_no_edges() -> N
         with x, s:
             pass
 
-    threads = in_threads(take, give, forward, backward)
+    steps = {"take": s.acquire, "give": s.release, "forward": forward, "backward": backward}
+    threads = in_threads(*(steps[name] for name in order))
     lockorder.reset()
     ts, tx = aio.Lock(name="task s"), aio.Lock(name="task x")
 
@@ -242,57 +261,14 @@ def test_a_lock_released_by_another_holder_is_a_signal_and_makes_no_edges() -> N
         async with tx, ts:
             pass
 
-    tasks = in_tasks(take_task, give_task, forward_task, backward_task)
-    # the holder that took it ended holding it (held-at-exit), withdrawn once
-    # another released it: the lock is a signal
-    same(threads, tasks, [("release-not-held", "warning"), ("withdrawn", "held-at-exit")])
-
-
-def test_a_cycle_through_a_lock_later_used_as_a_signal_is_withdrawn() -> None:
-    s, x = lockorder.Lock(name="s"), lockorder.Lock(name="x")
-
-    def forward() -> None:
-        with s, x:
-            pass
-
-    def backward() -> None:
-        with x, s:
-            pass
-
-    def take() -> None:
-        s.acquire()
-
-    def give() -> None:
-        s.release()
-
-    threads = in_threads(forward, backward, take, give)
-    lockorder.reset()
-    ts, tx = aio.Lock(name="task s"), aio.Lock(name="task x")
-
-    async def forward_task() -> None:
-        async with ts, tx:
-            pass
-
-    async def backward_task() -> None:
-        async with tx, ts:
-            pass
-
-    async def take_task() -> None:
-        await ts.acquire()
-
-    async def give_task() -> None:
-        ts.release()
-
-    tasks = in_tasks(forward_task, backward_task, take_task, give_task)
-    same(
-        threads,
-        tasks,
-        [
-            ("release-not-held", "warning"),
-            ("withdrawn", "held-at-exit"),
-            ("withdrawn", "potential-deadlock"),
-        ],
-    )
+    task_steps = {
+        "take": take_task,
+        "give": give_task,
+        "forward": forward_task,
+        "backward": backward_task,
+    }
+    tasks = in_tasks(*(task_steps[name] for name in order))
+    same(threads, tasks, expected)
 
 
 def test_a_holder_that_ends_holding_a_lock_is_held_at_exit() -> None:

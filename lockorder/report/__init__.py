@@ -63,6 +63,14 @@ class WriteError(OSError):
     whatever step failed: its folder, the temporary file, the rename)."""
 
 
+def settings_of(mode: str, single_thread: str) -> dict[str, Any]:
+    """A report's ``settings``: the mode, the single-thread policy and the
+    implementation of the hot path in use."""
+    from lockorder._impl import implementation
+
+    return {"mode": mode, "single_thread": single_thread, "implementation": implementation()}
+
+
 def build(
     findings: list[Finding],
     graph: dict[str, Any],
