@@ -145,6 +145,10 @@ def test_a_handler_that_takes_a_checked_lock_makes_no_edge_and_no_deadlock() -> 
     assert not any("log handler" in edge for edge in edges), edges
 
 
+#: docs/production.md's filters: the findings' warnings, and nothing else
+FINDINGS_FILTERS = ("-W", "ignore:lockorder ERROR", "-W", "ignore:lockorder WARNING")
+
+
 def test_the_worked_example_of_docs_production_prints_what_the_page_shows(
     tmp_path: Path,
 ) -> None:
@@ -155,42 +159,23 @@ def test_the_worked_example_of_docs_production_prints_what_the_page_shows(
     shown = rest.split("```text\n" + command, 1)[1].split("```", 1)[0]
     (tmp_path / "app.py").write_text(source)
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOCKORDER")}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-W",
-            "ignore:lockorder ERROR",
-            "-W",
-            "ignore:lockorder WARNING",
-            "app.py",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=env,
-    )
+
+    def run(**settings: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, *FINDINGS_FILTERS, "app.py"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env={**env, **settings},
+        )
+
+    done = run()
     assert done.returncode == 0, done.stderr
     assert done.stderr == shown
     # the page's filters hide the findings' warnings only: a bad setting is still told
-    env["LOCKORDER_MODE"] = "rise"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-W",
-            "ignore:lockorder ERROR",
-            "-W",
-            "ignore:lockorder WARNING",
-            "app.py",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=env,
-    )
+    done = run(LOCKORDER_MODE="rise")
     assert "LOCKORDER_MODE must be one of raise, warn, record (got 'rise'" in done.stderr
     assert done.stderr.endswith(shown)
 
