@@ -22,7 +22,7 @@ from lockorder._config import MODES, SINGLE_THREAD_POLICIES
 from lockorder._plugin_options import MARKER_KEYS, SCHEMA, Options
 from lockorder._plugin_watchdog import Watchdog
 from lockorder._state import checker
-from lockorder.errors import LockOrderError
+from lockorder.errors import LockOrderError, finding_raised
 
 if TYPE_CHECKING:
     from lockorder._findings import Finding
@@ -634,23 +634,13 @@ def _raised_anyway(exc: BaseException, settings: _TestSettings) -> dict[str, Any
     test's marker) whose exception failed a test all the same, as a report's
     ``suppressed`` entry: a self-deadlock or a deadlock raises in every mode,
     since the test would hang otherwise."""
-    from lockorder.errors import LockOrderError
-
-    seen: set[int] = set()
-    error: BaseException | None = exc
-    while error is not None and id(error) not in seen:  # the exception and its causes
-        seen.add(id(error))
-        finding = error.finding if isinstance(error, LockOrderError) else None
-        if finding is not None:
-            if settings.allow and _matches(finding, settings.allow):
-                return {
-                    "rule": f"lockorder marker allow={list(settings.allow)!r}",
-                    "finding": finding.to_dict(),
-                }
-            with checker.mu:
-                rules = [r for r, f in checker.suppressed if f.signature == finding.signature]
-            if rules:
-                return {"rule": rules[0], "finding": finding.to_dict()}
-            return None
-        error = error.__cause__ or error.__context__
-    return None
+    finding = finding_raised(exc)
+    if finding is None:
+        return None
+    if settings.allow and _matches(finding, settings.allow):
+        return {
+            "rule": f"lockorder marker allow={list(settings.allow)!r}",
+            "finding": finding.to_dict(),
+        }
+    rule = checker.suppressed_by(finding)
+    return None if rule is None else {"rule": rule, "finding": finding.to_dict()}

@@ -223,6 +223,14 @@ class Checker:
         with self.mu:
             return self.findings(), self.graph.to_wire(), list(self.suppressed)
 
+    def suppressed_by(self, finding: Finding) -> str | None:
+        """The rule that suppressed ``finding`` (or one of its signature), if any."""
+        with self.mu:
+            for rule, suppressed in self.suppressed:
+                if suppressed.signature == finding.signature:
+                    return rule
+        return None
+
     def findings_made(self) -> int:
         """How many findings were made so far, withdrawn ones included: a position
         in the append-only log that findings_since() takes."""

@@ -277,8 +277,9 @@ def _run_script(script: str) -> None:
             sys.modules["__main__"] = saved
 
 
-def _execute(args: argparse.Namespace) -> int:
-    """Run the target; return its exit status as ``python`` would.
+def _execute(args: argparse.Namespace) -> tuple[int, BaseException | None]:
+    """Run the target; return its exit status as ``python`` would, and the
+    exception that ended it, if any.
 
     Raises:
         _NotStarted: the script does not compile, or the module cannot be found.
@@ -300,16 +301,16 @@ def _execute(args: argparse.Namespace) -> int:
             else:  # a directory or a zip file with a __main__.py
                 runpy.run_path(script, run_name="__main__")
         _join_non_daemon_threads()
-        return 0
+        return 0, None
     except SystemExit as exc:
         _join_non_daemon_threads()
         code = exc.code
         if code is None:
-            return 0
+            return 0, None
         if isinstance(code, int):
-            return code
+            return code, None
         print(code, file=sys.stderr)
-        return 1
+        return 1, None
     except BaseException as exc:  # the program's own exception: print it as python would
         if _program_traceback(exc.__traceback__) is None:
             if isinstance(exc, SyntaxError):  # the script does not compile
@@ -319,7 +320,7 @@ def _execute(args: argparse.Namespace) -> int:
                     f"lockorder run: {_module_error(args.module, exc)}\n", 2
                 ) from None
         _print_program_error(exc)
-        return 130 if isinstance(exc, KeyboardInterrupt) else 1
+        return (130 if isinstance(exc, KeyboardInterrupt) else 1), exc
 
 
 def _module_error(module: str, exc: ImportError) -> str:
@@ -345,7 +346,6 @@ def _module_error(module: str, exc: ImportError) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     from lockorder import _emit, _threads, report
-    from lockorder._findings import split_suppressed
     from lockorder._install import install, uninstall
     from lockorder._state import checker
 
@@ -406,7 +406,7 @@ def _run(args: argparse.Namespace) -> int:
     install()
     previous = _dump_on_signal()
     try:
-        status = _execute(args)
+        status, raised = _execute(args)
         # the main thread's end: its leaks are held-at-exit, as another thread's
         _threads.main_ended()
         _emit.log_new()
@@ -453,16 +453,10 @@ def _run(args: argparse.Namespace) -> int:
         data["run"]["lockorder_exit_status"] = status or (
             int(args.finding_status) if _fails(findings, args.fail_on) else 0
         )
-    _print_findings(data, args.quiet)
     project = checker.project
+    _print_findings(data, args.quiet, project.path if project is not None else "")
+    _print_raised_anyway(raised)
     if project is not None and project.path:
-        _, by_rule = split_suppressed(checker.suppressed)
-        if by_rule:
-            print(
-                f"lockorder: {len(by_rule)} finding(s) suppressed by "
-                f"[tool.lockorder] in {project.path}",
-                file=sys.stderr,
-            )
         for rule in project.stale(wire["classes"]):
             print(f"lockorder: stale suppression, never matched: {rule}", file=sys.stderr)
     json_path = "lockorder-report.json" if args.json is None else args.json
@@ -481,6 +475,27 @@ def _run(args: argparse.Namespace) -> int:
     if _fails(findings, args.fail_on):
         return int(args.finding_status)
     return 4 if unwritten else 0
+
+
+def _print_raised_anyway(raised: BaseException | None) -> None:
+    """The program ended with the exception of a finding that a rule of
+    [tool.lockorder] (or its baseline) suppresses: say so, or the summary would
+    read as if nothing happened."""
+    from lockorder._state import checker
+    from lockorder.errors import finding_raised
+
+    finding = finding_raised(raised) if raised is not None else None
+    rule = checker.suppressed_by(finding) if finding is not None else None
+    if finding is None or rule is None:
+        return
+    # a baseline rule repeats the message: its fingerprint is enough
+    shown = rule.partition(" (")[0] if rule.startswith("baseline ") else rule
+    print(
+        "lockorder: suppressed, but raised all the same (a self-deadlock or a deadlock "
+        f"raises in every mode, or the program would hang): {finding.kind}: "
+        f"{finding.message}; suppressed by: {shown}",
+        file=sys.stderr,
+    )
 
 
 def _write_report(path: str, fmt: str, data: dict[str, Any]) -> None:
@@ -514,10 +529,10 @@ def _fails(findings: list[Any], fail_on: str) -> bool:
     return any(f.severity in levels for f in findings)
 
 
-def _print_findings(data: dict[str, Any], quiet: bool) -> None:
+def _print_findings(data: dict[str, Any], quiet: bool, project_path: str = "") -> None:
     from lockorder import report
 
-    text = report.format_text(data)
+    text = report.format_text(data, project_path)
     if quiet:
         text = text.split("\n", 1)[0]
     print(text, file=sys.stderr)

@@ -71,6 +71,19 @@ class ConfigurationError(ValueError):
         self.source = source
 
 
+def finding_raised(exc: BaseException) -> Finding | None:
+    """The finding an exception (or the first of its causes that is a
+    LockOrderError) was raised for, if any."""
+    seen: set[int] = set()
+    error: BaseException | None = exc
+    while error is not None and id(error) not in seen:  # the exception and its causes
+        seen.add(id(error))
+        if isinstance(error, LockOrderError) and error.finding is not None:
+            return error.finding
+        error = error.__cause__ or error.__context__
+    return None
+
+
 def hide_from_findings(excinfo: Any) -> bool:
     """pytest's ``__tracebackhide__`` of lockorder's modules on the acquire path
     (each sets it to this function): the traceback of a failure that reports a

@@ -440,9 +440,37 @@ def test_ignore_rule_and_stale_rules_in_run(pytester: pytest.Pytester) -> None:
         ]
     )
     assert "never_used" not in result.stderr.str()
+    # the count of suppressed findings is told once, with the file of the rules
+    assert result.stderr.str().count("suppressed by [tool.lockorder]") == 1
     data = json.loads((pytester.path / "r.json").read_text())
     assert data["suppressed"][0]["rule"] == "ignore 'site:prog.py:3'"
     assert data["stale_suppressions"] == [stale]
+
+
+def test_a_suppressed_self_deadlock_that_ends_the_program_is_told(
+    pytester: pytest.Pytester,
+) -> None:
+    # a self-deadlock raises in every mode (the program would hang): when a rule
+    # suppresses it, the summary says it was raised all the same
+    pytester.makepyfile(
+        prog="import lockorder\n"
+        "lock = lockorder.Lock(name='once')\n"
+        "with lock:\n"
+        "    lock.acquire()\n"
+    )
+    pytester.makepyprojecttoml('[tool.lockorder]\nignore = ["name:once"]\n')
+    result = lockorder(pytester, "run", "--json", "r.json", "prog.py")
+    assert result.ret == 1  # the program's own status: it raised
+    result.stderr.fnmatch_lines(
+        [
+            "lockorder.errors.SelfDeadlockError: *",
+            "lockorder: 0 finding(s)*",
+            "lockorder: 1 finding(s) suppressed by ?tool.lockorder? in *pyproject.toml",
+            "lockorder: suppressed, but raised all the same (a self-deadlock or a deadlock "
+            "raises in every mode, or the program would hang): self-deadlock: thread "
+            "'MainThread' acquires once (prog.py:2)*; suppressed by: ignore 'name:once'",
+        ]
+    )
 
 
 def test_allowed_pair(pytester: pytest.Pytester) -> None:

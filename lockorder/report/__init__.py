@@ -291,8 +291,10 @@ def _count(number: Any, one: str, many: str) -> str:
     return f"{number} {one if number == 1 else many}"
 
 
-def format_text(report: dict[str, Any]) -> str:
-    """The whole report as a person reads it: a summary line, then each finding."""
+def format_text(report: dict[str, Any], project_path: str = "") -> str:
+    """The whole report as a person reads it: a summary line, then each finding.
+    ``project_path``: the pyproject.toml whose [tool.lockorder] rules suppressed
+    findings, to name in the summary (the report does not record it)."""
     from lockorder.report._schema import summary_counts
 
     findings = findings_of(report)
@@ -315,7 +317,8 @@ def format_text(report: dict[str, Any]) -> str:
             "(listed under 'suppressed' in the JSON)"
         )
     if by_rule:
-        head += f"\nlockorder: {len(by_rule)} finding(s) suppressed by [tool.lockorder] rules"
+        where = f"in {project_path}" if project_path else "rules"
+        head += f"\nlockorder: {len(by_rule)} finding(s) suppressed by [tool.lockorder] {where}"
     blocks = [head]
     for finding in findings:
         blocks.append(finding.format())
