@@ -33,17 +33,24 @@ __all__ = ["main"]
 FINDING_STATUS = 3
 
 
-def _build_parser() -> argparse.ArgumentParser:
+class _Parser(argparse.ArgumentParser):
+    """lockorder's parser, which keeps its subcommands' parsers by name."""
+
+    commands: dict[str, argparse.ArgumentParser]
+
+
+def _build_parser() -> _Parser:
     from lockorder import __version__
     from lockorder._config import MODES, SINGLE_THREAD_POLICIES
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="lockorder",
         description="Lock-order (lockdep-style) deadlock detection for Python threads.",
     )
     parser.add_argument("--version", action="version", version=f"lockorder {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
+
     run = commands.add_parser(
         "run",
         help="Run a Python program with lock-order checking",
@@ -105,16 +112,12 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_parsers(commands)
     add_confirm_parser(commands)
+    parser.commands = {
+        name: choice
+        for name, choice in (commands.choices or {}).items()
+        if isinstance(choice, argparse.ArgumentParser)
+    }
     return parser
-
-
-def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser | None:
-    """The parser of the subcommand ``name``, or None if there is no such one."""
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            found = action.choices.get(name)
-            return found if isinstance(found, argparse.ArgumentParser) else None
-    return None
 
 
 def _status(text: str) -> int:
@@ -143,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         # everything from the script (or from -m MODULE) on belongs to the program,
         # options included: argparse must not see it
         argv, program = _split_run(argv)
-    command = _subparser(parser, argv[0]) if argv else None
+    command = parser.commands.get(argv[0]) if argv else None
     if command is None:  # no command, an option before it (--version, -h), a typo
         args = parser.parse_args(argv)
     else:
