@@ -315,7 +315,22 @@ def _record_locked(
     evidence: Evidence | None = None
     if who.kind == "task":
         _tasks_took(who, held, st, new)
-    for index, entry in enumerate(held):
+    # the gates of each held lock: the locks below it alone in their class, grown as
+    # the loop goes up (not recomputed per entry: a thread holding n locks, as
+    # concurrent.futures.wait() holds every future's condition, costs n, not n**2)
+    gates: frozenset[int] = frozenset()
+    below: Any = None
+    for entry in held:
+        if (
+            below is not None
+            and not below._lo_sema
+            and not below._lo_leaked
+            and below._lo_cls.created == 1
+            and below._lo_cid not in gates
+            and not is_signal(below)
+        ):
+            gates = gates | {below._lo_cid}
+        below = entry
         if entry is st or entry._lo_leaked:
             continue
         src_cls: LockClass = entry._lo_cls
@@ -323,14 +338,6 @@ def _record_locked(
             # a signal's "holder" does not own it: another thread releases it,
             # so waiting while holding it blocks nobody (docs/concepts.md)
             continue
-        gates = frozenset(
-            below._lo_cid
-            for below in held[:index]
-            if not below._lo_sema
-            and not below._lo_leaked
-            and not is_signal(below)
-            and below._lo_cls.created == 1
-        )
         # two locks of one ordered acquisition: their order is that acquisition's
         # (an instance order), not evidence of a class order; a chain with such a
         # pair is not cached, so the same chain nested plainly is still recorded

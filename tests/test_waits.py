@@ -487,3 +487,31 @@ def test_a_wait_while_holding_names_the_wait_and_where_the_lock_is_taken() -> No
         " (by threads 'MainThread', 'pool-worker')",
     )
     assert "the thread that would end this wait" in finding.reason
+
+
+def test_waiting_on_many_futures_checks_each_held_lock_once_per_acquire(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """wait() over n futures holds n conditions at once: each acquire's edges look
+    at the locks below it once (n), not once per held lock each (n**2, so n**3 for
+    the wait: pyrate-limiter's wait() on 1,250 futures took a minute)."""
+    from lockorder import _tracker
+
+    futures = [concurrent.futures.Future() for _ in range(60)]
+    for future in futures:
+        future.set_result(1)
+    calls = 0
+    is_signal = _tracker.is_signal
+
+    def counting(st: Any) -> bool:
+        nonlocal calls
+        calls += 1
+        return is_signal(st)
+
+    monkeypatch.setattr(_tracker, "is_signal", counting)
+    done, _ = concurrent.futures.wait(futures, timeout=TIMEOUT)
+    assert len(done) == 60
+    # one look per held lock per acquire: at most 2 * (1 + 2 + ... + 60) = 3,660
+    # (before, about 60**3 / 6 = 36,000)
+    assert calls <= 2 * 60 * 61 // 2 + 60, calls
+    assert kinds() == []
