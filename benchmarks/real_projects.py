@@ -24,7 +24,8 @@ e.g. a clean clone), the project (editable) and its test dependencies into it.
 - ``record``: ``--lockorder --lockorder-mode=record --lockorder-report=json:...``
 
 each with ``-p no:cacheprovider -rA --junitxml=...`` and the project's own extra
-arguments, environment variables, folder and plugin (see PROJECTS), the venv's
+arguments, environment variables, folder, plugin and server (a fresh one on
+loopback for each run, e.g. Debian's ``redis-server``; see PROJECTS), the venv's
 ``bin`` first on PATH (as under tox), bounded by a 600 s timeout. Logs, JUnit XML
 files, the JSON report and the times (appended to ``walls.jsonl``: remove the
 folder for a fresh start) go to ``WORKDIR/results/NAME/``. ``time`` adds
@@ -43,6 +44,7 @@ import os
 import re
 import resource
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -70,6 +72,10 @@ class Project:
     # source of a pytest plugin module the runs load (-p), for suites pytest needs help with
     plugin: str = ""
     cwd: str = ""  # where pytest runs, relative to the unpacked sdist
+    # a server the suite needs, on loopback: the command (started before each run,
+    # ended after it) and the port it listens on
+    server: list[str] = field(default_factory=list)
+    server_port: int = 0
 
     @property
     def stem(self) -> str:
@@ -412,6 +418,107 @@ PROJECTS = {
                 "took 105 s more)"
             ),
         ),
+        # Issue 24: asyncio suites, whose own code takes asyncio.Lock, Semaphore or
+        # Condition (checked in each unpacked sdist).
+        Project(
+            "aiosmtplib",
+            "aiosmtplib",
+            "5.1.3",
+            "asyncio SMTP client (a Lock around each command, connect and sendmail)",
+            # requirements-dev.txt less coverage, pytest-cov and pytest-xdist
+            test_deps=["pytest", "pytest-asyncio", "hypothesis", "aiosmtpd", "trustme"],
+            why_args="its tests start a local aiosmtpd server on loopback",
+        ),
+        Project(
+            "pyrate-limiter",
+            "pyrate_limiter",
+            "4.5.1",
+            "asyncio rate limiter (asyncio.Lock per loop and thread)",
+            # the "dev" group's test packages less coverage, xdist, retry and randomly
+            extra="redis,filelock",
+            test_deps=["pytest", "pytest-asyncio", "schedule", "aiohttp", "httpx", "requests"],
+            env={"REDIS": "redis://127.0.0.1:6379"},
+            server=["redis-server", "--port", "6379", "--bind", "127.0.0.1", "--save", ""],
+            server_port=6379,
+            why_args=(
+                "its Redis buckets need a server: Debian's redis-server on 127.0.0.1; no "
+                "PostgreSQL (psycopg not installed, so its buckets are not parametrized and "
+                "test_postgres_concurrent.py skips); without pytest-retry (pyproject's "
+                "retries = 2 would hide a failure) and pytest-randomly (one order for all runs)"
+            ),
+        ),
+        Project(
+            "redis",
+            "redis",
+            "8.2.0",
+            "Redis client: asyncio connection pools (Lock, BlockingConnectionPool's Condition)",
+            # dev_requirements.txt's test packages, for the asyncio tests chosen
+            test_deps=["pytest", "pytest-asyncio", "pytest-timeout", "ujson", "numpy"],
+            args=[
+                "-o",
+                "addopts=",
+                "-m",
+                "not onlycluster and not redismod and not ssl and not replica",
+                "tests/test_asyncio/test_connection_pool.py",
+                "tests/test_asyncio/test_connection.py",
+                "tests/test_asyncio/test_connect.py",
+                "tests/test_asyncio/test_lock.py",
+                "tests/test_asyncio/test_pubsub.py",
+                "tests/test_asyncio/test_pipeline.py",
+                "tests/test_asyncio/test_retry.py",
+                "tests/test_asyncio/test_cwe_404.py",
+                "tests/test_asyncio/test_usage_counter.py",
+                "tests/test_asyncio/test_encoding.py",
+                "tests/test_asyncio/test_monitor.py",
+                "tests/test_asyncio/test_scripting.py",
+                "tests/test_asyncio/test_sentinel_managed_connection.py",
+            ],
+            server=["redis-server", "--port", "6379", "--bind", "127.0.0.1", "--save", ""],
+            server_port=6379,
+            why_args=(
+                "the asyncio tests around connections, pools, locks, pub/sub and "
+                "pipelines, against Debian's redis-server 7.0 on 127.0.0.1 (no cluster, "
+                "modules, TLS or replica); pyproject's addopts (-s) dropped"
+            ),
+        ),
+        Project(
+            "aiohttp",
+            "aiohttp",
+            "3.14.5",
+            "asyncio HTTP client/server: connector limits, websockets (a send Lock)",
+            # requirements/test-common*.in less mypy, xdist and docker (coverage: only
+            # for pytest.ini's warning filter, which names its module)
+            test_deps=[
+                "pytest",
+                "coverage",
+                "pytest-mock",
+                "pytest-timeout",
+                "freezegun",
+                "blockbuster",
+                "trustme",
+                "proxy.py>=2.4.4rc5",
+                "isal",
+                "zlib_ng",
+                "pytest-codspeed",
+            ],
+            args=[
+                "-o",
+                "addopts=--strict-markers",
+                "-m",
+                "not dev_mode and not autobahn and not internal",
+                "tests/test_connector.py",
+                "tests/test_client_ws.py",
+                "tests/test_client_ws_functional.py",
+                "tests/test_web_websocket.py",
+                "tests/test_web_websocket_functional.py",
+                "tests/test_websocket_writer.py",
+                "tests/test_client_session.py",
+            ],
+            why_args=(
+                "pytest.ini's addopts less xdist, coverage, doctests and --showlocals; the "
+                "files of the connector (its limits) and the websocket client and server"
+            ),
+        ),
     ]
 }
 
@@ -476,6 +583,24 @@ def setup(work: Path, p: Project, lockorder: Path) -> None:
     )
 
 
+def start_server(p: Project, log: Path) -> subprocess.Popen[bytes]:
+    """Start the project's server (a fresh one for each run) and wait for its port."""
+    with socket.socket() as s:
+        if s.connect_ex(("127.0.0.1", p.server_port)) == 0:
+            sys.exit(f"port {p.server_port} is taken: {p.name} starts its own server there")
+    print("+", " ".join(p.server), flush=True)
+    with open(log, "w") as f:
+        proc = subprocess.Popen(p.server, stdout=f, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", p.server_port)) == 0:
+                return proc
+        time.sleep(0.1)
+    proc.kill()
+    sys.exit(f"{p.server[0]} did not listen on port {p.server_port} within 30 s (see {log})")
+
+
 def run_once(work: Path, p: Project, mode: str, tag: str) -> dict[str, object]:
     out = work / "results" / p.name
     out.mkdir(parents=True, exist_ok=True)
@@ -511,6 +636,7 @@ def run_once(work: Path, p: Project, mode: str, tag: str) -> dict[str, object]:
     if mode == "record":
         cmd.append(f"--lockorder-report=json:{out / 'report.json'}")
     print(f"[{p.name}] {tag}: {' '.join(cmd[1:])}", flush=True)
+    server = start_server(p, out / f"{tag}-server.log") if p.server else None
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     with open(out / f"{tag}.log", "w") as log:
@@ -531,6 +657,9 @@ def run_once(work: Path, p: Project, mode: str, tag: str) -> dict[str, object]:
             timed_out = True
     wall = time.perf_counter() - start
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if server is not None:
+        server.terminate()
+        server.wait(30)
     # user + system CPU seconds of the pytest process (and the children it waited for)
     cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     print(
