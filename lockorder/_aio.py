@@ -300,7 +300,25 @@ def _holder() -> Any:
     return state.helper_for or state
 
 
-class Lock(asyncio.Lock, metaclass=_OffSwitch):
+class _LockType(_OffSwitch):
+    """Lock's metaclass: a class whose acquire or release is replaced after it was
+    made (``mock.patch.object(Lock, "acquire")``, or on a subclass) enters and
+    exits through them, as asyncio's own Lock does; the fast ``async with``
+    comes back when both are put back. (A subclass that defines its own gets
+    asyncio's entry from the start: Lock.__init_subclass__.)"""
+
+    def __setattr__(cls, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name in ("acquire", "release"):
+            _route(cls)
+
+    def __delattr__(cls, name: str) -> None:
+        super().__delattr__(name)
+        if name in ("acquire", "release"):
+            _route(cls)
+
+
+class Lock(asyncio.Lock, metaclass=_LockType):
     """A checked ``asyncio.Lock``: its holder is the task that acquired it.
 
     Args:
@@ -316,7 +334,7 @@ class Lock(asyncio.Lock, metaclass=_OffSwitch):
     def __new__(cls, *, name: str | None = None, signal: bool = False, _site: Any = None) -> Lock:
         if checker.settings.enabled:
             return object.__new__(cls)
-        return plain(_PlainLock(), name, None)  # type: ignore[no-any-return]
+        return plain(_PlainLock(), name, None, signal)  # type: ignore[no-any-return]
 
     _lo_sema = False
     _lo_kind = "asyncio.Lock"
@@ -667,6 +685,29 @@ class _SemaphoreMixin:
                 pop(other, self)
                 return True
         return False
+
+
+#: Lock's own acquire, release and fast entry and exit (_LockType)
+_ACQUIRE = Lock.acquire
+_RELEASE = Lock.release
+_FAST_AENTER = Lock.__aenter__
+_FAST_AEXIT = Lock.__aexit__
+
+
+def _route(cls: type) -> None:
+    """``cls`` (Lock or a subclass) had its acquire or release replaced or put
+    back: its ``async with`` goes through them (asyncio's own __aenter__ and
+    __aexit__, which call them) unless both are Lock's own again."""
+    if cls.acquire is not _ACQUIRE or cls.release is not _RELEASE:  # type: ignore[attr-defined]
+        type.__setattr__(cls, "__aenter__", _Mixin.__aenter__)
+        type.__setattr__(cls, "__aexit__", _Mixin.__aexit__)
+    elif cls is Lock:
+        type.__setattr__(cls, "__aenter__", _FAST_AENTER)
+        type.__setattr__(cls, "__aexit__", _FAST_AEXIT)
+    else:  # a subclass: Lock's, inherited
+        for name in ("__aenter__", "__aexit__"):
+            if name in cls.__dict__:
+                type.__delattr__(cls, name)
 
 
 class Semaphore(_SemaphoreMixin, asyncio.Semaphore, metaclass=_OffSwitch):

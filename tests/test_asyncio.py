@@ -1028,6 +1028,47 @@ def test_a_subclass_overriding_acquire_gets_it_called_by_async_with(record_mode:
     assert _General.overridden == 3 and not lock.locked()
 
 
+@pytest.mark.parametrize("make", [asyncio.Lock, Lock], ids=["asyncio", "lockorder"])
+def test_acquire_and_release_patched_on_the_class_are_called_by_async_with(
+    record_mode: None, make: type[asyncio.Lock]
+) -> None:
+    # mock.patch.object(Lock, "acquire") sees every `async with lock:` of
+    # asyncio's own Lock (its __aenter__ calls self.acquire()): so of lockorder's,
+    # whose fast entry comes back when the patch goes
+    from unittest import mock
+
+    from lockorder import _aio
+
+    calls: list[str] = []
+    acquire, release = make.acquire, make.release
+
+    def counting_acquire(self: Any) -> Any:
+        calls.append("acquire")
+        return acquire(self)
+
+    def counting_release(self: Any) -> None:
+        calls.append("release")
+        release(self)
+
+    lock = make()
+
+    async def main() -> None:
+        for _ in range(3):
+            async with lock:
+                pass
+
+    with (
+        mock.patch.object(make, "acquire", counting_acquire),
+        mock.patch.object(make, "release", counting_release),
+    ):
+        run(main)
+    assert calls == ["acquire", "release"] * 3
+    assert not lock.locked()
+    assert Lock.__aenter__ is _aio._FAST_AENTER and Lock.__aexit__ is _aio._FAST_AEXIT
+    run(main)
+    assert len(calls) == 6
+
+
 def _mixed_scenario(make: type[Lock], prefix: str) -> list[tuple[str, str, str]]:
     """Tasks that repeat known chains (asyncio locks, and a threading lock under
     one), then invert them: the findings, with the locks' names made alike."""
