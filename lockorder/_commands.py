@@ -297,7 +297,18 @@ def _baseline(args: argparse.Namespace) -> int:
     kept = 0
     if args.output != "-" and os.path.isfile(args.output) and os.path.getsize(args.output):
         old = ProjectConfig()
-        old.use_baseline(args.output)
+        try:
+            old.use_baseline(args.output)
+        except _report.ReportError as exc:
+            if exc.problem != "corrupt":
+                raise
+            # not JSON at all (a script given as -o by mistake): not a baseline either
+            raise _report.ReportError(
+                args.output,
+                "not-a-report",
+                "not a lockorder baseline, not overwritten "
+                f"({str(exc).removeprefix(args.output + ': ')})",
+            ) from None
         for fp in entries:
             old.baseline_matched(fp)
         gone = set(old.stale_baseline(data.get("graph", {}).get("classes", ())))

@@ -75,12 +75,16 @@ def validate_single_thread(value: Any, source: str) -> str:
 def validate_bool(name: str, value: Any, source: str) -> bool:
     if isinstance(value, bool):
         return value
+    if type(value) is int and value in (0, 1):  # as the message says: 1/0
+        return value == 1
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
     raise ConfigurationError(name, value, "a boolean (1/0, true/false, yes/no, on/off)", source)
 
 
 def validate_seconds(name: str, value: Any, source: str) -> float:
+    if isinstance(value, bool):  # float(True) is 1.0: a mistake, not a duration
+        raise ConfigurationError(name, value, "a number of seconds", source)
     try:
         seconds = float(value)
     except (TypeError, ValueError):
@@ -123,6 +127,12 @@ def validate_signal(value: Any, source: str) -> str:
         return ""
     if not name.startswith("SIG"):
         name = "SIG" + name
+    if name in _UNCATCHABLE:
+        # a real signal, kept for its own job: a stop, an interrupt or a crash
+        expected = (
+            "a signal name such as USR1, not TERM, INT, KILL, STOP, SEGV, FPE, ILL or BUS, "
+            "which stop or crash the program ('' for none)"
+        )
     if name not in names:
         raise ConfigurationError("dump_signal", value, expected, source)
     return name

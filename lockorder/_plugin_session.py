@@ -554,12 +554,21 @@ class LockorderPlugin:
                 if kind in ("json", "html", "sarif"):
                     if data is None:  # one report, in three formats
                         project = checker.project
+                        # what a test's marker allowed is suppressed, as in the summary
+                        allowed = {f.signature: test for test, f in self.suppressed}
                         data = report.build(
-                            self.final,
+                            [f for f in self.final if f.signature not in allowed],
                             graph,
                             self._settings_info(),
                             self._run_info(),
-                            suppressed=self._all_suppressed(),
+                            suppressed=[
+                                *self._all_suppressed(),
+                                *(
+                                    (report.MARKER_RULE + allowed[f.signature], f)
+                                    for f in self.final
+                                    if f.signature in allowed
+                                ),
+                            ],
                             stale=project.stale(graph["classes"]) if project is not None else [],
                         )
                     if kind == "json":

@@ -62,10 +62,17 @@ def _validate_rank(rank: Any) -> int | None:
     raise TypeError(f"rank must be an int or None, not {type(rank).__name__!r}")
 
 
+def _validate_signal(signal: Any) -> bool:
+    if signal is True or signal is False:
+        return signal
+    raise TypeError(f"signal must be a bool, not {type(signal).__name__!r}")
+
+
 def _setup(
     obj: Any, kind: str, name: Any, rank: Any, signal: bool, site: _sites.Site | None
 ) -> None:
     name = _validate_name(name)
+    signal = _validate_signal(signal)
     obj._lo_rank = _validate_rank(rank)
     if site is None:
         site = _sites.find_site(3)
@@ -74,7 +81,7 @@ def _setup(
     obj._lo_owner = None
     #: the thread that acquired it last (see _tracker.new_user)
     obj._lo_user = None
-    obj._lo_signal = bool(signal)
+    obj._lo_signal = signal
     obj._lo_leaked = False
     obj._lo_watched = False
     obj._lo_at = None
@@ -87,10 +94,12 @@ plain_order: weakref.WeakKeyDictionary[Any, tuple[bool, int, int]] = weakref.Wea
 plain_order_mu = _forksafe.Mutex(_unpatched.allocate_lock)
 
 
-def plain(obj: Any, name: Any, rank: Any) -> Any:
+def plain(obj: Any, name: Any, rank: Any, signal: Any = False) -> Any:
     """With checking off, what a constructor returns: ``obj``, the stdlib's own
-    object, after the checks the checked constructor makes of ``name`` and
-    ``rank``; a rank is kept for :func:`lockorder.acquire`, whose order it sets."""
+    object, after the checks the checked constructor makes of ``name``, ``rank``
+    and ``signal``; a rank is kept for :func:`lockorder.acquire`, whose order it
+    sets."""
+    _validate_signal(signal)
     if name is not None:
         _validate_name(name)
     if rank is not None:
@@ -241,9 +250,9 @@ class Lock(_Checked):
         if checker.settings.enabled:
             return object.__new__(cls)
         lock = _allocate_lock()
-        if rank is None and (name is None or isinstance(name, str)):
+        if rank is None and (name is None or isinstance(name, str)) and signal is False:
             return lock  # type: ignore[return-value]
-        return plain(lock, name, rank)  # type: ignore[no-any-return]
+        return plain(lock, name, rank, signal)  # type: ignore[no-any-return]
 
     def __init__(
         self, *, name: str | None = None, rank: int | None = None, signal: bool = False

@@ -303,9 +303,9 @@ def load_project_config(path: str | None = None, *, with_baseline: bool = True) 
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigurationError(
-            f"tool.lockorder.{unknown[0]}",
-            table[unknown[0]],
-            "one of the keys " + ", ".join(sorted(known)),
+            "a key of tool.lockorder",
+            unknown[0],
+            "one of " + ", ".join(sorted(known)),
             path,
         )
     config = ProjectConfig(path=path)

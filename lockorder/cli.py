@@ -255,9 +255,34 @@ def _program_traceback(tb: Any) -> Any:
     return tb
 
 
+#: lockorder's own folder: a finding's exception is shown without its frames
+_PACKAGE_DIR = os.path.dirname(_CLI_FILE) + os.sep
+
+
+def _without_lockorder_tail(tb: Any) -> Any:
+    """``tb`` ending at the program's last frame: the frames of lockorder's own
+    code under it (the acquire that raised a finding) are left out, as pytest
+    hides them."""
+    last = None
+    entry = tb
+    while entry is not None:
+        if not os.path.abspath(entry.tb_frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+            last = entry
+        entry = entry.tb_next
+    if last is not None:
+        last.tb_next = None
+    return tb
+
+
 def _print_program_error(exc: BaseException) -> None:
-    """Print an exception the program raised as ``python`` prints it."""
-    traceback.print_exception(type(exc), exc, _program_traceback(exc.__traceback__))
+    """Print an exception the program raised as ``python`` prints it; a finding's
+    exception ends at the program's line that raised it."""
+    from lockorder.errors import LockOrderError
+
+    tb = _program_traceback(exc.__traceback__)
+    if isinstance(exc, LockOrderError):
+        tb = _without_lockorder_tail(tb)
+    traceback.print_exception(type(exc), exc, tb)
 
 
 def _run_script(script: str) -> None:

@@ -461,8 +461,13 @@ def test_a_suppressed_self_deadlock_that_ends_the_program_is_told(
     pytester.makepyprojecttoml('[tool.lockorder]\nignore = ["name:once"]\n')
     result = lockorder(pytester, "run", "--json", "r.json", "prog.py")
     assert result.ret == 1  # the program's own status: it raised
+    # the traceback ends at the program's acquire: none of lockorder's frames
+    assert "lockorder/" not in result.stderr.str().split("SelfDeadlockError")[0]
     result.stderr.fnmatch_lines(
         [
+            "Traceback (most recent call last):",
+            '  File "*prog.py", line 4, in <module>',
+            "    lock.acquire()",
             "lockorder.errors.SelfDeadlockError: *",
             "lockorder: 0 finding(s)*",
             "lockorder: 1 finding(s) suppressed by ?tool.lockorder? in *pyproject.toml",
@@ -521,7 +526,10 @@ def test_declared_order_raises_in_raise_mode(pytester: pytest.Pytester) -> None:
     [
         ('ignore = "x"', "tool.lockorder.ignore must be a list of strings"),
         ('allow = [["a"]]', "tool.lockorder.allow must be a list of pairs"),
-        ("colour = 1", "tool.lockorder.colour must be one of the keys"),
+        (
+            "colour = 1",
+            "a key of tool.lockorder must be one of allow, baseline, *(got 'colour' from*",
+        ),
         ("ignore = [", "*pyproject.toml is not valid TOML: "),
         ('ignore = ["nmae:cache"]', "tool.lockorder.ignore: unknown prefix 'nmae:'"),
         ('allow = [["kind:x", "a"]]', "tool.lockorder.allow: unknown prefix 'kind:'"),

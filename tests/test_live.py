@@ -272,9 +272,9 @@ def test_an_unchanged_report_is_not_written_again(
     [
         ("report", "live-{host}.json", "a file path, where {pid} stands for the process id"),
         ("report", "reports/", "a file path"),
-        ("dump_signal", "KILL", "a signal name such as USR1"),
-        ("dump_signal", "TERM", "a signal name such as USR1"),
-        ("dump_signal", "NOPE", "a signal name such as USR1"),
+        ("dump_signal", "KILL", "a signal name such as USR1, not TERM, INT, KILL, STOP"),
+        ("dump_signal", "TERM", "a signal name such as USR1, not TERM, INT, KILL, STOP"),
+        ("dump_signal", "NOPE", r"a signal name such as USR1 \('' for none\)"),
     ],
 )
 def test_a_bad_setting_is_one_clear_error(setting: str, value: str, expected: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -325,7 +326,7 @@ def test_marker_allow_and_mode_and_misuse(pytester: pytest.Pytester) -> None:
             pass
         """,
     )
-    result = run(pytester, "--lockorder", "-p", "no:xdist")
+    result = run(pytester, "--lockorder", "-p", "no:xdist", "--lockorder-report=json:r.json")
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(
         [
@@ -334,6 +335,19 @@ def test_marker_allow_and_mode_and_misuse(pytester: pytest.Pytester) -> None:
             "suppressed by lockorder markers: 1",
         ]
     )
+    # the report agrees with the summary: the finding the marker allowed is
+    # suppressed, with the test whose marker it was; a check finds nothing new
+    data = json.loads((pytester.path / "r.json").read_text())
+    assert data["findings"] == []
+    [(rule, kind)] = [(e["rule"], e["finding"]["kind"]) for e in data["suppressed"]]
+    assert (rule, kind) == ("lockorder marker allow of test_ba.py::test_ba", "potential-deadlock")
+    check = pytester.run(
+        sys.executable, "-m", "lockorder", "check", "r.json", "--fail-on", "warning", timeout=60
+    )
+    assert check.ret == 0, check.stdout.str() + check.stderr.str()
+    text = pytester.run(sys.executable, "-m", "lockorder", "report", "r.json", timeout=60)
+    shown = text.stderr.str() + text.stdout.str()
+    assert "1 finding(s) allowed by a test's lockorder marker" in shown
 
 
 def test_held_at_test_end_is_a_finding_and_makes_no_more_edges(pytester: pytest.Pytester) -> None:

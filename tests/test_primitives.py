@@ -128,6 +128,18 @@ def test_name_and_rank_are_validated() -> None:
         lockorder.Lock(rank="1")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("enabled", [True, False], ids=["on", "off"])
+def test_signal_is_a_bool_on_and_off(enabled: bool) -> None:
+    from lockorder import aio
+
+    lockorder.configure(enabled=enabled)
+    with pytest.raises(TypeError, match="signal must be a bool, not 'str'"):
+        lockorder.Lock(signal="x")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="signal must be a bool, not 'int'"):
+        aio.Lock(signal=1)  # type: ignore[arg-type]
+    assert lockorder.Lock(signal=True).acquire(blocking=False)
+
+
 def test_wrap_rejects_non_locks() -> None:
     with pytest.raises(TypeError, match=r"lockorder.wrap\(\) expects a Lock.*got builtins.int"):
         lockorder.wrap(3)
@@ -294,6 +306,17 @@ def test_configure_rejects_bad_values() -> None:
         lockorder.configure(single_thread="maybe")
     with pytest.raises(lockorder.ConfigurationError, match="self_deadlock_wait must be"):
         lockorder.configure(self_deadlock_wait=-1)
+    # True is no duration (float(True) would be 1.0)
+    with pytest.raises(lockorder.ConfigurationError, match="self_deadlock_wait must be"):
+        lockorder.configure(self_deadlock_wait=True)
+    with pytest.raises(lockorder.ConfigurationError, match=r"enabled must be a boolean.*got 2"):
+        lockorder.configure(enabled=2)
+
+
+def test_configure_takes_1_and_0_for_a_boolean_as_its_message_says() -> None:
+    assert lockorder.configure(break_deadlocks=0).break_deadlocks is False
+    assert lockorder.configure(break_deadlocks=1).break_deadlocks is True
+    assert lockorder.configure(enabled=1).enabled is True
 
 
 def test_settings_from_environment_name_the_variable() -> None:

@@ -63,6 +63,11 @@ class WriteError(OSError):
     whatever step failed: its folder, the temporary file, the rename)."""
 
 
+#: how a report's ``suppressed`` entry names a pytest test's ``lockorder`` marker
+#: (``allow``) that allowed the finding: this, then the test's node id
+MARKER_RULE = "lockorder marker allow of "
+
+
 def settings_of(mode: str, single_thread: str) -> dict[str, Any]:
     """A report's ``settings``: the mode, the single-thread policy and the
     implementation of the hot path in use."""
@@ -316,9 +321,13 @@ def format_text(report: dict[str, Any], project_path: str = "") -> str:
             f"\nlockorder: {count} finding(s) withdrawn: {why} "
             "(listed under 'suppressed' in the JSON)"
         )
+    markers = [entry for entry in by_rule if entry[0].startswith(MARKER_RULE)]
+    by_rule = [entry for entry in by_rule if not entry[0].startswith(MARKER_RULE)]
     if by_rule:
         where = f"in {project_path}" if project_path else "rules"
         head += f"\nlockorder: {len(by_rule)} finding(s) suppressed by [tool.lockorder] {where}"
+    if markers:
+        head += f"\nlockorder: {len(markers)} finding(s) allowed by a test's lockorder marker"
     blocks = [head]
     for finding in findings:
         blocks.append(finding.format())

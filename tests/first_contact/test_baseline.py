@@ -203,6 +203,14 @@ def test_baseline_does_not_overwrite_a_file_that_is_not_a_baseline(tmp_path: Pat
         "lockorder baseline: r.json: valid JSON but not a lockorder baseline"
     ]
     assert (tmp_path / "r.json").read_text() == before
+    # nor a file that is not JSON at all (the program, given as -o by mistake)
+    result = _run.lockorder(tmp_path, "baseline", "r.json", "-o", "prog.py")
+    assert result.returncode == 6
+    assert lines(result.stderr) == [
+        "lockorder baseline: prog.py: not a lockorder baseline, not overwritten (corrupt "
+        "baseline: corrupt JSON at line 1, column 1: Expecting value)"
+    ]
+    assert (tmp_path / "prog.py").read_text() == PROGRAM
     (tmp_path / "base.json").touch()  # an empty file is no one's data: written over
     result = _run.lockorder(tmp_path, "baseline", "r.json", "-o", "base.json")
     assert result.returncode == 0, result.stderr
