@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from lockorder._graph import LockClass
 
 __all__ = [
+    "IdOrdered",
     "LockState",
     "ThreadState",
     "disown",
@@ -57,6 +58,15 @@ class LockState(Protocol):
     _lo_sema: bool
     _lo_watched: bool
     _lo_cid: int
+
+
+class IdOrdered(frozenset[int]):
+    """The ids of the locks of one acquisition that takes them in ``id()`` order
+    (``concurrent.futures``' wait() and as_completed(), over the futures'
+    conditions), pushed on ThreadState.groups while it runs: one order over
+    every instance, so two of them of one class make no instance edge."""
+
+    __slots__ = ()
 
 
 class ThreadState:

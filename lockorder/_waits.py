@@ -401,7 +401,7 @@ def _acquire_futures(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any
 
     ts = _threads.current()
     conditions = [getattr(future, "_condition", None) for future in instance.futures]
-    ts.groups.append(frozenset(id(state_of(c)) for c in conditions if is_checked(c)))
+    ts.groups.append(_held.IdOrdered(id(state_of(c)) for c in conditions if is_checked(c)))
     try:
         return wrapped(*args, **kwargs)
     finally:
