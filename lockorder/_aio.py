@@ -23,6 +23,11 @@ Releases by another task than the acquirer are legal for asyncio's locks; the
 first one marks the class as used as a signal, as for threads. Semaphore units
 are holds of the task that took them until it gives them back; a release by a
 task that holds none marks the semaphore a signal (a limiter handed over).
+
+This module has the classes and the fast ``async with``; their slow paths
+(the holder, the edges, timed acquires, deadlocks among tasks, the findings)
+are lockorder._aio_rules', and install()'s hooks into asyncio's own code
+lockorder._aio_steps'.
 """
 
 from __future__ import annotations
@@ -34,29 +39,22 @@ from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any, Literal
 
-from lockorder import (
-    _deadlock,
-    _discipline,
-    _emit,
-    _held,
-    _loops,
-    _primitives,
-    _sites,
-    _tasks,
-    _threads,
-    _tracker,
+from lockorder import _discipline, _held, _primitives, _sites, _tasks
+from lockorder._aio_rules import (
+    CONDITION_WAIT,
+    another_unit,
+    broken,
+    chain,
+    current_holder,
+    deadline,
+    self_deadlock,
+    start_wait,
+    thread_locks,
 )
-from lockorder._held import _drain, _tls, pop, push, steal
+from lockorder._held import _tls, pop, push, steal
 from lockorder._primitives import _OffSwitch, _setup, plain
-from lockorder._sites import Frame
 from lockorder._state import checker
-from lockorder._tracker import first_take, new_user, slow_acquire
-from lockorder.errors import (
-    DeadlockError,
-    PotentialDeadlockError,
-    SelfDeadlockError,
-    hide_from_findings,
-)
+from lockorder.errors import hide_from_findings
 
 #: pytest shows none of this module's frames when a test fails with a finding
 #: (lockorder.errors.hide_from_findings)
@@ -65,7 +63,6 @@ __tracebackhide__ = hide_from_findings
 __all__ = ["BoundedSemaphore", "Condition", "Lock", "Semaphore"]
 
 _getframe = sys._getframe
-_ASYNCIO = ("asyncio.", "lockorder.")
 
 #: asyncio's own classes, which the constructors return with checking off (not
 #: the names install() replaces: this module is imported before it does)
@@ -82,8 +79,6 @@ _current_task: Any = _tasks._current_task
 _UNSET = object()
 #: asyncio's ``async with`` enters through this method (asyncio.locks)
 _AENTER = _Mixin.__aenter__.__code__
-#: a Condition's wait() re-acquires its lock from this code
-_CONDITION_WAIT = asyncio.locks.Condition.wait.__code__
 
 
 def _coroutine_function(function: Any) -> Any:
@@ -94,210 +89,6 @@ def _coroutine_function(function: Any) -> Any:
         return mark(function)
     function._is_coroutine = asyncio.coroutines._is_coroutine  # type: ignore[attr-defined]
     return function
-
-
-def _chain(holder: Any, st: Any) -> int:
-    """Record the edges of a blocking acquire of ``st`` by ``holder`` (the slow
-    path when the chain is new to it); return the chain key to push. An acquire
-    under a deadline makes none, as a threading acquire with a timeout."""
-    if holder.stolen:
-        _drain(holder)
-    chains = holder.chains
-    if st._lo_user is holder:
-        if chains:
-            key = hash((chains[-1], st._lo_cid))
-            if key not in holder.known and not _deadline(holder):
-                if _tasks.current() is not holder:
-                    return _standing_in(holder, slow_acquire, st, key)  # type: ignore[no-any-return]
-                key = slow_acquire(holder, st, key)
-            return key
-        first: int = st._lo_cid
-        if first not in holder.known:  # (nothing held: no edge, timed or not)
-            first_take(holder, st)
-        return first
-    if chains and _deadline(holder):
-        return hash((chains[-1], st._lo_cid))
-    new_user(st, holder)
-    return _chain(holder, st)
-
-
-#: asyncio.wait_for's code: its frame, awaiting the acquire, has the timeout
-_WAIT_FOR = asyncio.wait_for.__code__
-
-
-def _top(holder: Any) -> int | None:
-    """The key of what ``holder`` holds now (None: nothing)."""
-    chains = holder.chains
-    return chains[-1] if chains else None
-
-
-def _deadline(holder: Any) -> bool:
-    """Whether the acquire running now for ``holder`` has a timeout of its own,
-    as a threading ``acquire(timeout=...)`` has: it is awaited directly by
-    ``asyncio.wait_for()`` with a timeout, or it is made inside an
-    ``asyncio.timeout()``/``timeout_at()`` block with a deadline set that the
-    holder entered holding what it holds now (no lock taken inside the block
-    before this one: seen under install(), patch_timeouts; ``wait_for`` uses
-    such a block from Python 3.12 on). Such an acquire cannot wait for ever,
-    so, as a timed threading acquire, it makes no edge, no wait-for entry and
-    no nested or self-deadlock check. A deadline around a block that takes
-    several locks bounds the whole operation, not one acquire: the acquires
-    nested in it are checked as any other. Called on the slow paths only."""
-    task = _tasks.task_of(holder)
-    if task is None:
-        return False
-    # the frame awaiting the acquire: wait_for's, if it was given the acquire
-    frame: Any = _getframe(1)
-    while frame is not None and frame.f_code not in _ACQUIRES:
-        frame = frame.f_back
-    awaiter = frame.f_back if frame is not None else None
-    if awaiter is not None:
-        if awaiter.f_code is _WAIT_FOR:
-            return awaiter.f_locals.get("timeout") is not None
-        if awaiter.f_code is _CONDITION_WAIT:
-            return False  # the re-acquire after a wait: no deadline ends it
-    top = _top(holder)
-    for timeout in getattr(task, "_lo_timeouts", ()):
-        if timeout._lo_top == top and timeout.when() is not None:
-            return True
-    if task is asyncio.current_task():
-        return False
-    # before 3.12, wait_for runs the acquire in a task of its own: the holder
-    # awaits wait_for, innermost in its await chain
-    coro = task.get_coro()
-    innermost: Any = None
-    while coro is not None:
-        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
-        if frame is None:
-            break
-        innermost = frame
-        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
-    return (
-        innermost is not None
-        and innermost.f_code is _WAIT_FOR
-        and innermost.f_locals.get("timeout") is not None
-    )
-
-
-def _standing_in(holder: Any, record: Any, *args: Any) -> Any:
-    """``record(holder, *args)`` run in a task made to run the acquire of
-    ``holder`` (which waits on it): the edges show where ``holder`` awaited it,
-    not the made task's frames, which are asyncio's."""
-    _sites._stand_in.stack = lambda: _task_stack(holder)
-    try:
-        return record(holder, *args)
-    finally:
-        _sites._stand_in.stack = None
-
-
-def _thread_locks(holder: Any, ts: Any, st: Any) -> None:
-    """A task takes ``st`` while its thread (``ts``) holds threading locks, taken
-    in this step or held across an await: record their edges to ``st`` too.
-    (Besides them the thread holds the loop it runs, and the task's mirrored
-    asyncio locks: the caller checked there is more.)"""
-    mirrored = ts.mirrored
-    held = [
-        entry
-        for entry in ts.held
-        if not isinstance(entry, _loops.LoopLock) and not any(entry is m for m in mirrored)
-    ]
-    if held:
-        _tracker.record_held(holder, held, st)
-
-
-def _task_stack(holder: Any) -> tuple[Frame, ...]:
-    """Where a waiting task is suspended (its await chain), innermost last."""
-    task = _tasks.task_of(holder)
-    return await_chain(task) if task is not None else ()
-
-
-def await_chain(task: Any) -> tuple[Frame, ...]:
-    """The frames of a suspended task, outermost first: each coroutine awaiting
-    the next, down to the innermost await (``Task.get_stack()`` gives one frame)."""
-    frames: list[Frame] = []
-    coro = task.get_coro()
-    while coro is not None and len(frames) < _sites.STACK_LIMIT:
-        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
-        if frame is None:
-            break
-        module = str(frame.f_globals.get("__name__", ""))
-        if not module.startswith(_ASYNCIO):
-            frames.append(Frame(frame.f_code.co_filename, frame.f_lineno, _sites.qualname(frame)))
-        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
-    return tuple(frames)
-
-
-def _wait_for(holder: Any, st: Any, restore: bool) -> None:
-    """``holder`` starts to wait for ``st`` (``restore``: in a Condition's wait()):
-    a wait-for cycle back to it is a real deadlock among tasks, broken here.
-
-    The victim is the task that waits last, unless it is re-acquiring a
-    Condition's lock: DeadlockError there would leave its ``async with cond``
-    releasing a lock another task holds (asyncio's locks have no owner). Then
-    the last of the others gets it, through a cancel of its wait that its
-    acquire turns into DeadlockError (_broken)."""
-    holder.waiting_on = st
-    holder.wait_since = _deadlock.monotonic()
-    holder.wait_restore = restore
-    cycle = _deadlock.find_cycle(holder)
-    if cycle is None or len(cycle) == 1:
-        # (a task waiting for a lock it holds itself: another task may release
-        # it, asyncio's locks have no owner; the self-deadlock finding said it)
-        return
-    candidates = [
-        node
-        for node, waited in cycle
-        if not node.wait_restore and (node is holder or _breakable(node, waited))
-    ]
-    victim = max(candidates, key=lambda node: (node.wait_since, node.serial), default=holder)
-    finding = _deadlock.deadlock_finding(cycle, victim, stack_of=_stack_of)
-    _emit.add_finding(finding)
-    if not _discipline.breaks_deadlocks():
-        return
-    if victim is holder:
-        holder.waiting_on = None
-        raise DeadlockError(finding.format(), finding)
-    task = _tasks.task_of(victim)
-    task._lo_broken = finding
-    task.cancel()
-
-
-def _breakable(node: Any, waited: Any) -> bool:
-    """Whether a cancel of ``node``'s task ends its wait for ``waited`` in the
-    acquire itself (its task awaits that lock's own future: not a helper task's
-    result, as in ``wait_for(lock.acquire())`` before Python 3.12)."""
-    task = _tasks.task_of(node)
-    if task is None or task.done():
-        return False
-    future = getattr(task, "_fut_waiter", None)
-    return future is not None and any(future is w for w in getattr(waited, "_waiters", None) or ())
-
-
-def _broken(holder: Any) -> DeadlockError | None:
-    """A task's wait was cancelled: by _wait_for, to break a deadlock? Then the
-    DeadlockError to raise instead (and the cancel request is taken back)."""
-    task = _tasks.task_of(holder)
-    finding = getattr(task, "_lo_broken", None)
-    if finding is None:
-        return None
-    del task._lo_broken
-    uncancel = getattr(task, "uncancel", None)  # Python 3.11+
-    if uncancel is not None:
-        uncancel()
-    return DeadlockError(finding.format(), finding)
-
-
-def _stack_of(holder: Any) -> tuple[Frame, ...]:
-    if holder.task is not None and holder is not _tasks.current():
-        return _task_stack(holder)  # suspended: its await chain
-    return _deadlock.thread_stack(holder)
-
-
-def _holder() -> Any:
-    """Who takes and releases a lock here: the running task, or the task whose
-    Condition.wait() it runs (ThreadState.helper_for)."""
-    state = _tasks.current()
-    return state.helper_for or state
 
 
 class _LockType(_OffSwitch):
@@ -374,28 +165,28 @@ class Lock(asyncio.Lock, metaclass=_LockType):
         return self._lo_acquire(caller)
 
     async def _lo_acquire(self, caller: Any) -> Literal[True]:
-        holder = _holder()  # (as the acquire starts: in the task that runs it)
+        holder = current_holder()  # (as the acquire starts: in the task that runs it)
         timer = None
-        if self._lo_owner is holder and not _held.is_signal(self) and not _deadline(holder):
+        if self._lo_owner is holder and not _held.is_signal(self) and not deadline(holder):
             if checker.settings.mode == "raise":
-                raise _self_deadlock(self, holder, None)
+                raise self_deadlock(self, holder, None)
             # another task may release it (a signal): report only if none has
             # within self_deadlock_wait, from a timer, while this task waits
             wait = checker.settings.self_deadlock_wait
-            timer = asyncio.get_running_loop().call_later(wait, _self_deadlock, self, holder, wait)
-        _chain(holder, self)
+            timer = asyncio.get_running_loop().call_later(wait, self_deadlock, self, holder, wait)
+        chain(holder, self)
         # the thread's state, in a task's step that install() watches (the same
         # after an await: a loop's tasks all run on its thread)
         step = _tls.__dict__.get("step") if holder.task is not None else None
         if step is not None and len(step.held) > len(step.mirrored) + 1:
-            _thread_locks(holder, step, self)  # the thread holds threading locks too
+            thread_locks(holder, step, self)  # the thread holds threading locks too
         try:
-            if self.locked() and not _deadline(holder):
-                _wait_for(holder, self, _getframe(1).f_code is _CONDITION_WAIT)
+            if self.locked() and not deadline(holder):
+                start_wait(holder, self, _getframe(1).f_code is CONDITION_WAIT)
                 try:
                     await super().acquire()
                 except asyncio.CancelledError:
-                    error = _broken(holder)
+                    error = broken(holder)
                     if error is None:
                         raise
                     raise error from None
@@ -546,7 +337,7 @@ class Lock(asyncio.Lock, metaclass=_LockType):
 
     def release(self) -> None:
         """Release the lock, as ``asyncio.Lock.release`` (any task may)."""
-        holder = _holder()
+        holder = current_holder()
         owner = self._lo_owner
         super().release()  # raises RuntimeError if not locked: nothing changed
         self._lo_owner = None
@@ -641,12 +432,12 @@ class _SemaphoreMixin:
     async def _lo_acquire(self) -> Literal[True]:
         runner = _tasks.current()
         holder = runner.helper_for or runner
-        if holder in self._lo_holders and not self._lo_cls.signal and not _deadline(holder):
-            _another_unit(self, holder, runner)  # (or capacity taken: a signal now)
-        _chain(holder, self)
+        if holder in self._lo_holders and not self._lo_cls.signal and not deadline(holder):
+            another_unit(self, holder, runner)  # (or capacity taken: a signal now)
+        chain(holder, self)
         step = _tls.__dict__.get("step") if holder.task is not None else None
         if step is not None and len(step.held) > len(step.mirrored) + 1:
-            _thread_locks(holder, step, self)  # (as in Lock's acquire)
+            thread_locks(holder, step, self)  # (as in Lock's acquire)
         await super().acquire()  # type: ignore[misc]
         if not self._lo_cls.signal:
             push(holder, self)
@@ -746,271 +537,3 @@ class BoundedSemaphore(_SemaphoreMixin, asyncio.BoundedSemaphore, metaclass=_Off
 
 #: a task whose coroutine is one of these was made to run an acquire (lockorder._tasks)
 _tasks.ACQUIRES.update((Lock._lo_acquire.__code__, _SemaphoreMixin._lo_acquire.__code__))
-
-
-# -- findings -----------------------------------------------------------------------------
-
-
-def _created(name: str, frames: tuple[Frame, ...], task: bool) -> tuple[str, ...]:
-    """A finding's line saying where its task was created (its thread started)."""
-    if not frames:
-        return ()
-    text = _sites.started_text(frames, "created" if task else "started")
-    return (f"{'task' if task else 'thread'} {name!r} was {text}",)
-
-
-def _self_deadlock(st: Any, holder: Any, waited: float | None) -> SelfDeadlockError:
-    """A task re-acquires an asyncio lock it holds: the finding, and the exception
-    raise mode raises at once (``waited`` None). Otherwise called from a timer,
-    ``waited`` seconds into the wait, if no other task released the lock: the
-    finding is recorded (and warned of), the task goes on waiting."""
-    from lockorder._findings import Finding
-
-    ref = _held.lock_ref(st)
-    if waited is None:
-        why = "in raise mode a re-acquire raises at once"
-    else:
-        why = f"no other task released it within {waited:g} s (self_deadlock_wait)"
-    finding = Finding(
-        kind="self-deadlock",
-        severity="error",
-        message=f"task {holder.name!r} acquires {ref.label}, which it already holds: "
-        "asyncio's locks are not reentrant, it waits until another task releases it",
-        locks=(ref,),
-        thread=holder.name,
-        # (raise mode: here, unless a task made to run the acquire runs this for
-        # its holder; a timer: where the waiting task is suspended)
-        stack=(
-            _sites.capture_stack(3)
-            if waited is None and _tasks.current() is holder
-            else _stack_of(holder)
-        ),
-        reason=why + "; a lock another task releases on purpose is a signal: "
-        "lockorder.aio.Lock(signal=True)",
-        test=checker.current_test,
-        signature=f"self-deadlock:{st._lo_cls.key}",
-        holder=holder.kind,
-        details=_created(holder.name, holder.started_at, holder.task is not None),
-    )
-    error = SelfDeadlockError(finding.format(), finding)
-    if waited is not None and not _held.is_signal(st) and _emit.add_finding(finding):
-        _emit.emit([finding], holder)
-    elif waited is None:
-        _emit.add_finding(finding)
-    return error
-
-
-def _another_unit(st: Any, holder: Any, runner: Any) -> None:
-    """``holder`` holds a unit of the semaphore ``st`` and starts to acquire another
-    (itself, or through ``runner``, a task made to run the acquire that it waits
-    on). Decided now, before the wait, as for threads (docs/concepts.md): taken
-    in a loop of the program's code, it is capacity taken (the class is a signal
-    from now on: a dispatcher taking a unit per worker it starts, the workers
-    giving them back); else a nested-acquire."""
-    if runner is holder:
-        frame = _sites._program_frame(3)  # (past _lo_acquire and asyncio's __aenter__)
-        stack = _sites.capture_stack(3)
-    else:
-        frame = _suspended_at(holder)
-        stack = _task_stack(holder)
-    if _sites.in_loop(frame):
-        st._lo_unhold(_discipline.TAKEN_AS_CAPACITY)
-        return
-    error = _nested_acquire(st, holder, stack)
-    if error is not None:
-        raise error
-
-
-def _suspended_at(holder: Any) -> Any:
-    """The innermost frame of the program's in a suspended task's await chain."""
-    task = _tasks.task_of(holder)
-    coro = task.get_coro() if task is not None else None
-    found = None
-    for _ in range(_sites.STACK_LIMIT):
-        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
-        if frame is None:
-            break
-        if not str(frame.f_globals.get("__name__", "")).startswith(_ASYNCIO):
-            found = frame
-        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
-    return found
-
-
-def _nested_acquire(st: Any, holder: Any, stack: tuple[Frame, ...]) -> Exception | None:
-    from lockorder._findings import Finding
-
-    ref = _held.lock_ref(st)
-    finding = Finding(
-        kind="nested-acquire",
-        severity="error",
-        message=f"task {holder.name!r} holds a unit of {ref.label} and waits for another "
-        "unit of it: once every unit is held by a task doing the same, all wait for ever",
-        locks=(ref,),
-        thread=holder.name,
-        stack=stack,
-        reason="a semaphore (a pool, a limiter) acquired again by a holder of one of its "
-        "units deadlocks under load",
-        test=checker.current_test,
-        signature=f"nested-acquire:{st._lo_cls.key}",
-        holder=holder.kind,
-        details=_created(holder.name, holder.started_at, holder.task is not None),
-    )
-    if not _emit.add_finding(finding):
-        return None
-    error = _emit.emit([finding], holder)
-    if isinstance(error, PotentialDeadlockError):
-        return error
-    return None
-
-
-# -- a threading lock held across an await ------------------------------------------------
-
-_original_run: Any = None
-
-
-def _checked_run(self: Any) -> None:
-    """asyncio.events.Handle._run under install(): after a task's step, a
-    threading lock the step took and still holds is held across an await."""
-    state = _tls.__dict__
-    ts = state.get("ts")
-    if ts is None:
-        ts = _threads.current()
-    before = len(ts.held)
-    # a step of a task holding asyncio locks: its thread acts for it (lockorder._tasks)
-    task: Any = getattr(self._callback, "__self__", None)
-    task_state = getattr(task, "_lo_state", None)
-    if task_state is not None and task_state.held:
-        _tasks.act_for(ts, task_state)
-    # (a thread acts for a task only inside a step this hook sees: not under uvloop)
-    state["step"] = ts
-    try:
-        _original_run(self)
-    finally:
-        state["step"] = None
-        if ts.acting is not None:
-            _tasks.stop_acting(ts)
-    if len(ts.held) > before:
-        _after_step(self, ts, before)
-    # the task's last step: what it still holds, it held at its end (held-at-exit),
-    # said now, before the tasks that await it run
-    task_state = getattr(task, "_lo_state", None)
-    if task_state is not None and task_state.held and task.done():
-        _tasks.ended(task)
-
-
-def _after_step(handle: Any, ts: Any, before: int) -> None:
-    task = getattr(handle._callback, "__self__", None)
-    if task is None or not hasattr(task, "get_coro") or task.done():
-        return  # a plain callback, or the task ended (held-at-exit is the thread's)
-    for st in list(ts.held[before:]):
-        if st._lo_sema or _held.is_signal(st) or st._lo_owner is not ts:
-            continue
-        try:
-            _held_across_await(st, ts, task)
-        except Exception as exc:  # bookkeeping must never break the loop
-            _emit.internal_error(exc)
-
-
-def _held_across_await(st: Any, ts: Any, task: Any) -> None:
-    from lockorder._findings import Finding
-
-    ref = _held.lock_ref(st)
-    name = task._lo_state.name if hasattr(task, "_lo_state") else _tasks.name_of(task)
-    stack = await_chain(task)
-    where = _held.held_site(st)
-    details: tuple[str, ...] = ()
-    if where is not None:
-        details = (
-            f"{ref.label} acquired at {_sites.relpath(where.filename)}:{where.lineno} in "
-            f"{where.function}",
-        )
-    finding = Finding(
-        kind="held-across-await",
-        severity="error",
-        message=f"task {name!r} suspended at an await while holding {ref.label}, a "
-        f"threading lock of thread {ts.name!r}",
-        locks=(ref,),
-        thread=name,
-        stack=stack,
-        reason="another task of this loop that takes it blocks the loop's thread until "
-        "this task resumes, which it then never does (an RLock lets the other task in: "
-        "the thread owns it); take an asyncio.Lock, or release it before the await",
-        test=checker.current_test,
-        signature=f"held-across-await:{ref.key}",
-        details=details + _created(name, _tasks.created_at(task), True),
-        holder="task",
-    )
-    if _emit.add_finding(finding):
-        _emit.emit([finding], ts)  # (raise mode: nothing to raise into, it is recorded)
-
-
-#: the acquires' own code: the frame awaiting one is the program's, or wait_for's
-_ACQUIRES = (Lock._lo_acquire.__code__, _SemaphoreMixin._lo_acquire.__code__)
-
-_original_timeout: tuple[Any, Any] | None = None
-
-
-def patch_timeouts() -> None:
-    """Keep, on each task, the ``asyncio.timeout()`` blocks it is in (install()):
-    an acquire inside one with a deadline set is a timed acquire (_deadline).
-    ``asyncio.wait_for()`` uses one from Python 3.12 on. No-op before 3.11."""
-    global _original_timeout
-    timeouts = getattr(asyncio, "timeouts", None)
-    if timeouts is None or _original_timeout is not None:
-        return
-    cls = timeouts.Timeout
-    enter, leave = cls.__aenter__, cls.__aexit__
-    _original_timeout = (enter, leave)
-
-    async def __aenter__(self: Any) -> Any:
-        entered = await enter(self)
-        task = getattr(self, "_task", None)
-        if task is not None:
-            state = getattr(task, "_lo_state", None)
-            self._lo_top = _top(state) if state is not None else None
-            try:
-                task._lo_timeouts.append(self)
-            except AttributeError:
-                task._lo_timeouts = [self]
-        return entered
-
-    async def __aexit__(self: Any, exc_type: Any, exc: Any, tb: Any) -> Any:
-        try:
-            return await leave(self, exc_type, exc, tb)
-        finally:
-            inside = getattr(getattr(self, "_task", None), "_lo_timeouts", None)
-            if inside:
-                for index in range(len(inside) - 1, -1, -1):
-                    if inside[index] is self:
-                        del inside[index]
-                        break
-
-    cls.__aenter__ = __aenter__
-    cls.__aexit__ = __aexit__
-
-
-def unpatch_timeouts() -> None:
-    global _original_timeout
-    if _original_timeout is not None:
-        cls = asyncio.timeouts.Timeout  # type: ignore[attr-defined]
-        cls.__aenter__, cls.__aexit__ = _original_timeout
-    _original_timeout = None
-
-
-def patch_steps() -> None:
-    """Watch every task step for threading locks held across an await (install())."""
-    global _original_run
-    from asyncio import events
-
-    if _original_run is None:
-        _original_run = events.Handle._run
-        events.Handle._run = _checked_run  # type: ignore[method-assign]
-
-
-def unpatch_steps() -> None:
-    global _original_run
-    from asyncio import events
-
-    if _original_run is not None and events.Handle._run is _checked_run:
-        events.Handle._run = _original_run  # type: ignore[method-assign]
-    _original_run = None

@@ -164,10 +164,10 @@ def _patch_asyncio() -> None:
             factory = _AsyncioFactory(current, _make_asyncio_wrapper(name))
             factory._self_name = name
             setattr(module, name, factory)
-    from lockorder import _aio, _loops
+    from lockorder import _aio_steps, _loops
 
-    _aio.patch_steps()
-    _aio.patch_timeouts()
+    _aio_steps.patch_steps()
+    _aio_steps.patch_timeouts()
     _loops.patch()
 
 
@@ -217,10 +217,10 @@ def uninstall() -> None:
         if _depth > 0:
             return
         _waits.unpatch()
-        from lockorder import _aio, _loops
+        from lockorder import _aio_steps, _loops
 
-        _aio.unpatch_steps()
-        _aio.unpatch_timeouts()
+        _aio_steps.unpatch_steps()
+        _aio_steps.unpatch_timeouts()
         _loops.unpatch()
         for name, original in list(_saved.items()):
             if isinstance(original, tuple):  # asyncio's: (module, original)

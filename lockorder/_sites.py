@@ -635,7 +635,7 @@ _LOCKORDER_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep  # (at impo
 
 
 #: per thread: while a task made to run an acquire records its holder's edges,
-#: the holder's stack to show instead of the made task's (lockorder._aio.standing_in)
+#: the holder's stack to show instead of the made task's (lockorder._aio_rules.standing_in)
 _stand_in = threading.local()
 
 
