@@ -274,6 +274,17 @@ def _without_lockorder_tail(tb: Any) -> Any:
     return tb
 
 
+def _thread_excepthook(args: Any) -> None:
+    """threading's own hook, with a finding's exception ending at the program's
+    line, as in the main thread (lockorder run sets it while the program runs,
+    unless the program has a hook of its own)."""
+    from lockorder.errors import LockOrderError
+
+    if isinstance(args.exc_value, LockOrderError) and args.exc_traceback is not None:
+        _without_lockorder_tail(args.exc_traceback)
+    threading.__excepthook__(args)
+
+
 def _print_program_error(exc: BaseException) -> None:
     """Print an exception the program raised as ``python`` prints it; a finding's
     exception ends at the program's line that raised it."""
@@ -433,6 +444,9 @@ def _run(args: argparse.Namespace) -> int:
     saved_argv, saved_path0 = list(sys.argv), sys.path[0]
     install()
     previous = _dump_on_signal()
+    own_hook = threading.excepthook is threading.__excepthook__
+    if own_hook:
+        threading.excepthook = _thread_excepthook
     try:
         status, raised = _execute(args)
         # the main thread's end: its leaks are held-at-exit, as another thread's
@@ -442,6 +456,8 @@ def _run(args: argparse.Namespace) -> int:
         sys.stderr.write(str(exc))
         return exc.status
     finally:
+        if own_hook and threading.excepthook is _thread_excepthook:
+            threading.excepthook = threading.__excepthook__
         if previous is not None:
             signal.signal(signal.SIGUSR1, previous)
         uninstall()

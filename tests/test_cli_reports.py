@@ -447,6 +447,20 @@ def test_ignore_rule_and_stale_rules_in_run(pytester: pytest.Pytester) -> None:
     assert data["stale_suppressions"] == [stale]
 
 
+def test_a_finding_raised_in_a_thread_ends_at_the_program_s_line(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(prog=INVERSION)
+    result = lockorder(pytester, "run", "--mode", "raise", "--json", "", "prog.py")
+    err = result.stderr.str()
+    assert "Exception in thread" in err, err
+    # threading's frames, then the program's: none of lockorder's
+    assert "lockorder/" not in err.split("PotentialDeadlockError")[0], err
+    result.stderr.fnmatch_lines(
+        ['  File "*prog.py", line *, in *', "    with *:", "*PotentialDeadlockError: *"]
+    )
+
+
 def test_a_suppressed_self_deadlock_that_ends_the_program_is_told(
     pytester: pytest.Pytester,
 ) -> None:
