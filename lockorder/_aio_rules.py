@@ -231,9 +231,10 @@ def _breakable(node: Any, waited: Any) -> bool:
     return future is not None and any(future is w for w in getattr(waited, "_waiters", None) or ())
 
 
-def broken(holder: Any) -> DeadlockError | None:
-    """A task's wait was cancelled: by start_wait, to break a deadlock? Then the
-    DeadlockError to raise instead (and the cancel request is taken back)."""
+def broken(holder: Any) -> DeadlockError | SelfDeadlockError | None:
+    """A task's wait was cancelled: by start_wait, to break a deadlock, or by
+    self_deadlock's timer? Then the DeadlockError (SelfDeadlockError) to raise
+    instead (and the cancel request is taken back)."""
     task = _tasks.task_of(holder)
     finding = getattr(task, "_lo_broken", None)
     if finding is None:
@@ -242,6 +243,8 @@ def broken(holder: Any) -> DeadlockError | None:
     uncancel = getattr(task, "uncancel", None)  # Python 3.11+
     if uncancel is not None:
         uncancel()
+    if finding.kind == "self-deadlock":
+        return SelfDeadlockError(finding.format(), finding)
     return DeadlockError(finding.format(), finding)
 
 
@@ -273,7 +276,8 @@ def self_deadlock(st: Any, holder: Any, waited: float | None) -> SelfDeadlockErr
     """A task re-acquires an asyncio lock it holds: the finding, and the exception
     raise mode raises at once (``waited`` None). Otherwise called from a timer,
     ``waited`` seconds into the wait, if no other task released the lock: the
-    finding is recorded (and warned of), the task goes on waiting."""
+    finding is recorded (and warned of), and with break_deadlocks the task's
+    wait ends in SelfDeadlockError (else it goes on waiting)."""
     from lockorder._findings import Finding
 
     ref = _held.lock_ref(st)
@@ -303,10 +307,25 @@ def self_deadlock(st: Any, holder: Any, waited: float | None) -> SelfDeadlockErr
         details=created_lines(holder.name, holder.started_at, holder.task is not None),
     )
     error = SelfDeadlockError(finding.format(), finding)
-    if waited is not None and not _held.is_signal(st) and _emit.add_finding(finding):
-        _emit.emit([finding], holder)
-    elif waited is None:
+    if waited is None:
         _emit.add_finding(finding)
+        return error
+    if _held.is_signal(st):  # another task released one of its class meanwhile
+        return error
+    if _emit.add_finding(finding):
+        _emit.emit([finding], holder)
+    # certain now, as a thread's re-acquire after self_deadlock_wait: with
+    # break_deadlocks (lockorder run, the pytest plugin, raise and warn modes) the
+    # wait ends in SelfDeadlockError in the task (broken()), instead of for ever
+    if (
+        _discipline.breaks_deadlocks()
+        and holder.waiting_on is st
+        and st._lo_owner is holder
+        and _breakable(holder, st)
+    ):
+        task = _tasks.task_of(holder)
+        task._lo_broken = finding
+        task.cancel()
     return error
 
 

@@ -451,6 +451,35 @@ def test_a_reacquire_no_task_releases_is_reported_after_the_wait(record_mode: No
     assert "no other task released it within 0.05 s" in finding.reason
 
 
+@pytest.mark.parametrize(
+    "settings",
+    [{"mode": "warn"}, {"mode": "record", "break_deadlocks": True}],
+    ids=["warn", "record-breaking"],
+)
+def test_a_reacquire_no_task_releases_raises_where_deadlocks_are_broken(
+    settings: dict[str, Any],
+) -> None:
+    # as a thread's re-acquire: with break_deadlocks (warn mode's default, and what
+    # lockorder run and the pytest plugin set) the wait ends in SelfDeadlockError
+    # after self_deadlock_wait, instead of for ever
+    lockorder.configure(self_deadlock_wait=0.05, **settings)
+    lock = Lock(name="aio stuck for ever")
+
+    async def main() -> None:
+        async with lock:
+            async with lock:
+                pass
+
+    with pytest.raises(SelfDeadlockError, match="aio stuck for ever"):
+        if settings["mode"] == "warn":
+            with pytest.warns(lockorder.LockOrderWarning):
+                run(main)
+        else:
+            run(main)
+    assert kinds() == ["self-deadlock"]
+    assert not lock.locked()  # the outer `async with` gave it back
+
+
 def test_a_limiter_is_silent_and_a_nested_unit_is_reported(record_mode: None) -> None:
     limit = Semaphore(2, name="aio limiter")
     pool = BoundedSemaphore(2, name="aio pool")

@@ -350,6 +350,30 @@ def test_marker_allow_and_mode_and_misuse(pytester: pytest.Pytester) -> None:
     assert "1 finding(s) allowed by a test's lockorder marker" in shown
 
 
+def test_an_asyncio_self_deadlock_fails_its_test_instead_of_hanging(
+    pytester: pytest.Pytester,
+) -> None:
+    # a task re-entering an asyncio.Lock it holds: raised after
+    # lockorder_self_deadlock_wait, as a thread's re-acquire is, in every mode
+    pytester.makepyfile(
+        test_self="""
+        import asyncio
+
+        def test_reenters():
+            async def main():
+                lock = asyncio.Lock()
+                async with lock:
+                    async with lock:
+                        pass
+            asyncio.run(main())
+        """
+    )
+    for mode in ("raise", "record"):
+        result = run(pytester, "--lockorder", f"--lockorder-mode={mode}", "-p", "no:xdist")
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines(["*SelfDeadlockError: lockorder ERROR: self-deadlock*"])
+
+
 def test_held_at_test_end_is_a_finding_and_makes_no_more_edges(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(
