@@ -274,14 +274,21 @@ def _without_lockorder_tail(tb: Any) -> Any:
     return tb
 
 
+#: the finding exceptions that ended a thread of the program (_thread_excepthook)
+_thread_errors: list[BaseException] = []
+
+
 def _thread_excepthook(args: Any) -> None:
     """threading's own hook, with a finding's exception ending at the program's
     line, as in the main thread (lockorder run sets it while the program runs,
-    unless the program has a hook of its own)."""
+    unless the program has a hook of its own); the exception is kept for the
+    summary's "raised all the same" line."""
     from lockorder.errors import LockOrderError
 
-    if isinstance(args.exc_value, LockOrderError) and args.exc_traceback is not None:
-        _without_lockorder_tail(args.exc_traceback)
+    if isinstance(args.exc_value, LockOrderError):
+        _thread_errors.append(args.exc_value)
+        if args.exc_traceback is not None:
+            _without_lockorder_tail(args.exc_traceback)
     threading.__excepthook__(args)
 
 
@@ -499,7 +506,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     project = checker.project
     _print_findings(data, args.quiet, project.path if project is not None else "")
-    _print_raised_anyway(raised)
+    _print_raised_anyway([*([raised] if raised is not None else []), *_thread_errors])
     if project is not None and project.path:
         for rule in project.stale(wire["classes"]):
             print(f"lockorder: stale suppression, never matched: {rule}", file=sys.stderr)
@@ -521,25 +528,28 @@ def _run(args: argparse.Namespace) -> int:
     return 4 if unwritten else 0
 
 
-def _print_raised_anyway(raised: BaseException | None) -> None:
-    """The program ended with the exception of a finding that a rule of
-    [tool.lockorder] (or its baseline) suppresses: say so, or the summary would
-    read as if nothing happened."""
+def _print_raised_anyway(raised: list[BaseException]) -> None:
+    """The program, or one of its threads, ended with the exception of a finding
+    that a rule of [tool.lockorder] (or its baseline) suppresses: say so, or the
+    summary would read as if nothing happened."""
     from lockorder._state import checker
     from lockorder.errors import finding_raised
 
-    finding = finding_raised(raised) if raised is not None else None
-    rule = checker.suppressed_by(finding) if finding is not None else None
-    if finding is None or rule is None:
-        return
-    # a baseline rule repeats the message: its fingerprint is enough
-    shown = rule.partition(" (")[0] if rule.startswith("baseline ") else rule
-    print(
-        "lockorder: suppressed, but raised all the same (a self-deadlock or a deadlock "
-        f"raises in every mode, or the program would hang): {finding.kind}: "
-        f"{finding.message}; suppressed by: {shown}",
-        file=sys.stderr,
-    )
+    told: set[str] = set()
+    for exc in raised:
+        finding = finding_raised(exc)
+        rule = checker.suppressed_by(finding) if finding is not None else None
+        if finding is None or rule is None or finding.signature in told:
+            continue
+        told.add(finding.signature)
+        # a baseline rule repeats the message: its fingerprint is enough
+        shown = rule.partition(" (")[0] if rule.startswith("baseline ") else rule
+        print(
+            "lockorder: suppressed, but raised all the same (a self-deadlock or a deadlock "
+            f"raises in every mode, or the program would hang): {finding.kind}: "
+            f"{finding.message}; suppressed by: {shown}",
+            file=sys.stderr,
+        )
 
 
 def _write_report(path: str, fmt: str, data: dict[str, Any]) -> None:

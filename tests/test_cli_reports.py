@@ -447,6 +447,32 @@ def test_ignore_rule_and_stale_rules_in_run(pytester: pytest.Pytester) -> None:
     assert data["stale_suppressions"] == [stale]
 
 
+def test_a_suppressed_self_deadlock_that_ends_a_thread_is_told(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        prog="import threading, lockorder\n"
+        "lock = lockorder.Lock(name='once')\n"
+        "def worker():\n"
+        "    with lock:\n"
+        "        lock.acquire()\n"
+        "thread = threading.Thread(target=worker)\n"
+        "thread.start()\n"
+        "thread.join()\n"
+    )
+    pytester.makepyprojecttoml('[tool.lockorder]\nignore = ["name:once"]\n')
+    result = lockorder(pytester, "run", "--json", "", "prog.py")
+    assert result.ret == 0  # the program's own status: its main thread ended well
+    result.stderr.fnmatch_lines(
+        [
+            "Exception in thread *",
+            "lockorder: 0 finding(s)*",
+            "lockorder: suppressed, but raised all the same *: self-deadlock: thread "
+            "'Thread-1 (worker)' acquires once (prog.py:2)*; suppressed by: ignore 'name:once'",
+        ]
+    )
+
+
 def test_a_finding_raised_in_a_thread_ends_at_the_program_s_line(
     pytester: pytest.Pytester,
 ) -> None:
