@@ -184,7 +184,7 @@ class Lock(asyncio.Lock, metaclass=_LockType):
             if self.locked() and not deadline(holder):
                 start_wait(holder, self, _getframe(1).f_code is CONDITION_WAIT)
                 try:
-                    await super().acquire()
+                    taken = await super().acquire()
                 except asyncio.CancelledError:
                     error = broken(holder)
                     if error is None:
@@ -194,10 +194,12 @@ class Lock(asyncio.Lock, metaclass=_LockType):
                     holder.waiting_on = None
                     holder.wait_restore = False
             else:
-                await super().acquire()
+                taken = await super().acquire()
         finally:
             if timer is not None:
                 timer.cancel()
+        if not self._locked:  # asyncio's acquire patched with one that took nothing
+            return taken
         chains = holder.chains
         chains.append(hash((chains[-1], self._lo_cid)) if chains else self._lo_cid)
         holder.held.append(self)
@@ -485,11 +487,22 @@ _FAST_AENTER = Lock.__aenter__
 _FAST_AEXIT = Lock.__aexit__
 
 
+#: asyncio's own, which ours call (patched under install() through asyncio.Lock)
+_BASE_ACQUIRE = _PlainLock.acquire
+_BASE_RELEASE = _PlainLock.release
+
+
 def _route(cls: type) -> None:
     """``cls`` (Lock or a subclass) had its acquire or release replaced or put
-    back: its ``async with`` goes through them (asyncio's own __aenter__ and
-    __aexit__, which call them) unless both are Lock's own again."""
-    if cls.acquire is not _ACQUIRE or cls.release is not _RELEASE:  # type: ignore[attr-defined]
+    back, or asyncio's own had (under install(), ``asyncio.Lock`` forwards a
+    patch to it): its ``async with`` goes through them (asyncio's own
+    __aenter__ and __aexit__, which call them) unless all are the originals."""
+    if (
+        cls.acquire is not _ACQUIRE  # type: ignore[attr-defined]
+        or cls.release is not _RELEASE  # type: ignore[attr-defined]
+        or _PlainLock.acquire is not _BASE_ACQUIRE
+        or _PlainLock.release is not _BASE_RELEASE
+    ):
         type.__setattr__(cls, "__aenter__", _Mixin.__aenter__)
         type.__setattr__(cls, "__aexit__", _Mixin.__aexit__)
     elif cls is Lock:
@@ -537,3 +550,10 @@ class BoundedSemaphore(_SemaphoreMixin, asyncio.BoundedSemaphore, metaclass=_Off
 
 #: a task whose coroutine is one of these was made to run an acquire (lockorder._tasks)
 _tasks.ACQUIRES.update((Lock._lo_acquire.__code__, _SemaphoreMixin._lo_acquire.__code__))
+
+
+def base_patched() -> None:
+    """asyncio's own Lock.acquire or release was replaced or put back (a patch of
+    ``asyncio.Lock`` under install(), forwarded to it): route Lock's ``async
+    with`` accordingly."""
+    _route(Lock)

@@ -122,6 +122,22 @@ def _make_wrapper(name: str) -> Any:
 class _AsyncioFactory(_Factory):
     """A patched asyncio primitive (``asyncio.Lock`` and the others)."""
 
+    # a patch of asyncio.Lock.acquire (mock.patch.object) reaches asyncio's own
+    # class through the proxy: the checked Lock's async with must call it too
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name in ("acquire", "release"):
+            from lockorder import _aio
+
+            _aio.base_patched()
+
+    def __delattr__(self, name: str) -> None:
+        super().__delattr__(name)
+        if name in ("acquire", "release"):
+            from lockorder import _aio
+
+            _aio.base_patched()
+
     def __reduce_ex__(self, protocol: Any) -> Any:
         return (asyncio_factory, (self._self_name,))
 

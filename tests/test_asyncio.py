@@ -950,6 +950,47 @@ def test_install_checks_asyncio_primitives_and_uninstall_restores() -> None:
     assert type(asyncio.Lock()) is original
 
 
+def test_under_install_a_patch_of_asyncio_lock_acquire_is_called_and_leaves_no_hold(
+    record_mode: None, installed: None
+) -> None:
+    # asyncio.Lock is install()'s factory: a patch of its acquire reaches
+    # asyncio's own class, which `async with` of asyncio's own Lock calls each time
+    from unittest import mock
+
+    from lockorder import _aio
+
+    original = _aio._BASE_ACQUIRE  # asyncio's own Lock.acquire, as imported
+    calls: list[str] = []
+
+    def spy(self: Any) -> Any:
+        calls.append("acquire")
+        return original(self)
+
+    lock = asyncio.Lock()
+
+    async def main() -> None:
+        for _ in range(3):
+            async with lock:
+                pass
+
+    with mock.patch.object(asyncio.Lock, "acquire", spy):
+        run(main)
+    assert calls == ["acquire"] * 3
+    assert Lock.__aenter__ is _aio._FAST_AENTER  # the fast entry is back
+
+    # a stand-in that takes nothing: asyncio's own error on exit, and no hold left
+    async def stand_in() -> None:
+        with pytest.raises(RuntimeError, match="not acquired"):
+            async with lock:
+                pass
+        assert lock._lo_owner is None
+
+    with mock.patch.object(asyncio.Lock, "acquire", mock.AsyncMock()):
+        run(stand_in)
+    run(main)  # nothing is held: no self-deadlock, no held-at-exit
+    assert kinds() == []
+
+
 def test_outside_a_task_the_holder_is_the_thread(record_mode: None) -> None:
     lock = Lock(name="aio driven by hand")
     coroutine = lock.acquire()
