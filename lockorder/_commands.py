@@ -216,9 +216,12 @@ def _check(args: argparse.Namespace) -> int:
             accepted.add(fp)
         elif finding.severity in levels and (fp not in new or finding.severity == "error"):
             new[fp] = finding
-    # what the run itself suppressed was accepted there: those rules matched too
+    # what the run itself suppressed was accepted there: those rules matched too,
+    # and a test's marker that allowed a finding accepted it
     for rule, finding in _report.suppressed_of(data):
-        if not rule.startswith(WITHDRAWN_PREFIX) and config.suppresses(finding) is not None:
+        if rule.startswith(_report.MARKER_RULE) or (
+            not rule.startswith(WITHDRAWN_PREFIX) and config.suppresses(finding) is not None
+        ):
             accepted.add(fingerprint(finding))
     for fp, finding in new.items():
         print(f"NEW {fp} {finding.severity}: {finding.kind}: {finding.message}")

@@ -345,6 +345,7 @@ def test_marker_allow_and_mode_and_misuse(pytester: pytest.Pytester) -> None:
         sys.executable, "-m", "lockorder", "check", "r.json", "--fail-on", "warning", timeout=60
     )
     assert check.ret == 0, check.stdout.str() + check.stderr.str()
+    check.stderr.fnmatch_lines(["lockorder check: 0 new finding(s), 1 accepted"])
     text = pytester.run(sys.executable, "-m", "lockorder", "report", "r.json", timeout=60)
     shown = text.stderr.str() + text.stdout.str()
     assert "1 finding(s) allowed by a test's lockorder marker" in shown
