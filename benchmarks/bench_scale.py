@@ -20,6 +20,7 @@ import platform
 import random
 import threading
 import time
+from collections.abc import Callable
 
 import lockorder
 
@@ -37,6 +38,16 @@ def churn_locks(count: int) -> None:
             pass
 
 
+def in_threads(work: Callable[[], None], count: int, timeout: float | None = None) -> None:
+    """``work`` in ``count`` short-lived threads, 50 at a time."""
+    for start in range(0, count, 50):
+        threads = [threading.Thread(target=work) for _ in range(min(50, count - start))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout)
+
+
 def churn_threads(count: int) -> None:
     lock = lockorder.Lock()
 
@@ -44,12 +55,7 @@ def churn_threads(count: int) -> None:
         with lock:
             pass
 
-    for start in range(0, count, 50):
-        threads = [threading.Thread(target=work) for _ in range(min(50, count - start))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+    in_threads(work, count)
 
 
 def stress(threads: int, locks: int, rounds: int, inversion: bool) -> tuple[float, int, bool]:

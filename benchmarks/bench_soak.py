@@ -39,7 +39,7 @@ import time
 import timeit
 import warnings
 
-from bench_scale import rss_mib  # (benchmarks/, the script's folder, is on sys.path)
+from bench_scale import in_threads, rss_mib  # (benchmarks/, the script's folder, is on sys.path)
 
 import lockorder
 from lockorder import _threads
@@ -59,12 +59,7 @@ def churn_threads(count: int, shared: threading.Lock) -> None:
         with shared, own:
             pass
 
-    for start in range(0, count, 50):
-        threads = [threading.Thread(target=work) for _ in range(min(50, count - start))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
+    in_threads(work, count, 30)
 
 
 def new_classes(count: int, first: int, root: threading.Lock) -> None:

@@ -382,6 +382,12 @@ def split_suppressed(
     return withdrawn, [entry for entry in entries if not entry[0].startswith(WITHDRAWN_PREFIX)]
 
 
+def rule_shown(rule: str) -> str:
+    """A suppression rule as a summary line names it: a baseline rule repeats the
+    finding's message, so its fingerprint is enough."""
+    return rule.partition(" (")[0] if rule.startswith("baseline ") else rule
+
+
 def withdrawn_reasons(withdrawn: list[tuple[str, Finding]]) -> list[tuple[int, str]]:
     """How many withdrawn findings there are for each reason, and the reason in
     words (for the run's, the report command's and the plugin's summaries)."""

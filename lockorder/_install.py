@@ -126,20 +126,22 @@ class _AsyncioFactory(_Factory):
     # class through the proxy: the checked Lock's async with must call it too
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
-        if name in ("acquire", "release"):
-            from lockorder import _aio
-
-            _aio.base_patched()
+        _patched(name)
 
     def __delattr__(self, name: str) -> None:
         super().__delattr__(name)
-        if name in ("acquire", "release"):
-            from lockorder import _aio
-
-            _aio.base_patched()
+        _patched(name)
 
     def __reduce_ex__(self, protocol: Any) -> Any:
         return (asyncio_factory, (self._self_name,))
+
+
+def _patched(name: str) -> None:
+    """An attribute of asyncio's own class was set or deleted through its factory."""
+    if name in ("acquire", "release"):
+        from lockorder import _aio
+
+        _aio.base_patched()
 
 
 def asyncio_factory(name: str) -> Any:

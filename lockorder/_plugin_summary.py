@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lockorder._findings import Finding, cycle_holder
+from lockorder._findings import Finding, cycle_holder, rule_shown
 from lockorder._state import checker
 
 if TYPE_CHECKING:
@@ -47,8 +47,7 @@ def write(plugin: LockorderPlugin, tr: Any) -> None:
         )
         for test, rule, finding in plugin.raised:
             tr.write_line(f"  ERROR [{test}] {finding.kind}: {finding.message}")
-            # a baseline rule repeats the message: its fingerprint is enough
-            shown = rule.partition(" (")[0] if rule.startswith("baseline ") else rule
+            shown = rule_shown(rule)
             tr.write_line(f"    suppressed by: {shown}")
     by_kind: dict[str, list[Finding]] = {}
     for finding in counted:

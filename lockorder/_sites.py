@@ -634,6 +634,11 @@ _RUNS_THE_PROGRAM = frozenset({"_execute", "_run_script"})
 _LOCKORDER_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep  # (at import)
 
 
+def of_lockorder(filename: str) -> bool:
+    """Whether code of ``filename`` (a code object's) is lockorder's own."""
+    return filename.startswith(_LOCKORDER_DIR)
+
+
 #: per thread: while a task made to run an acquire records its holder's edges,
 #: the holder's stack to show instead of the made task's (lockorder._aio_rules.standing_in)
 _stand_in = threading.local()

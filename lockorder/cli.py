@@ -255,18 +255,16 @@ def _program_traceback(tb: Any) -> Any:
     return tb
 
 
-#: lockorder's own folder: a finding's exception is shown without its frames
-_PACKAGE_DIR = os.path.dirname(_CLI_FILE) + os.sep
-
-
 def _without_lockorder_tail(tb: Any) -> Any:
     """``tb`` ending at the program's last frame: the frames of lockorder's own
     code under it (the acquire that raised a finding) are left out, as pytest
     hides them."""
+    from lockorder import _sites
+
     last = None
     entry = tb
     while entry is not None:
-        if not os.path.abspath(entry.tb_frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+        if not _sites.of_lockorder(entry.tb_frame.f_code.co_filename):
             last = entry
         entry = entry.tb_next
     if last is not None:
@@ -453,6 +451,7 @@ def _run(args: argparse.Namespace) -> int:
     previous = _dump_on_signal()
     own_hook = threading.excepthook is threading.__excepthook__
     if own_hook:
+        _thread_errors.clear()
         threading.excepthook = _thread_excepthook
     try:
         status, raised = _execute(args)
@@ -532,6 +531,7 @@ def _print_raised_anyway(raised: list[BaseException]) -> None:
     """The program, or one of its threads, ended with the exception of a finding
     that a rule of [tool.lockorder] (or its baseline) suppresses: say so, or the
     summary would read as if nothing happened."""
+    from lockorder._findings import rule_shown
     from lockorder._state import checker
     from lockorder.errors import finding_raised
 
@@ -542,12 +542,10 @@ def _print_raised_anyway(raised: list[BaseException]) -> None:
         if finding is None or rule is None or finding.signature in told:
             continue
         told.add(finding.signature)
-        # a baseline rule repeats the message: its fingerprint is enough
-        shown = rule.partition(" (")[0] if rule.startswith("baseline ") else rule
         print(
             "lockorder: suppressed, but raised all the same (a self-deadlock or a deadlock "
             f"raises in every mode, or the program would hang): {finding.kind}: "
-            f"{finding.message}; suppressed by: {shown}",
+            f"{finding.message}; suppressed by: {rule_shown(rule)}",
             file=sys.stderr,
         )
 

@@ -119,6 +119,20 @@ def _wait_for(path: Path, names: int) -> dict[str, Any]:
     pytest.fail(f"{path} did not list {names} finding(s) within {TIMEOUT} s")
 
 
+def _merged(tmp_path: Path, files: list[Path]) -> list[str]:
+    """The messages of the findings of ``lockorder merge`` of ``files``."""
+    merged = subprocess.run(
+        [sys.executable, "-m", "lockorder", "merge", "-o", "all.json", *map(str, files)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert merged.returncode in (0, 3), merged.stderr
+    return _messages(json.loads((tmp_path / "all.json").read_text()))
+
+
 def _messages(data: dict[str, Any]) -> list[str]:
     return sorted(f["message"].split(":")[1].split("(")[0].strip() for f in data["findings"])
 
@@ -218,16 +232,7 @@ def test_forked_workers_write_their_own_reports_and_merge_into_one(
     name = root.replace("PID", "{}") if "{pid}" in template else root + ".{}"
     files = [tmp_path / (name.format(pid) + ext) for pid in children]
     assert [_messages(json.loads(f.read_text())) for f in files] == [["one a"], ["two a"]]
-    merged = subprocess.run(
-        [sys.executable, "-m", "lockorder", "merge", "-o", "all.json", *map(str, files)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
-    assert merged.returncode in (0, 3), merged.stderr
-    assert _messages(json.loads((tmp_path / "all.json").read_text())) == ["one a", "two a"]
+    assert _merged(tmp_path, files) == ["one a", "two a"]
 
 
 def test_the_dump_signal_prints_the_dump_and_writes_the_report(tmp_path: Path) -> None:
@@ -326,16 +331,7 @@ def test_multiprocessing_workers_which_end_with_os_exit_still_write_their_report
     assert done.returncode == 0, done.stderr
     files = [tmp_path / f"lo-{pid}.json" for pid in done.stdout.split()]
     assert all(f.exists() for f in files), sorted(p.name for p in tmp_path.iterdir())
-    merged = subprocess.run(
-        [sys.executable, "-m", "lockorder", "merge", "-o", "all.json", *map(str, files)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
-    assert merged.returncode in (0, 3), merged.stderr
-    assert _messages(json.loads((tmp_path / "all.json").read_text())) == ["mp a"]
+    assert _merged(tmp_path, files) == ["mp a"]
 
 
 OWN_HANDLER = """
